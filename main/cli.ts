@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+/**
+ * `duplex` — the command line. Every command that talks to a node takes
+ * --domain <file> --server <name> and finds that node's admin endpoint from them.
+ *
+ * Exit codes: 0 done; 1 refused or failed (the message says why); 2 wrong usage or a bad
+ * domain file; 3 no node is running for that server.
+ */
+import { parseArgs } from 'node:util';
+import { loadDomain, DomainFileError } from './domain/load';
+import { initDomain } from './domain/init';
+import { adminRequest, NoNodeError, readEndpoint } from './node/admin';
+import { DuplexNode, nodePaths, type NodeStatus } from './node/node';
+import { VERSION } from './version';
+
+const USAGE = `duplex ${VERSION} — hot-standby redundancy for plant servers
+
+Usage:
+  duplex init        --domain <file> --servers a,b[,c…] [--interface <address|cidr>] [--group <ip>] [--port <n>] [--force]
+  duplex run         --domain <file> --server <name>
+  duplex status      --domain <file> --server <name> [--json]
+  duplex activate    --domain <file> --server <name>
+  duplex deactivate  --domain <file> --server <name>
+  duplex maintenance on|off --domain <file> --server <name> [--force]
+
+Exit codes: 0 done, 1 refused or failed, 2 wrong usage or bad domain file, 3 no node running.
+`;
+
+class UsageError extends Error {}
+
+const EXIT = { ok: 0, failed: 1, usage: 2, noNode: 3 } as const;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      domain: { type: 'string' },
+      server: { type: 'string' },
+      servers: { type: 'string' },
+      interface: { type: 'string' },
+      group: { type: 'string' },
+      port: { type: 'string' },
+      json: { type: 'boolean' },
+      force: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const [verb, arg] = positionals;
+  if (values.help || !verb) {
+    process.stdout.write(USAGE);
+    return values.help ? EXIT.ok : EXIT.usage;
+  }
+  const need = (name: 'domain' | 'server'): string => {
+    const v = values[name];
+    if (!v) throw new UsageError(`duplex ${verb} needs --${name}`);
+    return v;
+  };
+
+  switch (verb) {
+    case 'init': {
+      const servers = (values.servers ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      if (!servers.length) throw new UsageError('duplex init needs --servers a,b[,c…]');
+      const port = values.port === undefined ? undefined : Number(values.port);
+      if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--port must be a number, got ${values.port}`);
+      const r = initDomain({ file: need('domain'), servers, interface: values.interface, group: values.group, port, force: values.force });
+      process.stdout.write(`wrote ${r.file}\nsecret ${r.secretFile} (copy both to every server, same path)\n`);
+      if (!values.interface) {
+        process.stdout.write('note: the domain uses 127.0.0.1, so all its servers must run on this machine; for real servers pass --interface <address or CIDR of the redundancy network>\n');
+      }
+      return EXIT.ok;
+    }
+    case 'run':
+      return run(need('domain'), need('server'));
+    case 'status': {
+      const s = (await call(need('domain'), need('server'), 'GET', '/status')).body as NodeStatus;
+      process.stdout.write(values.json ? `${JSON.stringify(publicStatus(s), null, 2)}\n` : formatStatus(s));
+      return EXIT.ok;
+    }
+    case 'activate':
+    case 'deactivate':
+    case 'maintenance': {
+      let body: Record<string, unknown> = { command: verb };
+      if (verb === 'maintenance') {
+        if (arg !== 'on' && arg !== 'off') throw new UsageError('duplex maintenance needs on or off');
+        body = { command: 'maintenance', on: arg === 'on', force: values.force === true };
+      }
+      const r = await call(need('domain'), need('server'), 'POST', '/command', body);
+      const b = r.body as { ok: boolean; message: string };
+      (b.ok ? process.stdout : process.stderr).write(`${b.ok ? '' : 'refused: '}${b.message}\n`);
+      return b.ok ? EXIT.ok : EXIT.failed;
+    }
+    default:
+      throw new UsageError(`unknown command "${verb}"`);
+  }
+}
+
+async function run(domainFile: string, server: string): Promise<number> {
+  const node = await DuplexNode.start({ domainFile, server });
+  await new Promise<void>((resolveRun) => {
+    const stop = (signal: string) => {
+      node.log.info('stop', `received ${signal}; stopping`);
+      resolveRun();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await node.stop();
+  return EXIT.ok;
+}
+
+async function call(domainFile: string, server: string, method: string, path: string, body?: unknown) {
+  const domain = loadDomain(domainFile);
+  if (!domain.config.servers.some((s) => s.name === server)) {
+    throw new UsageError(`server "${server}" is not in ${domain.file}; its servers are: ${domain.config.servers.map((s) => s.name).join(', ')}`);
+  }
+  const paths = nodePaths(domain, server);
+  try {
+    const r = await adminRequest(readEndpoint(paths.admin), method, path, body);
+    if (r.status === 401) throw new Error(`the node for ${server} refused the admin token in ${paths.admin}; run this command as the user who runs the node`);
+    return r;
+  } catch (e) {
+    if (e instanceof NoNodeError) {
+      throw new NoNodeError(`no Duplex node is running for server ${server} of domain ${domain.config.domain} (${e.message}); start it with: duplex run --domain ${domainFile} --server ${server}`);
+    }
+    throw e;
+  }
+}
+
+/** The documented, stable JSON of `duplex status --json` (README: "Status JSON"). */
+export function publicStatus(s: NodeStatus) {
+  return {
+    server: s.server,
+    domain: s.domain,
+    role: s.role,
+    reason: s.reason,
+    epoch: s.epoch,
+    roleForMs: s.roleForMs,
+    awareness: s.awareness,
+    effectiveTimeoutMs: s.effectiveTimeoutMs,
+    linkUp: s.linkUp,
+    pending: s.pending,
+    runtime: { ...s.runtimeProcess, wanted: s.runtime.wanted, reached: s.runtime.reached },
+    peers: s.peers,
+    dropped: s.dropped,
+    events: s.events,
+    pid: s.pid,
+    version: s.version,
+  };
+}
+
+function formatStatus(s: NodeStatus): string {
+  const cap = (r: string) => r.charAt(0).toUpperCase() + r.slice(1);
+  const lines = [
+    `Domain ${s.domain} · server ${s.server} · ${cap(s.role)}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''}`,
+    `  why: ${s.reason}`,
+    ...(s.pending ? [`  pending: ${s.pending}`] : []),
+    `  runtime: ${s.runtimeProcess.mode}${s.runtimeProcess.pid ? ` (pid ${s.runtimeProcess.pid})` : ''}`,
+    '',
+    `  ${'server'.padEnd(16)}${'role'.padEnd(14)}${'epoch'.padEnd(8)}last heard`,
+    `  ${s.server.padEnd(16)}${s.role.padEnd(14)}${String(s.epoch).padEnd(8)}(this server)`,
+    ...s.peers.map((p) => `  ${p.server.padEnd(16)}${p.role.padEnd(14)}${String(p.epoch).padEnd(8)}${p.lastHeardMs === null ? 'never' : `${p.lastHeardMs} ms ago`}`),
+    '',
+  ];
+  const dropped = Object.entries(s.dropped).filter(([, n]) => n > 0);
+  lines.push(`  dropped datagrams: ${dropped.length ? dropped.map(([r, n]) => `${r} ${n}`).join(', ') : 'none'}`);
+  if (s.awareness > 0) lines.push(`  local trouble: awareness ${s.awareness}, failure timeout stretched to ${s.effectiveTimeoutMs} ms`);
+  return `${lines.join('\n')}\n`;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: Error) => {
+      if (e instanceof UsageError) {
+        process.stderr.write(`duplex: ${e.message}\n\n${USAGE}`);
+        process.exitCode = EXIT.usage;
+      } else if (e instanceof DomainFileError) {
+        process.stderr.write(`duplex: ${e.message}\n`);
+        process.exitCode = EXIT.usage;
+      } else if (e instanceof NoNodeError) {
+        process.stderr.write(`duplex: ${e.message}\n`);
+        process.exitCode = EXIT.noNode;
+      } else {
+        process.stderr.write(`duplex: ${e.message}\n`);
+        process.exitCode = EXIT.failed;
+      }
+    },
+  );
+}

@@ -1,0 +1,94 @@
+/**
+ * Every default of Duplex in one place. Each number has a unit in its name and
+ * a reason beside it (memberlist's DefaultLANConfig is the model).
+ * `validateTimings` refuses combinations that cannot work.
+ */
+
+export interface Timings {
+  /** How often every node multicasts its heartbeat. */
+  heartbeatIntervalMs: number;
+  /** Silence from the Active after which the Standby takes over. */
+  failureTimeoutMs: number;
+  /** How long a starting node listens before it claims any role. */
+  discoveryMs: number;
+  /** How long a switchover may take (the Active stopping its runtime included). */
+  handoverTimeoutMs: number;
+  /** With `failback: auto`, how long the main must be a healthy Standby before it takes the Active role back. */
+  failbackDelayMs: number;
+  /** How often the node drives the engine's clock. */
+  tickIntervalMs: number;
+  /** An event-loop stall longer than this counts as local trouble (Lifeguard awareness). */
+  lateTickMs: number;
+}
+
+export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
+  // 10 heartbeats a second cost ~30 small datagrams/s for 3 servers and let the
+  // failure timeout below span 6 heartbeats: a false failover needs 6 losses in a row.
+  heartbeatIntervalMs: 100,
+  // 600 ms keeps failover (timeout + detection jitter) well under one second.
+  failureTimeoutMs: 600,
+  // Same as the failure timeout: a starting node declares "no Active" only after the
+  // time in which it would have declared a running Active dead.
+  discoveryMs: 600,
+  // Runtimes may need seconds to stop cleanly before the new Active may start.
+  handoverTimeoutMs: 10_000,
+  // Half a minute of stable Standby before an automatic failback avoids ping-pong
+  // when the main server is rebooting or flapping.
+  failbackDelayMs: 30_000,
+  // A quarter of the heartbeat interval: promotions and heartbeats are at most 25 ms late.
+  tickIntervalMs: 25,
+  // A healthy event loop answers within a few ms; 100 ms of lag means this server is struggling.
+  lateTickMs: 100,
+});
+
+/** Lifeguard: the failure timeout is multiplied by (1 + awareness); awareness is 0..MAX_AWARENESS. */
+export const MAX_AWARENESS = 3;
+/** Awareness decays by one after this long without local trouble. */
+export const AWARENESS_DECAY_MS = 5_000;
+
+/** Largest datagram we send or accept: under a 1500-byte Ethernet MTU with room for IPv4/IPv6 and UDP headers. */
+export const MAX_DATAGRAM_BYTES = 1200;
+
+export const DEFAULT_MULTICAST = Object.freeze({
+  // Organization-local scope (239.255.0.0/16), never routed off site.
+  group: '239.255.80.1',
+  port: 47_800,
+  // One hop: the redundancy network is a LAN segment; raise it only for routed multicast.
+  ttl: 1,
+});
+
+/** Domain-file defaults for paths, relative to the domain file's folder. */
+export const DEFAULT_SECRET_FILE = 'duplex.secret';
+export const DEFAULT_STATE_DIR = 'duplex-state';
+
+/** How often the node checks that its own network interface still has its address. */
+export const LINK_CHECK_INTERVAL_MS = 1_000;
+
+/** A stand-in runtime that does not stop after SIGTERM is killed after this long. */
+export const RUNTIME_STOP_TIMEOUT_MS = 5_000;
+
+/** Returns the problems with a set of timings, empty when they can work. */
+export function validateTimings(t: Timings): string[] {
+  const problems: string[] = [];
+  const positive: (keyof Timings)[] = [
+    'heartbeatIntervalMs', 'failureTimeoutMs', 'discoveryMs', 'handoverTimeoutMs',
+    'failbackDelayMs', 'tickIntervalMs', 'lateTickMs',
+  ];
+  for (const k of positive) {
+    if (!Number.isFinite(t[k]) || t[k] <= 0) problems.push(`timings.${k} must be a positive number of milliseconds (got ${t[k]})`);
+  }
+  if (problems.length) return problems;
+  if (t.failureTimeoutMs < 3 * t.heartbeatIntervalMs) {
+    problems.push(`timings.failureTimeoutMs (${t.failureTimeoutMs}) must be at least 3 × timings.heartbeatIntervalMs (${t.heartbeatIntervalMs}) so that one lost heartbeat never causes a failover`);
+  }
+  if (t.discoveryMs < 2 * t.heartbeatIntervalMs) {
+    problems.push(`timings.discoveryMs (${t.discoveryMs}) must be at least 2 × timings.heartbeatIntervalMs (${t.heartbeatIntervalMs}) so a starting node hears a running Active`);
+  }
+  if (t.tickIntervalMs > t.heartbeatIntervalMs) {
+    problems.push(`timings.tickIntervalMs (${t.tickIntervalMs}) must not exceed timings.heartbeatIntervalMs (${t.heartbeatIntervalMs})`);
+  }
+  if (t.handoverTimeoutMs < t.failureTimeoutMs) {
+    problems.push(`timings.handoverTimeoutMs (${t.handoverTimeoutMs}) must be at least timings.failureTimeoutMs (${t.failureTimeoutMs})`);
+  }
+  return problems;
+}

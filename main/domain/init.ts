@@ -1,0 +1,71 @@
+/** `duplex init`: a complete, commented domain file and a new secret beside it. */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS } from '../defaults';
+import { writeFileAtomic } from '../util/atomic';
+import { parseDomain } from './load';
+import { newSecretText } from './secret';
+
+export interface InitOptions {
+  file: string;
+  domain?: string;
+  servers: string[];
+  interface?: string;
+  group?: string;
+  port?: number;
+  runtime?: { command: string; args: string[] };
+  force?: boolean;
+}
+
+export function domainFileText(o: InitOptions): string {
+  const name = o.domain ?? (resolve(o.file).split(/[\\/]/).pop() ?? 'domain').replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]/g, '-');
+  const t = DEFAULT_TIMINGS;
+  const servers = o.servers.map((s, i) => {
+    const role = i === 0 ? 'main' : i === 1 ? 'backup' : 'inactive';
+    return `  - name: ${s}\n    role: ${role}${i === 0 ? '            # main: Active when the domain starts' : i === 1 ? '          # backup: the Standby, takes over when the main fails' : '        # inactive: follows the domain, never Active'}\n`;
+  }).join('');
+  const runtime = o.runtime
+    ? `runtime:\n  command: ${JSON.stringify(o.runtime.command)}\n  args: ${JSON.stringify(o.runtime.args)}\n`
+    : `# runtime:                      # the program to run while this server is Active\n#   command: C:\\Program Files\\Plant\\runtime.exe\n#   args: ["--project", "plant.prj"]\n`;
+  return `# Duplex domain file. It must be identical, at the same path, on every server of the domain.
+# Reference: README.md, "Domain file". A node refuses a bad file with the line and field at fault.
+domain: ${name}
+
+# Servers in order of precedence: the main first, then backups; others are inactive.
+# Optional per server: address (this server's address on the redundancy network, overrides
+# multicast.interface) and maintenance: true (takes part in nothing).
+servers:
+${servers}
+multicast:
+  group: ${o.group ?? DEFAULT_MULTICAST.group}    # 239.255.x.y, one group and port per domain
+  port: ${o.port ?? DEFAULT_MULTICAST.port}
+  interface: ${o.interface ?? '127.0.0.1'}   # address or CIDR (192.168.10.0/24) of the redundancy network card
+  ttl: ${DEFAULT_MULTICAST.ttl}
+
+timings:
+  heartbeatIntervalMs: ${t.heartbeatIntervalMs}    # how often each server says it is alive
+  failureTimeoutMs: ${t.failureTimeoutMs}      # silence after which the Standby takes over
+  discoveryMs: ${t.discoveryMs}           # a starting server listens this long before claiming a role
+  handoverTimeoutMs: ${t.handoverTimeoutMs}   # longest switchover, runtime stop included
+  failbackDelayMs: ${t.failbackDelayMs}     # with failback: auto, how long the main waits as Standby first
+
+failback: manual    # manual: the main does not take the Active role back by itself; auto: it does
+
+secretFile: ${DEFAULT_SECRET_FILE}    # copy this file to every server; keep it private
+stateDir: ${DEFAULT_STATE_DIR}      # this server's state, admin endpoint and logs
+
+${runtime}`;
+}
+
+/** Writes the domain file, and a secret beside it unless one is there (servers already set up keep working). Refuses to overwrite the domain file unless `force`. */
+export function initDomain(o: InitOptions): { file: string; secretFile: string } {
+  if (o.servers.length < 1) throw new Error('--servers needs at least one server name, e.g. --servers a,b');
+  const file = resolve(o.file);
+  const secretFile = join(dirname(file), DEFAULT_SECRET_FILE);
+  if (!o.force && existsSync(file)) throw new Error(`${file} exists already; use --force to replace it`);
+  const text = domainFileText(o);
+  parseDomain(text, file); // never write a file we would refuse to load
+  if (!existsSync(secretFile)) writeFileAtomic(secretFile, newSecretText(), { mode: 0o600 });
+  writeFileAtomic(file, text);
+  return { file, secretFile };
+}

@@ -1,0 +1,82 @@
+/**
+ * Reads and validates a domain file. Every problem names the file, the line,
+ * the field and what is expected.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isCollection, LineCounter, parseDocument, type Document } from 'yaml';
+import { domainSchema, type DomainConfig } from './schema';
+
+export interface Domain {
+  file: string;
+  config: DomainConfig;
+}
+
+export class DomainFileError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file} is not a valid domain file:\n  ${problems.join('\n  ')}`);
+    this.name = 'DomainFileError';
+  }
+}
+
+/** Parses and validates domain file text; throws DomainFileError listing every problem. */
+export function parseDomain(text: string, file: string): DomainConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new DomainFileError(file, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: YAML syntax: ${e.message.split('\n')[0]}`));
+  }
+  const parsed = domainSchema.safeParse(doc.toJS() ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const path = [...issue.path] as (string | number)[];
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `line ${lineOf(doc, lc, [...path, k])}: ${fieldName([...path, k])}: unknown field (check its spelling)`).join('\n  ');
+    }
+    return `line ${lineOf(doc, lc, path)}: ${fieldName(path) || '(top level)'}: ${issue.message}`;
+  });
+  throw new DomainFileError(file, problems);
+}
+
+export function loadDomain(file: string): Domain {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new DomainFileError(abs, [`cannot read the file: ${(e as Error).message}`]);
+  }
+  return { file: abs, config: parseDomain(text, abs) };
+}
+
+/** A path from the domain file, relative to the domain file's folder. */
+export function domainPath(domain: Domain, p: string): string {
+  return isAbsolute(p) ? p : resolve(dirname(domain.file), p);
+}
+
+function fieldName(path: (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** The line of the deepest node of `path` present in the document (a missing field points at its parent). */
+function lineOf(doc: Document, lc: LineCounter, path: (string | number)[]): number {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (range) {
+      // A key's value that is a collection starts on the line after the key; pointing at the key reads better.
+      const keyNode = n > 0 && isCollection(node) ? keyOf(doc, path.slice(0, n)) : null;
+      return lc.linePos(keyNode ?? range[0]).line;
+    }
+  }
+  return 1;
+}
+
+function keyOf(doc: Document, path: (string | number)[]): number | null {
+  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+  const last = path[path.length - 1];
+  const items = (parent as { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | null)?.items;
+  if (!items || typeof last !== 'string') return null;
+  const pair = items.find((it) => it.key?.value === last);
+  return pair?.key?.range?.[0] ?? null;
+}

@@ -1,0 +1,652 @@
+/**
+ * The role engine: a pure, deterministic state machine (etcd raft is the model).
+ *
+ * Inputs: `tick(now)`, `receive(message, now)`, `command(cmd, now)`, `observe(fact, now)`.
+ * Each returns an Output: heartbeats to multicast and effects for the node to perform
+ * (persist state, move the runtime, report a role change or a finished command).
+ * Time comes in as a number from a monotonic clock; the engine never reads a clock,
+ * never does IO and never starts a timer.
+ */
+import { AWARENESS_DECAY_MS, MAX_AWARENESS } from '../defaults';
+import type {
+  Command, CommandName, CommandResult, EngineConfig, EngineStatus, Effect, Heartbeat, Observation,
+  Output, PeerStatus, PersistedState, PromotionCause, Role, RuntimeMode, ServerDecl,
+} from './types';
+
+interface PeerView {
+  name: string;
+  hb: Heartbeat;
+  lastHeard: number;
+}
+
+interface Activation {
+  since: number;
+  wantId: number;
+  /** The Active we asked to hand over. */
+  from: string;
+  cause: 'switchover' | 'failback';
+  byCommand: boolean;
+}
+
+interface Deactivation {
+  /** Hand over to this server once the runtime has left active mode; null: just step down. */
+  to: string | null;
+  then: 'follower' | 'maintenance';
+  command: CommandName | null;
+}
+
+interface Grant {
+  to: string;
+  epoch: number;
+  until: number;
+  command: CommandName | null;
+}
+
+interface Refusal {
+  to: string;
+  id: number;
+  reason: string;
+  until: number;
+}
+
+const ACTIVE_ROLES: ReadonlySet<Role> = new Set<Role>(['active', 'deactivating']);
+
+/** Smallest epoch above `base` that belongs to server slot `slot` of `n`: two servers never pick the same epoch. */
+export function nextEpoch(base: number, slot: number, n: number): number {
+  const e = base + 1;
+  return e + ((((slot - e) % n) + n) % n);
+}
+
+export class Engine {
+  private readonly cfg: EngineConfig;
+  private readonly decls = new Map<string, ServerDecl>();
+  private readonly precedence = new Map<string, number>();
+  private readonly slot: number;
+
+  private role: Role = 'starting';
+  private reason = 'listening for peers';
+  private roleSince: number;
+  private listeningSince: number;
+  private epoch = 0;
+  private maxEpoch: number;
+  private maintenance: boolean;
+  private readonly peers = new Map<string, PeerView>();
+  private linkUp = true;
+  private awareness = 0;
+  private lastAwarenessChange: number;
+  private lastTick: number | null = null;
+  private resumedAt = -Infinity;
+  private lastActiveHeardAt = -Infinity;
+  private lastSent = -Infinity;
+  private dirty = true;
+  private runtimeWanted: RuntimeMode = 'stopped';
+  private runtimeReached = true;
+  private activation: Activation | null = null;
+  private deactivation: Deactivation | null = null;
+  private grant: Grant | null = null;
+  private refusal: Refusal | null = null;
+  private nextWantId = 1;
+  private standbySince: number | null = null;
+  /** Set when this server gave up the Active role by a person's or peer's request: no failback after that. */
+  private manualHold = false;
+  private out: Output = { send: [], effects: [] };
+
+  constructor(cfg: EngineConfig, persisted: PersistedState, now: number) {
+    this.cfg = cfg;
+    const mains = cfg.servers.filter((s) => s.kind === 'main');
+    const backups = cfg.servers.filter((s) => s.kind === 'backup');
+    const rest = cfg.servers.filter((s) => s.kind === 'inactive');
+    [...mains, ...backups, ...rest].forEach((s, i) => this.precedence.set(s.name, i));
+    cfg.servers.forEach((s) => this.decls.set(s.name, s));
+    this.slot = cfg.servers.findIndex((s) => s.name === cfg.self);
+    if (this.slot < 0) throw new Error(`server "${cfg.self}" is not declared in the domain's server list`);
+    this.maxEpoch = persisted.epoch;
+    this.maintenance = persisted.maintenance;
+    this.roleSince = now;
+    this.listeningSince = now;
+    this.lastAwarenessChange = now;
+    const decl = this.decl(cfg.self);
+    if (decl.maintenance) {
+      this.role = 'maintenance';
+      this.reason = 'maintenance is set for this server in the domain file';
+    } else if (this.maintenance) {
+      this.role = 'maintenance';
+      this.reason = 'maintenance was switched on (duplex maintenance off to leave it)';
+    }
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  tick(now: number): Output {
+    this.begin();
+    if (this.lastTick !== null) {
+      const gap = now - this.lastTick;
+      if (gap >= this.cfg.timings.failureTimeoutMs / 2) {
+        // This process was frozen (paused, swapped, suspended). What peers did meanwhile is
+        // unknown: judge them only on what arrives from now on.
+        this.resumedAt = now;
+        this.raiseAwareness(now);
+      } else if (gap > this.cfg.timings.tickIntervalMs + this.cfg.timings.lateTickMs) {
+        this.raiseAwareness(now);
+      }
+    }
+    this.lastTick = now;
+    if (this.awareness > 0 && now - this.lastAwarenessChange >= AWARENESS_DECAY_MS) {
+      this.awareness -= 1;
+      this.lastAwarenessChange = now;
+    }
+    this.expire(now);
+    this.evaluate(now);
+    return this.finish(now);
+  }
+
+  receive(msg: Heartbeat, now: number): Output {
+    this.begin();
+    if (msg.from === this.cfg.self || !this.decls.has(msg.from)) return this.out;
+    this.peers.set(msg.from, { name: msg.from, hb: msg, lastHeard: now });
+    if (ACTIVE_ROLES.has(msg.role)) this.lastActiveHeardAt = now;
+    if (msg.maxEpoch > this.maxEpoch) {
+      this.maxEpoch = msg.maxEpoch;
+      this.persist();
+    }
+    this.expire(now);
+    this.evaluate(now);
+    return this.finish(now);
+  }
+
+  observe(fact: Observation, now: number): Output {
+    this.begin();
+    switch (fact.kind) {
+      case 'runtime':
+        if (fact.mode === this.runtimeWanted) this.runtimeReached = true;
+        break;
+      case 'link':
+        if (this.linkUp !== fact.up) {
+          this.linkUp = fact.up;
+          this.dirty = true;
+          if (!fact.up) this.raiseAwareness(now);
+        }
+        break;
+      case 'send-failed':
+        this.raiseAwareness(now);
+        break;
+    }
+    this.evaluate(now);
+    return this.finish(now);
+  }
+
+  command(cmd: Command, now: number): CommandResult {
+    this.begin();
+    const verdict = this.apply(cmd, now);
+    this.evaluate(now);
+    const out = this.finish(now);
+    return { ...out, accepted: verdict.accepted, message: verdict.message };
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  status(now: number): EngineStatus {
+    const timeout = this.effectiveTimeout();
+    const peers: PeerStatus[] = this.cfg.servers
+      .filter((s) => s.name !== this.cfg.self)
+      .map((s) => {
+        const p = this.peers.get(s.name);
+        if (!p) {
+          return { server: s.name, role: 'unknown', lastRole: null, epoch: 0, eligible: false, awareness: 0, lastHeardMs: null };
+        }
+        const ago = now - p.lastHeard;
+        return {
+          server: s.name,
+          role: ago <= timeout ? p.hb.role : 'unreachable',
+          lastRole: p.hb.role,
+          epoch: p.hb.epoch,
+          eligible: p.hb.eligible,
+          awareness: p.hb.awareness,
+          lastHeardMs: Math.round(ago),
+        };
+      });
+    return {
+      server: this.cfg.self,
+      role: this.role,
+      reason: this.reason,
+      roleForMs: Math.round(now - this.roleSince),
+      epoch: this.epoch,
+      maxEpoch: this.maxEpoch,
+      awareness: this.awareness,
+      effectiveTimeoutMs: timeout,
+      linkUp: this.linkUp,
+      runtime: { wanted: this.runtimeWanted, reached: this.runtimeReached },
+      pending: this.describePending(),
+      peers,
+    };
+  }
+
+  get currentRole(): Role {
+    return this.role;
+  }
+
+  get currentEpoch(): number {
+    return this.epoch;
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  private apply(cmd: Command, now: number): { accepted: boolean; message: string } {
+    const self = this.cfg.self;
+    const refuse = (message: string) => ({ accepted: false, message });
+    if (cmd.kind === 'activate') {
+      if (this.role === 'active') return refuse(`${self} is already Active (epoch ${this.epoch})`);
+      if (this.role === 'maintenance') return refuse(`${self} is in Maintenance; leave it first (duplex maintenance off)`);
+      if (!this.declEligible(self)) {
+        return refuse(`${self} is declared "${this.decl(self).kind}" in the domain file; only the main and backup servers can be Active`);
+      }
+      if (!this.linkUp) return refuse(`${self} has lost its own network interface; it must not take over`);
+      if (this.role === 'starting') {
+        const left = Math.max(0, this.cfg.timings.discoveryMs - (now - this.roleSince));
+        return refuse(`${self} is still discovering its peers; try again in ${Math.ceil(left)} ms`);
+      }
+      if (this.role === 'activating' || this.role === 'deactivating' || this.grant) {
+        return refuse('a switchover is already in progress; wait for it to finish');
+      }
+      const active = this.liveActive(now);
+      if (!active) {
+        this.promote(now, 'manual', 'activated by command; no Active was reachable');
+        this.done('activate', true, `${self} is Active (epoch ${this.epoch})`);
+        return { accepted: true, message: `no Active reachable: ${self} took over at once` };
+      }
+      if (active.hb.role === 'deactivating') return refuse(`${active.name} is already handing over; wait for it to finish`);
+      this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'switchover', byCommand: true };
+      this.setRole(now, 'activating', `asked ${active.name} to hand over`);
+      return { accepted: true, message: `asked ${active.name} to hand over to ${self}` };
+    }
+    if (cmd.kind === 'deactivate') {
+      if (this.role !== 'active') return refuse(`only the Active can be deactivated; ${self} is ${this.role}`);
+      const standby = this.liveStandby(now);
+      if (!standby) return refuse(`no Standby is ready to take over from ${self}; the runtime keeps running here`);
+      this.manualHold = true;
+      this.startHandover(now, standby.name, 'follower', 'deactivate', `deactivated by command: handing over to ${standby.name}`);
+      return { accepted: true, message: `handing over to ${standby.name}` };
+    }
+    // maintenance
+    if (cmd.on) {
+      if (this.role === 'maintenance') {
+        this.done('maintenance-on', true, `${self} is already in Maintenance`);
+        return { accepted: true, message: `${self} is already in Maintenance` };
+      }
+      if (this.role === 'deactivating' || this.grant) return refuse('a switchover is in progress; try again when it has finished');
+      if (this.role === 'active') {
+        const standby = this.liveStandby(now);
+        if (standby) {
+          this.manualHold = true;
+          this.startHandover(now, standby.name, 'maintenance', 'maintenance-on', `maintenance requested: handing over to ${standby.name} first`);
+          return { accepted: true, message: `handing over to ${standby.name}, then entering Maintenance` };
+        }
+        if (!cmd.force) {
+          return refuse(`${self} is the Active and no Standby can take over: Maintenance would stop the plant's runtime. Use --force to do it anyway`);
+        }
+        this.manualHold = true;
+        this.startHandover(now, null, 'maintenance', 'maintenance-on', 'maintenance forced with no Standby: stopping the runtime');
+        return { accepted: true, message: 'stopping the runtime, then entering Maintenance (forced, no Standby)' };
+      }
+      if (this.activation) {
+        this.done('activate', false, 'activation cancelled: maintenance was switched on');
+        this.activation = null;
+      }
+      this.maintenance = true;
+      this.persist();
+      this.setRole(now, 'maintenance', 'maintenance switched on by command');
+      this.done('maintenance-on', true, `${self} is in Maintenance`);
+      return { accepted: true, message: `${self} is in Maintenance` };
+    }
+    if (this.role !== 'maintenance') {
+      this.done('maintenance-off', true, `${self} is not in Maintenance`);
+      return { accepted: true, message: `${self} is not in Maintenance` };
+    }
+    if (this.decl(self).maintenance) {
+      return refuse(`maintenance is set for ${self} in the domain file; change it there`);
+    }
+    this.maintenance = false;
+    this.persist();
+    this.listeningSince = now;
+    this.setRole(now, 'starting', 'maintenance switched off: listening for peers');
+    this.done('maintenance-off', true, `${self} left Maintenance`);
+    return { accepted: true, message: `${self} left Maintenance` };
+  }
+
+  // ---------------------------------------------------------------- decisions
+
+  private evaluate(now: number): void {
+    switch (this.role) {
+      case 'maintenance':
+        return;
+      case 'starting':
+        return this.evaluateStarting(now);
+      case 'active':
+        return this.evaluateActive(now);
+      case 'deactivating':
+        return this.evaluateDeactivating(now);
+      default:
+        return this.evaluateFollower(now);
+    }
+  }
+
+  private evaluateStarting(now: number): void {
+    const active = this.liveActive(now);
+    if (active) return this.follow(now, active);
+    if (now - this.roleSince < this.cfg.timings.discoveryMs) return;
+    if (this.decl(this.cfg.self).kind === 'main' && this.canPromote() && !this.claimantAhead(now)) {
+      return this.promote(now, 'startup', `no Active found in the domain within ${this.cfg.timings.discoveryMs} ms`);
+    }
+    this.follow(now, null);
+  }
+
+  private evaluateActive(now: number): void {
+    for (const p of this.livePeers(now)) {
+      if (p.hb.role === 'active' && this.beats(p.name, p.hb.epoch, this.cfg.self, this.epoch)) {
+        this.deactivation = { to: null, then: 'follower', command: null };
+        this.setRole(now, 'deactivating', `${p.name} is also Active with a higher epoch (${p.hb.epoch} > ${this.epoch}): stepping down`);
+        this.wantRuntime(this.declEligible(this.cfg.self) ? 'standby' : 'stopped');
+        return;
+      }
+    }
+    const wanting = this.livePeers(now)
+      .filter((p) => p.hb.role === 'activating' && p.hb.wantId !== undefined)
+      .sort((a, b) => this.prec(a.name) - this.prec(b.name));
+    for (const w of wanting) {
+      if (this.role !== 'active') {
+        this.refuse(now, w, `${this.cfg.self} is already handing over to ${this.deactivation?.to ?? 'another server'}`);
+      } else if (!this.declEligible(w.name)) {
+        this.refuse(now, w, `${w.name} is not a main or backup server in ${this.cfg.self}'s domain file`);
+      } else {
+        this.manualHold = true;
+        this.startHandover(now, w.name, 'follower', null, `${w.name} asked to take over: handing over`);
+      }
+    }
+  }
+
+  private evaluateDeactivating(now: number): void {
+    if (!this.runtimeReached) return;
+    const d = this.deactivation ?? { to: null, then: 'follower' as const, command: null };
+    this.deactivation = null;
+    this.lastActiveHeardAt = Math.max(this.lastActiveHeardAt, now);
+    if (d.to) {
+      this.grant = { to: d.to, epoch: this.epoch, until: now + this.cfg.timings.handoverTimeoutMs, command: d.command };
+    } else if (d.command) {
+      this.done(d.command, true, `${this.cfg.self} stopped its runtime`);
+    }
+    if (d.then === 'maintenance') {
+      this.maintenance = true;
+      this.persist();
+      this.setRole(now, 'maintenance', d.to ? `handed over to ${d.to}; in Maintenance` : 'in Maintenance (forced; no Standby)');
+      return;
+    }
+    this.follow(now, this.liveActive(now));
+  }
+
+  private evaluateFollower(now: number): void {
+    const active = this.liveActive(now);
+    // A former Active that stopped its runtime for us: take over.
+    if (!active && this.canPromote()) {
+      const granter = this.livePeers(now).find((p) => p.hb.grantTo === this.cfg.self && !ACTIVE_ROLES.has(p.hb.role));
+      if (granter) {
+        const cause: PromotionCause = this.activation?.cause ?? 'switchover';
+        return this.promote(now, cause, `${granter.name} stopped its runtime and handed over`, granter.hb.grantEpoch ?? 0);
+      }
+    }
+    if (this.role === 'activating' && this.activation) {
+      const a = this.activation;
+      const refusal = this.livePeers(now).find((p) => p.hb.refuseTo === this.cfg.self && p.hb.refuseId === a.wantId);
+      if (refusal) return this.failActivation(now, active, `${refusal.name} refused: ${refusal.hb.refuseReason ?? 'no reason given'}`);
+      if (active && active.name !== a.from && active.hb.role === 'active') {
+        return this.failActivation(now, active, `${active.name} became Active instead`);
+      }
+      if (active && now - a.since >= this.cfg.timings.handoverTimeoutMs) {
+        return this.failActivation(now, active, `${a.from} did not hand over within ${this.cfg.timings.handoverTimeoutMs} ms`);
+      }
+    } else {
+      this.follow(now, active);
+    }
+    if ((this.role === 'standby' || this.role === 'activating') && !active && this.canPromote() && !this.grant && !this.claimantAhead(now)) {
+      const base = Math.max(this.lastActiveHeardAt, this.listeningSince + this.cfg.timings.discoveryMs, this.resumedAt);
+      const silent = now - base;
+      if (silent >= this.effectiveTimeout()) {
+        const last = this.lastActiveHeardAt === -Infinity ? 'no Active heard since start' : `no heartbeat from the Active for ${Math.round(now - this.lastActiveHeardAt)} ms`;
+        return this.promote(now, 'failover', `failover: ${last}`);
+      }
+    }
+    // Failback: the main returns to Active only when the domain asks for it.
+    if (
+      this.cfg.failback === 'auto' && this.role === 'standby' && active && active.hb.role === 'active' &&
+      this.decl(this.cfg.self).kind === 'main' && !this.manualHold && this.canPromote() &&
+      this.standbySince !== null && now - this.standbySince >= this.cfg.timings.failbackDelayMs
+    ) {
+      this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'failback', byCommand: false };
+      this.setRole(now, 'activating', `failback: main has been a healthy Standby for ${this.cfg.timings.failbackDelayMs} ms; asking ${active.name} to hand over`);
+    }
+  }
+
+  private failActivation(now: number, active: PeerView | null, why: string): void {
+    const a = this.activation;
+    this.activation = null;
+    if (a?.byCommand) this.done('activate', false, why);
+    if (a?.cause === 'failback') this.manualHold = true; // do not ask again and again
+    this.follow(now, active, `${why}; `);
+  }
+
+  /** Standby or Inactive, by precedence among the eligible servers that are not Active. */
+  private follow(now: number, active: PeerView | null, why = ''): void {
+    const self = this.cfg.self;
+    if (!this.declEligible(self)) {
+      return this.setRole(now, 'inactive', `${why}declared "${this.decl(self).kind}" in the domain file`);
+    }
+    let best = self;
+    for (const p of this.livePeers(now)) {
+      if (active && p.name === active.name) continue;
+      if (!p.hb.eligible || !this.declEligible(p.name)) continue;
+      if (p.hb.role !== 'standby' && p.hb.role !== 'inactive' && p.hb.role !== 'activating') continue;
+      if (this.prec(p.name) < this.prec(best)) best = p.name;
+    }
+    if (best === self) {
+      return this.setRole(now, 'standby', why + (active ? `ready to take over from ${active.name}` : 'no Active reachable'));
+    }
+    this.setRole(now, 'inactive', `${why}${best} is the Standby; waiting next in line`);
+  }
+
+  private promote(now: number, cause: PromotionCause, reason: string, floor = 0): void {
+    const e = nextEpoch(Math.max(this.maxEpoch, floor), this.slot, this.cfg.servers.length);
+    this.epoch = e;
+    this.maxEpoch = e;
+    this.persist();
+    const a = this.activation;
+    this.activation = null;
+    if (a?.byCommand) this.done('activate', true, `${this.cfg.self} is Active (epoch ${e})`);
+    this.manualHold = false;
+    this.grant = null;
+    this.setRole(now, 'active', reason, cause);
+    this.wantRuntime('active');
+  }
+
+  private startHandover(now: number, to: string | null, then: Deactivation['then'], command: CommandName | null, reason: string): void {
+    this.deactivation = { to, then, command };
+    this.setRole(now, 'deactivating', reason);
+    this.wantRuntime(then === 'maintenance' ? 'stopped' : 'standby');
+  }
+
+  private refuse(now: number, peer: PeerView, reason: string): void {
+    const id = peer.hb.wantId ?? 0;
+    if (this.refusal && this.refusal.to === peer.name && this.refusal.id === id) return;
+    this.refusal = { to: peer.name, id, reason, until: now + this.cfg.timings.handoverTimeoutMs };
+    this.dirty = true;
+  }
+
+  /** Grants and refusals live for the handover timeout; a grant ends early when its target is seen Active. */
+  private expire(now: number): void {
+    if (this.refusal && now >= this.refusal.until) this.refusal = null;
+    const g = this.grant;
+    if (!g) return;
+    const target = this.peers.get(g.to);
+    if (target && now - target.lastHeard <= this.effectiveTimeout() && target.hb.role === 'active' && target.hb.epoch > g.epoch) {
+      if (g.command) this.done(g.command, true, `${g.to} is Active (epoch ${target.hb.epoch})`);
+      this.grant = null;
+      this.dirty = true;
+    } else if (now >= g.until) {
+      if (g.command) this.done(g.command, false, `${g.to} did not take over within ${this.cfg.timings.handoverTimeoutMs} ms`);
+      this.grant = null;
+      this.lastActiveHeardAt = Math.max(this.lastActiveHeardAt, now);
+      this.dirty = true;
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private decl(name: string): ServerDecl {
+    const d = this.decls.get(name);
+    if (!d) throw new Error(`unknown server ${name}`);
+    return d;
+  }
+
+  private declEligible(name: string): boolean {
+    const d = this.decls.get(name);
+    if (!d || d.kind === 'inactive' || d.maintenance) return false;
+    return name === this.cfg.self ? !this.maintenance : true;
+  }
+
+  private canPromote(): boolean {
+    return this.linkUp && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
+  }
+
+  private prec(name: string): number {
+    return this.precedence.get(name) ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  /** true when (epochA, serverA) wins over (epochB, serverB): higher epoch, then domain precedence. */
+  private beats(a: string, epochA: number, b: string, epochB: number): boolean {
+    if (epochA !== epochB) return epochA > epochB;
+    return this.prec(a) < this.prec(b);
+  }
+
+  private effectiveTimeout(): number {
+    return this.cfg.timings.failureTimeoutMs * (1 + this.awareness);
+  }
+
+  private livePeers(now: number): PeerView[] {
+    const timeout = this.effectiveTimeout();
+    const live: PeerView[] = [];
+    for (const p of this.peers.values()) if (now - p.lastHeard <= timeout) live.push(p);
+    return live;
+  }
+
+  /** The reachable Active (or Active still stopping its runtime) that wins by epoch and precedence. */
+  private liveActive(now: number): PeerView | null {
+    let best: PeerView | null = null;
+    for (const p of this.livePeers(now)) {
+      if (!ACTIVE_ROLES.has(p.hb.role)) continue;
+      if (!best || this.beats(p.name, p.hb.epoch, best.name, best.hb.epoch)) best = p;
+    }
+    return best;
+  }
+
+  private liveStandby(now: number): PeerView | null {
+    const s = this.livePeers(now)
+      .filter((p) => p.hb.role === 'standby' && p.hb.eligible && this.declEligible(p.name))
+      .sort((a, b) => this.prec(a.name) - this.prec(b.name));
+    return s[0] ?? null;
+  }
+
+  /**
+   * A reachable server is about to claim and should go first: a starting server ahead of us
+   * in precedence, or one a technician activated (among several activating, the first in precedence).
+   */
+  private claimantAhead(now: number): boolean {
+    const mine = this.prec(this.cfg.self);
+    return this.livePeers(now).some((p) => {
+      if (!p.hb.eligible || !this.declEligible(p.name)) return false;
+      if (p.hb.role === 'starting') return this.prec(p.name) < mine;
+      if (p.hb.role === 'activating') return this.role !== 'activating' || this.prec(p.name) < mine;
+      return false;
+    });
+  }
+
+  private raiseAwareness(now: number): void {
+    if (this.awareness < MAX_AWARENESS) {
+      this.awareness += 1;
+      this.dirty = true;
+    }
+    this.lastAwarenessChange = now;
+  }
+
+  private setRole(now: number, to: Role, reason: string, cause?: PromotionCause): void {
+    this.reason = reason;
+    if (to === this.role) return;
+    const from = this.role;
+    this.role = to;
+    this.roleSince = now;
+    this.dirty = true;
+    this.standbySince = to === 'standby' ? now : null;
+    const effect: Effect = { kind: 'role', from, to, reason, epoch: this.epoch };
+    if (cause) effect.cause = cause;
+    this.out.effects.push(effect);
+    if (to === 'standby') this.wantRuntime('standby');
+    else if (to === 'inactive' || to === 'maintenance' || to === 'starting') this.wantRuntime('stopped');
+  }
+
+  private wantRuntime(mode: RuntimeMode): void {
+    if (mode === this.runtimeWanted) return; // reached, or asked for and on its way
+    this.runtimeWanted = mode;
+    this.runtimeReached = false;
+    this.out.effects.push({ kind: 'runtime', mode });
+  }
+
+  private persist(): void {
+    this.out.effects.push({ kind: 'persist', state: { epoch: this.maxEpoch, maintenance: this.maintenance } });
+  }
+
+  private done(command: CommandName, ok: boolean, message: string): void {
+    this.out.effects.push({ kind: 'done', command, ok, message });
+  }
+
+  private describePending(): string | null {
+    if (this.activation) return `waiting for ${this.activation.from} to hand over (${this.activation.cause})`;
+    if (this.deactivation) {
+      return this.deactivation.to ? `stopping the runtime before handing over to ${this.deactivation.to}` : 'stopping the runtime';
+    }
+    if (this.grant) return `handed over to ${this.grant.to}; waiting for it to report Active`;
+    return null;
+  }
+
+  private begin(): void {
+    this.out = { send: [], effects: [] };
+  }
+
+  private finish(now: number): Output {
+    if (this.dirty || now - this.lastSent >= this.cfg.timings.heartbeatIntervalMs) {
+      this.out.send.push(this.heartbeat(now));
+      this.lastSent = now;
+      this.dirty = false;
+    }
+    return this.out;
+  }
+
+  private heartbeat(now: number): Heartbeat {
+    const hb: Heartbeat = {
+      kind: 'heartbeat',
+      from: this.cfg.self,
+      role: this.role,
+      epoch: this.epoch,
+      maxEpoch: this.maxEpoch,
+      eligible: this.declEligible(this.cfg.self) && this.linkUp,
+      awareness: this.awareness,
+    };
+    if (this.role === 'activating' && this.activation) hb.wantId = this.activation.wantId;
+    if (this.grant && now < this.grant.until) {
+      hb.grantTo = this.grant.to;
+      hb.grantEpoch = this.grant.epoch;
+    }
+    if (this.refusal) {
+      hb.refuseTo = this.refusal.to;
+      hb.refuseId = this.refusal.id;
+      hb.refuseReason = this.refusal.reason;
+    }
+    return hb;
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The engine's vocabulary: inputs, outputs and the one wire message.
+ * Pure data; no IO anywhere in engine/.
+ */
+import type { Timings } from '../defaults';
+
+/** Roles a server shows. `starting`, `activating` and `deactivating` are transitional. */
+export type Role =
+  | 'starting' // listening for peers before claiming anything
+  | 'active'
+  | 'standby'
+  | 'inactive'
+  | 'maintenance'
+  | 'activating' // asked the Active to hand over; waits for it to stop its runtime
+  | 'deactivating'; // stopping the active runtime (handover or step-down) before anyone may take over
+
+export const ROLES: readonly Role[] = ['starting', 'active', 'standby', 'inactive', 'maintenance', 'activating', 'deactivating'];
+
+/** How a server is declared in the domain file. */
+export type ServerKind = 'main' | 'backup' | 'inactive';
+
+export interface ServerDecl {
+  name: string;
+  kind: ServerKind;
+  /** Set in the domain file: the server takes part in nothing. */
+  maintenance: boolean;
+}
+
+export interface EngineConfig {
+  self: string;
+  /** In domain-file order; precedence is main first, then backups in this order. */
+  servers: ServerDecl[];
+  failback: 'manual' | 'auto';
+  timings: Timings;
+}
+
+/** What survives a restart (written atomically by the node). */
+export interface PersistedState {
+  /** Highest epoch this server has held or seen. */
+  epoch: number;
+  /** Maintenance switched on from the CLI or tray. */
+  maintenance: boolean;
+}
+
+/** The only message: a snapshot of the sender's state, multicast every heartbeat interval and on every change. */
+export interface Heartbeat {
+  kind: 'heartbeat';
+  from: string;
+  role: Role;
+  /** Epoch of the sender's current (or last) term as Active; 0 if never Active. */
+  epoch: number;
+  /** Highest epoch the sender knows of. */
+  maxEpoch: number;
+  /** The sender may be Active or Standby (main/backup, not in maintenance, link up). */
+  eligible: boolean;
+  /** Lifeguard awareness of the sender (0 = healthy). */
+  awareness: number;
+  /** Set while `activating`: the sender asks the Active to hand over to it. */
+  wantId?: number;
+  /** Set by a former Active that has stopped its active runtime: `grantTo` may promote. */
+  grantTo?: string;
+  grantEpoch?: number;
+  /** The Active refuses request `refuseId` of `refuseTo`. */
+  refuseTo?: string;
+  refuseId?: number;
+  refuseReason?: string;
+}
+
+export type Message = Heartbeat;
+
+export type RuntimeMode = 'active' | 'standby' | 'stopped';
+
+export type PromotionCause = 'startup' | 'failover' | 'switchover' | 'failback' | 'manual';
+
+export type CommandName = 'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off';
+
+export type Command =
+  | { kind: 'activate' }
+  | { kind: 'deactivate' }
+  | { kind: 'maintenance'; on: boolean; force?: boolean };
+
+/** Facts the node observes and feeds in. */
+export type Observation =
+  /** The runtime reached the mode the engine asked for. */
+  | { kind: 'runtime'; mode: RuntimeMode }
+  /** The server's own network interface (link and address) is up or down. */
+  | { kind: 'link'; up: boolean; detail?: string }
+  /** Sending a datagram failed (counts as local trouble). */
+  | { kind: 'send-failed' };
+
+export type Effect =
+  | { kind: 'role'; from: Role; to: Role; reason: string; epoch: number; cause?: PromotionCause }
+  | { kind: 'runtime'; mode: RuntimeMode }
+  | { kind: 'persist'; state: PersistedState }
+  | { kind: 'done'; command: CommandName; ok: boolean; message: string };
+
+export interface Output {
+  send: Message[];
+  effects: Effect[];
+}
+
+export interface CommandResult extends Output {
+  /** false: refused at once, `message` says why. true: accepted; a `done` effect follows (maybe in this output). */
+  accepted: boolean;
+  message: string;
+}
+
+export interface PeerStatus {
+  server: string;
+  /** Last role heard, or `unreachable` when silent for the failure timeout, `unknown` when never heard. */
+  role: Role | 'unreachable' | 'unknown';
+  lastRole: Role | null;
+  epoch: number;
+  eligible: boolean;
+  awareness: number;
+  /** Milliseconds since the last valid heartbeat, null when never heard. */
+  lastHeardMs: number | null;
+}
+
+export interface EngineStatus {
+  server: string;
+  role: Role;
+  reason: string;
+  /** Milliseconds in the current role. */
+  roleForMs: number;
+  epoch: number;
+  maxEpoch: number;
+  awareness: number;
+  /** Failure timeout in force after awareness scaling. */
+  effectiveTimeoutMs: number;
+  linkUp: boolean;
+  runtime: { wanted: RuntimeMode; reached: boolean };
+  pending: string | null;
+  peers: PeerStatus[];
+}

@@ -1,0 +1,133 @@
+/**
+ * Transports move heartbeats between engines. The UDP multicast one is the real thing;
+ * tests and the simulation use their own in-memory networks over the same codec pieces.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { decode, DROP_REASONS, encode, type DomainKeys, type DropReason } from './codec';
+import { ReplayGuard } from './replay';
+import type { Heartbeat } from '../engine/types';
+
+export interface Transport {
+  send(msg: Heartbeat): void;
+  /** Counters of dropped datagrams by reason. */
+  dropped(): Record<DropReason, number>;
+  close(): Promise<void>;
+}
+
+export interface MulticastOptions {
+  group: string;
+  port: number;
+  /** Local address of the card to send and receive on. */
+  interfaceAddress: string;
+  ttl: number;
+  keys: DomainKeys;
+  self: string;
+  servers: ReadonlySet<string>;
+  incarnation: number;
+  onMessage: (msg: Heartbeat) => void;
+  onSendError: (err: Error) => void;
+  /** Called once per distinct problem worth a log line (for example another node using our name). */
+  onWarning: (event: string, detail: string) => void;
+}
+
+export class MulticastTransport implements Transport {
+  private seq = 0;
+  private readonly guard = new ReplayGuard();
+  private readonly counts = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+  private readonly warned = new Set<string>();
+
+  private constructor(private readonly socket: Socket, private readonly opts: MulticastOptions) {}
+
+  static open(opts: MulticastOptions): Promise<MulticastTransport> {
+    const socket = createSocket({ type: 'udp4', reuseAddr: true });
+    const t = new MulticastTransport(socket, opts);
+    return new Promise((resolvePromise, reject) => {
+      const fail = (err: Error) => {
+        socket.close();
+        reject(new Error(`cannot open multicast ${opts.group}:${opts.port} on ${opts.interfaceAddress}: ${err.message}`));
+      };
+      socket.once('error', fail);
+      socket.on('message', (buf) => t.onDatagram(buf));
+      // Linux can bind the group address itself and so receive only this group; Windows cannot.
+      const bindAddress = process.platform === 'linux' ? opts.group : '0.0.0.0';
+      socket.bind({ port: opts.port, address: bindAddress, exclusive: false }, () => {
+        try {
+          socket.addMembership(opts.group, opts.interfaceAddress);
+          socket.setMulticastInterface(opts.interfaceAddress);
+          socket.setMulticastTTL(opts.ttl);
+          socket.setMulticastLoopback(true);
+        } catch (e) {
+          fail(e as Error);
+          return;
+        }
+        socket.off('error', fail);
+        socket.on('error', (err) => opts.onSendError(err));
+        resolvePromise(t);
+      });
+    });
+  }
+
+  /** Joins the group again after the card lost and regained its address. */
+  rejoin(): void {
+    try {
+      this.socket.dropMembership(this.opts.group, this.opts.interfaceAddress);
+    } catch {
+      // the membership died with the address; nothing to drop
+    }
+    try {
+      this.socket.addMembership(this.opts.group, this.opts.interfaceAddress);
+      this.socket.setMulticastInterface(this.opts.interfaceAddress);
+    } catch (e) {
+      this.warnOnce('multicast', `cannot join ${this.opts.group} on ${this.opts.interfaceAddress}: ${(e as Error).message}`);
+    }
+  }
+
+  send(msg: Heartbeat): void {
+    this.seq = (this.seq + 1) >>> 0;
+    const buf = encode({ incarnation: this.opts.incarnation, seq: this.seq, msg }, this.opts.keys);
+    this.socket.send(buf, this.opts.port, this.opts.group, (err) => {
+      if (err) this.opts.onSendError(err);
+    });
+  }
+
+  dropped(): Record<DropReason, number> {
+    return { ...this.counts };
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.socket.close(() => r()));
+  }
+
+  /** The receive path: never throws, counts every drop. */
+  private onDatagram(buf: Buffer): void {
+    const d = decode(buf, this.opts.keys);
+    if (!d.ok) return this.drop(d.reason);
+    const { msg, incarnation, seq } = d.env;
+    if (msg.from === this.opts.self) {
+      if (incarnation === this.opts.incarnation) return; // our own datagram looped back
+      this.warnOnce('name-conflict', `another node also calls itself "${msg.from}" on this domain; every server needs its own name`);
+      return this.drop('name-conflict');
+    }
+    if (!this.opts.servers.has(msg.from)) {
+      this.warnOnce(`unknown:${msg.from}`, `heartbeat from "${msg.from}", which is not in this server's domain file`);
+      return this.drop('unknown-sender');
+    }
+    const replay = this.guard.check(msg.from, incarnation, seq);
+    if (replay) return this.drop(replay);
+    try {
+      this.opts.onMessage(msg);
+    } catch (e) {
+      this.warnOnce(`handler:${(e as Error).message}`, `error handling a heartbeat from ${msg.from}: ${(e as Error).stack ?? e}`);
+    }
+  }
+
+  private drop(reason: DropReason): void {
+    this.counts[reason] += 1;
+  }
+
+  private warnOnce(key: string, detail: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.opts.onWarning('network', detail);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Logging for technicians: `time level [server] event: detail`, to the console and to a
+ * rotating file, through electron-log's Node flavour (electron-log/main needs Electron).
+ */
+import electronLog from 'electron-log/node';
+
+export interface Logger {
+  info(event: string, detail: string): void;
+  warn(event: string, detail: string): void;
+  error(event: string, detail: string): void;
+  readonly file: string | null;
+}
+
+/** Log file rotation: at this size the file is renamed to *.old.log and a new one begins. */
+const MAX_LOG_BYTES = 5 * 1024 * 1024;
+
+export function createLogger(server: string, opts: { file?: string; console?: boolean } = {}): Logger {
+  const log = electronLog.create({ logId: `duplex-${server}-${process.pid}-${Math.random()}` });
+  const format = `{y}-{m}-{d} {h}:{i}:{s}.{ms} {level} [${server}] {text}`;
+  log.transports.console.format = format;
+  log.transports.console.level = opts.console === false ? false : 'info';
+  if (opts.file) {
+    const file = opts.file;
+    log.transports.file.resolvePathFn = () => file;
+    log.transports.file.format = format;
+    log.transports.file.maxSize = MAX_LOG_BYTES;
+    log.transports.file.level = 'info';
+  } else {
+    log.transports.file.level = false;
+  }
+  for (const name of Object.keys(log.transports)) {
+    const transport = log.transports[name] as { level: unknown } | undefined;
+    if (transport && name !== 'console' && name !== 'file') transport.level = false;
+  }
+  return {
+    info: (event, detail) => log.info(`${event}: ${detail}`),
+    warn: (event, detail) => log.warn(`${event}: ${detail}`),
+    error: (event, detail) => log.error(`${event}: ${detail}`),
+    file: opts.file ?? null,
+  };
+}

@@ -1,0 +1,370 @@
+/**
+ * The node: wires the pure engine to the real world — multicast transport, timers,
+ * the runtime, the state file and the admin API. Everything here is thin; decisions
+ * are the engine's.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { LINK_CHECK_INTERVAL_MS } from '../defaults';
+import { domainPath, loadDomain, type Domain } from '../domain/load';
+import { loadSecret } from '../domain/secret';
+import { Engine } from '../engine/engine';
+import type { Command, CommandName, EngineConfig, EngineStatus, Output, PersistedState, Role } from '../engine/types';
+import { deriveKeys, type DropReason } from '../net/codec';
+import { MulticastTransport } from '../net/transport';
+import { NoRuntime, ProcessRuntime, type Runtime, type RuntimeStatus } from '../runtime/runtime';
+import { writeFileAtomic } from '../util/atomic';
+import { AdminServer, type AdminReply } from './admin';
+import { localIPv4Addresses, resolveInterface } from './interfaces';
+import { createLogger, type Logger } from './log';
+import { VERSION } from '../version';
+
+export interface NodePaths {
+  dir: string;
+  state: string;
+  admin: string;
+  lock: string;
+  log: string;
+}
+
+/** Where a server's node keeps its files: `<stateDir>/<server>/`. The CLI finds the admin endpoint here. */
+export function nodePaths(domain: Domain, server: string): NodePaths {
+  const dir = join(domainPath(domain, domain.config.stateDir), server);
+  return {
+    dir,
+    state: join(dir, 'state.json'),
+    admin: join(dir, 'admin.json'),
+    lock: join(dir, 'node.lock'),
+    log: join(dir, 'logs', 'duplex.log'),
+  };
+}
+
+export interface RoleEvent {
+  at: string;
+  from: Role;
+  to: Role;
+  epoch: number;
+  reason: string;
+}
+
+export interface NodeStatus extends EngineStatus {
+  domain: string;
+  version: string;
+  pid: number;
+  interface: string;
+  multicast: string;
+  dropped: Record<DropReason, number>;
+  runtimeProcess: RuntimeStatus;
+  events: RoleEvent[];
+}
+
+interface StoredState extends PersistedState {
+  incarnation: number;
+}
+
+const MAX_EVENTS = 50;
+
+export class DuplexNode {
+  private engine!: Engine;
+  private transport!: MulticastTransport;
+  private admin!: AdminServer;
+  private runtime!: Runtime;
+  private timers: NodeJS.Timeout[] = [];
+  private incarnation = 0;
+  private events: RoleEvent[] = [];
+  private waiting = new Map<CommandName, ((r: { ok: boolean; message: string }) => void)[]>();
+  private interfaceAddress = '';
+  private linkUp = true;
+  private stopped = false;
+  private readonly listeners = new Set<(e: RoleEvent) => void>();
+
+  private constructor(
+    readonly domain: Domain,
+    readonly server: string,
+    readonly paths: NodePaths,
+    readonly log: Logger,
+  ) {}
+
+  static async start(opts: { domainFile: string; server: string; console?: boolean }): Promise<DuplexNode> {
+    const domain = loadDomain(opts.domainFile);
+    const decl = domain.config.servers.find((s) => s.name === opts.server);
+    if (!decl) {
+      throw new Error(`server "${opts.server}" is not in ${domain.file}; its servers are: ${domain.config.servers.map((s) => s.name).join(', ')}`);
+    }
+    const paths = nodePaths(domain, opts.server);
+    mkdirSync(join(paths.dir, 'logs'), { recursive: true });
+    const log = createLogger(opts.server, { file: paths.log, console: opts.console ?? true });
+    const node = new DuplexNode(domain, opts.server, paths, log);
+    try {
+      await node.boot();
+    } catch (e) {
+      await node.stop();
+      throw e;
+    }
+    return node;
+  }
+
+  private async boot(): Promise<void> {
+    const cfg = this.domain.config;
+    this.lock();
+    const stored = this.readState();
+    this.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
+    const persisted = { epoch: stored.epoch, maintenance: stored.maintenance };
+    this.writeState(persisted);
+
+    const { secret, warning } = loadSecret(domainPath(this.domain, cfg.secretFile));
+    if (warning) this.log.warn('security', warning);
+
+    const decl = cfg.servers.find((s) => s.name === this.server)!;
+    const spec = decl.address ?? cfg.multicast.interface!;
+    const address = resolveInterface(spec);
+    if (!address) {
+      throw new Error(`the redundancy network card ${spec} (from ${decl.address ? `servers[${this.server}].address` : 'multicast.interface'}) is not an address of this machine; its IPv4 addresses are ${localIPv4Addresses().join(', ')}`);
+    }
+    this.interfaceAddress = address;
+
+    const engineCfg: EngineConfig = {
+      self: this.server,
+      servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
+      failback: cfg.failback,
+      timings: cfg.timings,
+    };
+    this.engine = new Engine(engineCfg, persisted, this.now());
+
+    this.runtime = cfg.runtime
+      ? new ProcessRuntime({ ...cfg.runtime, cwd: cfg.runtime.cwd ? domainPath(this.domain, cfg.runtime.cwd) : undefined, env: { DUPLEX_SERVER: this.server } }, this.log)
+      : new NoRuntime();
+
+    this.transport = await MulticastTransport.open({
+      group: cfg.multicast.group,
+      port: cfg.multicast.port,
+      interfaceAddress: address,
+      ttl: cfg.multicast.ttl,
+      keys: deriveKeys(cfg.domain, secret),
+      self: this.server,
+      servers: new Set(cfg.servers.map((s) => s.name)),
+      incarnation: this.incarnation,
+      onMessage: (msg) => this.apply(this.engine.receive(msg, this.now())),
+      onSendError: (err) => {
+        this.log.warn('network', `sending a heartbeat failed: ${err.message}`);
+        this.apply(this.engine.observe({ kind: 'send-failed' }, this.now()));
+      },
+      onWarning: (event, detail) => this.log.warn(event, detail),
+    });
+
+    this.admin = await AdminServer.start(this.paths.admin, (method, path, body) => this.handleAdmin(method, path, body));
+
+    this.log.info('start', `Duplex ${VERSION} node for server ${this.server} (${decl.role}) of domain ${cfg.domain}, pid ${process.pid}, ` +
+      `multicast ${cfg.multicast.group}:${cfg.multicast.port} on ${address}, admin API 127.0.0.1:${this.admin.endpoint.port}, epoch ${persisted.epoch}` +
+      (cfg.runtime ? `, runtime ${cfg.runtime.command}` : ', no runtime declared'));
+    if (this.engine.currentRole === 'maintenance') this.log.info('role', `maintenance (${this.engine.status(this.now()).reason})`);
+
+    this.timers.push(setInterval(() => this.apply(this.engine.tick(this.now())), cfg.timings.tickIntervalMs));
+    this.timers.push(setInterval(() => this.checkLink(), LINK_CHECK_INTERVAL_MS));
+    this.apply(this.engine.tick(this.now()));
+  }
+
+  /** Monotonic milliseconds: wall-clock jumps never look like silence. */
+  private now(): number {
+    return performance.now();
+  }
+
+  private apply(out: Output): void {
+    if (this.stopped) return;
+    for (const msg of out.send) {
+      try {
+        this.transport.send(msg);
+      } catch (e) {
+        this.log.warn('network', `cannot send a heartbeat: ${(e as Error).message}`);
+      }
+    }
+    for (const effect of out.effects) {
+      switch (effect.kind) {
+        case 'persist':
+          this.writeState(effect.state);
+          break;
+        case 'role': {
+          const event: RoleEvent = { at: new Date().toISOString(), from: effect.from, to: effect.to, epoch: effect.epoch, reason: effect.reason };
+          this.events.push(event);
+          if (this.events.length > MAX_EVENTS) this.events.shift();
+          this.log.info('role', `${effect.from} → ${effect.to} (epoch ${effect.epoch}): ${effect.reason}`);
+          for (const l of this.listeners) l(event);
+          break;
+        }
+        case 'runtime': {
+          const mode = effect.mode;
+          this.runtime.setMode(mode).then(
+            () => this.apply(this.engine.observe({ kind: 'runtime', mode }, this.now())),
+            (e: Error) => this.log.error('runtime', `could not reach ${mode} mode: ${e.message}`),
+          );
+          break;
+        }
+        case 'done': {
+          const list = this.waiting.get(effect.command) ?? [];
+          this.waiting.delete(effect.command);
+          for (const resolveWait of list) resolveWait({ ok: effect.ok, message: effect.message });
+          this.log.info('command', `${effect.command} ${effect.ok ? 'done' : 'failed'}: ${effect.message}`);
+          break;
+        }
+      }
+    }
+  }
+
+  private checkLink(): void {
+    const up = localIPv4Addresses().includes(this.interfaceAddress);
+    if (up === this.linkUp) return;
+    this.linkUp = up;
+    if (up) {
+      this.log.info('network', `${this.interfaceAddress} is back; joining the multicast group again`);
+      this.transport.rejoin();
+    } else {
+      this.log.warn('network', `${this.interfaceAddress} has gone from this machine: this server will not take over while it is missing`);
+    }
+    this.apply(this.engine.observe({ kind: 'link', up, detail: this.interfaceAddress }, this.now()));
+  }
+
+  status(): NodeStatus {
+    const cfg = this.domain.config;
+    return {
+      ...this.engine.status(this.now()),
+      domain: cfg.domain,
+      version: VERSION,
+      pid: process.pid,
+      interface: this.interfaceAddress,
+      multicast: `${cfg.multicast.group}:${cfg.multicast.port}`,
+      dropped: this.transport.dropped(),
+      runtimeProcess: this.runtime.status(),
+      events: [...this.events],
+    };
+  }
+
+  onRoleChange(listener: (e: RoleEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Runs a command; resolves when it has finished (or was refused), with a message for people. */
+  command(cmd: Command): Promise<{ ok: boolean; message: string }> {
+    const name: CommandName = cmd.kind === 'maintenance' ? (cmd.on ? 'maintenance-on' : 'maintenance-off') : cmd.kind;
+    this.log.info('command', `${name}${cmd.kind === 'maintenance' && cmd.force ? ' --force' : ''} requested`);
+    const finished = new Promise<{ ok: boolean; message: string }>((resolveCmd) => {
+      const list = this.waiting.get(name) ?? [];
+      list.push(resolveCmd);
+      this.waiting.set(name, list);
+    });
+    const result = this.engine.command(cmd, this.now());
+    if (!result.accepted) {
+      this.waiting.get(name)?.pop();
+      this.log.warn('command', `${name} refused: ${result.message}`);
+      return Promise.resolve({ ok: false, message: result.message });
+    }
+    this.apply(result);
+    const limit = this.domain.config.timings.handoverTimeoutMs * 2;
+    return Promise.race([
+      finished,
+      new Promise<{ ok: boolean; message: string }>((r) => setTimeout(() => r({ ok: false, message: `${name} did not finish within ${limit} ms; see the log` }), limit).unref()),
+    ]);
+  }
+
+  private async handleAdmin(method: string, path: string, body: unknown): Promise<AdminReply> {
+    if (method === 'GET' && path === '/status') return { status: 200, body: this.status() };
+    if (method === 'POST' && path === '/command') {
+      const cmd = parseCommand(body);
+      if (!cmd) return { status: 400, body: { ok: false, message: 'expected {"command": "activate" | "deactivate" | "maintenance", "on"?: boolean, "force"?: boolean}' } };
+      const r = await this.command(cmd);
+      return { status: r.ok ? 200 : 409, body: r };
+    }
+    return { status: 404, body: { ok: false, message: `no such admin call: ${method} ${path}` } };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.runtime) await this.runtime.setMode('stopped');
+    if (this.transport) await this.transport.close();
+    if (this.admin) await this.admin.close();
+    rmSync(this.paths.admin, { force: true });
+    this.unlock();
+    this.log.info('stop', 'node stopped');
+  }
+
+  // ------------------------------------------------------------ local files
+
+  private lock(): void {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(this.paths.lock, 'wx', 0o600);
+        writeSync(fd, String(process.pid));
+        closeSync(fd);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const pid = Number(readFileSync(this.paths.lock, 'utf8').trim());
+        if (pid && pid !== process.pid && isAlive(pid)) {
+          throw new Error(`a Duplex node for server ${this.server} is already running (pid ${pid}); stop it first`);
+        }
+        this.log.warn('start', `removing the stale lock of a node that is gone (pid ${pid || 'unknown'})`);
+        rmSync(this.paths.lock, { force: true });
+      }
+    }
+    throw new Error(`cannot take the lock ${this.paths.lock}`);
+  }
+
+  private unlock(): void {
+    try {
+      if (Number(readFileSync(this.paths.lock, 'utf8').trim()) === process.pid) rmSync(this.paths.lock, { force: true });
+    } catch {
+      // no lock to release
+    }
+  }
+
+  private readState(): StoredState {
+    const fresh: StoredState = { epoch: 0, maintenance: false, incarnation: 0 };
+    for (const file of [this.paths.state, `${this.paths.state}.prev`]) {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue;
+      }
+      try {
+        const s = JSON.parse(text) as Partial<StoredState>;
+        if (Number.isSafeInteger(s.epoch) && typeof s.maintenance === 'boolean' && Number.isSafeInteger(s.incarnation)) {
+          if (file !== this.paths.state) this.log.warn('state', `${this.paths.state} was unreadable; using the previous version`);
+          return { epoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation! };
+        }
+      } catch {
+        // fall through to the previous version
+      }
+      this.log.warn('state', `${file} is damaged; ignoring it`);
+    }
+    return fresh;
+  }
+
+  private writeState(state: PersistedState): void {
+    const stored: StoredState = { ...state, incarnation: this.incarnation };
+    writeFileAtomic(this.paths.state, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function parseCommand(body: unknown): Command | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const b = body as Record<string, unknown>;
+  if (b.command === 'activate') return { kind: 'activate' };
+  if (b.command === 'deactivate') return { kind: 'deactivate' };
+  if (b.command === 'maintenance' && typeof b.on === 'boolean') {
+    return { kind: 'maintenance', on: b.on, force: b.force === true };
+  }
+  return null;
+}
