@@ -249,6 +249,9 @@ export class Engine {
         return refuse('a switchover is already in progress; wait for it to finish');
       }
       const active = this.liveActive(now);
+      if (!active && this.claimantAhead(now)) {
+        return refuse('another server is starting or taking over right now; try again in a second');
+      }
       if (!active) {
         this.promote(now, 'manual', 'activated by command; no Active was reachable');
         this.done('activate', true, `${self} is Active (epoch ${this.epoch})`);
@@ -333,7 +336,8 @@ export class Engine {
   private evaluateStarting(now: number): void {
     const active = this.liveActive(now);
     if (active) return this.follow(now, active);
-    if (now - this.roleSince < this.cfg.timings.discoveryMs) return;
+    // Listening counts only while this process ran: a freeze inside the window restarts it.
+    if (now - Math.max(this.roleSince, this.resumedAt) < this.cfg.timings.discoveryMs) return;
     if (this.decl(this.cfg.self).kind === 'main' && this.canPromote() && !this.claimantAhead(now)) {
       return this.promote(now, 'startup', `no Active found in the domain within ${this.cfg.timings.discoveryMs} ms`);
     }
@@ -350,7 +354,7 @@ export class Engine {
       }
     }
     const wanting = this.livePeers(now)
-      .filter((p) => p.hb.role === 'activating' && p.hb.wantId !== undefined)
+      .filter((p) => p.hb.role === 'activating' && p.hb.wantId !== undefined && p.hb.wantFrom === this.cfg.self)
       .sort((a, b) => this.prec(a.name) - this.prec(b.name));
     for (const w of wanting) {
       if (this.role !== 'active') {
@@ -385,9 +389,11 @@ export class Engine {
 
   private evaluateFollower(now: number): void {
     const active = this.liveActive(now);
-    // A former Active that stopped its runtime for us: take over.
+    // A former Active that stopped its runtime for us: take over. A grant older than the
+    // newest epoch we know of is stale (reordered, or overtaken by a later promotion).
     if (!active && this.canPromote()) {
-      const granter = this.livePeers(now).find((p) => p.hb.grantTo === this.cfg.self && !ACTIVE_ROLES.has(p.hb.role));
+      const granter = this.livePeers(now).find((p) =>
+        p.hb.grantTo === this.cfg.self && !ACTIVE_ROLES.has(p.hb.role) && (p.hb.grantEpoch ?? -1) >= this.maxEpoch);
       if (granter) {
         const cause: PromotionCause = this.activation?.cause ?? 'switchover';
         return this.promote(now, cause, `${granter.name} stopped its runtime and handed over`, granter.hb.grantEpoch ?? 0);
@@ -637,7 +643,10 @@ export class Engine {
       eligible: this.declEligible(this.cfg.self) && this.linkUp,
       awareness: this.awareness,
     };
-    if (this.role === 'activating' && this.activation) hb.wantId = this.activation.wantId;
+    if (this.role === 'activating' && this.activation) {
+      hb.wantId = this.activation.wantId;
+      hb.wantFrom = this.activation.from;
+    }
     if (this.grant && now < this.grant.until) {
       hb.grantTo = this.grant.to;
       hb.grantEpoch = this.grant.epoch;

@@ -55,8 +55,9 @@ export interface Heartbeat {
   eligible: boolean;
   /** Lifeguard awareness of the sender (0 = healthy). */
   awareness: number;
-  /** Set while `activating`: the sender asks the Active to hand over to it. */
+  /** Set while `activating`: the sender asks the Active `wantFrom` to hand over to it (request `wantId`). */
   wantId?: number;
+  wantFrom?: string;
   /** Set by a former Active that has stopped its active runtime: `grantTo` may promote. */
   grantTo?: string;
   grantEpoch?: number;

@@ -102,7 +102,7 @@ function asHeartbeat(v: unknown): Heartbeat | null {
   const o = v as Record<string, unknown>;
   if (o.kind !== 'heartbeat' || !isStr(o.from, 63) || !ROLES.includes(o.role as never)) return null;
   if (!isInt(o.epoch) || !isInt(o.maxEpoch) || !isInt(o.awareness) || typeof o.eligible !== 'boolean') return null;
-  if (!optional(o.wantId, isInt) || !optional(o.grantTo, (x): x is string => isStr(x, 63)) || !optional(o.grantEpoch, isInt)) return null;
+  if (!optional(o.wantId, isInt) || !optional(o.wantFrom, (x): x is string => isStr(x, 63)) || !optional(o.grantTo, (x): x is string => isStr(x, 63)) || !optional(o.grantEpoch, isInt)) return null;
   if (!optional(o.refuseTo, (x): x is string => isStr(x, 63)) || !optional(o.refuseId, isInt) || !optional(o.refuseReason, (x): x is string => isStr(x, 300))) return null;
   return o as unknown as Heartbeat;
 }

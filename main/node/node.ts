@@ -76,6 +76,7 @@ export class DuplexNode {
   private waiting = new Map<CommandName, ((r: { ok: boolean; message: string }) => void)[]>();
   private interfaceAddress = '';
   private linkUp = true;
+  private lastTickAt = Infinity;
   private stopped = false;
   private readonly listeners = new Set<(e: RoleEvent) => void>();
 
@@ -160,7 +161,7 @@ export class DuplexNode {
       (cfg.runtime ? `, runtime ${cfg.runtime.command}` : ', no runtime declared'));
     if (this.engine.currentRole === 'maintenance') this.log.info('role', `maintenance (${this.engine.status(this.now()).reason})`);
 
-    this.timers.push(setInterval(() => this.apply(this.engine.tick(this.now())), cfg.timings.tickIntervalMs));
+    this.timers.push(setInterval(() => this.tick(), cfg.timings.tickIntervalMs));
     this.timers.push(setInterval(() => this.checkLink(), LINK_CHECK_INTERVAL_MS));
     this.apply(this.engine.tick(this.now()));
   }
@@ -209,6 +210,14 @@ export class DuplexNode {
         }
       }
     }
+  }
+
+  private tick(): void {
+    const now = this.now();
+    // After a freeze, look at the link before the engine judges anything.
+    if (now - this.lastTickAt > this.domain.config.timings.failureTimeoutMs / 2) this.checkLink();
+    this.lastTickAt = now;
+    this.apply(this.engine.tick(now));
   }
 
   private checkLink(): void {

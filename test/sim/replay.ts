@@ -1,0 +1,20 @@
+/**
+ * Replays one simulation seed with a full trace:
+ *   SIM_SEED=123 [SIM_FAULTS=connected] node out/test/sim/replay.js
+ */
+import { CHAOS, CONNECTED, Simulation, Violation } from './simulator';
+
+const seed = Number(process.env.SIM_SEED ?? process.argv[2] ?? 1);
+const faults = process.env.SIM_FAULTS === 'connected' ? CONNECTED : CHAOS;
+const sim = new Simulation({ seed, faults, trace: process.env.SIM_TRACE !== '0' });
+process.stdout.write(`seed ${seed}: ${sim.describe()}\n`);
+try {
+  sim.run();
+  process.stdout.write(`${sim.log.join('\n')}\nseed ${seed} passed: ${JSON.stringify(sim.stats)}\n`);
+} catch (e) {
+  process.stdout.write(`${sim.log.join('\n')}\n`);
+  if (e instanceof Violation) {
+    process.stdout.write(`VIOLATION ${e.message}\n`);
+    process.exitCode = 1;
+  } else throw e;
+}

@@ -1,0 +1,439 @@
+/**
+ * Deterministic simulation (FoundationDB style): many engines on a simulated network with
+ * seeded loss, delay, duplication, reordering, partitions, process pauses, crashes and
+ * restarts, lost links and operator commands. The DESIGN.md invariants are checked after
+ * every step. Everything is driven by one seed; the same seed replays the same run.
+ */
+import { DEFAULT_TIMINGS, MAX_AWARENESS, type Timings } from '../../main/defaults';
+import { Engine } from '../../main/engine/engine';
+import type { Command, EngineConfig, Heartbeat, Output, PersistedState, RuntimeMode, ServerKind } from '../../main/engine/types';
+import { ReplayGuard } from '../../main/net/replay';
+
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Faults {
+  loss: number;
+  duplicate: number;
+  delayMinMs: number;
+  delayMaxMs: number;
+  partitions: boolean;
+  pauses: boolean;
+  crashes: boolean;
+  linkLoss: boolean;
+  commands: boolean;
+}
+
+/** Faults that can break liveness and produce brief split brains, but never safety. */
+export const CHAOS: Faults = {
+  loss: 0.05, duplicate: 0.05, delayMinMs: 0, delayMaxMs: 80,
+  partitions: true, pauses: true, crashes: true, linkLoss: true, commands: true,
+};
+
+/** A connected network (delay, duplication, reordering, crashes, commands): two Actives must never coexist. */
+export const CONNECTED: Faults = {
+  loss: 0, duplicate: 0.1, delayMinMs: 0, delayMaxMs: 60,
+  partitions: false, pauses: false, crashes: true, linkLoss: false, commands: true,
+};
+
+export interface SimOptions {
+  seed: number;
+  faults: Faults;
+  chaosMs?: number;
+  healMs?: number;
+  trace?: boolean;
+}
+
+interface SimNode {
+  name: string;
+  engine: Engine | null; // null while crashed
+  persisted: PersistedState;
+  incarnation: number;
+  seq: number;
+  guard: ReplayGuard;
+  pausedUntil: number;
+  buffered: (() => void)[];
+  linkUp: boolean;
+  /** The runtime really running in active mode (from the start request until a stop completes). */
+  runtimeActive: boolean;
+  runtimeFreeAt: number;
+  /** Sequence of the newest request to run active: an older stop completing does not clear it. */
+  lastActiveRequest: number;
+  runtimeRequests: number;
+  lastActiveDelivered: number;
+  group: number;
+  generation: number;
+}
+
+interface Event {
+  at: number;
+  seq: number;
+  run: () => void;
+}
+
+export class Violation extends Error {}
+
+export class Simulation {
+  readonly r: () => number;
+  now = 0;
+  private queue: Event[] = [];
+  private eventSeq = 0;
+  readonly nodes: SimNode[] = [];
+  readonly cfgBase: Omit<EngineConfig, 'self'>;
+  readonly timings: Timings;
+  readonly log: string[] = [];
+  private lastCommandAt = -Infinity;
+  private healedAt = Infinity;
+  readonly chaosMs: number;
+  readonly healMs: number;
+  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0 };
+
+  constructor(readonly opts: SimOptions) {
+    this.r = rng(opts.seed);
+    this.chaosMs = opts.chaosMs ?? 30_000;
+    this.healMs = opts.healMs ?? 25_000;
+    const n = 2 + Math.floor(this.r() * 4);
+    const kinds: ServerKind[] = ['main', 'backup'];
+    while (kinds.length < n) kinds.push(this.r() < 0.6 ? 'backup' : 'inactive');
+    this.timings = {
+      ...DEFAULT_TIMINGS,
+      handoverTimeoutMs: 2_000 + Math.floor(this.r() * 8_000),
+      failbackDelayMs: 1_000 + Math.floor(this.r() * 5_000),
+    };
+    this.cfgBase = {
+      servers: kinds.map((kind, i) => ({ name: `s${i}`, kind, maintenance: false })),
+      failback: this.r() < 0.3 ? 'auto' : 'manual',
+      timings: this.timings,
+    };
+    for (const s of this.cfgBase.servers) {
+      this.nodes.push({
+        name: s.name, engine: null, persisted: { epoch: 0, maintenance: false }, incarnation: 0, seq: 0,
+        guard: new ReplayGuard(), pausedUntil: 0, buffered: [], linkUp: true, runtimeActive: false,
+        runtimeFreeAt: 0, lastActiveRequest: 0, runtimeRequests: 0, lastActiveDelivered: -Infinity, group: 0, generation: 0,
+      });
+    }
+  }
+
+  describe(): string {
+    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms`;
+  }
+
+  // --------------------------------------------------------------- engine
+
+  private schedule(at: number, run: () => void): void {
+    const e = { at, seq: this.eventSeq++, run };
+    const q = this.queue;
+    q.push(e);
+    let i = q.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (q[p]!.at < e.at || (q[p]!.at === e.at && q[p]!.seq < e.seq)) break;
+      q[i] = q[p]!;
+      i = p;
+    }
+    q[i] = e;
+  }
+
+  private pop(): Event | undefined {
+    const q = this.queue;
+    const top = q[0];
+    const last = q.pop();
+    if (q.length && last) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const rr = l + 1;
+        let m = i;
+        const less = (a: Event, b: Event) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+        if (l < q.length && less(q[l]!, m === i ? last : q[m]!)) m = l;
+        if (rr < q.length && less(q[rr]!, m === i ? last : q[m]!)) m = rr;
+        if (m === i) break;
+        q[i] = q[m]!;
+        i = m;
+      }
+      q[i] = last;
+    }
+    return top;
+  }
+
+  private trace(line: string): void {
+    if (this.opts.trace) this.log.push(`${String(Math.round(this.now)).padStart(7)} ${line}`);
+  }
+
+  /** Run `fn` on node `n` now, or after its pause if it is frozen. */
+  private onNode(n: SimNode, fn: () => void): void {
+    if (!n.engine) return;
+    if (this.now < n.pausedUntil) n.buffered.push(fn);
+    else fn();
+  }
+
+  private boot(n: SimNode): void {
+    n.incarnation += 1;
+    n.seq = 0;
+    n.generation += 1;
+    const gen = n.generation;
+    n.engine = new Engine({ ...this.cfgBase, self: n.name }, { ...n.persisted }, this.now);
+    this.trace(`${n.name} boots (incarnation ${n.incarnation}, epoch ${n.persisted.epoch}, maintenance ${n.persisted.maintenance})`);
+    const phase = this.r() * this.timings.tickIntervalMs;
+    const tick = () => {
+      if (n.generation !== gen || !n.engine) return;
+      if (this.now >= n.pausedUntil) this.handle(n, n.engine.tick(this.now));
+      this.schedule(Math.max(this.now, n.pausedUntil) + this.timings.tickIntervalMs, tick);
+    };
+    this.schedule(this.now + phase, tick);
+    if (!n.linkUp) this.handle(n, n.engine.observe({ kind: 'link', up: false }, this.now));
+  }
+
+  private handle(n: SimNode, out: Output): void {
+    const engine = n.engine!;
+    for (const msg of out.send) this.broadcast(n, msg);
+    for (const e of out.effects) {
+      switch (e.kind) {
+        case 'persist':
+          n.persisted = { ...e.state };
+          break;
+        case 'role':
+          this.trace(`${n.name} ${e.from} -> ${e.to} (epoch ${e.epoch}${e.cause ? `, ${e.cause}` : ''}): ${e.reason}`);
+          if (e.to === 'active') this.checkPromotion(n, e.cause ?? 'manual');
+          break;
+        case 'runtime': {
+          const mode: RuntimeMode = e.mode;
+          const gen = n.generation;
+          const request = ++n.runtimeRequests;
+          if (mode === 'active') {
+            n.runtimeActive = true; // counts as active from the start request on
+            n.lastActiveRequest = request;
+          }
+          const at = Math.max(this.now, n.runtimeFreeAt) + Math.floor(this.r() * 300);
+          n.runtimeFreeAt = at;
+          this.schedule(at, () => {
+            if (n.generation !== gen || !n.engine) return;
+            if (mode !== 'active' && request > n.lastActiveRequest) n.runtimeActive = false;
+            this.trace(`${n.name} runtime reached ${mode}`);
+            this.onNode(n, () => this.handle(n, engine.observe({ kind: 'runtime', mode }, this.now)));
+          });
+          break;
+        }
+        case 'done':
+          this.trace(`${n.name} command ${e.command} ${e.ok ? 'done' : 'failed'}: ${e.message}`);
+          break;
+      }
+    }
+  }
+
+  private broadcast(from: SimNode, msg: Heartbeat): void {
+    from.seq += 1;
+    const env = { incarnation: from.incarnation, seq: from.seq, msg: structuredClone(msg) };
+    const f = this.opts.faults;
+    for (const to of this.nodes) {
+      if (to === from) continue;
+      const copies = this.r() < f.duplicate ? 2 : 1;
+      for (let c = 0; c < copies; c++) {
+        if (this.r() < f.loss) continue;
+        const delay = f.delayMinMs + this.r() * (f.delayMaxMs - f.delayMinMs);
+        this.schedule(this.now + delay, () => {
+          // Connectivity is judged on arrival: a partition or lost link drops what is in flight.
+          if (!from.linkUp || !to.linkUp || from.group !== to.group || !to.engine) return;
+          this.onNode(to, () => {
+            const engine = to.engine;
+            if (!engine || to.guard.check(env.msg.from, env.incarnation, env.seq)) return;
+            if (env.msg.role === 'active' || env.msg.role === 'deactivating') to.lastActiveDelivered = this.now;
+            this.handle(to, engine.receive(env.msg, this.now));
+          });
+        });
+      }
+    }
+  }
+
+  // --------------------------------------------------------------- invariants
+
+  private fail(what: string): never {
+    throw new Violation(`seed ${this.opts.seed} at ${Math.round(this.now)} ms: ${what}\n  ${this.describe()}\n  replay: SIM_SEED=${this.opts.seed} SIM_TRACE=1 node out/test/sim/replay.js`);
+  }
+
+  private checkPromotion(n: SimNode, cause: string): void {
+    this.stats.promotions += 1;
+    if (!n.linkUp) this.fail(`${n.name} promoted itself (${cause}) while its own network was down`);
+    if (cause === 'failover') {
+      this.stats.failovers += 1;
+      const silent = this.now - n.lastActiveDelivered;
+      if (silent < this.timings.failureTimeoutMs) {
+        this.fail(`${n.name} failed over only ${Math.round(silent)} ms after its last heartbeat from an Active (timeout ${this.timings.failureTimeoutMs} ms)`);
+      }
+    }
+    if (cause === 'failback' && this.cfgBase.failback === 'manual') this.fail(`${n.name} failed back although the domain says failback: manual`);
+    if (cause === 'switchover') {
+      this.stats.switchovers += 1;
+      const ok = this.cfgBase.failback === 'auto' || this.now - this.lastCommandAt <= 3 * this.timings.handoverTimeoutMs;
+      if (!ok) this.fail(`${n.name} took over by switchover although nobody asked for one`);
+    }
+  }
+
+  private checkStep(): void {
+    const actives = this.nodes.filter((n) => n.engine && (n.engine.currentRole === 'active' || n.engine.currentRole === 'deactivating'));
+    const epochs = new Set<number>();
+    for (const a of actives) {
+      const e = a.engine!.currentEpoch;
+      if (epochs.has(e)) this.fail(`two Actives with epoch ${e}: ${actives.map((x) => `${x.name}@${x.engine!.currentEpoch}`).join(', ')}`);
+      epochs.add(e);
+    }
+    const connected = !this.opts.faults.partitions && !this.opts.faults.pauses && !this.opts.faults.linkLoss && this.opts.faults.loss === 0;
+    const settled = this.now >= this.healedAt + 3_000;
+    if (connected || settled) {
+      const running = this.nodes.filter((n) => n.engine && n.runtimeActive);
+      if (running.length > 1) this.fail(`runtimes active at once on ${running.map((n) => n.name).join(' and ')}${settled ? ' after the network healed' : ' on a connected network'}`);
+      const roleActive = this.nodes.filter((n) => n.engine?.currentRole === 'active');
+      if (roleActive.length > 1) this.fail(`${roleActive.map((n) => n.name).join(' and ')} are both Active${settled ? ' after the network healed' : ' on a connected network'}`);
+    }
+  }
+
+  /** Liveness: after the heal bound, exactly one Active (if anyone may be Active), and one Standby when two could be. */
+  private checkSettled(): void {
+    const eligible = this.nodes.filter((n) => {
+      const decl = this.cfgBase.servers.find((s) => s.name === n.name)!;
+      return n.engine && decl.kind !== 'inactive' && n.engine.currentRole !== 'maintenance';
+    });
+    const active = this.nodes.filter((n) => n.engine?.currentRole === 'active');
+    const roles = this.nodes.map((n) => `${n.name}=${n.engine?.currentRole ?? 'down'}`).join(' ');
+    if (eligible.length > 0 && active.length !== 1) this.fail(`${active.length} Actives ${this.healMs} ms after the network healed (${roles})`);
+    if (active.length === 1 && !active[0]!.runtimeActive) this.fail(`${active[0]!.name} is Active but its runtime is not running`);
+    const standby = this.nodes.filter((n) => n.engine?.currentRole === 'standby');
+    if (eligible.length >= 2 && standby.length !== 1) this.fail(`${standby.length} Standbys after the network healed (${roles})`);
+  }
+
+  // --------------------------------------------------------------- faults
+
+  private scheduleFaults(): void {
+    const f = this.opts.faults;
+    const end = this.chaosMs;
+    const at = () => 1_000 + this.r() * (end - 2_000);
+    const dur = (max: number) => 200 + this.r() * max;
+    const pick = () => this.nodes[Math.floor(this.r() * this.nodes.length)]!;
+    if (f.partitions) {
+      for (let i = 0; i < 3; i++) {
+        const t = at();
+        const d = dur(5_000);
+        this.schedule(t, () => {
+          for (const n of this.nodes) n.group = this.r() < 0.5 ? 0 : 1;
+          this.trace(`partition: ${this.nodes.map((n) => `${n.name}:${n.group}`).join(' ')}`);
+        });
+        this.schedule(Math.min(t + d, end), () => {
+          for (const n of this.nodes) n.group = 0;
+          this.trace('partition healed');
+        });
+      }
+    }
+    if (f.pauses) {
+      for (let i = 0; i < 3; i++) {
+        const n = pick();
+        const t = at();
+        const d = dur(3_000);
+        this.schedule(t, () => {
+          if (!n.engine || this.now < n.pausedUntil) return;
+          n.pausedUntil = this.now + d;
+          this.trace(`${n.name} paused for ${Math.round(d)} ms`);
+          this.schedule(this.now + d, () => {
+            this.trace(`${n.name} resumes`);
+            const work = n.buffered;
+            n.buffered = [];
+            // Like the node: a late tick checks the link first; the overdue timer then runs
+            // before the buffered datagrams (Node's event loop order).
+            if (n.engine) this.handle(n, n.engine.observe({ kind: 'link', up: n.linkUp }, this.now));
+            if (n.engine) this.handle(n, n.engine.tick(this.now));
+            for (const w of work) w();
+          });
+        });
+      }
+    }
+    if (f.crashes) {
+      for (let i = 0; i < 3; i++) {
+        const n = pick();
+        const t = at();
+        this.schedule(t, () => {
+          if (!n.engine) return;
+          n.engine = null;
+          n.generation += 1;
+          n.runtimeActive = false; // the server went down with its runtime
+          n.runtimeFreeAt = 0;
+          n.pausedUntil = 0;
+          n.buffered = [];
+          this.trace(`${n.name} crashed`);
+          this.schedule(this.now + dur(4_000), () => this.boot(n));
+        });
+      }
+    }
+    if (f.linkLoss) {
+      for (let i = 0; i < 2; i++) {
+        const n = pick();
+        const t = at();
+        const d = dur(3_000);
+        this.schedule(t, () => {
+          if (!n.linkUp) return;
+          n.linkUp = false;
+          this.trace(`${n.name} lost its network`);
+          this.onNode(n, () => n.engine && this.handle(n, n.engine.observe({ kind: 'link', up: false }, this.now)));
+          this.schedule(Math.min(this.now + d, end), () => {
+            n.linkUp = true;
+            this.trace(`${n.name} network back`);
+            this.onNode(n, () => n.engine && this.handle(n, n.engine.observe({ kind: 'link', up: true }, this.now)));
+          });
+        });
+      }
+    }
+    if (f.commands) {
+      for (let i = 0; i < 6; i++) {
+        const n = pick();
+        const x = this.r();
+        const cmd: Command = x < 0.4 ? { kind: 'activate' } : x < 0.7 ? { kind: 'deactivate' } : { kind: 'maintenance', on: this.r() < 0.6, force: this.r() < 0.3 };
+        this.schedule(at(), () => this.command(n, cmd));
+      }
+    }
+  }
+
+  command(n: SimNode, cmd: Command): void {
+    this.onNode(n, () => {
+      if (!n.engine) return;
+      this.stats.commands += 1;
+      const r = n.engine.command(cmd, this.now);
+      this.trace(`${n.name} command ${JSON.stringify(cmd)}: ${r.accepted ? 'accepted' : 'refused'}: ${r.message}`);
+      if (r.accepted) this.lastCommandAt = this.now;
+      this.handle(n, r);
+    });
+  }
+
+  run(): void {
+    for (const n of this.nodes) this.schedule(this.r() * 2_000, () => this.boot(n));
+    this.scheduleFaults();
+    // The heal: every fault has ended by chaosMs; crashed servers are back soon after and
+    // maintenance is switched off, so an Active must exist again within the bound.
+    this.schedule(this.chaosMs + 5_000, () => {
+      this.healedAt = this.now;
+      this.trace('healed');
+      for (const n of this.nodes) {
+        if (!n.engine) this.boot(n);
+        this.command(n, { kind: 'maintenance', on: false });
+      }
+    });
+    const end = this.chaosMs + 5_000 + this.healMs;
+    const bound = this.timings.discoveryMs + this.timings.failureTimeoutMs * (1 + MAX_AWARENESS) + this.timings.handoverTimeoutMs + 2_000;
+    if (this.healMs < bound) throw new Error(`healMs ${this.healMs} is below the liveness bound ${bound}`);
+    for (;;) {
+      const e = this.pop();
+      if (!e || e.at > end) break;
+      this.now = e.at;
+      this.stats.events += 1;
+      e.run();
+      this.checkStep();
+    }
+    this.now = end;
+    this.checkSettled();
+  }
+}
