@@ -22,8 +22,8 @@ interface PeerView {
 interface Activation {
   since: number;
   wantId: number;
-  /** The Active we asked to hand over. */
-  from: string;
+  /** The Active we asked to hand over; null: none was reachable, we announce and then take over. */
+  from: string | null;
   cause: 'switchover' | 'failback';
   byCommand: boolean;
 }
@@ -197,7 +197,7 @@ export class Engine {
         const ago = now - p.lastHeard;
         return {
           server: s.name,
-          role: ago <= timeout ? p.hb.role : 'unreachable',
+          role: ago < timeout ? p.hb.role : 'unreachable',
           lastRole: p.hb.role,
           epoch: p.hb.epoch,
           eligible: p.hb.eligible,
@@ -252,10 +252,17 @@ export class Engine {
       if (!active && this.claimantAhead(now)) {
         return refuse('another server is starting or taking over right now; try again in a second');
       }
-      if (!active) {
+      if (!active && !this.livePeers(now).some((p) => p.hb.eligible)) {
         this.promote(now, 'manual', 'activated by command; no Active was reachable');
         this.done('activate', true, `${self} is Active (epoch ${this.epoch})`);
         return { accepted: true, message: `no Active reachable: ${self} took over at once` };
+      }
+      if (!active) {
+        // Others could be taking over at this very moment (a Standby's timer): announce first,
+        // so they defer to us, and take over after two heartbeat intervals unless an Active shows up.
+        this.activation = { since: now, wantId: this.nextWantId++, from: null, cause: 'switchover', byCommand: true };
+        this.setRole(now, 'activating', 'activated by command; no Active reachable: announcing, then taking over');
+        return { accepted: true, message: `no Active reachable: ${self} takes over` };
       }
       if (active.hb.role === 'deactivating') return refuse(`${active.name} is already handing over; wait for it to finish`);
       this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'switchover', byCommand: true };
@@ -401,6 +408,17 @@ export class Engine {
     }
     if (this.role === 'activating' && this.activation) {
       const a = this.activation;
+      if (a.from === null) {
+        if (active) {
+          a.from = active.name; // an Active showed up after all: ask it to hand over
+          this.dirty = true;
+        } else {
+          if (now - a.since >= 2 * this.cfg.timings.heartbeatIntervalMs && this.canPromote() && !this.claimantAhead(now)) {
+            this.promote(now, 'manual', 'activated by command; no Active was reachable');
+          }
+          return;
+        }
+      }
       const refusal = this.livePeers(now).find((p) => p.hb.refuseTo === this.cfg.self && p.hb.refuseId === a.wantId);
       if (refusal) return this.failActivation(now, active, `${refusal.name} refused: ${refusal.hb.refuseReason ?? 'no reason given'}`);
       if (active && active.name !== a.from && active.hb.role === 'active') {
@@ -491,7 +509,7 @@ export class Engine {
     const g = this.grant;
     if (!g) return;
     const target = this.peers.get(g.to);
-    if (target && now - target.lastHeard <= this.effectiveTimeout() && target.hb.role === 'active' && target.hb.epoch > g.epoch) {
+    if (target && now - target.lastHeard < this.effectiveTimeout() && target.hb.role === 'active' && target.hb.epoch > g.epoch) {
       if (g.command) this.done(g.command, true, `${g.to} is Active (epoch ${target.hb.epoch})`);
       this.grant = null;
       this.dirty = true;
@@ -538,7 +556,7 @@ export class Engine {
   private livePeers(now: number): PeerView[] {
     const timeout = this.effectiveTimeout();
     const live: PeerView[] = [];
-    for (const p of this.peers.values()) if (now - p.lastHeard <= timeout) live.push(p);
+    for (const p of this.peers.values()) if (now - p.lastHeard < timeout) live.push(p);
     return live;
   }
 
@@ -612,7 +630,9 @@ export class Engine {
   }
 
   private describePending(): string | null {
-    if (this.activation) return `waiting for ${this.activation.from} to hand over (${this.activation.cause})`;
+    if (this.activation) {
+      return this.activation.from ? `waiting for ${this.activation.from} to hand over (${this.activation.cause})` : 'about to take over (activated by command)';
+    }
     if (this.deactivation) {
       return this.deactivation.to ? `stopping the runtime before handing over to ${this.deactivation.to}` : 'stopping the runtime';
     }
@@ -645,7 +665,7 @@ export class Engine {
     };
     if (this.role === 'activating' && this.activation) {
       hb.wantId = this.activation.wantId;
-      hb.wantFrom = this.activation.from;
+      if (this.activation.from) hb.wantFrom = this.activation.from;
     }
     if (this.grant && now < this.grant.until) {
       hb.grantTo = this.grant.to;

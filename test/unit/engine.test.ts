@@ -1,0 +1,434 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { nextEpoch } from '../../main/engine/engine';
+import type { Engine } from '../../main/engine/engine';
+import { effectsOf, engine, hb, roles, T, tickUntil } from './harness';
+
+const ABC = { a: 'main', b: 'backup', c: 'inactive' } as const;
+
+/** An engine that has settled as Standby behind Active `a` (epoch 3) at time 1000. */
+function standbyBehindA(kinds: Record<string, 'main' | 'backup' | 'inactive'> = ABC, opts = {}): Engine {
+  const b = engine('b', kinds, opts);
+  tickUntil(b, 0, 1000, T.tickIntervalMs, (now) => (now % 100 === 0 && now > 0 ? [hb('a', 'active', 3)] : []));
+  assert.equal(b.currentRole, 'standby');
+  assert.equal(b.status(1000).awareness, 0);
+  return b;
+}
+
+/** The main, Active with epoch 3 and a Standby `b`, at time 1000. */
+function activeA(kinds: Record<string, 'main' | 'backup' | 'inactive'> = ABC, opts = {}): Engine {
+  const a = engine('a', kinds, opts);
+  tickUntil(a, 0, T.discoveryMs + T.tickIntervalMs);
+  assert.equal(a.currentRole, 'active');
+  assert.equal(a.currentEpoch, 3);
+  tickUntil(a, T.discoveryMs + 2 * T.tickIntervalMs, 1000, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('b', 'standby')] : []));
+  return a;
+}
+
+describe('start-up', () => {
+  it('listens for the discovery window before claiming, then the main becomes Active', () => {
+    const a = engine('a', ABC);
+    const early = tickUntil(a, 0, T.discoveryMs - T.tickIntervalMs);
+    assert.equal(a.currentRole, 'starting');
+    assert.equal(roles(early).length, 0);
+    assert.ok(early.send.length > 0, 'a starting node still heartbeats so peers see it');
+    const out = a.tick(T.discoveryMs);
+    assert.equal(a.currentRole, 'active');
+    const kinds = out.effects.map((e) => e.kind);
+    assert.deepEqual(kinds.slice(0, 3), ['persist', 'role', 'runtime'], 'the epoch is persisted before the runtime starts');
+    const role = roles(out)[0]!;
+    assert.equal(role.kind === 'role' && role.cause, 'startup');
+    assert.deepEqual(effectsOf(out, 'runtime')[0], { kind: 'runtime', mode: 'active' });
+  });
+
+  it('a node that hears an Active during discovery follows at once', () => {
+    const b = engine('b', ABC);
+    b.tick(0);
+    const out = b.receive(hb('a', 'active', 3), 50);
+    assert.equal(b.currentRole, 'standby');
+    assert.deepEqual(effectsOf(out, 'runtime')[0], { kind: 'runtime', mode: 'standby' });
+    const c = engine('c', ABC);
+    c.tick(0);
+    c.receive(hb('a', 'active', 3), 50);
+    assert.equal(c.currentRole, 'inactive');
+    assert.match(c.status(50).reason, /declared "inactive"/);
+  });
+
+  it('a backup that finds no Active waits discovery plus failure timeout, then takes over', () => {
+    const b = engine('b', ABC);
+    tickUntil(b, 0, T.discoveryMs + T.failureTimeoutMs - T.tickIntervalMs);
+    assert.equal(b.currentRole, 'standby');
+    tickUntil(b, T.discoveryMs + T.failureTimeoutMs, T.discoveryMs + T.failureTimeoutMs + T.tickIntervalMs);
+    assert.equal(b.currentRole, 'active');
+  });
+
+  it('a backup does not take over while the main is still starting', () => {
+    const b = engine('b', ABC);
+    const out = tickUntil(b, 0, 3000, T.tickIntervalMs, (now) => [hb('a', 'starting')].filter(() => now % 100 === 0));
+    assert.equal(b.currentRole, 'standby');
+    assert.equal(roles(out).filter((r) => r.kind === 'role' && r.to === 'active').length, 0);
+  });
+
+  it('only one Standby: the second backup waits as Inactive, next in line', () => {
+    const kinds = { a: 'main', b: 'backup', d: 'backup' } as const;
+    const d = engine('d', kinds);
+    d.tick(0);
+    d.receive(hb('a', 'active', 3), 10);
+    d.receive(hb('b', 'standby'), 20);
+    assert.equal(d.currentRole, 'inactive');
+    assert.match(d.status(20).reason, /b is the Standby/);
+    // b goes silent: d moves up to Standby
+    tickUntil(d, 25, 20 + T.failureTimeoutMs + 50, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    assert.equal(d.currentRole, 'standby');
+  });
+
+  it('a server in maintenance in the domain file starts in Maintenance and takes no role', () => {
+    const b = engine('b', ABC, { maintenanceDecl: ['b'] });
+    tickUntil(b, 0, 5000);
+    assert.equal(b.currentRole, 'maintenance');
+  });
+});
+
+describe('failover', () => {
+  it('the Standby promotes after the failure timeout of silence, not before', () => {
+    const b = standbyBehindA();
+    tickUntil(b, 1025, 1000 + T.failureTimeoutMs - 1, 1);
+    assert.equal(b.currentRole, 'standby');
+    const out = b.tick(1000 + T.failureTimeoutMs);
+    assert.equal(b.currentRole, 'active');
+    const r = roles(out)[0]!;
+    assert.ok(r.kind === 'role' && r.cause === 'failover' && /no heartbeat from the Active for 600 ms/.test(r.reason));
+    assert.ok(b.currentEpoch > 3, 'a promotion takes a higher epoch than any known');
+  });
+
+  it('does not promote while its own network is down', () => {
+    const b = standbyBehindA();
+    b.observe({ kind: 'link', up: false }, 1010);
+    tickUntil(b, 1025, 10_000);
+    assert.equal(b.currentRole, 'standby');
+    b.observe({ kind: 'link', up: true }, 10_010);
+    tickUntil(b, 10_025, 10_100);
+    assert.equal(b.currentRole, 'active');
+  });
+
+  it('an Inactive server never promotes', () => {
+    const c = engine('c', ABC);
+    tickUntil(c, 0, 20_000);
+    assert.equal(c.currentRole, 'inactive');
+  });
+
+  it('a frozen Standby does not fail over on waking: it judges only what arrives after', () => {
+    const b = standbyBehindA();
+    // Frozen from 1000 to 5000; the overdue tick runs first, then the queued heartbeat.
+    b.tick(5000);
+    assert.equal(b.currentRole, 'standby');
+    b.receive(hb('a', 'active', 3), 5001);
+    tickUntil(b, 5025, 5500, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    assert.equal(b.currentRole, 'standby');
+  });
+
+  it('local trouble (late ticks) stretches the failure timeout (Lifeguard awareness)', () => {
+    const b = standbyBehindA();
+    b.tick(1200); // 200 ms late: event loop stalled
+    assert.equal(b.status(1200).awareness, 1);
+    assert.equal(b.status(1200).effectiveTimeoutMs, 2 * T.failureTimeoutMs);
+    tickUntil(b, 1225, 1000 + 2 * T.failureTimeoutMs - 1, 1);
+    assert.equal(b.currentRole, 'standby');
+    tickUntil(b, 1000 + 2 * T.failureTimeoutMs, 1000 + 2 * T.failureTimeoutMs + 30);
+    assert.equal(b.currentRole, 'active');
+  });
+
+  it('awareness decays back after a quiet spell', () => {
+    const b = standbyBehindA();
+    b.tick(1200);
+    assert.equal(b.status(1200).awareness, 1);
+    tickUntil(b, 1225, 1225 + 5100, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    assert.equal(b.status(6400).awareness, 0);
+  });
+});
+
+describe('epochs', () => {
+  it('nextEpoch gives every server its own epochs, always above the base', () => {
+    for (let n = 1; n <= 6; n++) {
+      const seen = new Set<number>();
+      for (let base = 0; base < 40; base++) {
+        for (let slot = 0; slot < n; slot++) {
+          const e = nextEpoch(base, slot, n);
+          assert.ok(e > base && e <= base + n);
+          assert.equal(e % n, slot % n);
+          seen.add(e * 100 + slot);
+        }
+      }
+    }
+  });
+
+  it('when two Actives meet, the lower epoch steps down, stopping its runtime first', () => {
+    const a = activeA();
+    const out = a.receive(hb('b', 'active', 7), 1100);
+    assert.equal(a.currentRole, 'deactivating');
+    assert.deepEqual(effectsOf(out, 'runtime'), [{ kind: 'runtime', mode: 'standby' }]);
+    a.tick(1125);
+    assert.equal(a.currentRole, 'deactivating', 'stays deactivating until the runtime has left active mode');
+    a.observe({ kind: 'runtime', mode: 'standby' }, 1150);
+    assert.equal(a.currentRole, 'standby');
+  });
+
+  it('the higher epoch stays Active', () => {
+    const a = activeA();
+    a.receive(hb('b', 'active', 2), 1100);
+    assert.equal(a.currentRole, 'active');
+  });
+
+  it('persisted epochs survive a restart: the next promotion is higher', () => {
+    const b = engine('b', ABC, { persisted: { epoch: 40 } });
+    tickUntil(b, 0, 2000);
+    assert.equal(b.currentRole, 'active');
+    assert.ok(b.currentEpoch > 40);
+  });
+
+  it('a higher epoch heard from any peer is persisted', () => {
+    const c = engine('c', ABC);
+    const out = c.receive(hb('a', 'active', 9, { maxEpoch: 9 }), 10);
+    assert.deepEqual(effectsOf(out, 'persist'), [{ kind: 'persist', state: { epoch: 9, maintenance: false } }]);
+  });
+});
+
+describe('switchover', () => {
+  it('activate on the Standby: the Active stops its runtime, then hands over; never two Actives', () => {
+    const a = activeA();
+    const b = standbyBehindA();
+    const r = b.command({ kind: 'activate' }, 1010);
+    assert.ok(r.accepted, r.message);
+    assert.equal(b.currentRole, 'activating');
+    const want = r.send[0]!;
+    assert.equal(want.wantFrom, 'a');
+    let out = a.receive(want, 1011);
+    assert.equal(a.currentRole, 'deactivating');
+    assert.deepEqual(effectsOf(out, 'runtime'), [{ kind: 'runtime', mode: 'standby' }]);
+    // Until the runtime has stopped, no grant goes out.
+    assert.equal(out.send.some((m) => m.grantTo), false);
+    out = a.observe({ kind: 'runtime', mode: 'standby' }, 1200);
+    const grant = out.send.find((m) => m.grantTo === 'b');
+    assert.ok(grant, 'the grant follows the runtime stop');
+    assert.notEqual(a.currentRole, 'active');
+    out = b.receive(grant, 1201);
+    assert.equal(b.currentRole, 'active');
+    assert.ok(b.currentEpoch > 3);
+    assert.deepEqual(effectsOf(out, 'done'), [{ kind: 'done', command: 'activate', ok: true, message: `b is Active (epoch ${b.currentEpoch})` }]);
+    const r2 = roles(out)[0]!;
+    assert.ok(r2.kind === 'role' && r2.cause === 'switchover');
+  });
+
+  it('deactivate on the Active hands over to the Standby and finishes when it reports Active', () => {
+    const a = activeA();
+    const r = a.command({ kind: 'deactivate' }, 1010);
+    assert.ok(r.accepted, r.message);
+    assert.equal(a.currentRole, 'deactivating');
+    const out = a.observe({ kind: 'runtime', mode: 'standby' }, 1100);
+    assert.equal(out.send.find((m) => m.grantTo)?.grantTo, 'b');
+    const done = a.receive(hb('b', 'active', 4), 1150);
+    assert.deepEqual(effectsOf(done, 'done'), [{ kind: 'done', command: 'deactivate', ok: true, message: 'b is Active (epoch 4)' }]);
+  });
+
+  it('a handover nobody picks up fails and the old Active takes over again later', () => {
+    const a = activeA();
+    a.command({ kind: 'deactivate' }, 1010);
+    a.observe({ kind: 'runtime', mode: 'standby' }, 1100);
+    const out = tickUntil(a, 1125, 1100 + T.handoverTimeoutMs + 25);
+    assert.deepEqual(effectsOf(out, 'done').map((d) => d.ok), [false]);
+    tickUntil(a, 1100 + T.handoverTimeoutMs + 50, 1100 + T.handoverTimeoutMs + T.failureTimeoutMs + 100);
+    assert.equal(a.currentRole, 'active');
+  });
+
+  it('activate with no Active reachable promotes at once', () => {
+    const b = standbyBehindA();
+    tickUntil(b, 1025, 1400);
+    const r = b.command({ kind: 'activate' }, 1650);
+    assert.ok(r.accepted);
+    assert.equal(b.currentRole, 'active');
+    const role = roles(r)[0]!;
+    assert.ok(role.kind === 'role' && role.cause === 'manual');
+  });
+
+  it('an activation the Active does not answer times out with a reason', () => {
+    const b = standbyBehindA();
+    b.command({ kind: 'activate' }, 1010);
+    const out = tickUntil(b, 1025, 1010 + T.handoverTimeoutMs + 25, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    const done = effectsOf(out, 'done');
+    assert.equal(done.length, 1);
+    assert.equal(done[0]!.ok, false);
+    assert.match(done[0]!.message, /did not hand over within/);
+    assert.equal(b.currentRole, 'standby');
+  });
+
+  it('the Active refuses a request from a server its domain file does not allow', () => {
+    const a = activeA({ a: 'main', b: 'backup', c: 'inactive' });
+    const out = a.receive(hb('c', 'activating', 0, { wantId: 1, wantFrom: 'a' }), 1100);
+    assert.equal(a.currentRole, 'active');
+    const m = out.send[0]!;
+    assert.equal(m.refuseTo, 'c');
+    assert.match(m.refuseReason ?? '', /not a main or backup/);
+    const c = engine('c', { a: 'main', b: 'backup', c: 'backup' });
+    c.tick(0);
+    c.receive(hb('a', 'active', 3), 10);
+    c.receive(hb('b', 'standby'), 10);
+    c.receive(hb('a', 'active', 3), 690);
+    assert.ok(c.command({ kind: 'activate' }, 700).accepted);
+    assert.equal(c.currentRole, 'activating');
+    const fail = c.receive(m, 720);
+    assert.equal(effectsOf(fail, 'done')[0]?.ok, false);
+    assert.match(effectsOf(fail, 'done')[0]?.message ?? '', /a refused: c is not a main or backup/);
+  });
+
+  it('ignores a request addressed to another Active', () => {
+    const a = activeA();
+    a.receive(hb('b', 'activating', 0, { wantId: 1, wantFrom: 'x' }), 1100);
+    assert.equal(a.currentRole, 'active');
+  });
+
+  it('ignores a stale grant (older than the newest epoch it knows)', () => {
+    const b = standbyBehindA();
+    b.receive(hb('d', 'active', 9, { maxEpoch: 9 }), 1010);
+    tickUntil(b, 1025, 3000);
+    // a's old grant from epoch 3 arrives late: no promotion on it
+    const out = b.receive(hb('a', 'standby', 3, { grantTo: 'b', grantEpoch: 3, maxEpoch: 3 }), 3010);
+    assert.equal(roles(out).filter((r) => r.kind === 'role' && r.to === 'active' && r.cause === 'switchover').length, 0);
+  });
+});
+
+describe('refusals', () => {
+  const refused = (e: Engine, cmd: Parameters<Engine['command']>[0], now: number, pattern: RegExp) => {
+    const r = e.command(cmd, now);
+    assert.equal(r.accepted, false, `expected a refusal, got: ${r.message}`);
+    assert.match(r.message, pattern);
+    return r;
+  };
+
+  it('activate: already Active', () => {
+    refused(activeA(), { kind: 'activate' }, 1010, /already Active/);
+  });
+  it('activate: in Maintenance', () => {
+    const b = standbyBehindA();
+    b.command({ kind: 'maintenance', on: true }, 1010);
+    refused(b, { kind: 'activate' }, 1020, /in Maintenance; leave it first/);
+  });
+  it('activate: declared inactive', () => {
+    const c = engine('c', ABC);
+    tickUntil(c, 0, 1000);
+    refused(c, { kind: 'activate' }, 1010, /declared "inactive".*only the main and backup/);
+  });
+  it('activate: own network down', () => {
+    const b = standbyBehindA();
+    b.observe({ kind: 'link', up: false }, 1010);
+    refused(b, { kind: 'activate' }, 1020, /lost its own network/);
+  });
+  it('activate: still discovering', () => {
+    refused(engine('b', ABC), { kind: 'activate' }, 100, /still discovering its peers; try again in 500 ms/);
+  });
+  it('activate: switchover already in progress', () => {
+    const b = standbyBehindA();
+    b.command({ kind: 'activate' }, 1010);
+    refused(b, { kind: 'activate' }, 1020, /already in progress/);
+  });
+  it('activate: another server is about to claim', () => {
+    const b = standbyBehindA();
+    tickUntil(b, 1025, 1300);
+    b.receive(hb('a', 'starting'), 1650);
+    refused(b, { kind: 'activate' }, 1660, /starting or taking over right now/);
+  });
+  it('activate: the Active is already handing over', () => {
+    const b = standbyBehindA();
+    b.receive(hb('a', 'deactivating', 3), 1010);
+    refused(b, { kind: 'activate' }, 1020, /already handing over/);
+  });
+  it('deactivate: not the Active', () => {
+    refused(standbyBehindA(), { kind: 'deactivate' }, 1010, /only the Active can be deactivated; b is standby/);
+  });
+  it('deactivate: no Standby', () => {
+    const a = engine('a', ABC);
+    tickUntil(a, 0, 1000);
+    refused(a, { kind: 'deactivate' }, 1010, /no Standby is ready to take over/);
+    assert.equal(a.currentRole, 'active');
+  });
+  it('maintenance on: the Active without a Standby needs --force', () => {
+    const a = engine('a', ABC);
+    tickUntil(a, 0, 1000);
+    refused(a, { kind: 'maintenance', on: true }, 1010, /no Standby can take over.*--force/);
+    const r = a.command({ kind: 'maintenance', on: true, force: true }, 1020);
+    assert.ok(r.accepted);
+    assert.deepEqual(effectsOf(r, 'runtime'), [{ kind: 'runtime', mode: 'stopped' }]);
+    a.observe({ kind: 'runtime', mode: 'stopped' }, 1100);
+    assert.equal(a.currentRole, 'maintenance');
+  });
+  it('maintenance on: refused while a switchover runs', () => {
+    const a = activeA();
+    a.command({ kind: 'deactivate' }, 1010);
+    refused(a, { kind: 'maintenance', on: true }, 1020, /switchover is in progress/);
+  });
+  it('maintenance off: refused when the domain file sets it', () => {
+    const b = engine('b', ABC, { maintenanceDecl: ['b'] });
+    refused(b, { kind: 'maintenance', on: false }, 10, /set for b in the domain file/);
+  });
+});
+
+describe('maintenance', () => {
+  it('putting the Active in Maintenance hands over first', () => {
+    const a = activeA();
+    const r = a.command({ kind: 'maintenance', on: true }, 1010);
+    assert.ok(r.accepted);
+    assert.equal(a.currentRole, 'deactivating');
+    const out = a.observe({ kind: 'runtime', mode: 'stopped' }, 1100);
+    assert.equal(a.currentRole, 'maintenance');
+    assert.equal(out.send.find((m) => m.grantTo)?.grantTo, 'b');
+    assert.deepEqual(effectsOf(out, 'persist').at(-1)?.state.maintenance, true);
+  });
+
+  it('maintenance persists across a restart and is left by command', () => {
+    const b = engine('b', ABC, { persisted: { maintenance: true } });
+    tickUntil(b, 0, 3000);
+    assert.equal(b.currentRole, 'maintenance');
+    const r = b.command({ kind: 'maintenance', on: false }, 3010);
+    assert.ok(r.accepted);
+    assert.equal(b.currentRole, 'starting');
+    assert.equal(effectsOf(r, 'persist').at(-1)?.state.maintenance, false);
+  });
+
+  it('a Standby in maintenance stops its runtime and stays out of failover', () => {
+    const b = standbyBehindA();
+    const r = b.command({ kind: 'maintenance', on: true }, 1010);
+    assert.deepEqual(effectsOf(r, 'runtime'), [{ kind: 'runtime', mode: 'stopped' }]);
+    tickUntil(b, 1025, 10_000);
+    assert.equal(b.currentRole, 'maintenance');
+  });
+});
+
+describe('failback', () => {
+  it('with failback manual the main stays Standby behind a backup', () => {
+    const a = engine('a', ABC);
+    a.tick(0);
+    a.receive(hb('b', 'active', 4), 10);
+    const out = tickUntil(a, 25, 120_000, 25, (now) => (now % 100 === 0 ? [hb('b', 'active', 4)] : []));
+    assert.equal(a.currentRole, 'standby');
+    assert.equal(out.send.some((m) => m.wantId !== undefined), false);
+  });
+
+  it('with failback auto the main asks for the Active role back after the delay', () => {
+    const a = engine('a', ABC, { failback: 'auto' });
+    a.tick(0);
+    a.receive(hb('b', 'active', 4), 10);
+    tickUntil(a, 25, 10 + T.failbackDelayMs - 50, 25, (now) => (now % 100 === 0 ? [hb('b', 'active', 4)] : []));
+    assert.equal(a.currentRole, 'standby');
+    tickUntil(a, 10 + T.failbackDelayMs, 10 + T.failbackDelayMs + 100, 25, (now) => (now % 100 === 0 ? [hb('b', 'active', 4)] : []));
+    assert.equal(a.currentRole, 'activating');
+    assert.match(a.status(T.failbackDelayMs + 200).pending ?? '', /failback/);
+  });
+
+  it('no failback after the main was deactivated by hand', () => {
+    const a = activeA(ABC, { failback: 'auto' });
+    a.command({ kind: 'deactivate' }, 1010);
+    a.observe({ kind: 'runtime', mode: 'standby' }, 1100);
+    a.receive(hb('b', 'active', 4), 1150);
+    tickUntil(a, 1175, 1175 + 2 * T.failbackDelayMs, 25, (now) => (now % 100 === 0 ? [hb('b', 'active', 4)] : []));
+    assert.equal(a.currentRole, 'standby');
+  });
+});

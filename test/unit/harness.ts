@@ -1,0 +1,47 @@
+/** Small helpers to drive one engine by hand in unit tests. */
+import { DEFAULT_TIMINGS, type Timings } from '../../main/defaults';
+import { Engine } from '../../main/engine/engine';
+import type { Effect, Heartbeat, Output, PersistedState, Role, ServerKind } from '../../main/engine/types';
+
+export const T = DEFAULT_TIMINGS;
+
+export function engine(self: string, kinds: Record<string, ServerKind>, opts: { failback?: 'manual' | 'auto'; persisted?: Partial<PersistedState>; timings?: Partial<Timings>; maintenanceDecl?: string[] } = {}, now = 0): Engine {
+  return new Engine(
+    {
+      self,
+      servers: Object.entries(kinds).map(([name, kind]) => ({ name, kind, maintenance: (opts.maintenanceDecl ?? []).includes(name) })),
+      failback: opts.failback ?? 'manual',
+      timings: { ...T, ...opts.timings },
+    },
+    { epoch: 0, maintenance: false, ...opts.persisted },
+    now,
+  );
+}
+
+export function hb(from: string, role: Role, epoch = 0, extra: Partial<Heartbeat> = {}): Heartbeat {
+  return { kind: 'heartbeat', from, role, epoch, maxEpoch: epoch, eligible: true, awareness: 0, ...extra };
+}
+
+export function roles(out: Output): Effect[] {
+  return out.effects.filter((e) => e.kind === 'role');
+}
+
+export function effectsOf<K extends Effect['kind']>(out: Output, kind: K): Extract<Effect, { kind: K }>[] {
+  return out.effects.filter((e): e is Extract<Effect, { kind: K }> => e.kind === kind);
+}
+
+/** Ticks from `from` to `to` every tick interval, returning all outputs merged. */
+export function tickUntil(e: Engine, from: number, to: number, step = T.tickIntervalMs, feed?: (now: number) => Heartbeat[]): Output {
+  const merged: Output = { send: [], effects: [] };
+  for (let now = from; now <= to; now += step) {
+    for (const m of feed?.(now) ?? []) {
+      const o = e.receive(m, now);
+      merged.send.push(...o.send);
+      merged.effects.push(...o.effects);
+    }
+    const o = e.tick(now);
+    merged.send.push(...o.send);
+    merged.effects.push(...o.effects);
+  }
+  return merged;
+}
