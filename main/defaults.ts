@@ -75,20 +75,20 @@ export function validateTimings(t: Timings): string[] {
     'failbackDelayMs', 'tickIntervalMs', 'lateTickMs',
   ];
   for (const k of positive) {
-    if (!Number.isFinite(t[k]) || t[k] <= 0) problems.push(`timings.${k} must be a positive number of milliseconds (got ${t[k]})`);
+    if (!Number.isFinite(t[k]) || t[k] <= 0) problems.push(`timings.${k} is ${t[k]}; it must be a positive number of milliseconds`);
   }
   if (problems.length) return problems;
   if (t.failureTimeoutMs < 3 * t.heartbeatIntervalMs) {
-    problems.push(`timings.failureTimeoutMs (${t.failureTimeoutMs}) must be at least 3 × timings.heartbeatIntervalMs (${t.heartbeatIntervalMs}) so that one lost heartbeat never causes a failover`);
+    problems.push(`timings.failureTimeoutMs is ${t.failureTimeoutMs}; it must be at least 3 × timings.heartbeatIntervalMs (${t.heartbeatIntervalMs}) so that one lost heartbeat never causes a failover`);
   }
   if (t.discoveryMs < 2 * t.heartbeatIntervalMs) {
-    problems.push(`timings.discoveryMs (${t.discoveryMs}) must be at least 2 × timings.heartbeatIntervalMs (${t.heartbeatIntervalMs}) so a starting node hears a running Active`);
+    problems.push(`timings.discoveryMs is ${t.discoveryMs}; it must be at least 2 × timings.heartbeatIntervalMs (${t.heartbeatIntervalMs}) so a starting node hears a running Active`);
   }
   if (t.tickIntervalMs > t.heartbeatIntervalMs) {
-    problems.push(`timings.tickIntervalMs (${t.tickIntervalMs}) must not exceed timings.heartbeatIntervalMs (${t.heartbeatIntervalMs})`);
+    problems.push(`timings.tickIntervalMs is ${t.tickIntervalMs}; it must not exceed timings.heartbeatIntervalMs (${t.heartbeatIntervalMs})`);
   }
   if (t.handoverTimeoutMs < t.failureTimeoutMs) {
-    problems.push(`timings.handoverTimeoutMs (${t.handoverTimeoutMs}) must be at least timings.failureTimeoutMs (${t.failureTimeoutMs})`);
+    problems.push(`timings.handoverTimeoutMs is ${t.handoverTimeoutMs}; it must be at least timings.failureTimeoutMs (${t.failureTimeoutMs})`);
   }
   return problems;
 }

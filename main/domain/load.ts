@@ -24,7 +24,7 @@ export function parseDomain(text: string, file: string): DomainConfig {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
-    throw new DomainFileError(file, doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: YAML syntax: ${e.message.split('\n')[0]}`));
+    throw new DomainFileError(file, doc.errors.map((e) => `line ${lc.linePos(e.pos[0]).line}: YAML syntax: ${e.message.split('\n')[0]}`));
   }
   const parsed = domainSchema.safeParse(doc.toJS() ?? {});
   if (parsed.success) return parsed.data;

@@ -38,7 +38,10 @@ export const timingsSchema = z.strictObject({
   tickIntervalMs: ms(DEFAULT_TIMINGS.tickIntervalMs),
   lateTickMs: ms(DEFAULT_TIMINGS.lateTickMs),
 }).superRefine((t, ctx) => {
-  for (const message of validateTimings(t)) ctx.addIssue({ code: 'custom', message, path: [message.split(' ')[0]!.replace('timings.', '')] });
+  for (const problem of validateTimings(t)) {
+    const [field, ...rest] = problem.split(' ');
+    ctx.addIssue({ code: 'custom', message: rest.join(' '), path: [field!.replace('timings.', '')] });
+  }
 });
 
 export const multicastSchema = z.strictObject({

@@ -19,6 +19,6 @@ export function resolveInterface(spec: string, addresses = localIPv4Addresses())
   if (bitsText === undefined) return addresses.includes(spec) ? spec : null;
   const bits = Number(bitsText);
   const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  const net = toInt(base!) & mask;
+  const net = (toInt(base!) & mask) >>> 0;
   return addresses.find((a) => ((toInt(a) & mask) >>> 0) === net) ?? null;
 }

@@ -256,7 +256,7 @@ export class Simulation {
   // --------------------------------------------------------------- invariants
 
   private fail(what: string): never {
-    throw new Violation(`seed ${this.opts.seed} at ${Math.round(this.now)} ms: ${what}\n  ${this.describe()}\n  replay: SIM_SEED=${this.opts.seed} SIM_TRACE=1 node out/test/sim/replay.js`);
+    throw new Violation(`seed ${this.opts.seed} at ${Math.round(this.now)} ms: ${what}\n  ${this.describe()}\n  replay: npm run build && SIM_SEED=${this.opts.seed} node out/test/sim/replay.js`);
   }
 
   private checkPromotion(n: SimNode, cause: string): void {
