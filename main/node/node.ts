@@ -293,8 +293,10 @@ export class DuplexNode {
     for (const t of this.timers) clearInterval(t);
     if (this.runtime) await this.runtime.setMode('stopped');
     if (this.transport) await this.transport.close();
-    if (this.admin) await this.admin.close();
-    rmSync(this.paths.admin, { force: true });
+    if (this.admin) {
+      await this.admin.close();
+      rmSync(this.paths.admin, { force: true }); // ours: a node refused by the lock never wrote one
+    }
     this.unlock();
     this.log.info('stop', 'node stopped');
   }

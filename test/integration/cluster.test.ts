@@ -1,0 +1,202 @@
+/**
+ * Real `duplex run` processes on loopback multicast: start-up, SIGKILL failover,
+ * SIGSTOP/SIGCONT, switchover through the CLI, and hostile datagrams.
+ * Time bounds here are generous (they catch hangs); speed is measured by bench:failover.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { Cluster, runCli, sleep, waitFor, waitForRoles } from './cluster';
+import { deriveKeys, encode } from '../../main/net/codec';
+import { loadSecret } from '../../main/domain/secret';
+import { join } from 'node:path';
+import type { NodeStatus } from '../../main/node/node';
+
+/** Time intervals during which each server was Active, from its own role events (one machine, one clock). */
+function activeIntervals(statuses: NodeStatus[]): { server: string; from: number; to: number }[] {
+  const out: { server: string; from: number; to: number }[] = [];
+  for (const s of statuses) {
+    let start: number | null = null;
+    for (const e of s.events) {
+      const t = Date.parse(e.at);
+      if (e.to === 'active') start = t;
+      if (e.from === 'deactivating' || (e.from === 'active' && e.to !== 'deactivating')) {
+        if (start !== null) out.push({ server: s.server, from: start, to: t });
+        start = null;
+      }
+    }
+    if (start !== null) out.push({ server: s.server, from: start, to: Infinity });
+  }
+  return out;
+}
+
+describe('three real nodes on loopback multicast', () => {
+  const c = new Cluster(['a', 'b', 'c']);
+  before(() => c.startAll());
+  after(() => c.stop());
+
+  it('start 3: one Active (the main), one Standby, one Inactive', async () => {
+    await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 10_000);
+    const a = await c.status('a');
+    assert.ok(a.epoch > 0);
+    assert.deepEqual(a.peers.map((p) => [p.server, p.role]), [['b', 'standby'], ['c', 'inactive']]);
+    assert.ok(a.peers.every((p) => p.lastHeardMs !== null && p.lastHeardMs < 1000));
+    assert.ok(c.nodes.get('a')!.output.some((l) => /info \[a\] role: starting → active \(epoch \d+\): no Active found/.test(l)), 'role changes are logged with their reason');
+  });
+
+  it('duplex activate on the Standby swaps roles; no sample ever shows two Actives', async () => {
+    let sampling = true;
+    const doubles: string[] = [];
+    let samples = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        const m = await c.sample();
+        samples++;
+        const actives = [...m.entries()].filter(([, s]) => s?.role === 'active').map(([n]) => n);
+        if (actives.length > 1) doubles.push(actives.join('+'));
+        await sleep(5);
+      }
+    })();
+    const r = await runCli(['activate', '--domain', c.file, '--server', 'b']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /b is Active \(epoch \d+\)/);
+    await waitForRoles(c, { a: 'standby', b: 'active', c: 'inactive' }, 5_000);
+    await sleep(200);
+    sampling = false;
+    await sampler;
+    assert.ok(samples > 10, `only ${samples} samples taken`);
+    assert.deepEqual(doubles, []);
+    // Stronger: from each node's own role events, the Active intervals never overlap.
+    const all = await Promise.all(['a', 'b', 'c'].map((s) => c.status(s)));
+    const spans = activeIntervals(all).sort((x, y) => x.from - y.from);
+    for (let i = 1; i < spans.length; i++) {
+      assert.ok(spans[i]!.from >= spans[i - 1]!.to, `Active on ${spans[i - 1]!.server} until ${spans[i - 1]!.to} overlaps ${spans[i]!.server} from ${spans[i]!.from}`);
+    }
+  });
+
+  it('refusals come back with a reason and exit code 1', async () => {
+    const r1 = await runCli(['deactivate', '--domain', c.file, '--server', 'a']);
+    assert.equal(r1.code, 1);
+    assert.match(r1.stderr, /refused: only the Active can be deactivated; a is standby/);
+    const r2 = await runCli(['activate', '--domain', c.file, '--server', 'c']);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, /c is declared "inactive" in the domain file/);
+  });
+
+  it('SIGKILL of the Active: the Standby becomes Active', async () => {
+    const before = await c.status('b');
+    c.kill('b', 'SIGKILL');
+    await waitForRoles(c, { a: 'active', c: 'inactive' }, 5_000);
+    const a = await c.status('a');
+    assert.ok(a.epoch > before.epoch, 'the new Active has a higher epoch');
+    assert.match(a.reason, /failover: no heartbeat from the Active/);
+    assert.equal(a.peers.find((p) => p.server === 'b')!.role, 'unreachable');
+  });
+
+  it('the killed server comes back as Standby (no automatic failback)', async () => {
+    c.start('b');
+    await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 10_000);
+  });
+
+  it('SIGSTOP the Active past the timeout, then SIGCONT: exactly one Active after it resumes', async () => {
+    c.kill('a', 'SIGSTOP');
+    const frozenEpoch = (await c.status('b')).peers.find((p) => p.server === 'a')!.epoch;
+    await waitFor('b to take over from the frozen a', 5_000, async () => ((await c.status('b')).role === 'active' ? true : undefined));
+    await sleep(500);
+    c.kill('a', 'SIGCONT');
+    const roles = await waitForRoles(c, { a: 'standby', b: 'active', c: 'inactive' }, 5_000);
+    assert.deepEqual(roles, { a: 'standby', b: 'active', c: 'inactive' });
+    const a = await c.status('a');
+    assert.ok((await c.status('b')).epoch > frozenEpoch);
+    assert.ok(a.events.some((e) => e.from === 'active' && e.to === 'deactivating' && /higher epoch/.test(e.reason)), 'the resumed Active stepped down because of the epoch');
+    // It stays that way.
+    await sleep(1_000);
+    assert.deepEqual(await c.roles(), { a: 'standby', b: 'active', c: 'inactive' });
+  });
+
+  it('forged, replayed, oversized and foreign datagrams are dropped and counted; roles unchanged', async () => {
+    const rolesBefore = await c.roles();
+    const epochBefore = (await c.status('b')).epoch;
+    const sock = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((r) => sock.bind(c.port, c.group, () => r()));
+    sock.addMembership(c.group, '127.0.0.1');
+    sock.setMulticastInterface('127.0.0.1');
+    sock.setMulticastLoopback(true);
+    // Capture one genuine heartbeat of the Active to replay it later.
+    const genuine = await new Promise<Buffer>((r) => sock.once('message', (m) => r(Buffer.from(m))));
+    await sleep(300);
+    const send = (buf: Buffer) => new Promise<void>((r) => sock.send(buf, c.port, c.group, () => r()));
+    const forgedKeys = deriveKeys('plant', randomBytes(32));
+    const realKeys = deriveKeys('plant', loadSecret(join(c.dir, 'duplex.secret')).secret);
+    for (let i = 0; i < 5; i++) {
+      // Forged: claims to be the Active with a huge epoch, signed with the wrong key.
+      await send(encode({ incarnation: 4_000_000_000, seq: i + 1, msg: { kind: 'heartbeat', from: 'a', role: 'active', epoch: 999, maxEpoch: 999, eligible: true, awareness: 0 } }, forgedKeys));
+      await send(genuine); // replayed
+      await send(randomBytes(1500)); // oversized
+      await send(encode({ incarnation: 1, seq: i + 1, msg: { kind: 'heartbeat', from: 'a', role: 'active', epoch: 999, maxEpoch: 999, eligible: true, awareness: 0 } }, deriveKeys('other', randomBytes(32)))); // foreign domain
+      await send(encode({ incarnation: 1, seq: i + 1, msg: { kind: 'heartbeat', from: 'intruder', role: 'active', epoch: 999, maxEpoch: 999, eligible: true, awareness: 0 } }, realKeys)); // unknown sender
+    }
+    sock.close();
+    await sleep(500);
+    for (const s of ['a', 'b', 'c']) {
+      const st = await c.status(s);
+      assert.ok(st.dropped['bad-auth'] >= 5, `${s} bad-auth ${st.dropped['bad-auth']}`);
+      assert.ok(st.dropped.oversized >= 5, `${s} oversized ${st.dropped.oversized}`);
+      assert.ok(st.dropped['foreign-domain'] >= 5, `${s} foreign-domain ${st.dropped['foreign-domain']}`);
+      assert.ok(st.dropped['unknown-sender'] >= 5, `${s} unknown-sender ${st.dropped['unknown-sender']}`);
+      // The captured datagram came from one sender; the other two nodes see its replays.
+      if (st.peers.length) assert.ok(st.dropped.replayed >= 5 || st.server === genuineSender(genuine), `${s} replayed ${st.dropped.replayed}`);
+      assert.ok(st.maxEpoch < 999, 'no forged epoch was believed');
+    }
+    assert.deepEqual(await c.roles(), rolesBefore);
+    assert.equal((await c.status('b')).epoch, epochBefore);
+    assert.ok(c.nodes.get('a')!.output.some((l) => /warn \[a\] network: heartbeat from "intruder", which is not in this server's domain file/.test(l)));
+  });
+});
+
+function genuineSender(buf: Buffer): string {
+  const len = buf.readUInt16BE(20);
+  return (JSON.parse(buf.subarray(22, 22 + len).toString('utf8')) as { from: string }).from;
+}
+
+describe('the CLI without a node, and a second node for the same server', () => {
+  const c = new Cluster(['a', 'b']);
+  after(() => c.stop());
+
+  it('status with no node running exits 3 and says how to start one', async () => {
+    const r = await runCli(['status', '--domain', c.file, '--server', 'a']);
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /no Duplex node is running for server a .* start it with: duplex run --domain .* --server a/);
+  });
+
+  it('an unknown server or a bad domain file exits 2 with the reason', async () => {
+    const r = await runCli(['status', '--domain', c.file, '--server', 'zz']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /server "zz" is not in .*; its servers are: a, b/);
+    const r2 = await runCli(['run', '--domain', join(c.dir, 'missing.yaml'), '--server', 'a']);
+    assert.equal(r2.code, 2);
+    assert.match(r2.stderr, /missing.yaml is not a valid domain file:\n\s+cannot read the file/);
+  });
+
+  it('a second node for the same server refuses to start', async () => {
+    c.start('a');
+    await waitFor('a to answer', 5_000, async () => (await c.status('a')) ?? undefined);
+    const r = await runCli(['run', '--domain', c.file, '--server', 'a']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /a Duplex node for server a is already running \(pid \d+\); stop it first/);
+  });
+
+  it('status --json has the documented fields', async () => {
+    await waitFor('a to become Active', 5_000, async () => ((await c.status('a')).role === 'active' ? true : undefined));
+    const r = await runCli(['status', '--domain', c.file, '--server', 'a', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(j.server, 'a');
+    assert.equal(j.role, 'active');
+    assert.equal(typeof j.epoch, 'number');
+    assert.ok(Array.isArray(j.peers));
+    assert.deepEqual(Object.keys((j.peers as object[])[0]!).sort(), ['awareness', 'eligible', 'epoch', 'lastHeardMs', 'lastRole', 'role', 'server']);
+    assert.equal(typeof (j.dropped as Record<string, number>)['bad-auth'], 'number');
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * Real `duplex run` processes on loopback multicast, for integration tests and benchmarks.
+ * Each domain gets its own random multicast group and port, so test files never hear each other.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initDomain } from '../../main/domain/init';
+import { loadDomain } from '../../main/domain/load';
+import { adminRequest, readEndpoint } from '../../main/node/admin';
+import { nodePaths, type NodeStatus } from '../../main/node/node';
+
+export const CLI = join(__dirname, '..', '..', 'main', 'cli.js');
+
+export interface RunningNode {
+  server: string;
+  proc: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+export class Cluster {
+  readonly dir: string;
+  readonly file: string;
+  readonly group: string;
+  readonly port: number;
+  readonly nodes = new Map<string, RunningNode>();
+
+  constructor(readonly servers: string[], opts: { extra?: string } = {}) {
+    this.dir = mkdtempSync(join(tmpdir(), 'duplex-it-'));
+    this.file = join(this.dir, 'plant.yaml');
+    this.port = 20_000 + Math.floor(Math.random() * 40_000);
+    this.group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1' });
+    if (opts.extra) writeFileSync(this.file, `${require('node:fs').readFileSync(this.file, 'utf8')}\n${opts.extra}\n`);
+  }
+
+  start(server: string): RunningNode {
+    const proc = spawn(process.execPath, [CLI, 'run', '--domain', this.file, '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    const collect = (b: Buffer) => output.push(...b.toString('utf8').split('\n').filter(Boolean));
+    proc.stdout!.on('data', collect);
+    proc.stderr!.on('data', collect);
+    const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    const n = { server, proc, output, exited };
+    this.nodes.set(server, n);
+    return n;
+  }
+
+  startAll(): void {
+    for (const s of this.servers) this.start(s);
+  }
+
+  async status(server: string, timeoutMs = 2_000): Promise<NodeStatus> {
+    const paths = nodePaths(loadDomain(this.file), server);
+    const r = await adminRequest(readEndpoint(paths.admin), 'GET', '/status', undefined, timeoutMs);
+    return r.body as NodeStatus;
+  }
+
+  /** Status of every running node, or null for one that does not answer. */
+  async sample(): Promise<Map<string, NodeStatus | null>> {
+    const running = [...this.nodes.values()].filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
+    const results = await Promise.all(running.map((n) => this.status(n.server, 1_000).catch(() => null)));
+    return new Map(running.map((n, i) => [n.server, results[i]!]));
+  }
+
+  async roles(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const [s, st] of await this.sample()) out[s] = st?.role ?? 'no answer';
+    return out;
+  }
+
+  kill(server: string, signal: NodeJS.Signals): void {
+    this.nodes.get(server)!.proc.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    for (const n of this.nodes.values()) {
+      if (n.proc.exitCode === null && n.proc.signalCode === null) {
+        n.proc.kill('SIGCONT');
+        n.proc.kill('SIGTERM');
+      }
+    }
+    await Promise.all([...this.nodes.values()].map((n) => Promise.race([n.exited, sleep(5_000).then(() => n.proc.kill('SIGKILL'))])));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it returns a value (not undefined) or the time is up; the error says what was awaited. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Waits until the running nodes report exactly these roles. */
+export function waitForRoles(c: Cluster, want: Record<string, string>, timeoutMs: number): Promise<Record<string, string>> {
+  return waitFor(`roles ${JSON.stringify(want)}`, timeoutMs, async () => {
+    const r = await c.roles();
+    return Object.entries(want).every(([s, role]) => r[s] === role) ? r : undefined;
+  });
+}
+
+export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    p.on('exit', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}

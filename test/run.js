@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Runs every compiled test file (out/test/**/*.test.js) with Node's test runner.
+// `node test/run.js unit` runs only the files whose path contains "unit".
+'use strict';
+const { readdirSync, statSync } = require('node:fs');
+const { join } = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+const root = join(__dirname, '..', 'out', 'test');
+const files = [];
+(function walk(dir) {
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (name.endsWith('.test.js')) files.push(p);
+  }
+})(root);
+const filter = process.argv[2];
+const chosen = filter ? files.filter((f) => f.includes(filter)) : files;
+if (!chosen.length) {
+  console.error(`no test files${filter ? ` matching "${filter}"` : ''} under ${root}; run npm run build first`);
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...chosen], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
