@@ -15,9 +15,7 @@ export interface Timings {
   handoverTimeoutMs: number;
   /** With `failback: auto`, how long the main must be a healthy Standby before it takes the Active role back. */
   failbackDelayMs: number;
-  /** How often the node drives the engine's clock. */
-  tickIntervalMs: number;
-  /** An event-loop stall longer than this counts as local trouble (Lifeguard awareness). */
+  /** A timer firing later than this counts as local trouble (Lifeguard awareness). */
   lateTickMs: number;
 }
 
@@ -35,8 +33,6 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   // Half a minute of stable Standby before an automatic failback avoids ping-pong
   // when the main server is rebooting or flapping.
   failbackDelayMs: 30_000,
-  // A quarter of the heartbeat interval: promotions and heartbeats are at most 25 ms late.
-  tickIntervalMs: 25,
   // A healthy event loop answers within a few ms; 100 ms of lag means this server is struggling.
   lateTickMs: 100,
 });
@@ -72,7 +68,7 @@ export function validateTimings(t: Timings): string[] {
   const problems: string[] = [];
   const positive: (keyof Timings)[] = [
     'heartbeatIntervalMs', 'failureTimeoutMs', 'discoveryMs', 'handoverTimeoutMs',
-    'failbackDelayMs', 'tickIntervalMs', 'lateTickMs',
+    'failbackDelayMs', 'lateTickMs',
   ];
   for (const k of positive) {
     if (!Number.isFinite(t[k]) || t[k] <= 0) problems.push(`timings.${k} is ${t[k]}; it must be a positive number of milliseconds`);
@@ -83,9 +79,6 @@ export function validateTimings(t: Timings): string[] {
   }
   if (t.discoveryMs < 2 * t.heartbeatIntervalMs) {
     problems.push(`timings.discoveryMs is ${t.discoveryMs}; it must be at least 2 × timings.heartbeatIntervalMs (${t.heartbeatIntervalMs}) so a starting node hears a running Active`);
-  }
-  if (t.tickIntervalMs > t.heartbeatIntervalMs) {
-    problems.push(`timings.tickIntervalMs is ${t.tickIntervalMs}; it must not exceed timings.heartbeatIntervalMs (${t.heartbeatIntervalMs})`);
   }
   if (t.handoverTimeoutMs < t.failureTimeoutMs) {
     problems.push(`timings.handoverTimeoutMs is ${t.handoverTimeoutMs}; it must be at least timings.failureTimeoutMs (${t.failureTimeoutMs})`);

@@ -35,7 +35,6 @@ export const timingsSchema = z.strictObject({
   discoveryMs: ms(DEFAULT_TIMINGS.discoveryMs),
   handoverTimeoutMs: ms(DEFAULT_TIMINGS.handoverTimeoutMs),
   failbackDelayMs: ms(DEFAULT_TIMINGS.failbackDelayMs),
-  tickIntervalMs: ms(DEFAULT_TIMINGS.tickIntervalMs),
   lateTickMs: ms(DEFAULT_TIMINGS.lateTickMs),
 }).superRefine((t, ctx) => {
   for (const problem of validateTimings(t)) {

@@ -74,7 +74,8 @@ export class Engine {
   private linkUp = true;
   private awareness = 0;
   private lastAwarenessChange: number;
-  private lastTick: number | null = null;
+  /** When the engine asked to be ticked next (the node sets one timer for it). */
+  private wakeAt: number;
   private resumedAt = -Infinity;
   private lastActiveHeardAt = -Infinity;
   private lastSent = -Infinity;
@@ -105,6 +106,7 @@ export class Engine {
     this.roleSince = now;
     this.listeningSince = now;
     this.lastAwarenessChange = now;
+    this.wakeAt = now;
     const decl = this.decl(cfg.self);
     if (decl.maintenance) {
       this.role = 'maintenance';
@@ -119,18 +121,15 @@ export class Engine {
 
   tick(now: number): Output {
     this.begin();
-    if (this.lastTick !== null) {
-      const gap = now - this.lastTick;
-      if (gap >= this.cfg.timings.failureTimeoutMs / 2) {
-        // This process was frozen (paused, swapped, suspended). What peers did meanwhile is
-        // unknown: judge them only on what arrives from now on.
-        this.resumedAt = now;
-        this.raiseAwareness(now);
-      } else if (gap > this.cfg.timings.tickIntervalMs + this.cfg.timings.lateTickMs) {
-        this.raiseAwareness(now);
-      }
+    const late = now - this.wakeAt;
+    if (late >= this.cfg.timings.failureTimeoutMs / 2) {
+      // This process was frozen (paused, swapped, suspended). What peers did meanwhile is
+      // unknown: judge them only on what arrives from now on.
+      this.resumedAt = now;
+      this.raiseAwareness(now);
+    } else if (late > this.cfg.timings.lateTickMs) {
+      this.raiseAwareness(now);
     }
-    this.lastTick = now;
     if (this.awareness > 0 && now - this.lastAwarenessChange >= AWARENESS_DECAY_MS) {
       this.awareness -= 1;
       this.lastAwarenessChange = now;
@@ -219,6 +218,15 @@ export class Engine {
       pending: this.describePending(),
       peers,
     };
+  }
+
+  /**
+   * When the engine next needs tick(): the earliest moment a heartbeat is due or a deadline
+   * (a peer falling silent, the failure timeout, discovery, a handover, failback) passes.
+   * Never later than one heartbeat interval from the last output.
+   */
+  get nextTickAt(): number {
+    return this.wakeAt;
   }
 
   get currentRole(): Role {
@@ -650,7 +658,29 @@ export class Engine {
       this.lastSent = now;
       this.dirty = false;
     }
+    this.wakeAt = this.computeWakeAt(now);
     return this.out;
+  }
+
+  private computeWakeAt(now: number): number {
+    const t = this.cfg.timings;
+    const timeout = this.effectiveTimeout();
+    let at = this.lastSent + t.heartbeatIntervalMs;
+    const consider = (deadline: number) => {
+      if (deadline > now && deadline < at) at = deadline;
+    };
+    for (const p of this.peers.values()) consider(p.lastHeard + timeout);
+    consider(Math.max(this.lastActiveHeardAt, this.listeningSince + t.discoveryMs, this.resumedAt) + timeout);
+    if (this.role === 'starting') consider(Math.max(this.roleSince, this.resumedAt) + t.discoveryMs);
+    if (this.activation) {
+      consider(this.activation.since + 2 * t.heartbeatIntervalMs);
+      consider(this.activation.since + t.handoverTimeoutMs);
+    }
+    if (this.grant) consider(this.grant.until);
+    if (this.refusal) consider(this.refusal.until);
+    if (this.standbySince !== null) consider(this.standbySince + t.failbackDelayMs);
+    if (this.awareness > 0) consider(this.lastAwarenessChange + AWARENESS_DECAY_MS);
+    return at;
   }
 
   private heartbeat(now: number): Heartbeat {

@@ -35,6 +35,8 @@ export class MulticastTransport implements Transport {
   private readonly guard = new ReplayGuard();
   private readonly counts = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   private readonly warned = new Set<string>();
+  /** The last datagrams we sent: multicast loopback brings them back, and they need no verification. */
+  private readonly recent: Buffer[] = [];
 
   private constructor(private readonly socket: Socket, private readonly opts: MulticastOptions) {}
 
@@ -85,6 +87,8 @@ export class MulticastTransport implements Transport {
   send(msg: Heartbeat): void {
     this.seq = (this.seq + 1) >>> 0;
     const buf = encode({ incarnation: this.opts.incarnation, seq: this.seq, msg }, this.opts.keys);
+    this.recent.push(buf);
+    if (this.recent.length > 8) this.recent.shift();
     this.socket.send(buf, this.opts.port, this.opts.group, (err) => {
       if (err) this.opts.onSendError(err);
     });
@@ -100,6 +104,7 @@ export class MulticastTransport implements Transport {
 
   /** The receive path: never throws, counts every drop. */
   private onDatagram(buf: Buffer): void {
+    if (this.recent.some((b) => b.equals(buf))) return; // our own datagram looped back
     const d = decode(buf, this.opts.keys);
     if (!d.ok) return this.drop(d.reason);
     const { msg, incarnation, seq } = d.env;

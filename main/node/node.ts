@@ -70,13 +70,13 @@ export class DuplexNode {
   private transport!: MulticastTransport;
   private admin!: AdminServer;
   private runtime!: Runtime;
-  private timers: NodeJS.Timeout[] = [];
+  private tickTimer: NodeJS.Timeout | null = null;
+  private linkTimer: NodeJS.Timeout | null = null;
   private incarnation = 0;
   private events: RoleEvent[] = [];
   private waiting = new Map<CommandName, ((r: { ok: boolean; message: string }) => void)[]>();
   private interfaceAddress = '';
   private linkUp = true;
-  private lastTickAt = Infinity;
   private stopped = false;
   private readonly listeners = new Set<(e: RoleEvent) => void>();
 
@@ -161,8 +161,7 @@ export class DuplexNode {
       (cfg.runtime ? `, runtime ${cfg.runtime.command}` : ', no runtime declared'));
     if (this.engine.currentRole === 'maintenance') this.log.info('role', `maintenance (${this.engine.status(this.now()).reason})`);
 
-    this.timers.push(setInterval(() => this.tick(), cfg.timings.tickIntervalMs));
-    this.timers.push(setInterval(() => this.checkLink(), LINK_CHECK_INTERVAL_MS));
+    this.linkTimer = setInterval(() => this.checkLink(), LINK_CHECK_INTERVAL_MS);
     this.apply(this.engine.tick(this.now()));
   }
 
@@ -210,14 +209,22 @@ export class DuplexNode {
         }
       }
     }
+    this.scheduleTick();
   }
 
   private tick(): void {
+    this.tickTimer = null;
     const now = this.now();
     // After a freeze, look at the link before the engine judges anything.
-    if (now - this.lastTickAt > this.domain.config.timings.failureTimeoutMs / 2) this.checkLink();
-    this.lastTickAt = now;
+    if (now - this.engine.nextTickAt > this.domain.config.timings.failureTimeoutMs / 2) this.checkLink();
     this.apply(this.engine.tick(now));
+  }
+
+  /** One timer, set for the moment the engine asked for: no polling. */
+  private scheduleTick(): void {
+    if (this.stopped) return;
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickTimer = setTimeout(() => this.tick(), Math.max(0, Math.ceil(this.engine.nextTickAt - this.now())));
   }
 
   private checkLink(): void {
@@ -290,7 +297,8 @@ export class DuplexNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    if (this.linkTimer) clearInterval(this.linkTimer);
     if (this.runtime) await this.runtime.setMode('stopped');
     if (this.transport) await this.transport.close();
     if (this.admin) {

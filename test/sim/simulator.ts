@@ -71,6 +71,7 @@ interface SimNode {
   lastActiveDelivered: number;
   group: number;
   generation: number;
+  tickToken: number;
 }
 
 interface Event {
@@ -91,6 +92,7 @@ export class Simulation {
   readonly timings: Timings;
   readonly log: string[] = [];
   private lastCommandAt = -Infinity;
+  private noActiveSince: number | null = null;
   private healedAt = Infinity;
   readonly chaosMs: number;
   readonly healMs: number;
@@ -117,7 +119,7 @@ export class Simulation {
       this.nodes.push({
         name: s.name, engine: null, persisted: { epoch: 0, maintenance: false }, incarnation: 0, seq: 0,
         guard: new ReplayGuard(), pausedUntil: 0, buffered: [], linkUp: true, runtimeActive: false,
-        runtimeFreeAt: 0, lastActiveRequest: 0, runtimeRequests: 0, lastActiveDelivered: -Infinity, group: 0, generation: 0,
+        runtimeFreeAt: 0, lastActiveRequest: 0, runtimeRequests: 0, lastActiveDelivered: -Infinity, group: 0, generation: 0, tickToken: 0,
       });
     }
   }
@@ -179,21 +181,26 @@ export class Simulation {
     n.incarnation += 1;
     n.seq = 0;
     n.generation += 1;
-    const gen = n.generation;
     n.engine = new Engine({ ...this.cfgBase, self: n.name }, { ...n.persisted }, this.now);
     this.trace(`${n.name} boots (incarnation ${n.incarnation}, epoch ${n.persisted.epoch}, maintenance ${n.persisted.maintenance})`);
-    const phase = this.r() * this.timings.tickIntervalMs;
-    const tick = () => {
-      if (n.generation !== gen || !n.engine) return;
-      if (this.now >= n.pausedUntil) this.handle(n, n.engine.tick(this.now));
-      this.schedule(Math.max(this.now, n.pausedUntil) + this.timings.tickIntervalMs, tick);
-    };
-    this.schedule(this.now + phase, tick);
     if (!n.linkUp) this.handle(n, n.engine.observe({ kind: 'link', up: false }, this.now));
+    this.handle(n, n.engine.tick(this.now));
+  }
+
+  /** Like the node: one timer, set for when the engine asked to be ticked (timers fire a little late). */
+  private scheduleTick(n: SimNode): void {
+    const engine = n.engine;
+    if (!engine) return;
+    const token = ++n.tickToken;
+    this.schedule(Math.max(this.now, engine.nextTickAt) + this.r() * 2, () => {
+      if (n.tickToken !== token || n.engine !== engine || this.now < n.pausedUntil) return; // a frozen node ticks on resume
+      this.handle(n, engine.tick(this.now));
+    });
   }
 
   private handle(n: SimNode, out: Output): void {
     const engine = n.engine!;
+    this.scheduleTick(n);
     for (const msg of out.send) this.broadcast(n, msg);
     for (const e of out.effects) {
       switch (e.kind) {
@@ -285,6 +292,12 @@ export class Simulation {
       if (epochs.has(e)) this.fail(`two Actives with epoch ${e}: ${actives.map((x) => `${x.name}@${x.engine!.currentEpoch}`).join(', ')}`);
       epochs.add(e);
     }
+    // Liveness on a connected network, at every step: an eligible server never goes without
+    // an Active for longer than the failover bound.
+    const eligible = this.nodes.some((n) => n.engine && n.engine.currentRole !== 'maintenance' && this.cfgBase.servers.find((s) => s.name === n.name)!.kind !== 'inactive');
+    const anyActive = this.nodes.some((n) => n.engine?.currentRole === 'active');
+    if (anyActive || !eligible) this.noActiveSince = null;
+    else if (this.noActiveSince === null) this.noActiveSince = this.now;
     const connected = !this.opts.faults.partitions && !this.opts.faults.pauses && !this.opts.faults.linkLoss && this.opts.faults.loss === 0;
     const settled = this.now >= this.healedAt + 3_000;
     if (connected || settled) {
@@ -292,6 +305,9 @@ export class Simulation {
       if (running.length > 1) this.fail(`runtimes active at once on ${running.map((n) => n.name).join(' and ')}${settled ? ' after the network healed' : ' on a connected network'}`);
       const roleActive = this.nodes.filter((n) => n.engine?.currentRole === 'active');
       if (roleActive.length > 1) this.fail(`${roleActive.map((n) => n.name).join(' and ')} are both Active${settled ? ' after the network healed' : ' on a connected network'}`);
+      if (this.noActiveSince !== null && this.now - this.noActiveSince > this.livenessBound()) {
+        this.fail(`no Active for ${Math.round(this.now - this.noActiveSince)} ms although eligible servers are up (${this.nodes.map((n) => `${n.name}=${n.engine?.currentRole ?? 'down'}`).join(' ')})`);
+      }
     }
   }
 
@@ -409,6 +425,11 @@ export class Simulation {
     });
   }
 
+  /** Longest time without an Active we accept: discovery, the stretched failure timeout, a handover that is never picked up. */
+  livenessBound(): number {
+    return this.timings.discoveryMs + this.timings.failureTimeoutMs * (1 + MAX_AWARENESS) + this.timings.handoverTimeoutMs + 2_000;
+  }
+
   run(): void {
     for (const n of this.nodes) this.schedule(this.r() * 2_000, () => this.boot(n));
     this.scheduleFaults();
@@ -423,7 +444,7 @@ export class Simulation {
       }
     });
     const end = this.chaosMs + 5_000 + this.healMs;
-    const bound = this.timings.discoveryMs + this.timings.failureTimeoutMs * (1 + MAX_AWARENESS) + this.timings.handoverTimeoutMs + 2_000;
+    const bound = this.livenessBound();
     if (this.healMs < bound) throw new Error(`healMs ${this.healMs} is below the liveness bound ${bound}`);
     for (;;) {
       const e = this.pop();

@@ -2,14 +2,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextEpoch } from '../../main/engine/engine';
 import type { Engine } from '../../main/engine/engine';
-import { effectsOf, engine, hb, roles, T, tickUntil } from './harness';
+import { effectsOf, engine, hb, roles, T, TICK, tickUntil } from './harness';
 
 const ABC = { a: 'main', b: 'backup', c: 'inactive' } as const;
 
 /** An engine that has settled as Standby behind Active `a` (epoch 3) at time 1000. */
 function standbyBehindA(kinds: Record<string, 'main' | 'backup' | 'inactive'> = ABC, opts = {}): Engine {
   const b = engine('b', kinds, opts);
-  tickUntil(b, 0, 1000, T.tickIntervalMs, (now) => (now % 100 === 0 && now > 0 ? [hb('a', 'active', 3)] : []));
+  tickUntil(b, 0, 1000, TICK, (now) => (now % 100 === 0 && now > 0 ? [hb('a', 'active', 3)] : []));
   assert.equal(b.currentRole, 'standby');
   assert.equal(b.status(1000).awareness, 0);
   return b;
@@ -18,17 +18,17 @@ function standbyBehindA(kinds: Record<string, 'main' | 'backup' | 'inactive'> = 
 /** The main, Active with epoch 3 and a Standby `b`, at time 1000. */
 function activeA(kinds: Record<string, 'main' | 'backup' | 'inactive'> = ABC, opts = {}): Engine {
   const a = engine('a', kinds, opts);
-  tickUntil(a, 0, T.discoveryMs + T.tickIntervalMs);
+  tickUntil(a, 0, T.discoveryMs + TICK);
   assert.equal(a.currentRole, 'active');
   assert.equal(a.currentEpoch, 3);
-  tickUntil(a, T.discoveryMs + 2 * T.tickIntervalMs, 1000, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('b', 'standby')] : []));
+  tickUntil(a, T.discoveryMs + 2 * TICK, 1000, TICK, (now) => (now % 100 === 0 ? [hb('b', 'standby')] : []));
   return a;
 }
 
 describe('start-up', () => {
   it('listens for the discovery window before claiming, then the main becomes Active', () => {
     const a = engine('a', ABC);
-    const early = tickUntil(a, 0, T.discoveryMs - T.tickIntervalMs);
+    const early = tickUntil(a, 0, T.discoveryMs - TICK);
     assert.equal(a.currentRole, 'starting');
     assert.equal(roles(early).length, 0);
     assert.ok(early.send.length > 0, 'a starting node still heartbeats so peers see it');
@@ -56,15 +56,15 @@ describe('start-up', () => {
 
   it('a backup that finds no Active waits discovery plus failure timeout, then takes over', () => {
     const b = engine('b', ABC);
-    tickUntil(b, 0, T.discoveryMs + T.failureTimeoutMs - T.tickIntervalMs);
+    tickUntil(b, 0, T.discoveryMs + T.failureTimeoutMs - TICK);
     assert.equal(b.currentRole, 'standby');
-    tickUntil(b, T.discoveryMs + T.failureTimeoutMs, T.discoveryMs + T.failureTimeoutMs + T.tickIntervalMs);
+    tickUntil(b, T.discoveryMs + T.failureTimeoutMs, T.discoveryMs + T.failureTimeoutMs + TICK);
     assert.equal(b.currentRole, 'active');
   });
 
   it('a backup does not take over while the main is still starting', () => {
     const b = engine('b', ABC);
-    const out = tickUntil(b, 0, 3000, T.tickIntervalMs, (now) => [hb('a', 'starting')].filter(() => now % 100 === 0));
+    const out = tickUntil(b, 0, 3000, TICK, (now) => [hb('a', 'starting')].filter(() => now % 100 === 0));
     assert.equal(b.currentRole, 'standby');
     assert.equal(roles(out).filter((r) => r.kind === 'role' && r.to === 'active').length, 0);
   });
@@ -78,7 +78,7 @@ describe('start-up', () => {
     assert.equal(d.currentRole, 'inactive');
     assert.match(d.status(20).reason, /b is the Standby/);
     // b goes silent: d moves up to Standby
-    tickUntil(d, 25, 20 + T.failureTimeoutMs + 50, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    tickUntil(d, 25, 20 + T.failureTimeoutMs + 50, TICK, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
     assert.equal(d.currentRole, 'standby');
   });
 
@@ -123,16 +123,18 @@ describe('failover', () => {
     b.tick(5000);
     assert.equal(b.currentRole, 'standby');
     b.receive(hb('a', 'active', 3), 5001);
-    tickUntil(b, 5025, 5500, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    tickUntil(b, 5025, 5500, TICK, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
     assert.equal(b.currentRole, 'standby');
   });
 
   it('local trouble (late ticks) stretches the failure timeout (Lifeguard awareness)', () => {
     const b = standbyBehindA();
-    b.tick(1200); // 200 ms late: event loop stalled
-    assert.equal(b.status(1200).awareness, 1);
-    assert.equal(b.status(1200).effectiveTimeoutMs, 2 * T.failureTimeoutMs);
-    tickUntil(b, 1225, 1000 + 2 * T.failureTimeoutMs - 1, 1);
+    const due = b.nextTickAt;
+    assert.ok(due <= 1000 + T.heartbeatIntervalMs, `next tick asked for at ${due}`);
+    b.tick(due + 200); // the timer fired 200 ms late: the event loop stalled
+    assert.equal(b.status(due + 200).awareness, 1);
+    assert.equal(b.status(due + 200).effectiveTimeoutMs, 2 * T.failureTimeoutMs);
+    tickUntil(b, due + 225, 1000 + 2 * T.failureTimeoutMs - 1, 1);
     assert.equal(b.currentRole, 'standby');
     tickUntil(b, 1000 + 2 * T.failureTimeoutMs, 1000 + 2 * T.failureTimeoutMs + 30);
     assert.equal(b.currentRole, 'active');
@@ -140,9 +142,9 @@ describe('failover', () => {
 
   it('awareness decays back after a quiet spell', () => {
     const b = standbyBehindA();
-    b.tick(1200);
-    assert.equal(b.status(1200).awareness, 1);
-    tickUntil(b, 1225, 1225 + 5100, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    b.tick(b.nextTickAt + 200);
+    assert.equal(b.status(1300).awareness, 1);
+    tickUntil(b, 1325, 1325 + 5100, TICK, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
     assert.equal(b.status(6400).awareness, 0);
   });
 });
@@ -253,7 +255,7 @@ describe('switchover', () => {
   it('an activation the Active does not answer times out with a reason', () => {
     const b = standbyBehindA();
     b.command({ kind: 'activate' }, 1010);
-    const out = tickUntil(b, 1025, 1010 + T.handoverTimeoutMs + 25, T.tickIntervalMs, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    const out = tickUntil(b, 1025, 1010 + T.handoverTimeoutMs + 25, TICK, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
     const done = effectsOf(out, 'done');
     assert.equal(done.length, 1);
     assert.equal(done[0]!.ok, false);

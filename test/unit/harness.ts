@@ -4,6 +4,8 @@ import { Engine } from '../../main/engine/engine';
 import type { Effect, Heartbeat, Output, PersistedState, Role, ServerKind } from '../../main/engine/types';
 
 export const T = DEFAULT_TIMINGS;
+/** The step tests tick at: finer than any deadline, so no tick is ever late. */
+export const TICK = 25;
 
 export function engine(self: string, kinds: Record<string, ServerKind>, opts: { failback?: 'manual' | 'auto'; persisted?: Partial<PersistedState>; timings?: Partial<Timings>; maintenanceDecl?: string[] } = {}, now = 0): Engine {
   return new Engine(
@@ -31,7 +33,7 @@ export function effectsOf<K extends Effect['kind']>(out: Output, kind: K): Extra
 }
 
 /** Ticks from `from` to `to` every tick interval, returning all outputs merged. */
-export function tickUntil(e: Engine, from: number, to: number, step = T.tickIntervalMs, feed?: (now: number) => Heartbeat[]): Output {
+export function tickUntil(e: Engine, from: number, to: number, step = TICK, feed?: (now: number) => Heartbeat[]): Output {
   const merged: Output = { send: [], effects: [] };
   for (let now = from; now <= to; now += step) {
     for (const m of feed?.(now) ?? []) {
