@@ -95,8 +95,9 @@ async function idle(seconds: number): Promise<{ cpu: number[]; rssMb: number[] }
     const rssMb: number[] = [];
     let prev = pids.map(procStat);
     let prevT = performance.now();
-    for (let s = 0; s < seconds; s++) {
-      await sleep(1_000);
+    // 5-second windows: the kernel counts CPU in 10 ms ticks, too coarse for 1-second samples.
+    for (let s = 0; s < seconds; s += 5) {
+      await sleep(5_000);
       const now = pids.map(procStat);
       const dt = (performance.now() - prevT) / 1000;
       now.forEach((st, i) => {

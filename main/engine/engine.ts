@@ -106,7 +106,7 @@ export class Engine {
     this.roleSince = now;
     this.listeningSince = now;
     this.lastAwarenessChange = now;
-    this.wakeAt = now;
+    this.wakeAt = Infinity; // the first tick is never late: start-up work is not local trouble
     const decl = this.decl(cfg.self);
     if (decl.maintenance) {
       this.role = 'maintenance';
@@ -439,8 +439,7 @@ export class Engine {
       this.follow(now, active);
     }
     if ((this.role === 'standby' || this.role === 'activating') && !active && this.canPromote() && !this.grant && !this.claimantAhead(now)) {
-      const base = Math.max(this.lastActiveHeardAt, this.listeningSince + this.cfg.timings.discoveryMs, this.resumedAt);
-      const silent = now - base;
+      const silent = now - this.silenceBase();
       if (silent >= this.effectiveTimeout()) {
         const last = this.lastActiveHeardAt === -Infinity ? 'no Active heard since start' : `no heartbeat from the Active for ${Math.round(now - this.lastActiveHeardAt)} ms`;
         return this.promote(now, 'failover', `failover: ${last}`);
@@ -599,6 +598,15 @@ export class Engine {
     });
   }
 
+  /**
+   * Since when the Active has been silent: its last heartbeat, or — when none was heard since
+   * this node began listening — the end of the discovery window. A freeze restarts the count.
+   */
+  private silenceBase(): number {
+    const heard = this.lastActiveHeardAt >= this.listeningSince;
+    return Math.max(heard ? this.lastActiveHeardAt : this.listeningSince + this.cfg.timings.discoveryMs, this.resumedAt);
+  }
+
   private raiseAwareness(now: number): void {
     if (this.awareness < MAX_AWARENESS) {
       this.awareness += 1;
@@ -670,7 +678,7 @@ export class Engine {
       if (deadline > now && deadline < at) at = deadline;
     };
     for (const p of this.peers.values()) consider(p.lastHeard + timeout);
-    consider(Math.max(this.lastActiveHeardAt, this.listeningSince + t.discoveryMs, this.resumedAt) + timeout);
+    consider(this.silenceBase() + timeout);
     if (this.role === 'starting') consider(Math.max(this.roleSince, this.resumedAt) + t.discoveryMs);
     if (this.activation) {
       consider(this.activation.since + 2 * t.heartbeatIntervalMs);

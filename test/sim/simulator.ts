@@ -93,6 +93,7 @@ export class Simulation {
   readonly log: string[] = [];
   private lastCommandAt = -Infinity;
   private noActiveSince: number | null = null;
+  private lastBootAt = -Infinity;
   private healedAt = Infinity;
   readonly chaosMs: number;
   readonly healMs: number;
@@ -181,6 +182,7 @@ export class Simulation {
     n.incarnation += 1;
     n.seq = 0;
     n.generation += 1;
+    this.lastBootAt = this.now;
     n.engine = new Engine({ ...this.cfgBase, self: n.name }, { ...n.persisted }, this.now);
     this.trace(`${n.name} boots (incarnation ${n.incarnation}, epoch ${n.persisted.epoch}, maintenance ${n.persisted.maintenance})`);
     if (!n.linkUp) this.handle(n, n.engine.observe({ kind: 'link', up: false }, this.now));
@@ -375,6 +377,7 @@ export class Simulation {
         const t = at();
         this.schedule(t, () => {
           if (!n.engine) return;
+          this.expectPromptFailover(n);
           n.engine = null;
           n.generation += 1;
           n.runtimeActive = false; // the server went down with its runtime
@@ -412,6 +415,30 @@ export class Simulation {
         this.schedule(at(), () => this.command(n, cmd));
       }
     }
+  }
+
+  /**
+   * Failover speed on a connected network: when a settled Active crashes with a Standby ready
+   * and no switchover under way, a new Active exists within the failure timeout plus the
+   * network delay (and a heartbeat of slack).
+   */
+  private expectPromptFailover(victim: SimNode): void {
+    const f = this.opts.faults;
+    if (f.partitions || f.pauses || f.linkLoss || f.loss > 0) return;
+    if (victim.engine?.currentRole !== 'active') return;
+    if (this.now - this.lastCommandAt < 2 * this.timings.handoverTimeoutMs) return;
+    const standby = this.nodes.find((n) => n.engine?.currentRole === 'standby' && n.engine.status(this.now).awareness === 0);
+    if (!standby) return;
+    const bound = this.timings.failureTimeoutMs + f.delayMaxMs + this.timings.heartbeatIntervalMs;
+    const crashedAt = this.now;
+    this.schedule(this.now + bound, () => {
+      // A victim back within the bound may claim first (a restarted main); that is not a slow failover.
+      // Servers that booted meanwhile may rightly claim first (a starting main goes ahead).
+      if (!standby.engine || victim.engine || this.lastBootAt >= crashedAt - this.timings.discoveryMs || this.now - this.lastCommandAt < bound) return;
+      if (!this.nodes.some((n) => n.engine?.currentRole === 'active')) {
+        this.fail(`no Active ${Math.round(this.now - crashedAt)} ms after ${victim.name} crashed, although ${standby.name} was a ready Standby`);
+      }
+    });
   }
 
   command(n: SimNode, cmd: Command): void {

@@ -101,6 +101,17 @@ describe('failover', () => {
     assert.ok(b.currentEpoch > 3, 'a promotion takes a higher epoch than any known');
   });
 
+  it('a Standby that joined moments ago fails over on time (no extra discovery wait)', () => {
+    const b = engine('b', ABC);
+    b.tick(0);
+    b.receive(hb('a', 'active', 3), 50); // heard the Active at once: Standby from 50 ms on
+    b.receive(hb('a', 'active', 3), 150);
+    tickUntil(b, 175, 150 + T.failureTimeoutMs - 1, 1);
+    assert.equal(b.currentRole, 'standby');
+    b.tick(150 + T.failureTimeoutMs);
+    assert.equal(b.currentRole, 'active');
+  });
+
   it('does not promote while its own network is down', () => {
     const b = standbyBehindA();
     b.observe({ kind: 'link', up: false }, 1010);
