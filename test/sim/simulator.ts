@@ -434,7 +434,7 @@ export class Simulation {
     this.schedule(this.now + bound, () => {
       // A victim back within the bound may claim first (a restarted main); that is not a slow failover.
       // Servers that booted meanwhile may rightly claim first (a starting main goes ahead).
-      if (!standby.engine || victim.engine || this.lastBootAt >= crashedAt - this.timings.discoveryMs || this.now - this.lastCommandAt < bound) return;
+      if (!standby.engine || victim.engine || this.lastBootAt > crashedAt || this.now - this.lastCommandAt < bound) return;
       if (!this.nodes.some((n) => n.engine?.currentRole === 'active')) {
         this.fail(`no Active ${Math.round(this.now - crashedAt)} ms after ${victim.name} crashed, although ${standby.name} was a ready Standby`);
       }
