@@ -89,7 +89,7 @@ async function idle(seconds: number): Promise<{ cpu: number[]; rssMb: number[] }
   c.startAll();
   try {
     await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 10_000);
-    await sleep(3_000);
+    await sleep(10_000); // past start-up compilation and the first awareness decay
     const pids = [...c.nodes.values()].map((n) => n.proc.pid!);
     const cpu: number[] = [];
     const rssMb: number[] = [];
@@ -106,6 +106,11 @@ async function idle(seconds: number): Promise<{ cpu: number[]; rssMb: number[] }
       });
       prev = now;
       prevT = performance.now();
+    }
+    const names = [...c.nodes.keys()];
+    for (let i = 0; i < names.length; i++) {
+      const mine = cpu.filter((_, k) => k % names.length === i);
+      process.stdout.write(`  idle ${names[i]}: CPU ${mine.map((v) => v.toFixed(1)).join(' ')} % per 5 s window\n`);
     }
     return { cpu, rssMb };
   } finally {
