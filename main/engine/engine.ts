@@ -399,7 +399,7 @@ export class Engine {
       this.setRole(now, 'maintenance', d.to ? `handed over to ${d.to}; in Maintenance` : 'in Maintenance (forced; no Standby)');
       return;
     }
-    this.follow(now, this.liveActive(now));
+    this.follow(now, this.liveActive(now), d.to ? `handed over to ${d.to}; ` : 'stepped down; ');
   }
 
   private evaluateFollower(now: number): void {

@@ -10,7 +10,17 @@ const timer = setInterval(() => {
   const s = Math.round((Date.now() - started) / 1000);
   process.stdout.write(`[stand-in runtime on ${server}] still ${mode} after ${s} s\n`);
 }, 15_000);
+// A stand-in has no business outliving the node that started it (real runtimes are
+// found and adopted or stopped by the node on its next start).
+const parent = process.ppid;
+const orphanCheck = setInterval(() => {
+  if (process.ppid !== parent) {
+    process.stdout.write(`[stand-in runtime on ${server}] its Duplex node is gone; stopping\n`);
+    process.exit(0);
+  }
+}, 1_000);
 process.on('SIGTERM', () => {
+  clearInterval(orphanCheck);
   clearInterval(timer);
   process.stdout.write(`[stand-in runtime on ${server}] stopping\n`);
   process.exit(0);

@@ -97,7 +97,7 @@ describe('failover', () => {
     const out = b.tick(1000 + T.failureTimeoutMs);
     assert.equal(b.currentRole, 'active');
     const r = roles(out)[0]!;
-    assert.ok(r.kind === 'role' && r.cause === 'failover' && /no heartbeat from the Active for 600 ms/.test(r.reason));
+    assert.ok(r.kind === 'role' && r.cause === 'failover' && new RegExp(`no heartbeat from the Active for ${T.failureTimeoutMs} ms`).test(r.reason));
     assert.ok(b.currentEpoch > 3, 'a promotion takes a higher epoch than any known');
   });
 
@@ -253,14 +253,35 @@ describe('switchover', () => {
     assert.equal(a.currentRole, 'active');
   });
 
-  it('activate with no Active reachable promotes at once', () => {
-    const b = standbyBehindA();
-    tickUntil(b, 1025, 1400);
-    const r = b.command({ kind: 'activate' }, 1650);
+  it('activate with no Active reachable and nobody else eligible promotes at once', () => {
+    const b = engine('b', ABC);
+    tickUntil(b, 0, T.discoveryMs + 100, TICK, (now) => (now % 200 === 0 ? [hb('c', 'inactive', 0, { eligible: false })] : []));
+    assert.equal(b.currentRole, 'standby');
+    const r = b.command({ kind: 'activate' }, T.discoveryMs + 110);
     assert.ok(r.accepted);
     assert.equal(b.currentRole, 'active');
     const role = roles(r)[0]!;
     assert.ok(role.kind === 'role' && role.cause === 'manual');
+  });
+
+  it('activate with no Active reachable but other eligible servers announces, then takes over', () => {
+    const b = engine('b', ABC);
+    const feed = (now: number) => (now % 200 === 0 ? [hb('a', 'standby')] : []);
+    tickUntil(b, 0, T.discoveryMs + 100, TICK, feed);
+    const at = T.discoveryMs + 110;
+    const r = b.command({ kind: 'activate' }, at);
+    assert.ok(r.accepted);
+    assert.equal(b.currentRole, 'activating', 'a Standby timing out at this moment hears us first');
+    assert.equal(r.send[0]?.wantId !== undefined && r.send[0]?.wantFrom, undefined);
+    const out = tickUntil(b, at + 15, at + 2 * T.heartbeatIntervalMs + TICK, TICK, feed);
+    assert.equal(b.currentRole, 'active');
+    assert.deepEqual(effectsOf(out, 'done').map((d) => d.ok), [true]);
+  });
+
+  it('a Standby defers its failover to a server a technician is activating', () => {
+    const b = standbyBehindA({ a: 'main', b: 'backup', d: 'backup' });
+    const out = tickUntil(b, 1025, 1000 + 3 * T.failureTimeoutMs, TICK, (now) => (now % 200 === 0 ? [hb('d', 'activating', 0, { wantId: 1 })] : []));
+    assert.equal(roles(out).filter((e) => e.kind === 'role' && e.to === 'active').length, 0);
   });
 
   it('an activation the Active does not answer times out with a reason', () => {
@@ -336,7 +357,7 @@ describe('refusals', () => {
     refused(b, { kind: 'activate' }, 1020, /lost its own network/);
   });
   it('activate: still discovering', () => {
-    refused(engine('b', ABC), { kind: 'activate' }, 100, /still discovering its peers; try again in 500 ms/);
+    refused(engine('b', ABC), { kind: 'activate' }, 100, new RegExp(`still discovering its peers; try again in ${T.discoveryMs - 100} ms`));
   });
   it('activate: switchover already in progress', () => {
     const b = standbyBehindA();

@@ -1,0 +1,144 @@
+/**
+ * `npm run demo`: a 3-server domain on loopback (main a, backup b, inactive c) with a
+ * stand-in runtime. Prints role changes live; type commands to kill the Active or switch over.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { initDomain } from './domain/init';
+import { loadDomain } from './domain/load';
+import { adminRequest, readEndpoint } from './node/admin';
+import { nodePaths, type NodeStatus } from './node/node';
+
+const CLI = join(__dirname, 'cli.js');
+const SERVERS = ['a', 'b', 'c'];
+const dir = join(tmpdir(), 'duplex-demo');
+const file = join(dir, 'plant.yaml');
+const procs = new Map<string, ChildProcess>();
+
+function start(server: string): void {
+  const p = spawn(process.execPath, [CLI, 'run', '--domain', file, '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.set(server, p);
+  const show = (b: Buffer) => {
+    for (const line of b.toString('utf8').split('\n')) {
+      if (/ role: | runtime: | command: |stand-in| warn | error |duplex:/.test(line)) process.stdout.write(`${line}\n`);
+    }
+  };
+  p.stdout!.on('data', show);
+  p.stderr!.on('data', show);
+  p.once('exit', (code, signal) => {
+    if (procs.get(server) === p) procs.delete(server);
+    process.stdout.write(`-- node ${server} exited (${signal ?? `code ${code}`}); type "start ${server}" to bring it back\n`);
+  });
+}
+
+async function statuses(): Promise<NodeStatus[]> {
+  const domain = loadDomain(file);
+  const out: NodeStatus[] = [];
+  for (const s of procs.keys()) {
+    try {
+      out.push((await adminRequest(readEndpoint(nodePaths(domain, s).admin), 'GET', '/status', undefined, 1_000)).body as NodeStatus);
+    } catch {
+      // not up yet
+    }
+  }
+  return out;
+}
+
+async function find(role: string): Promise<string | null> {
+  return (await statuses()).find((s) => s.role === role)?.server ?? null;
+}
+
+const HELP = `
+Commands (type and press Enter):
+  status          roles of all servers
+  kill            SIGKILL the Active's node: the Standby takes over in under a second
+  switch          activate the Standby: a graceful switchover
+  freeze / thaw   SIGSTOP / SIGCONT the Active's node (a hung server)
+  start <name>    start a node that was killed
+  quit            stop everything
+The same from another terminal:
+  node ${CLI} status --domain ${file} --server b
+  node ${CLI} activate --domain ${file} --server b
+`;
+
+async function handle(line: string): Promise<void> {
+  const [cmd, arg] = line.trim().split(/\s+/);
+  switch (cmd) {
+    case 'status':
+      for (const s of await statuses()) process.stdout.write(`  ${s.server}: ${s.role}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''} — ${s.reason}\n`);
+      break;
+    case 'kill': {
+      const a = await find('active');
+      if (!a) return void process.stdout.write('no Active right now\n');
+      process.stdout.write(`-- SIGKILL node ${a} (the Active)\n`);
+      procs.get(a)?.kill('SIGKILL');
+      break;
+    }
+    case 'freeze':
+    case 'thaw': {
+      const a = cmd === 'freeze' ? await find('active') : arg ?? frozen;
+      if (!a) return void process.stdout.write('no Active right now\n');
+      procs.get(a)?.kill(cmd === 'freeze' ? 'SIGSTOP' : 'SIGCONT');
+      frozen = cmd === 'freeze' ? a : null;
+      process.stdout.write(`-- ${cmd === 'freeze' ? 'SIGSTOP' : 'SIGCONT'} node ${a}\n`);
+      break;
+    }
+    case 'switch': {
+      const s = await find('standby');
+      if (!s) return void process.stdout.write('no Standby right now\n');
+      const r = await adminRequest(readEndpoint(nodePaths(loadDomain(file), s).admin), 'POST', '/command', { command: 'activate' });
+      process.stdout.write(`-- activate ${s}: ${(r.body as { message: string }).message}\n`);
+      break;
+    }
+    case 'start':
+      if (!arg || !SERVERS.includes(arg)) return void process.stdout.write(`start which server? ${SERVERS.join(', ')}\n`);
+      if (procs.has(arg)) return void process.stdout.write(`${arg} is running\n`);
+      start(arg);
+      break;
+    case 'quit':
+      await quit();
+      break;
+    case '':
+    case undefined:
+      break;
+    default:
+      process.stdout.write(HELP);
+  }
+}
+
+let frozen: string | null = null;
+
+async function quit(): Promise<void> {
+  for (const p of procs.values()) {
+    p.kill('SIGCONT');
+    p.kill('SIGTERM');
+  }
+  await new Promise((r) => setTimeout(r, 1_500));
+  process.exit(0);
+}
+
+async function main(): Promise<void> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const port = 40_000 + Math.floor(Math.random() * 20_000);
+  initDomain({
+    file, servers: SERVERS, port, interface: '127.0.0.1',
+    runtime: { command: process.execPath, args: [join(__dirname, 'runtime', 'standin.js')] },
+  });
+  process.stdout.write(`Duplex demo: domain file ${file} (multicast 239.255.80.1:${port} on 127.0.0.1)\n`);
+  process.stdout.write('Starting servers a (main), b (backup), c (inactive)...\n');
+  for (const s of SERVERS) start(s);
+  process.stdout.write(HELP);
+  process.once('SIGINT', () => void quit());
+  process.once('SIGTERM', () => void quit());
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => void handle(line).catch((e: Error) => process.stdout.write(`error: ${e.message}\n`)));
+  rl.on('close', () => {
+    if (!process.stdin.isTTY) process.stdout.write('(no keyboard input: the demo runs until Ctrl-C)\n');
+  });
+}
+
+void main();
