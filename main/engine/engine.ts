@@ -585,14 +585,14 @@ export class Engine {
   }
 
   /**
-   * A reachable server is about to claim and should go first: a starting server ahead of us
-   * in precedence, or one a technician activated (among several activating, the first in precedence).
+   * A reachable server is about to claim and should go first: the main while it starts, or one
+   * a technician activated (among several activating, the first in precedence).
    */
   private claimantAhead(now: number): boolean {
     const mine = this.prec(this.cfg.self);
     return this.livePeers(now).some((p) => {
       if (!p.hb.eligible || !this.declEligible(p.name)) return false;
-      if (p.hb.role === 'starting') return this.prec(p.name) < mine;
+      if (p.hb.role === 'starting') return this.decl(p.name).kind === 'main' && this.prec(p.name) < mine; // only the main claims at start-up
       if (p.hb.role === 'activating') return this.role !== 'activating' || this.prec(p.name) < mine;
       return false;
     });

@@ -71,6 +71,7 @@ export class DuplexNode {
   private admin!: AdminServer;
   private runtime!: Runtime;
   private tickTimer: NodeJS.Timeout | null = null;
+  private tickAt = Infinity;
   private linkTimer: NodeJS.Timeout | null = null;
   private incarnation = 0;
   private events: RoleEvent[] = [];
@@ -220,11 +221,18 @@ export class DuplexNode {
     this.apply(this.engine.tick(now));
   }
 
-  /** One timer, set for the moment the engine asked for: no polling. */
+  /**
+   * One timer, set for the moment the engine asked for: no polling. A timer already set for
+   * that moment or earlier is kept (a tick before it is due is harmless), which spares a
+   * timer per received datagram.
+   */
   private scheduleTick(): void {
     if (this.stopped) return;
+    const at = this.engine.nextTickAt;
+    if (this.tickTimer && this.tickAt <= at) return;
     if (this.tickTimer) clearTimeout(this.tickTimer);
-    this.tickTimer = setTimeout(() => this.tick(), Math.max(0, Math.ceil(this.engine.nextTickAt - this.now())));
+    this.tickAt = at;
+    this.tickTimer = setTimeout(() => this.tick(), Math.max(0, Math.ceil(at - this.now())));
   }
 
   private checkLink(): void {

@@ -44,6 +44,9 @@ export const CONNECTED: Faults = {
   partitions: false, pauses: false, crashes: true, linkLoss: false, commands: true,
 };
 
+/** Loss after the heal: a working LAN. */
+export const HEALED_LOSS = 0.005;
+
 export interface SimOptions {
   seed: number;
   faults: Faults;
@@ -195,7 +198,9 @@ export class Simulation {
     if (!engine) return;
     const token = ++n.tickToken;
     this.schedule(Math.max(this.now, engine.nextTickAt) + this.r() * 2, () => {
-      if (n.tickToken !== token || n.engine !== engine || this.now < n.pausedUntil) return; // a frozen node ticks on resume
+      if (n.tickToken !== token || n.engine !== engine || this.now <= n.pausedUntil) return; // a frozen node ticks on resume
+      // Like the node: a late tick looks at the link first.
+      if (this.now - engine.nextTickAt > this.timings.failureTimeoutMs / 2) this.handle(n, engine.observe({ kind: 'link', up: n.linkUp }, this.now));
       this.handle(n, engine.tick(this.now));
     });
   }
@@ -246,7 +251,8 @@ export class Simulation {
       if (to === from) continue;
       const copies = this.r() < f.duplicate ? 2 : 1;
       for (let c = 0; c < copies; c++) {
-        if (this.r() < f.loss) continue;
+        // A healed network still loses the odd datagram, but not one in twenty.
+        if (this.r() < (this.now >= this.healedAt ? Math.min(f.loss, HEALED_LOSS) : f.loss)) continue;
         const delay = f.delayMinMs + this.r() * (f.delayMaxMs - f.delayMinMs);
         this.schedule(this.now + delay, () => {
           // Connectivity is judged on arrival: a partition or lost link drops what is in flight.
@@ -255,6 +261,7 @@ export class Simulation {
             const engine = to.engine;
             if (!engine || to.guard.check(env.msg.from, env.incarnation, env.seq)) return;
             if (env.msg.role === 'active' || env.msg.role === 'deactivating') to.lastActiveDelivered = this.now;
+            if (process.env.SIM_TRACE === '2') this.trace(`${to.name} <- ${env.msg.from} ${env.msg.role} e${env.msg.epoch} seq ${env.seq}`);
             this.handle(to, engine.receive(env.msg, this.now));
           });
         });
@@ -398,11 +405,11 @@ export class Simulation {
           if (!n.linkUp) return;
           n.linkUp = false;
           this.trace(`${n.name} lost its network`);
-          this.onNode(n, () => n.engine && this.handle(n, n.engine.observe({ kind: 'link', up: false }, this.now)));
+          this.onNode(n, () => n.engine && this.handle(n, n.engine.observe({ kind: 'link', up: n.linkUp }, this.now))); // the node reads the card's current state
           this.schedule(Math.min(this.now + d, end), () => {
             n.linkUp = true;
             this.trace(`${n.name} network back`);
-            this.onNode(n, () => n.engine && this.handle(n, n.engine.observe({ kind: 'link', up: true }, this.now)));
+            this.onNode(n, () => n.engine && this.handle(n, n.engine.observe({ kind: 'link', up: n.linkUp }, this.now)));
           });
         });
       }
