@@ -1,0 +1,115 @@
+/**
+ * Real partitions: three servers in network namespaces this test creates (and removes),
+ * joined by a Linux bridge in a fourth. Traffic stays inside those namespaces.
+ * Needs root and iproute2 (CI has both); skipped with the reason otherwise.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newSecretText } from '../../main/domain/secret';
+import { CLI, sleep, waitFor } from './cluster';
+
+const canRun = (() => {
+  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
+  try {
+    execFileSync('ip', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return 'needs iproute2 (ip)';
+  }
+})();
+
+const tag = `dpx${process.pid % 100000}`;
+const BR = `${tag}-br`;
+const HOSTS = { a: '10.231.77.1', b: '10.231.77.2', c: '10.231.77.3' } as const;
+type Host = keyof typeof HOSTS;
+const ns = (h: Host) => `${tag}-${h}`;
+const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+
+describe('partitions between network namespaces', { skip: canRun === true ? false : canRun }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'duplex-netns-'));
+  const file = join(dir, 'plant.yaml');
+  const procs = new Map<Host, ChildProcess>();
+
+  const status = (h: Host): { role: string; epoch: number; linkUp: boolean } => {
+    const out = execFileSync('ip', ['netns', 'exec', ns(h), process.execPath, CLI, 'status', '--domain', file, '--server', h, '--json'], { encoding: 'utf8' });
+    return JSON.parse(out) as { role: string; epoch: number; linkUp: boolean };
+  };
+  const roles = () => Object.fromEntries((Object.keys(HOSTS) as Host[]).map((h) => [h, (() => { try { return status(h).role; } catch { return 'no answer'; } })()]));
+  const waitRoles = (want: Record<string, string>, ms: number) =>
+    waitFor(`roles ${JSON.stringify(want)}`, ms, async () => {
+      const r = roles();
+      return Object.entries(want).every(([k, v]) => r[k] === v) ? r : undefined;
+    }, 100);
+
+  before(() => {
+    ip('netns', 'add', BR);
+    ip('-n', BR, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
+    ip('-n', BR, 'link', 'set', 'br0', 'up');
+    for (const h of Object.keys(HOSTS) as Host[]) {
+      ip('netns', 'add', ns(h));
+      ip('-n', BR, 'link', 'add', `v-${h}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns(h));
+      ip('-n', BR, 'link', 'set', `v-${h}`, 'master', 'br0', 'up');
+      ip('-n', ns(h), 'addr', 'add', `${HOSTS[h]}/24`, 'dev', 'eth0');
+      ip('-n', ns(h), 'link', 'set', 'eth0', 'up');
+      ip('-n', ns(h), 'link', 'set', 'lo', 'up');
+    }
+    const port = 20_000 + Math.floor(Math.random() * 40_000);
+    writeFileSync(join(dir, 'duplex.secret'), newSecretText(), { mode: 0o600 });
+    writeFileSync(file, `domain: plant
+servers:
+  - { name: a, role: main, address: ${HOSTS.a} }
+  - { name: b, role: backup, address: ${HOSTS.b} }
+  - { name: c, role: inactive, address: ${HOSTS.c} }
+multicast: { group: 239.255.77.7, port: ${port} }
+`);
+    for (const h of Object.keys(HOSTS) as Host[]) {
+      procs.set(h, spawn('ip', ['netns', 'exec', ns(h), process.execPath, CLI, 'run', '--domain', file, '--server', h], { stdio: 'ignore' }));
+    }
+  });
+
+  after(async () => {
+    for (const p of procs.values()) p.kill('SIGTERM');
+    await sleep(1_500);
+    for (const p of procs.values()) if (p.exitCode === null) p.kill('SIGKILL');
+    for (const n of [BR, ...(Object.keys(HOSTS) as Host[]).map(ns)]) {
+      try {
+        ip('netns', 'del', n);
+      } catch {
+        // already gone
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('three servers across a bridge: one Active, one Standby, one Inactive', async () => {
+    await waitRoles({ a: 'active', b: 'standby', c: 'inactive' }, 15_000);
+  });
+
+  it('cut the Active off: the Standby takes over; heal: the lower epoch steps down', async () => {
+    const before = status('a').epoch;
+    ip('-n', BR, 'link', 'set', 'v-a', 'down');
+    await waitRoles({ b: 'active', c: 'inactive' }, 5_000);
+    assert.equal(status('a').role, 'active', 'a hears nobody and keeps running: a split brain until the heal');
+    assert.ok(status('b').epoch > before);
+    ip('-n', BR, 'link', 'set', 'v-a', 'up');
+    const r = await waitRoles({ a: 'standby', b: 'active', c: 'inactive' }, 5_000);
+    assert.deepEqual(r, { a: 'standby', b: 'active', c: 'inactive' });
+  });
+
+  it('a Standby whose own network card goes down does not take over', async () => {
+    // a is the Standby now; take its own card down and stop the Active at the same time.
+    ip('-n', ns('a'), 'link', 'set', 'eth0', 'down');
+    procs.get('b')!.kill('SIGKILL');
+    await sleep(3_000);
+    const a = status('a');
+    assert.equal(a.linkUp, false);
+    assert.equal(a.role, 'standby');
+    // Card back: it now takes over (b is gone).
+    ip('-n', ns('a'), 'link', 'set', 'eth0', 'up');
+    await waitRoles({ a: 'active' }, 5_000);
+  });
+});
