@@ -160,7 +160,7 @@ function formatStatus(s: NodeStatus): string {
     `Domain ${s.domain} · server ${s.server} · ${cap(s.role)}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''}`,
     `  why: ${s.reason}`,
     ...(s.pending ? [`  pending: ${s.pending}`] : []),
-    `  runtime: ${s.runtimeProcess.mode}${s.runtimeProcess.pid ? ` (pid ${s.runtimeProcess.pid})` : ''}`,
+    `  runtime: ${s.runtimeProcess.declared ? `${s.runtimeProcess.mode}${s.runtimeProcess.pid ? ` (pid ${s.runtimeProcess.pid})` : ''}` : 'none declared in the domain file'}`,
     '',
     `  ${'server'.padEnd(16)}${'role'.padEnd(14)}${'epoch'.padEnd(8)}last heard`,
     `  ${s.server.padEnd(16)}${s.role.padEnd(14)}${String(s.epoch).padEnd(8)}(this server)`,

@@ -9,6 +9,8 @@ import type { RuntimeMode } from '../engine/types';
 import type { Logger } from '../node/log';
 
 export interface RuntimeStatus {
+  /** false when the domain file declares no runtime. */
+  declared: boolean;
   mode: RuntimeMode;
   pid: number | null;
   restarts: number;
@@ -27,7 +29,7 @@ export class NoRuntime implements Runtime {
     this.mode = mode;
   }
   status(): RuntimeStatus {
-    return { mode: this.mode, pid: null, restarts: 0, lastExit: null };
+    return { declared: false, mode: this.mode, pid: null, restarts: 0, lastExit: null };
   }
 }
 
@@ -55,7 +57,7 @@ export class ProcessRuntime implements Runtime {
   }
 
   status(): RuntimeStatus {
-    return { mode: this.mode, pid: this.child?.pid ?? null, restarts: this.restarts, lastExit: this.lastExit };
+    return { declared: true, mode: this.mode, pid: this.child?.pid ?? null, restarts: this.restarts, lastExit: this.lastExit };
   }
 
   private start(): Promise<void> {
