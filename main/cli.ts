@@ -101,17 +101,18 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function run(domainFile: string, server: string): Promise<number> {
-  const node = await DuplexNode.start({ domainFile, server });
-  await new Promise<void>((resolveRun) => {
-    const stop = (signal: string) => {
-      node.log.info('stop', `received ${signal}; stopping`);
-      resolveRun();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  let fatal: (code: number) => void = () => undefined;
+  const ended = new Promise<number>((r) => (fatal = r));
+  const node = await DuplexNode.start({ domainFile, server, onFatal: () => fatal(EXIT.failed) });
+  const stop = (signal: string) => {
+    node.log.info('stop', `received ${signal}; stopping`);
+    fatal(EXIT.ok);
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  const code = await ended;
   await node.stop();
-  return EXIT.ok;
+  return code;
 }
 
 async function call(domainFile: string, server: string, method: string, path: string, body?: unknown) {

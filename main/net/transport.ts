@@ -7,6 +7,13 @@ import { decode, DROP_REASONS, encode, type DomainKeys, type DropReason } from '
 import { ReplayGuard } from './replay';
 import type { Heartbeat } from '../engine/types';
 
+/** Drops that usually mean a misconfigured server: each is logged once per sending address. */
+const MISCONFIGURATION_HINTS: Partial<Record<DropReason, string>> = {
+  'bad-auth': 'they fail authentication; is the domain secret file the same on every server?',
+  'foreign-domain': 'they belong to another domain on the same multicast group and port; give each domain its own group or port',
+  'bad-version': 'they use another Duplex protocol version; install the same Duplex version on every server',
+};
+
 export interface Transport {
   send(msg: Heartbeat): void;
   /** Counters of dropped datagrams by reason. */
@@ -49,7 +56,7 @@ export class MulticastTransport implements Transport {
         reject(new Error(`cannot open multicast ${opts.group}:${opts.port} on ${opts.interfaceAddress}: ${err.message}`));
       };
       socket.once('error', fail);
-      socket.on('message', (buf) => t.onDatagram(buf));
+      socket.on('message', (buf, rinfo) => t.onDatagram(buf, rinfo.address));
       // Linux can bind the group address itself and so receive only this group; Windows cannot.
       const bindAddress = process.platform === 'linux' ? opts.group : '0.0.0.0';
       socket.bind({ port: opts.port, address: bindAddress, exclusive: false }, () => {
@@ -103,10 +110,14 @@ export class MulticastTransport implements Transport {
   }
 
   /** The receive path: never throws, counts every drop. */
-  private onDatagram(buf: Buffer): void {
+  private onDatagram(buf: Buffer, from: string): void {
     if (this.recent.some((b) => b.equals(buf))) return; // our own datagram looped back
     const d = decode(buf, this.opts.keys);
-    if (!d.ok) return this.drop(d.reason);
+    if (!d.ok) {
+      const hint = MISCONFIGURATION_HINTS[d.reason];
+      if (hint) this.warnOnce(`${d.reason}:${from}`, `datagrams from ${from} are dropped (${d.reason}): ${hint}; further ones are only counted (duplex status)`);
+      return this.drop(d.reason);
+    }
     const { msg, incarnation, seq } = d.env;
     if (msg.from === this.opts.self) {
       if (incarnation === this.opts.incarnation) return; // our own datagram looped back

@@ -80,6 +80,7 @@ export class DuplexNode {
   private linkUp = true;
   private stopped = false;
   private readonly listeners = new Set<(e: RoleEvent) => void>();
+  private onFatal: (message: string) => void = () => undefined;
 
   private constructor(
     readonly domain: Domain,
@@ -88,7 +89,11 @@ export class DuplexNode {
     readonly log: Logger,
   ) {}
 
-  static async start(opts: { domainFile: string; server: string; console?: boolean }): Promise<DuplexNode> {
+  /**
+   * `onFatal` is called when the node had to stop itself (it could not write its state);
+   * the node has already logged why and stopped.
+   */
+  static async start(opts: { domainFile: string; server: string; console?: boolean; onFatal?: (message: string) => void }): Promise<DuplexNode> {
     const domain = loadDomain(opts.domainFile);
     const decl = domain.config.servers.find((s) => s.name === opts.server);
     if (!decl) {
@@ -98,6 +103,7 @@ export class DuplexNode {
     mkdirSync(join(paths.dir, 'logs'), { recursive: true });
     const log = createLogger(opts.server, { file: paths.log, console: opts.console ?? true });
     const node = new DuplexNode(domain, opts.server, paths, log);
+    node.onFatal = opts.onFatal ?? (() => undefined);
     try {
       await node.boot();
     } catch (e) {
@@ -173,6 +179,15 @@ export class DuplexNode {
 
   private apply(out: Output): void {
     if (this.stopped) return;
+    // State reaches the disk before anyone hears of it: an epoch announced must be an epoch kept.
+    for (const effect of out.effects) {
+      if (effect.kind !== 'persist') continue;
+      try {
+        this.writeState(effect.state);
+      } catch (e) {
+        return this.fatal(`cannot write ${this.paths.state}: ${(e as Error).message}`);
+      }
+    }
     for (const msg of out.send) {
       try {
         this.transport.send(msg);
@@ -183,8 +198,7 @@ export class DuplexNode {
     for (const effect of out.effects) {
       switch (effect.kind) {
         case 'persist':
-          this.writeState(effect.state);
-          break;
+          break; // written above
         case 'role': {
           const event: RoleEvent = { at: new Date().toISOString(), from: effect.from, to: effect.to, epoch: effect.epoch, reason: effect.reason };
           this.events.push(event);
@@ -211,6 +225,13 @@ export class DuplexNode {
       }
     }
     this.scheduleTick();
+  }
+
+  /** Fail-stop: a node that cannot keep its state must not take part (it could reuse an epoch). */
+  private fatal(message: string): void {
+    if (this.stopped) return;
+    this.log.error('fatal', `${message}; stopping this node. Fix the cause (disk full? permissions on the state folder?) and start it again`);
+    void this.stop().then(() => this.onFatal(message));
   }
 
   private tick(): void {

@@ -11,6 +11,7 @@ import { Cluster, runCli, sleep, waitFor, waitForRoles } from './cluster';
 import { deriveKeys, encode } from '../../main/net/codec';
 import { loadSecret } from '../../main/domain/secret';
 import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
 import type { NodeStatus } from '../../main/node/node';
 
 /** Time intervals during which each server was Active, from its own role events (one machine, one clock). */
@@ -151,7 +152,10 @@ describe('three real nodes on loopback multicast', () => {
     }
     assert.deepEqual(await c.roles(), rolesBefore);
     assert.equal((await c.status('b')).epoch, epochBefore);
-    assert.ok(c.nodes.get('a')!.output.some((l) => /warn \[a\] network: heartbeat from "intruder", which is not in this server's domain file/.test(l)));
+    const logA = c.nodes.get('a')!.output;
+    assert.ok(logA.some((l) => /warn \[a\] network: heartbeat from "intruder", which is not in this server's domain file/.test(l)));
+    assert.equal(logA.filter((l) => /datagrams from 127\.0\.0\.1 are dropped \(bad-auth\): they fail authentication; is the domain secret file the same on every server\?/.test(l)).length, 1, 'a wrong secret is logged once, then counted');
+    assert.ok(logA.some((l) => /\(foreign-domain\): they belong to another domain/.test(l)));
   });
 });
 
@@ -198,5 +202,24 @@ describe('the CLI without a node, and a second node for the same server', () => 
     assert.ok(Array.isArray(j.peers));
     assert.deepEqual(Object.keys((j.peers as object[])[0]!).sort(), ['awareness', 'eligible', 'epoch', 'lastHeardMs', 'lastRole', 'role', 'server']);
     assert.equal(typeof (j.dropped as Record<string, number>)['bad-auth'], 'number');
+  });
+});
+
+describe('a node that cannot keep its state', () => {
+  const c = new Cluster(['a', 'b']);
+  after(() => c.stop());
+
+  it('stops itself with the reason instead of taking over with an epoch it cannot keep', async () => {
+    c.startAll();
+    await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+    const state = join(c.dir, 'duplex-state', 'b', 'state.json');
+    rmSync(state);
+    mkdirSync(state); // writing the state file now fails
+    c.kill('a', 'SIGKILL');
+    const code = await Promise.race([c.nodes.get('b')!.exited, sleep(10_000).then(() => 'still running')]);
+    assert.equal(code, 1);
+    const out = c.nodes.get('b')!.output;
+    assert.ok(out.some((l) => /error \[b\] fatal: cannot write .*state\.json: .*; stopping this node\. Fix the cause/.test(l)), out.join('\n'));
+    assert.equal(out.some((l) => /role: standby → active/.test(l)), false, 'it never announced itself Active');
   });
 });
