@@ -61,8 +61,16 @@ export const DEFAULT_STATE_DIR = 'duplex-state';
 /** How often the node checks that its own network interface still has its address. */
 export const LINK_CHECK_INTERVAL_MS = 1_000;
 
-/** A stand-in runtime that does not stop after SIGTERM is killed after this long. */
+/** A runtime that does not stop after SIGTERM is killed (with its process group) after this long. */
 export const RUNTIME_STOP_TIMEOUT_MS = 5_000;
+/** Restart of a runtime that exited on its own: 1 s, doubling, at most 30 s apart. */
+export const RUNTIME_RESTART_INITIAL_MS = 1_000;
+export const RUNTIME_RESTART_MAX_MS = 30_000;
+/** 3 unexpected exits within a minute are a crash loop. */
+export const RUNTIME_CRASH_LOOP_EXITS = 3;
+export const RUNTIME_CRASH_LOOP_WINDOW_MS = 60_000;
+/** The runtime's own output file starts over (keeping one old copy) at this size. */
+export const RUNTIME_LOG_MAX_BYTES = 5 * 1024 * 1024;
 
 /** Returns the problems with a set of timings, empty when they can work. */
 export function validateTimings(t: Timings): string[] {

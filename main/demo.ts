@@ -3,7 +3,7 @@
  * stand-in runtime. Prints role changes live; type commands to kill the Active or switch over.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -32,6 +32,30 @@ function start(server: string): void {
     if (procs.get(server) === p) procs.delete(server);
     process.stdout.write(`-- node ${server} exited (${signal ?? `code ${code}`}); type "start ${server}" to bring it back\n`);
   });
+}
+
+/** Shows what the runtimes write to their own log files (`<stateDir>/<server>/logs/runtime.log`). */
+function tailRuntimeLogs(): void {
+  const offsets = new Map<string, number>();
+  setInterval(() => {
+    for (const s of SERVERS) {
+      const f = join(dir, 'duplex-state', s, 'logs', 'runtime.log');
+      let size: number;
+      try {
+        size = statSync(f).size;
+      } catch {
+        continue;
+      }
+      const from = offsets.get(f) ?? 0;
+      if (size <= from) continue;
+      const buf = Buffer.alloc(size - from);
+      const fd = openSync(f, 'r');
+      readSync(fd, buf, 0, buf.length, from);
+      closeSync(fd);
+      offsets.set(f, size);
+      process.stdout.write(buf.toString('utf8'));
+    }
+  }, 300).unref();
 }
 
 async function statuses(): Promise<NodeStatus[]> {
@@ -131,6 +155,7 @@ async function main(): Promise<void> {
   process.stdout.write(`Duplex demo: domain file ${file} (multicast 239.255.80.1:${port} on 127.0.0.1)\n`);
   process.stdout.write('Starting servers a (main), b (backup), c (inactive)...\n');
   for (const s of SERVERS) start(s);
+  tailRuntimeLogs();
   process.stdout.write(HELP);
   process.once('SIGINT', () => void quit());
   process.once('SIGTERM', () => void quit());

@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, validateTimings } from '../defaults';
+import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const name = (what: string) =>
@@ -56,6 +56,7 @@ export const runtimeSchema = z.strictObject({
   command: z.string().min(1, { error: 'runtime.command must name the program to run' }),
   args: z.array(z.string()).default([]),
   cwd: z.string().optional(),
+  stopTimeoutMs: ms(RUNTIME_STOP_TIMEOUT_MS),
 });
 
 export const domainSchema = z.strictObject({

@@ -6,7 +6,9 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { LINK_CHECK_INTERVAL_MS } from '../defaults';
+import {
+  LINK_CHECK_INTERVAL_MS, RUNTIME_CRASH_LOOP_EXITS, RUNTIME_CRASH_LOOP_WINDOW_MS, RUNTIME_RESTART_INITIAL_MS, RUNTIME_RESTART_MAX_MS,
+} from '../defaults';
 import { domainPath, loadDomain, type Domain } from '../domain/load';
 import { loadSecret } from '../domain/secret';
 import { Engine } from '../engine/engine';
@@ -141,7 +143,20 @@ export class DuplexNode {
     this.engine = new Engine(engineCfg, persisted, this.now());
 
     this.runtime = cfg.runtime
-      ? new ProcessRuntime({ ...cfg.runtime, cwd: cfg.runtime.cwd ? domainPath(this.domain, cfg.runtime.cwd) : undefined, env: { DUPLEX_SERVER: this.server } }, this.log)
+      ? new ProcessRuntime(
+        {
+          ...cfg.runtime,
+          cwd: domainPath(this.domain, cfg.runtime.cwd ?? '.'),
+          env: { DUPLEX_SERVER: this.server },
+          logFile: join(this.paths.dir, 'logs', 'runtime.log'),
+          restart: {
+            initialDelayMs: RUNTIME_RESTART_INITIAL_MS, maxDelayMs: RUNTIME_RESTART_MAX_MS,
+            crashLoopExits: RUNTIME_CRASH_LOOP_EXITS, windowMs: RUNTIME_CRASH_LOOP_WINDOW_MS,
+          },
+        },
+        this.log,
+        (detail) => this.log.warn('runtime', `crash loop (${detail}); handing over on a crash loop is not built yet (issue 4): it keeps restarting here`),
+      )
       : new NoRuntime();
 
     this.transport = await MulticastTransport.open({

@@ -4,7 +4,10 @@
  * when the runtime is no longer running in active mode.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { RUNTIME_STOP_TIMEOUT_MS } from '../defaults';
+import { performance } from 'node:perf_hooks';
+import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
+import { RotatingFile } from '../util/rotating-file';
+import { RestartPolicy, type RestartPolicyConfig } from './restart-policy';
 import type { RuntimeMode } from '../engine/types';
 import type { Logger } from '../node/log';
 
@@ -12,7 +15,10 @@ export interface RuntimeStatus {
   /** false when the domain file declares no runtime. */
   declared: boolean;
   mode: RuntimeMode;
+  state: ProcessState;
   pid: number | null;
+  /** Milliseconds since the process started, null when not running. */
+  uptimeMs: number | null;
   restarts: number;
   lastExit: string | null;
 }
@@ -29,27 +35,52 @@ export class NoRuntime implements Runtime {
     this.mode = mode;
   }
   status(): RuntimeStatus {
-    return { declared: false, mode: this.mode, pid: null, restarts: 0, lastExit: null };
+    return { declared: false, mode: this.mode, state: 'stopped', pid: null, uptimeMs: null, restarts: 0, lastExit: null };
   }
+}
+
+/** What a runtime process is doing now. */
+export type ProcessState = 'stopped' | 'running' | 'stopping' | 'waiting to restart';
+
+export interface ProcessSpec {
+  command: string;
+  args: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  /** After the stop signal, how long before the whole process group is killed. */
+  stopTimeoutMs: number;
+  /** Where its stdout and stderr go (rotated). */
+  logFile: string;
+  restart: RestartPolicyConfig;
 }
 
 /**
  * A single process that runs while the server is Active, with DUPLEX_MODE=active in its
- * environment. Stopped on any other mode: SIGTERM, then SIGKILL after RUNTIME_STOP_TIMEOUT_MS.
- * An unexpected exit while Active is logged and the process started again after a second.
+ * environment, in a process group of its own so that stopping it also stops what it
+ * started. Stop: SIGTERM to the group, SIGKILL to the group after `stopTimeoutMs`.
+ * An unexpected exit while Active is restarted with exponential backoff; a crash loop
+ * is reported through `onCrashLoop`.
  */
 export class ProcessRuntime implements Runtime {
   private mode: RuntimeMode = 'stopped';
+  private state: ProcessState = 'stopped';
   private child: ChildProcess | null = null;
+  private startedAt: number | null = null;
   private restarts = 0;
   private lastExit: string | null = null;
   private queue: Promise<void> = Promise.resolve();
   private restartTimer: NodeJS.Timeout | null = null;
+  private readonly policy: RestartPolicy;
+  private readonly output: RotatingFile;
 
   constructor(
-    private readonly spec: { command: string; args: string[]; cwd?: string; env?: Record<string, string> },
+    private readonly spec: ProcessSpec,
     private readonly log: Logger,
-  ) {}
+    private readonly onCrashLoop: (detail: string) => void = () => undefined,
+  ) {
+    this.policy = new RestartPolicy(spec.restart);
+    this.output = new RotatingFile(spec.logFile, RUNTIME_LOG_MAX_BYTES);
+  }
 
   setMode(mode: RuntimeMode): Promise<void> {
     this.queue = this.queue.then(() => (mode === 'active' ? this.start() : this.stop(mode)));
@@ -57,59 +88,110 @@ export class ProcessRuntime implements Runtime {
   }
 
   status(): RuntimeStatus {
-    return { declared: true, mode: this.mode, pid: this.child?.pid ?? null, restarts: this.restarts, lastExit: this.lastExit };
+    return {
+      declared: true,
+      mode: this.mode,
+      state: this.state,
+      pid: this.child?.pid ?? null,
+      uptimeMs: this.startedAt === null ? null : Math.round(performance.now() - this.startedAt),
+      restarts: this.restarts,
+      lastExit: this.lastExit,
+    };
   }
 
   private start(): Promise<void> {
     this.mode = 'active';
     if (this.child) return Promise.resolve();
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     return new Promise((resolveStart) => {
       const child = spawn(this.spec.command, this.spec.args, {
         cwd: this.spec.cwd,
         env: { ...process.env, ...this.spec.env, DUPLEX_MODE: 'active' },
-        stdio: ['ignore', 'inherit', 'inherit'],
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: process.platform !== 'win32', // its own process group, stopped as a whole
+        windowsHide: true,
       });
       this.child = child;
+      child.stdout!.on('data', (b: Buffer) => this.output.write(b));
+      child.stderr!.on('data', (b: Buffer) => this.output.write(b));
       child.once('spawn', () => {
-        this.log.info('runtime', `started ${this.spec.command} in active mode (pid ${child.pid})`);
+        this.state = 'running';
+        this.startedAt = performance.now();
+        this.log.info('runtime', `started ${this.spec.command} in active mode (pid ${child.pid}); output in ${this.spec.logFile}`);
         resolveStart();
       });
       child.once('error', (err) => {
         this.log.error('runtime', `cannot start ${this.spec.command}: ${err.message}`);
+        if (this.child === child) this.child = null;
+        this.onUnexpectedExit(`start failed: ${err.message}`);
         resolveStart();
       });
       child.once('exit', (code, signal) => {
         this.lastExit = signal ? `signal ${signal}` : `code ${code}`;
-        if (this.child === child) this.child = null;
-        if (this.mode === 'active') {
-          this.restarts += 1;
-          this.log.warn('runtime', `exited unexpectedly (${this.lastExit}) while Active; starting it again in 1 s`);
-          this.restartTimer = setTimeout(() => {
-            this.restartTimer = null;
-            if (this.mode === 'active') void this.setMode('active');
-          }, 1000);
-        }
+        if (this.child !== child) return;
+        this.child = null;
+        this.startedAt = null;
+        if (this.mode === 'active' && this.state !== 'stopping') this.onUnexpectedExit(this.lastExit);
       });
     });
   }
 
+  private onUnexpectedExit(how: string): void {
+    this.restarts += 1;
+    const d = this.policy.onExit(performance.now());
+    this.state = 'waiting to restart';
+    const loop = d.crashLoop ? `; crash loop: ${d.recentExits} exits within ${Math.round(this.spec.restart.windowMs / 1000)} s` : '';
+    this.log.warn('runtime', `exited unexpectedly (${how}) while Active; starting it again in ${d.delayMs} ms${loop}`);
+    if (d.crashLoop) this.onCrashLoop(`${d.recentExits} exits within ${Math.round(this.spec.restart.windowMs / 1000)} s, the last ${how}`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.mode === 'active') void this.setMode('active');
+    }, d.delayMs);
+  }
+
   private stop(mode: RuntimeMode): Promise<void> {
     this.mode = mode;
+    this.policy.reset();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = null;
     const child = this.child;
-    if (!child) return Promise.resolve();
+    if (!child || child.pid === undefined) {
+      this.state = 'stopped';
+      return Promise.resolve();
+    }
+    const pid = child.pid;
+    this.state = 'stopping';
     return new Promise((resolveStop) => {
       const killer = setTimeout(() => {
-        this.log.warn('runtime', `pid ${child.pid} ignored SIGTERM for ${RUNTIME_STOP_TIMEOUT_MS} ms; killing it`);
-        child.kill('SIGKILL');
-      }, RUNTIME_STOP_TIMEOUT_MS);
+        this.log.warn('runtime', `pid ${pid} did not stop within ${this.spec.stopTimeoutMs} ms of SIGTERM; killing its process group`);
+        killTree(pid, 'SIGKILL');
+      }, this.spec.stopTimeoutMs);
       child.once('exit', () => {
         clearTimeout(killer);
-        this.log.info('runtime', `stopped (pid ${child.pid}, ${this.lastExit})`);
+        // The leader is gone; whatever it started and left behind goes with it.
+        killTree(pid, 'SIGKILL');
+        this.child = null;
+        this.startedAt = null;
+        this.state = 'stopped';
+        this.log.info('runtime', `stopped (pid ${pid}, ${this.lastExit})`);
         resolveStop();
       });
-      child.kill('SIGTERM');
+      killTree(pid, 'SIGTERM');
     });
+  }
+}
+
+/** Signals a process and everything it started: the process group on POSIX, the tree on Windows. */
+export function killTree(pid: number, signal: NodeJS.Signals): void {
+  if (process.platform === 'win32') {
+    // taskkill /T walks the tree; /F forces (Windows has no SIGTERM for console-less processes).
+    spawn('taskkill', ['/pid', String(pid), '/T', ...(signal === 'SIGKILL' ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true }).on('error', () => undefined);
+    return;
+  }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is already gone
   }
 }
