@@ -21,5 +21,5 @@ if (!chosen.length) {
   console.error(`no test files${filter ? ` matching "${filter}"` : ''} under ${root}; run npm run build first`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...chosen], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...chosen], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

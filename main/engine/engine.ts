@@ -169,6 +169,9 @@ export class Engine {
       case 'send-failed':
         this.raiseAwareness(now);
         break;
+      case 'runtime-failed':
+        this.runtimeFailed(now, fact.reason);
+        break;
     }
     this.evaluate(now);
     return this.finish(now);
@@ -329,6 +332,18 @@ export class Engine {
     this.setRole(now, 'starting', 'maintenance switched off: listening for peers');
     this.done('maintenance-off', true, `${self} left Maintenance`);
     return { accepted: true, message: `${self} left Maintenance` };
+  }
+
+  /** A crash loop of the local runtime: the Active hands over to a ready Standby, or says why it cannot. */
+  private runtimeFailed(now: number, why: string): void {
+    if (this.role !== 'active') return;
+    const standby = this.liveStandby(now);
+    if (!standby) {
+      this.reason = `runtime crash loop (${why}); no Standby to hand over to, so it keeps restarting here`;
+      return;
+    }
+    this.manualHold = true; // no failback onto a server whose runtime just failed
+    this.startHandover(now, standby.name, 'follower', null, `runtime crash loop (${why}): handing over to ${standby.name}`);
   }
 
   // ---------------------------------------------------------------- decisions

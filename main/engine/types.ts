@@ -87,7 +87,9 @@ export type Observation =
   /** The server's own network interface (link and address) is up or down. */
   | { kind: 'link'; up: boolean; detail?: string }
   /** Sending a datagram failed (counts as local trouble). */
-  | { kind: 'send-failed' };
+  | { kind: 'send-failed' }
+  /** The local runtime keeps dying (a crash loop): the Active hands over if it can. */
+  | { kind: 'runtime-failed'; reason: string };
 
 export type Effect =
   | { kind: 'role'; from: Role; to: Role; reason: string; epoch: number; cause?: PromotionCause }

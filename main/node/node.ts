@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
-  LINK_CHECK_INTERVAL_MS, RUNTIME_CRASH_LOOP_EXITS, RUNTIME_CRASH_LOOP_WINDOW_MS, RUNTIME_RESTART_INITIAL_MS, RUNTIME_RESTART_MAX_MS,
+  LINK_CHECK_INTERVAL_MS, RUNTIME_STOP_TIMEOUT_MS, RUNTIME_CRASH_LOOP_EXITS, RUNTIME_CRASH_LOOP_WINDOW_MS, RUNTIME_RESTART_INITIAL_MS, RUNTIME_RESTART_MAX_MS,
 } from '../defaults';
 import { domainPath, loadDomain, type Domain } from '../domain/load';
 import { loadSecret } from '../domain/secret';
@@ -15,7 +15,7 @@ import { Engine } from '../engine/engine';
 import type { Command, CommandName, EngineConfig, EngineStatus, Output, PersistedState, Role } from '../engine/types';
 import { deriveKeys, type DropReason } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
-import { NoRuntime, ProcessRuntime, type Runtime, type RuntimeStatus } from '../runtime/runtime';
+import { NoRuntime, ProcessRuntime, stopLeftoverRuntime, type Runtime, type RuntimeStatus } from '../runtime/runtime';
 import { writeFileAtomic } from '../util/atomic';
 import { AdminServer, type AdminReply } from './admin';
 import { localIPv4Addresses, resolveInterface } from './interfaces';
@@ -28,6 +28,7 @@ export interface NodePaths {
   admin: string;
   lock: string;
   log: string;
+  runtimePid: string;
 }
 
 /** Where a server's node keeps its files: `<stateDir>/<server>/`. The CLI finds the admin endpoint here. */
@@ -39,6 +40,7 @@ export function nodePaths(domain: Domain, server: string): NodePaths {
     admin: join(dir, 'admin.json'),
     lock: join(dir, 'node.lock'),
     log: join(dir, 'logs', 'duplex.log'),
+    runtimePid: join(dir, 'runtime.pid'),
   };
 }
 
@@ -118,6 +120,7 @@ export class DuplexNode {
   private async boot(): Promise<void> {
     const cfg = this.domain.config;
     this.lock();
+    await stopLeftoverRuntime(this.paths.runtimePid, this.log, cfg.runtime?.stopTimeoutMs ?? RUNTIME_STOP_TIMEOUT_MS);
     const stored = this.readState();
     this.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
     const persisted = { epoch: stored.epoch, maintenance: stored.maintenance };
@@ -149,13 +152,14 @@ export class DuplexNode {
           cwd: domainPath(this.domain, cfg.runtime.cwd ?? '.'),
           env: { DUPLEX_SERVER: this.server },
           logFile: join(this.paths.dir, 'logs', 'runtime.log'),
+          pidFile: this.paths.runtimePid,
           restart: {
             initialDelayMs: RUNTIME_RESTART_INITIAL_MS, maxDelayMs: RUNTIME_RESTART_MAX_MS,
             crashLoopExits: RUNTIME_CRASH_LOOP_EXITS, windowMs: RUNTIME_CRASH_LOOP_WINDOW_MS,
           },
         },
         this.log,
-        (detail) => this.log.warn('runtime', `crash loop (${detail}); handing over on a crash loop is not built yet (issue 4): it keeps restarting here`),
+        (detail) => this.apply(this.engine.observe({ kind: 'runtime-failed', reason: detail }, this.now())),
       )
       : new NoRuntime();
 

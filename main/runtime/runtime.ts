@@ -4,7 +4,9 @@
  * when the runtime is no longer running in active mode.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { writeFileAtomic } from '../util/atomic';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { RotatingFile } from '../util/rotating-file';
 import { RestartPolicy, type RestartPolicyConfig } from './restart-policy';
@@ -51,6 +53,8 @@ export interface ProcessSpec {
   stopTimeoutMs: number;
   /** Where its stdout and stderr go (rotated). */
   logFile: string;
+  /** Where the running process is recorded, so that a node restarted after a crash finds it. */
+  pidFile: string;
   restart: RestartPolicyConfig;
 }
 
@@ -118,6 +122,7 @@ export class ProcessRuntime implements Runtime {
       child.once('spawn', () => {
         this.state = 'running';
         this.startedAt = performance.now();
+        recordPid(this.spec.pidFile, child.pid!, this.spec.command);
         this.log.info('runtime', `started ${this.spec.command} in active mode (pid ${child.pid}); output in ${this.spec.logFile}`);
         resolveStart();
       });
@@ -132,6 +137,7 @@ export class ProcessRuntime implements Runtime {
         if (this.child !== child) return;
         this.child = null;
         this.startedAt = null;
+        rmSync(this.spec.pidFile, { force: true });
         if (this.mode === 'active' && this.state !== 'stopping') this.onUnexpectedExit(this.lastExit);
       });
     });
@@ -174,12 +180,73 @@ export class ProcessRuntime implements Runtime {
         this.child = null;
         this.startedAt = null;
         this.state = 'stopped';
+        rmSync(this.spec.pidFile, { force: true });
         this.log.info('runtime', `stopped (pid ${pid}, ${this.lastExit})`);
         resolveStop();
       });
       killTree(pid, 'SIGTERM');
     });
   }
+}
+
+interface PidRecord {
+  pid: number;
+  /** Linux: start time of the process in clock ticks since boot (/proc/<pid>/stat field 22). */
+  startTicks: number | null;
+  command: string;
+}
+
+function startTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return null;
+  }
+}
+
+function recordPid(file: string, pid: number, command: string): void {
+  const rec: PidRecord = { pid, startTicks: startTicks(pid), command };
+  writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, keepPrevious: false });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Before a node does anything else: a runtime left running by a previous node of this
+ * server (Duplex crashed or was killed) is stopped, process group and all, so that it can
+ * never run next to the one the domain chooses. The pid is trusted only when the process's
+ * start time matches the record (Linux); elsewhere a leftover is reported, not killed.
+ */
+export async function stopLeftoverRuntime(pidFile: string, log: Logger, timeoutMs: number): Promise<void> {
+  let rec: PidRecord;
+  try {
+    rec = JSON.parse(readFileSync(pidFile, 'utf8')) as PidRecord;
+  } catch {
+    return; // none recorded
+  }
+  rmSync(pidFile, { force: true });
+  if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1 || !alive(rec.pid)) return;
+  const now = startTicks(rec.pid);
+  if (rec.startTicks === null || now === null) {
+    log.warn('runtime', `a runtime (${rec.command}, pid ${rec.pid}) may still run from before this node started; it cannot be verified on this system, so it was left alone: check it by hand`);
+    return;
+  }
+  if (now !== rec.startTicks) return; // the pid belongs to another process now
+  log.warn('runtime', `found the runtime (${rec.command}, pid ${rec.pid}) left running by a previous Duplex node of this server; stopping it before joining the domain`);
+  killTree(rec.pid, 'SIGTERM');
+  const deadline = performance.now() + timeoutMs;
+  while (alive(rec.pid) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  killTree(rec.pid, 'SIGKILL');
+  while (alive(rec.pid) && performance.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 20));
+  log.info('runtime', alive(rec.pid) ? `pid ${rec.pid} is still there after SIGKILL` : `leftover runtime pid ${rec.pid} stopped`);
 }
 
 /** Signals a process and everything it started: the process group on POSIX, the tree on Windows. */

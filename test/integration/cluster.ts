@@ -27,12 +27,12 @@ export class Cluster {
   readonly port: number;
   readonly nodes = new Map<string, RunningNode>();
 
-  constructor(readonly servers: string[], opts: { extra?: string } = {}) {
+  constructor(readonly servers: string[], opts: { extra?: string; runtime?: { command: string; args: string[] } } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'duplex-it-'));
     this.file = join(this.dir, 'plant.yaml');
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
     this.group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1' });
+    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime });
     if (opts.extra) writeFileSync(this.file, `${require('node:fs').readFileSync(this.file, 'utf8')}\n${opts.extra}\n`);
   }
 
@@ -82,7 +82,8 @@ export class Cluster {
         n.proc.kill('SIGTERM');
       }
     }
-    await Promise.all([...this.nodes.values()].map((n) => Promise.race([n.exited, sleep(5_000).then(() => n.proc.kill('SIGKILL'))])));
+    // Long enough for a node to stop a runtime that ignores SIGTERM (its stop timeout is 5 s).
+    await Promise.all([...this.nodes.values()].map((n) => Promise.race([n.exited, sleep(15_000).then(() => n.proc.kill('SIGKILL'))])));
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -11,6 +11,7 @@ import { sleep, waitFor } from './cluster';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 const dir = mkdtempSync(join(tmpdir(), 'duplex-rt-'));
+const created: ProcessRuntime[] = [];
 
 function alive(pid: number): boolean {
   try {
@@ -37,17 +38,23 @@ function setup(name: string, victimArgs: string[], opts: { stopTimeoutMs?: numbe
       args: [VICTIM, '--pidfile', pidfile, ...victimArgs],
       stopTimeoutMs: opts.stopTimeoutMs ?? 2_000,
       logFile: join(dir, `${name}.log`),
+      pidFile: join(dir, `${name}.runtime.pid`),
       restart: { initialDelayMs: 100, maxDelayMs: 400, crashLoopExits: 3, windowMs: 10_000 },
     },
     log,
     (d) => loops.push(d),
   );
+  created.push(rt);
   const pids = () => readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
   return { rt, lines, loops, pids, pidfile };
 }
 
 describe('runtime process supervision', () => {
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(async () => {
+    // Whatever a failed test left running is stopped, so the file always ends.
+    await Promise.all(created.map((rt) => rt.setMode('stopped')));
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('starts in active mode, logs its output, stops on request', async () => {
     const { rt, pids } = setup('plain', []);

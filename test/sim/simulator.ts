@@ -415,6 +415,16 @@ export class Simulation {
       }
     }
     if (f.commands) {
+      // A runtime crash loop somewhere: the Active hands over if it can.
+      for (let i = 0; i < 2; i++) {
+        const n = pick();
+        this.schedule(at(), () => this.onNode(n, () => {
+          if (!n.engine) return;
+          this.lastCommandAt = this.now; // the handover it causes is asked for, like a command
+          this.trace(`${n.name} runtime crash loop`);
+          this.handle(n, n.engine.observe({ kind: 'runtime-failed', reason: 'simulated crash loop' }, this.now));
+        }));
+      }
       for (let i = 0; i < 6; i++) {
         const n = pick();
         const x = this.r();

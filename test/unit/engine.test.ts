@@ -330,6 +330,32 @@ describe('switchover', () => {
   });
 });
 
+describe('runtime crash loop', () => {
+  it('the Active hands over to the Standby, stopping its runtime first', () => {
+    const a = activeA();
+    const out = a.observe({ kind: 'runtime-failed', reason: '3 exits within 60 s' }, 1010);
+    assert.equal(a.currentRole, 'deactivating');
+    assert.match(a.status(1010).reason, /runtime crash loop \(3 exits within 60 s\): handing over to b/);
+    assert.deepEqual(effectsOf(out, 'runtime'), [{ kind: 'runtime', mode: 'standby' }]);
+    const done = a.observe({ kind: 'runtime', mode: 'standby' }, 1100);
+    assert.equal(done.send.find((m) => m.grantTo)?.grantTo, 'b');
+  });
+
+  it('with no Standby the Active stays and says why', () => {
+    const a = engine('a', ABC);
+    tickUntil(a, 0, 1000);
+    a.observe({ kind: 'runtime-failed', reason: '3 exits within 60 s' }, 1010);
+    assert.equal(a.currentRole, 'active');
+    assert.match(a.status(1010).reason, /no Standby to hand over to, so it keeps restarting here/);
+  });
+
+  it('is ignored by a server that is not Active', () => {
+    const b = standbyBehindA();
+    b.observe({ kind: 'runtime-failed', reason: 'x' }, 1010);
+    assert.equal(b.currentRole, 'standby');
+  });
+});
+
 describe('refusals', () => {
   const refused = (e: Engine, cmd: Parameters<Engine['command']>[0], now: number, pattern: RegExp) => {
     const r = e.command(cmd, now);

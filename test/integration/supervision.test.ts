@@ -1,0 +1,92 @@
+/**
+ * Runtimes under real nodes: a crash loop on the Active moves the runtime to the Standby;
+ * a runtime left behind by a SIGKILLed node is stopped when the node comes back.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, waitFor, waitForRoles } from './cluster';
+
+const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of live processes whose command line contains `text` (Linux /proc). */
+function processesMentioning(text: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(text)) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+const pidOf = (dir: string, server: string) => {
+  try {
+    return Number(readFileSync(join(dir, `${server}.pid`), 'utf8'));
+  } catch {
+    return undefined;
+  }
+};
+
+describe('runtime supervision with real nodes', () => {
+  it('a crash loop on the Active hands over: the Standby runs the runtime in active mode', async () => {
+    const c = new Cluster(['a', 'b'], { runtime: { command: process.execPath, args: [VICTIM, '--crash-on', 'a'] } });
+    try {
+      c.startAll();
+      await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+      const b = await waitFor('b to take over after the crash loop on a', 20_000, async () => {
+        const s = await c.status('b');
+        return s.role === 'active' && s.runtimeProcess.state === 'running' ? s : undefined;
+      }, 100);
+      assert.equal(b.runtimeProcess.declared, true);
+      const a = await c.status('a');
+      assert.equal(a.role, 'standby');
+      assert.ok(a.events.some((e) => /runtime crash loop \(3 exits within 60 s, the last code 7\): handing over to b/.test(e.reason)), JSON.stringify(a.events));
+      assert.equal(a.runtimeProcess.state, 'stopped');
+    } finally {
+      await c.stop();
+    }
+  });
+
+  describe('a node SIGKILLed with its runtime running', () => {
+    const pids = mkdtempSync(join(tmpdir(), 'duplex-pids-'));
+    const c = new Cluster(['a', 'b'], { runtime: { command: process.execPath, args: [VICTIM, '--ignore-term', '--grandchild', '--pid-dir', pids] } });
+    after(async () => {
+      await c.stop();
+      // No orphans: nothing started with this test's pid folder in its command line survives.
+      const left = processesMentioning(pids).join(', ');
+      rmSync(pids, { recursive: true, force: true });
+      assert.equal(left, '', `orphan runtime processes: ${left}`);
+    });
+
+    it('finds the leftover runtime when it comes back and stops it: exactly one runtime', async () => {
+      c.startAll();
+      await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+      const orphan = await waitFor("a's runtime pid", 5_000, async () => pidOf(pids, 'a'));
+      c.kill('a', 'SIGKILL');
+      await c.nodes.get('a')!.exited;
+      assert.ok(alive(orphan), 'the runtime outlives its killed node');
+      await waitFor('b to run the runtime', 10_000, async () => ((await c.status('b')).runtimeProcess.state === 'running' ? true : undefined), 100);
+      const survivor = await waitFor("b's runtime pid", 5_000, async () => pidOf(pids, 'b'));
+      c.start('a');
+      await waitForRoles(c, { a: 'standby', b: 'active' }, 15_000);
+      await waitFor('the leftover runtime to be gone', 10_000, async () => (alive(orphan) ? undefined : true));
+      assert.ok(alive(survivor), "b's runtime keeps running");
+      assert.ok(c.nodes.get('a')!.output.some((l) => /found the runtime .* left running by a previous Duplex node of this server; stopping it/.test(l)));
+    });
+  });
+});
