@@ -17,6 +17,7 @@ import { deriveKeys, type DropReason } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
 import { NoRuntime, ProcessRuntime, stopLeftoverRuntime, type Runtime, type RuntimeStatus } from '../runtime/runtime';
 import { writeFileAtomic } from '../util/atomic';
+import { isAlive } from '../util/process';
 import { AdminServer, type AdminReply } from './admin';
 import { localIPv4Addresses, resolveInterface } from './interfaces';
 import { createLogger, type Logger } from './log';
@@ -416,14 +417,6 @@ export class DuplexNode {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function parseCommand(body: unknown): Command | null {
   if (typeof body !== 'object' || body === null) return null;

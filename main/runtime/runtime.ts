@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../util/atomic';
+import { isAlive } from '../util/process';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { RotatingFile } from '../util/rotating-file';
 import { RestartPolicy, type RestartPolicyConfig } from './restart-policy';
@@ -210,14 +211,6 @@ function recordPid(file: string, pid: number, command: string): void {
   writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, keepPrevious: false });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Before a node does anything else: a runtime left running by a previous node of this
@@ -233,7 +226,7 @@ export async function stopLeftoverRuntime(pidFile: string, log: Logger, timeoutM
     return; // none recorded
   }
   rmSync(pidFile, { force: true });
-  if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1 || !alive(rec.pid)) return;
+  if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1 || !isAlive(rec.pid)) return;
   const now = startTicks(rec.pid);
   if (rec.startTicks === null || now === null) {
     log.warn('runtime', `a runtime (${rec.command}, pid ${rec.pid}) may still run from before this node started; it cannot be verified on this system, so it was left alone: check it by hand`);
@@ -243,10 +236,10 @@ export async function stopLeftoverRuntime(pidFile: string, log: Logger, timeoutM
   log.warn('runtime', `found the runtime (${rec.command}, pid ${rec.pid}) left running by a previous Duplex node of this server; stopping it before joining the domain`);
   killTree(rec.pid, 'SIGTERM');
   const deadline = performance.now() + timeoutMs;
-  while (alive(rec.pid) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (isAlive(rec.pid) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   killTree(rec.pid, 'SIGKILL');
-  while (alive(rec.pid) && performance.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 20));
-  log.info('runtime', alive(rec.pid) ? `pid ${rec.pid} is still there after SIGKILL` : `leftover runtime pid ${rec.pid} stopped`);
+  while (isAlive(rec.pid) && performance.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 20));
+  log.info('runtime', isAlive(rec.pid) ? `pid ${rec.pid} is still there after SIGKILL` : `leftover runtime pid ${rec.pid} stopped`);
 }
 
 /** Signals a process and everything it started: the process group on POSIX, the tree on Windows. */

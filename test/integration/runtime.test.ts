@@ -8,19 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { ProcessRuntime } from '../../main/runtime/runtime';
 import type { Logger } from '../../main/node/log';
 import { sleep, waitFor } from './cluster';
+import { isAlive } from '../../main/util/process';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 const dir = mkdtempSync(join(tmpdir(), 'duplex-rt-'));
 const created: ProcessRuntime[] = [];
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function setup(name: string, victimArgs: string[], opts: { stopTimeoutMs?: number } = {}) {
   const lines: string[] = [];
@@ -65,7 +58,7 @@ describe('runtime process supervision', () => {
     await waitFor('its output in the log', 5_000, async () => (/victim: running \(pid \d+, mode active\)/.test(readFileSync(join(dir, 'plain.log'), 'utf8')) ? true : undefined));
     await rt.setMode('stopped');
     assert.equal(rt.status().state, 'stopped');
-    assert.equal(alive(pid!), false);
+    assert.equal(isAlive(pid!), false);
   });
 
   it('a process that ignores SIGTERM is gone within the stop timeout', async () => {
@@ -76,7 +69,7 @@ describe('runtime process supervision', () => {
     const t0 = performance.now();
     await rt.setMode('standby');
     const took = performance.now() - t0;
-    assert.equal(alive(pid!), false);
+    assert.equal(isAlive(pid!), false);
     assert.ok(took >= 450 && took < 3_000, `stop took ${took} ms`);
     assert.ok(lines.some((l) => /did not stop within 500 ms of SIGTERM; killing its process group/.test(l)));
   });
@@ -85,10 +78,10 @@ describe('runtime process supervision', () => {
     const { rt, pids } = setup('family', ['--grandchild']);
     await rt.setMode('active');
     const [pid, grandchild] = await waitFor('both pids', 5_000, async () => (pids().length === 2 ? pids() : undefined));
-    assert.ok(alive(grandchild!));
+    assert.ok(isAlive(grandchild!));
     await rt.setMode('stopped');
-    await waitFor('the grandchild to be gone', 2_000, async () => (alive(grandchild!) ? undefined : true));
-    assert.equal(alive(pid!), false);
+    await waitFor('the grandchild to be gone', 2_000, async () => (isAlive(grandchild!) ? undefined : true));
+    assert.equal(isAlive(pid!), false);
   });
 
   it('an unexpected exit is restarted with backoff; three in the window are a crash loop', async () => {

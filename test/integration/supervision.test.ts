@@ -8,17 +8,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, waitFor, waitForRoles } from './cluster';
+import { isAlive } from '../../main/util/process';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Pids of live processes whose command line contains `text` (Linux /proc). */
 function processesMentioning(text: string): number[] {
@@ -79,13 +72,13 @@ describe('runtime supervision with real nodes', () => {
       const orphan = await waitFor("a's runtime pid", 5_000, async () => pidOf(pids, 'a'));
       c.kill('a', 'SIGKILL');
       await c.nodes.get('a')!.exited;
-      assert.ok(alive(orphan), 'the runtime outlives its killed node');
+      assert.ok(isAlive(orphan), 'the runtime outlives its killed node');
       await waitFor('b to run the runtime', 10_000, async () => ((await c.status('b')).runtimeProcess.state === 'running' ? true : undefined), 100);
       const survivor = await waitFor("b's runtime pid", 5_000, async () => pidOf(pids, 'b'));
       c.start('a');
       await waitForRoles(c, { a: 'standby', b: 'active' }, 15_000);
-      await waitFor('the leftover runtime to be gone', 10_000, async () => (alive(orphan) ? undefined : true));
-      assert.ok(alive(survivor), "b's runtime keeps running");
+      await waitFor('the leftover runtime to be gone', 10_000, async () => (isAlive(orphan) ? undefined : true));
+      assert.ok(isAlive(survivor), "b's runtime keeps running");
       assert.ok(c.nodes.get('a')!.output.some((l) => /found the runtime .* left running by a previous Duplex node of this server; stopping it/.test(l)));
     });
   });
