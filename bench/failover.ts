@@ -12,9 +12,8 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Cluster, sleep, waitForRoles, type RunningNode } from '../test/integration/cluster';
-import { adminRequest, readEndpoint } from '../main/node/admin';
 import { loadDomain } from '../main/domain/load';
-import { nodePaths } from '../main/node/node';
+import { askNode } from '../main/node/node';
 import { summary } from './stats';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '20' }, soak: { type: 'string' }, 'idle-seconds': { type: 'string', default: '30' } } });
@@ -66,9 +65,8 @@ async function switchovers(c: Cluster): Promise<number[]> {
   for (let i = 0; i < TRIALS; i++) {
     const [, standby] = await activeAndStandby(c);
     await sleep(200);
-    const ep = readEndpoint(nodePaths(domain, standby).admin);
     const t0 = performance.now();
-    const r = await adminRequest(ep, 'POST', '/command', { command: 'activate' });
+    const r = await askNode(domain, standby, 'POST', '/command', { command: 'activate' });
     const t1 = performance.now();
     if (r.status !== 200) throw new Error(`switchover ${i} failed: ${JSON.stringify(r.body)}`);
     times.push(t1 - t0);

@@ -9,8 +9,8 @@
 import { parseArgs } from 'node:util';
 import { loadDomain, DomainFileError } from './domain/load';
 import { initDomain } from './domain/init';
-import { adminRequest, NoNodeError, readEndpoint } from './node/admin';
-import { DuplexNode, nodePaths, type NodeStatus } from './node/node';
+import { NoNodeError } from './node/admin';
+import { askNode, DuplexNode, nodePaths, type NodeStatus } from './node/node';
 import { VERSION } from './version';
 
 const USAGE = `duplex ${VERSION} — hot-standby redundancy for plant servers
@@ -120,10 +120,9 @@ async function call(domainFile: string, server: string, method: string, path: st
   if (!domain.config.servers.some((s) => s.name === server)) {
     throw new UsageError(`server "${server}" is not in ${domain.file}; its servers are: ${domain.config.servers.map((s) => s.name).join(', ')}`);
   }
-  const paths = nodePaths(domain, server);
   try {
-    const r = await adminRequest(readEndpoint(paths.admin), method, path, body);
-    if (r.status === 401) throw new Error(`the node for ${server} refused the admin token in ${paths.admin}; run this command as the user who runs the node`);
+    const r = await askNode(domain, server, method, path, body);
+    if (r.status === 401) throw new Error(`the node for ${server} refused the admin token in ${nodePaths(domain, server).admin}; run this command as the user who runs the node`);
     return r;
   } catch (e) {
     if (e instanceof NoNodeError) {

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { initDomain } from './domain/init';
 import { loadDomain } from './domain/load';
-import { adminRequest, readEndpoint } from './node/admin';
-import { nodePaths, type NodeStatus } from './node/node';
+import { askNode, type NodeStatus } from './node/node';
 
 const CLI = join(__dirname, 'cli.js');
 const SERVERS = ['a', 'b', 'c'];
@@ -63,7 +62,7 @@ async function statuses(): Promise<NodeStatus[]> {
   const out: NodeStatus[] = [];
   for (const s of procs.keys()) {
     try {
-      out.push((await adminRequest(readEndpoint(nodePaths(domain, s).admin), 'GET', '/status', undefined, 1_000)).body as NodeStatus);
+      out.push((await askNode(domain, s, 'GET', '/status', undefined, 1_000)).body as NodeStatus);
     } catch {
       // not up yet
     }
@@ -113,7 +112,7 @@ async function handle(line: string): Promise<void> {
     case 'switch': {
       const s = await find('standby');
       if (!s) return void process.stdout.write('no Standby right now\n');
-      const r = await adminRequest(readEndpoint(nodePaths(loadDomain(file), s).admin), 'POST', '/command', { command: 'activate' });
+      const r = await askNode(loadDomain(file), s, 'POST', '/command', { command: 'activate' });
       process.stdout.write(`-- activate ${s}: ${(r.body as { message: string }).message}\n`);
       break;
     }

@@ -122,7 +122,7 @@ export class Engine {
   tick(now: number): Output {
     this.begin();
     const late = now - this.wakeAt;
-    if (late >= this.cfg.timings.failureTimeoutMs / 2) {
+    if (this.wasFrozen(now)) {
       // This process was frozen (paused, swapped, suspended). What peers did meanwhile is
       // unknown: judge them only on what arrives from now on.
       this.resumedAt = now;
@@ -196,15 +196,14 @@ export class Engine {
         if (!p) {
           return { server: s.name, role: 'unknown', lastRole: null, epoch: 0, eligible: false, awareness: 0, lastHeardMs: null };
         }
-        const ago = now - p.lastHeard;
         return {
           server: s.name,
-          role: ago < timeout ? p.hb.role : 'unreachable',
+          role: this.isLive(p, now) ? p.hb.role : 'unreachable',
           lastRole: p.hb.role,
           epoch: p.hb.epoch,
           eligible: p.hb.eligible,
           awareness: p.hb.awareness,
-          lastHeardMs: Math.round(ago),
+          lastHeardMs: Math.round(now - p.lastHeard),
         };
       });
     return {
@@ -230,6 +229,11 @@ export class Engine {
    */
   get nextTickAt(): number {
     return this.wakeAt;
+  }
+
+  /** Whether a tick at `now` comes so late that this process must have been frozen meanwhile. */
+  wasFrozen(now: number): boolean {
+    return now - this.wakeAt >= this.cfg.timings.failureTimeoutMs / 2;
   }
 
   get currentRole(): Role {
@@ -531,7 +535,7 @@ export class Engine {
     const g = this.grant;
     if (!g) return;
     const target = this.peers.get(g.to);
-    if (target && now - target.lastHeard < this.effectiveTimeout() && target.hb.role === 'active' && target.hb.epoch > g.epoch) {
+    if (target && this.isLive(target, now) && target.hb.role === 'active' && target.hb.epoch > g.epoch) {
       if (g.command) this.done(g.command, true, `${g.to} is Active (epoch ${target.hb.epoch})`);
       this.grant = null;
       this.dirty = true;
@@ -575,10 +579,14 @@ export class Engine {
     return this.cfg.timings.failureTimeoutMs * (1 + this.awareness);
   }
 
+  /** Heard within the (awareness-stretched) failure timeout. */
+  private isLive(p: PeerView, now: number): boolean {
+    return now - p.lastHeard < this.effectiveTimeout();
+  }
+
   private livePeers(now: number): PeerView[] {
-    const timeout = this.effectiveTimeout();
     const live: PeerView[] = [];
-    for (const p of this.peers.values()) if (now - p.lastHeard < timeout) live.push(p);
+    for (const p of this.peers.values()) if (this.isLive(p, now)) live.push(p);
     return live;
   }
 

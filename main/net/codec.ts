@@ -94,15 +94,16 @@ export function decode(buf: Buffer, keys: DomainKeys): Decoded {
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 const isStr = (v: unknown, max = 200): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+const isName = (v: unknown): v is string => isStr(v, 63);
 const optional = <T>(v: unknown, check: (x: unknown) => x is T): boolean => v === undefined || check(v);
 
 /** Shape check of an authenticated body; anything unexpected is malformed. */
 function asHeartbeat(v: unknown): Heartbeat | null {
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
-  if (o.kind !== 'heartbeat' || !isStr(o.from, 63) || !ROLES.includes(o.role as never)) return null;
+  if (o.kind !== 'heartbeat' || !isName(o.from) || !ROLES.includes(o.role as never)) return null;
   if (!isInt(o.epoch) || !isInt(o.maxEpoch) || !isInt(o.awareness) || typeof o.eligible !== 'boolean') return null;
-  if (!optional(o.wantId, isInt) || !optional(o.wantFrom, (x): x is string => isStr(x, 63)) || !optional(o.grantTo, (x): x is string => isStr(x, 63)) || !optional(o.grantEpoch, isInt)) return null;
-  if (!optional(o.refuseTo, (x): x is string => isStr(x, 63)) || !optional(o.refuseId, isInt) || !optional(o.refuseReason, (x): x is string => isStr(x, 300))) return null;
+  if (!optional(o.wantId, isInt) || !optional(o.wantFrom, isName) || !optional(o.grantTo, isName) || !optional(o.grantEpoch, isInt)) return null;
+  if (!optional(o.refuseTo, isName) || !optional(o.refuseId, isInt) || !optional(o.refuseReason, (x): x is string => isStr(x, 300))) return null;
   return o as unknown as Heartbeat;
 }

@@ -18,7 +18,7 @@ import { MulticastTransport } from '../net/transport';
 import { NoRuntime, ProcessRuntime, stopLeftoverRuntime, type Runtime, type RuntimeStatus } from '../runtime/runtime';
 import { writeFileAtomic } from '../util/atomic';
 import { isAlive } from '../util/process';
-import { AdminServer, type AdminReply } from './admin';
+import { AdminServer, adminRequest, readEndpoint, type AdminReply } from './admin';
 import { localIPv4Addresses, resolveInterface } from './interfaces';
 import { createLogger, type Logger } from './log';
 import { VERSION } from '../version';
@@ -43,6 +43,11 @@ export function nodePaths(domain: Domain, server: string): NodePaths {
     log: join(dir, 'logs', 'duplex.log'),
     runtimePid: join(dir, 'runtime.pid'),
   };
+}
+
+/** One admin-API call to the node of `server` (its endpoint is found from the domain). Throws NoNodeError when none answers. */
+export function askNode(domain: Domain, server: string, method: string, path: string, body?: unknown, timeoutMs?: number): Promise<AdminReply> {
+  return adminRequest(readEndpoint(nodePaths(domain, server).admin), method, path, body, timeoutMs);
 }
 
 export interface RoleEvent {
@@ -258,7 +263,7 @@ export class DuplexNode {
     this.tickTimer = null;
     const now = this.now();
     // After a freeze, look at the link before the engine judges anything.
-    if (now - this.engine.nextTickAt > this.domain.config.timings.failureTimeoutMs / 2) this.checkLink();
+    if (this.engine.wasFrozen(now)) this.checkLink();
     this.apply(this.engine.tick(now));
   }
 

@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initDomain } from '../../main/domain/init';
 import { loadDomain } from '../../main/domain/load';
-import { adminRequest, readEndpoint } from '../../main/node/admin';
-import { nodePaths, type NodeStatus } from '../../main/node/node';
+import { askNode, type NodeStatus } from '../../main/node/node';
 
 export const CLI = join(__dirname, '..', '..', 'main', 'cli.js');
 
@@ -53,9 +52,7 @@ export class Cluster {
   }
 
   async status(server: string, timeoutMs = 2_000): Promise<NodeStatus> {
-    const paths = nodePaths(loadDomain(this.file), server);
-    const r = await adminRequest(readEndpoint(paths.admin), 'GET', '/status', undefined, timeoutMs);
-    return r.body as NodeStatus;
+    return (await askNode(loadDomain(this.file), server, 'GET', '/status', undefined, timeoutMs)).body as NodeStatus;
   }
 
   /** Status of every running node, or null for one that does not answer. */

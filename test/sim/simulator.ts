@@ -188,8 +188,13 @@ export class Simulation {
     this.lastBootAt = this.now;
     n.engine = new Engine({ ...this.cfgBase, self: n.name }, { ...n.persisted }, this.now);
     this.trace(`${n.name} boots (incarnation ${n.incarnation}, epoch ${n.persisted.epoch}, maintenance ${n.persisted.maintenance})`);
-    if (!n.linkUp) this.handle(n, n.engine.observe({ kind: 'link', up: false }, this.now));
+    if (!n.linkUp) this.feedLink(n);
     this.handle(n, n.engine.tick(this.now));
+  }
+
+  /** Like the node's link watch: the engine learns the card's state as it is now, not as it was. */
+  private feedLink(n: SimNode): void {
+    if (n.engine) this.handle(n, n.engine.observe({ kind: 'link', up: n.linkUp }, this.now));
   }
 
   /** Like the node: one timer, set for when the engine asked to be ticked (timers fire a little late). */
@@ -200,7 +205,7 @@ export class Simulation {
     this.schedule(Math.max(this.now, engine.nextTickAt) + this.r() * 2, () => {
       if (n.tickToken !== token || n.engine !== engine || this.now <= n.pausedUntil) return; // a frozen node ticks on resume
       // Like the node: a late tick looks at the link first.
-      if (this.now - engine.nextTickAt > this.timings.failureTimeoutMs / 2) this.handle(n, engine.observe({ kind: 'link', up: n.linkUp }, this.now));
+      if (engine.wasFrozen(this.now)) this.feedLink(n);
       this.handle(n, engine.tick(this.now));
     });
   }
@@ -371,7 +376,7 @@ export class Simulation {
             n.buffered = [];
             // Like the node: a late tick checks the link first; the overdue timer then runs
             // before the buffered datagrams (Node's event loop order).
-            if (n.engine) this.handle(n, n.engine.observe({ kind: 'link', up: n.linkUp }, this.now));
+            this.feedLink(n);
             if (n.engine) this.handle(n, n.engine.tick(this.now));
             for (const w of work) w();
           });
@@ -405,11 +410,11 @@ export class Simulation {
           if (!n.linkUp) return;
           n.linkUp = false;
           this.trace(`${n.name} lost its network`);
-          this.onNode(n, () => n.engine && this.handle(n, n.engine.observe({ kind: 'link', up: n.linkUp }, this.now))); // the node reads the card's current state
+          this.onNode(n, () => this.feedLink(n));
           this.schedule(Math.min(this.now + d, end), () => {
             n.linkUp = true;
             this.trace(`${n.name} network back`);
-            this.onNode(n, () => n.engine && this.handle(n, n.engine.observe({ kind: 'link', up: n.linkUp }, this.now)));
+            this.onNode(n, () => this.feedLink(n));
           });
         });
       }
