@@ -18,16 +18,16 @@ const TRIALS = Number(values.trials);
 const VICTIM = join(__dirname, '..', 'test', 'fixtures', 'victim.js');
 
 async function localRestart(): Promise<number> {
-  const c = new Cluster(['a', 'b'], { runtime: { command: process.execPath, args: [VICTIM] } });
+  const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'victim', command: process.execPath, args: [VICTIM] }] } });
   c.startAll();
   try {
     await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
-    const pid = await waitFor('the runtime', 5_000, async () => (await c.status('a')).runtimeProcess.pid ?? undefined, 10);
+    const pid = await waitFor('the runtime', 5_000, async () => (await c.process('a')).pid ?? undefined, 10);
     await sleep(300);
     const t0 = performance.now();
     process.kill(pid, 'SIGKILL');
     await waitFor('the runtime to run again', 10_000, async () => {
-      const r = (await c.status('a')).runtimeProcess;
+      const r = await c.process('a');
       return r.state === 'running' && r.pid !== pid ? true : undefined;
     }, 10);
     return performance.now() - t0;
@@ -37,13 +37,13 @@ async function localRestart(): Promise<number> {
 }
 
 async function crashLoop(): Promise<number> {
-  const c = new Cluster(['a', 'b'], { runtime: { command: process.execPath, args: [VICTIM, '--crash-on', 'a'] } });
+  const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'victim', command: process.execPath, args: [VICTIM, '--crash-on', 'a'] }] } });
   c.startAll();
   try {
-    const t0 = await waitFor('a to start its runtime', 10_000, async () => ((await c.status('a')).runtimeProcess.restarts === 0 && (await c.status('a')).role === 'active' ? performance.now() : undefined), 10);
+    const t0 = await waitFor('a to start its runtime', 10_000, async () => ((await c.process('a')).restarts === 0 && (await c.status('a')).role === 'active' ? performance.now() : undefined), 10);
     await waitFor('b to run the runtime as Active', 30_000, async () => {
       const s = await c.status('b');
-      return s.role === 'active' && s.runtimeProcess.state === 'running' ? true : undefined;
+      return s.role === 'active' && s.supervisor.processes[0]!.state === 'running' ? true : undefined;
     }, 10);
     return performance.now() - t0;
   } finally {

@@ -22,6 +22,7 @@ Usage:
   duplex activate    --domain <file> --server <name>
   duplex deactivate  --domain <file> --server <name>
   duplex maintenance on|off --domain <file> --server <name> [--force]
+  duplex resume      --domain <file> --server <name>    start a runtime held after a failover (confirmResume)
 
 Exit codes: 0 done, 1 refused or failed, 2 wrong usage or bad domain file, 3 no node running.
 `;
@@ -90,14 +91,20 @@ async function main(argv: string[]): Promise<number> {
         if (arg !== 'on' && arg !== 'off') throw new UsageError('duplex maintenance needs on or off');
         body = { command: 'maintenance', on: arg === 'on', force: values.force === true };
       }
-      const r = await call(need('domain'), need('server'), 'POST', '/command', body);
-      const b = r.body as { ok: boolean; message: string };
-      (b.ok ? process.stdout : process.stderr).write(`${b.ok ? '' : 'refused: '}${b.message}\n`);
-      return b.ok ? EXIT.ok : EXIT.failed;
+      return report(await call(need('domain'), need('server'), 'POST', '/command', body));
     }
+    case 'resume':
+      return report(await call(need('domain'), need('server'), 'POST', '/resume'));
     default:
       throw new UsageError(`unknown command "${verb}"`);
   }
+}
+
+/** Prints a command's outcome; the exit code says whether it was done. */
+function report(r: { body: unknown }): number {
+  const b = r.body as { ok: boolean; message: string };
+  (b.ok ? process.stdout : process.stderr).write(`${b.ok ? '' : 'refused: '}${b.message}\n`);
+  return b.ok ? EXIT.ok : EXIT.failed;
 }
 
 async function run(domainFile: string, server: string): Promise<number> {
@@ -145,7 +152,7 @@ export function publicStatus(s: NodeStatus) {
     effectiveTimeoutMs: s.effectiveTimeoutMs,
     linkUp: s.linkUp,
     pending: s.pending,
-    runtime: { ...s.runtimeProcess, wanted: s.runtime.wanted, reached: s.runtime.reached },
+    runtime: { wanted: s.runtime.wanted, reached: s.runtime.reached, held: s.supervisor.held, processes: s.supervisor.processes },
     peers: s.peers,
     dropped: s.dropped,
     events: s.events,
@@ -160,7 +167,10 @@ function formatStatus(s: NodeStatus): string {
     `Domain ${s.domain} · server ${s.server} · ${cap(s.role)}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''}`,
     `  why: ${s.reason}`,
     ...(s.pending ? [`  pending: ${s.pending}`] : []),
-    `  runtime: ${s.runtimeProcess.declared ? `${s.runtimeProcess.mode}${s.runtimeProcess.pid ? ` (pid ${s.runtimeProcess.pid})` : ''}` : 'none declared in the domain file'}`,
+    ...(s.supervisor.held ? [`  runtime HELD: ${s.supervisor.held}; start it with: duplex resume`] : []),
+    ...(s.supervisor.processes.length
+      ? s.supervisor.processes.map((p) => `  runtime ${p.name}: ${p.state}${p.mode ? ` in ${p.mode} mode` : ''}${p.pid ? ` (pid ${p.pid}, up ${Math.round((p.uptimeMs ?? 0) / 1000)} s)` : ''}, ${p.restarts} restarts${p.lastExit ? `, last exit ${p.lastExit}` : ''}`)
+      : ['  runtime: none declared in the domain file']),
     '',
     `  ${'server'.padEnd(16)}${'role'.padEnd(14)}${'epoch'.padEnd(8)}last heard`,
     `  ${s.server.padEnd(16)}${s.role.padEnd(14)}${String(s.epoch).padEnd(8)}(this server)`,

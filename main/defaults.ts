@@ -63,6 +63,8 @@ export const LINK_CHECK_INTERVAL_MS = 1_000;
 
 /** A runtime that does not stop after SIGTERM is killed (with its process group) after this long. */
 export const RUNTIME_STOP_TIMEOUT_MS = 5_000;
+/** An activation or deactivation hook that has not finished after this long has failed (and is killed). */
+export const RUNTIME_HOOK_TIMEOUT_MS = 10_000;
 /** Restart of a runtime that exited on its own: 1 s, doubling, at most 30 s apart. */
 export const RUNTIME_RESTART_INITIAL_MS = 1_000;
 export const RUNTIME_RESTART_MAX_MS = 30_000;

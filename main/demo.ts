@@ -33,12 +33,12 @@ function start(server: string): void {
   });
 }
 
-/** Shows what the runtimes write to their own log files (`<stateDir>/<server>/logs/runtime.log`). */
+/** Shows what the runtimes write to their own log files (`<stateDir>/<server>/logs/runtime-plant-runtime.log`). */
 function tailRuntimeLogs(): void {
   const offsets = new Map<string, number>();
   setInterval(() => {
     for (const s of SERVERS) {
-      const f = join(dir, 'duplex-state', s, 'logs', 'runtime.log');
+      const f = join(dir, 'duplex-state', s, 'logs', 'runtime-plant-runtime.log');
       let size: number;
       try {
         size = statSync(f).size;
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   const port = 40_000 + Math.floor(Math.random() * 20_000);
   initDomain({
     file, servers: SERVERS, port, interface: '127.0.0.1',
-    runtime: { command: process.execPath, args: [join(__dirname, 'runtime', 'standin.js')] },
+    runtime: { processes: [{ name: 'plant-runtime', command: process.execPath, args: [join(__dirname, 'runtime', 'standin.js')] }] },
   });
   process.stdout.write(`Duplex demo: domain file ${file} (multicast 239.255.80.1:${port} on 127.0.0.1)\n`);
   process.stdout.write('Starting servers a (main), b (backup), c (inactive)...\n');

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
+import { stringify } from 'yaml';
 import { parseDomain } from './load';
 import { newSecretText } from './secret';
 
@@ -13,7 +14,8 @@ export interface InitOptions {
   interface?: string;
   group?: string;
   port?: number;
-  runtime?: { command: string; args: string[] };
+  /** The `runtime` section as it should appear in the file (processes, confirmResume). */
+  runtime?: Record<string, unknown>;
   force?: boolean;
 }
 
@@ -25,8 +27,15 @@ export function domainFileText(o: InitOptions): string {
     return `  - name: ${s}\n    role: ${role}${i === 0 ? '            # main: Active when the domain starts' : i === 1 ? '          # backup: the Standby, takes over when the main fails' : '        # inactive: follows the domain, never Active'}\n`;
   }).join('');
   const runtime = o.runtime
-    ? `runtime:\n  command: ${JSON.stringify(o.runtime.command)}\n  args: ${JSON.stringify(o.runtime.args)}\n`
-    : `# runtime:                      # the program to run while this server is Active\n#   command: C:\\Program Files\\Plant\\runtime.exe\n#   args: ["--project", "plant.prj"]\n`;
+    ? stringify({ runtime: o.runtime })
+    : `# runtime:                       # the programs to run while this server is Active (README: "Runtime supervision")
+#   confirmResume: false          # true: after a failover, wait for "duplex resume" before starting
+#   processes:
+#     - name: scada
+#       command: C:\\Program Files\\Plant\\runtime.exe
+#       args: ["--project", "plant.prj"]
+#       runOn: active               # active, standby or both
+`;
   return `# Duplex domain file. It must be identical, at the same path, on every server of the domain.
 # Reference: README.md, "Domain file". A node refuses a bad file with the line and field at fault.
 domain: ${name}

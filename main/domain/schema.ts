@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
+import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const name = (what: string) =>
@@ -52,11 +52,54 @@ export const multicastSchema = z.strictObject({
   ttl: z.number().int().min(1).max(255).default(DEFAULT_MULTICAST.ttl),
 });
 
-export const runtimeSchema = z.strictObject({
-  command: z.string().min(1, { error: 'runtime.command must name the program to run' }),
-  args: z.array(z.string()).default([]),
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+
+/** A command line as a list: the program, then its arguments. */
+const argv = (what: string) => z.array(z.string(), { error: `${what} must be a list: the program, then its arguments, e.g. ["C:\\Plant\\admin.exe", "--takeover"]` })
+  .min(1, { error: `${what} must name at least the program to run` });
+
+/** A program name fit for file names and status: the command's base name without extension. */
+export function processNameFromCommand(command: string): string {
+  const base = command.split(/[\\/]/).pop()!.replace(/\.(exe|cmd|bat|com|js)$/i, '');
+  return base.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63) || 'runtime';
+}
+
+export const processSchema = z.strictObject({
+  /** Names its log file, pid file and status line; defaults to the command's base name. */
+  name: name('process name').optional(),
+  command: z.string({ error: 'command must name the program to run' }).min(1, { error: 'command must name the program to run' }),
+  args: z.array(z.string(), { error: 'args must be a list of text' }).default([]),
   cwd: z.string().optional(),
+  env: z.record(z.string(), z.string(), { error: 'env must map names to text values' }).default({}),
+  runOn: z.enum(['active', 'standby', 'both'], { error: 'runOn must be active, standby or both' }).default('active'),
+  /** Arguments on the Standby (runOn: both); default: the same as `args`. */
+  standbyArgs: z.array(z.string()).optional(),
+  /** Run on promotion instead of restarting a standby-mode process (runOn: both). */
+  onActivate: argv('onActivate').optional(),
+  /** Run on demotion instead of restarting an active-mode process (runOn: both). */
+  onDeactivate: argv('onDeactivate').optional(),
+  hookTimeoutMs: ms(RUNTIME_HOOK_TIMEOUT_MS),
+  /** Run to ask the process to stop, instead of sending `stopSignal`. */
+  stopCommand: argv('stopCommand').optional(),
+  stopSignal: z.enum(SIGNALS, { error: `stopSignal must be one of ${SIGNALS.join(', ')}` }).default('SIGTERM'),
   stopTimeoutMs: ms(RUNTIME_STOP_TIMEOUT_MS),
+}).superRefine((p, ctx) => {
+  if (p.runOn === 'both') return;
+  for (const f of ['standbyArgs', 'onActivate', 'onDeactivate'] as const) {
+    if (p[f] !== undefined) ctx.addIssue({ code: 'custom', path: [f], message: `${f} needs runOn: both (the process must run on the Standby to be moved between modes)` });
+  }
+}).transform((p) => ({ ...p, name: p.name ?? processNameFromCommand(p.command) }));
+
+export const runtimeSchema = z.strictObject({
+  /** After a failover (not a switchover), the new Active waits for `duplex resume` before starting its runtime. */
+  confirmResume: z.boolean({ error: 'confirmResume must be true or false' }).default(false),
+  processes: z.array(processSchema, { error: 'runtime.processes must be a list of processes' }).min(1, { error: 'runtime.processes must list at least one process' }),
+}).superRefine((r, ctx) => {
+  const seen = new Set<string>();
+  r.processes.forEach((p, i) => {
+    if (seen.has(p.name)) ctx.addIssue({ code: 'custom', path: ['processes', i, 'name'], message: `process name "${p.name}" is used twice; give each process its own name` });
+    seen.add(p.name);
+  });
 });
 
 export const domainSchema = z.strictObject({
@@ -87,3 +130,5 @@ export const domainSchema = z.strictObject({
 
 export type DomainConfig = z.infer<typeof domainSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
+export type RuntimeConfig = z.infer<typeof runtimeSchema>;
+export type ProcessConfig = z.infer<typeof processSchema>;

@@ -15,7 +15,7 @@ import { Engine } from '../engine/engine';
 import type { Command, CommandName, EngineConfig, EngineStatus, Output, PersistedState, Role } from '../engine/types';
 import { deriveKeys, type DropReason } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
-import { NoRuntime, ProcessRuntime, stopLeftoverRuntime, type Runtime, type RuntimeStatus } from '../runtime/runtime';
+import { pidFileName, stopLeftoverRuntimes, Supervisor, type ProcessSpec, type RuntimeStatus } from '../runtime/runtime';
 import { writeFileAtomic } from '../util/atomic';
 import { isAlive } from '../util/process';
 import { AdminServer, adminRequest, readEndpoint, type AdminReply } from './admin';
@@ -29,7 +29,7 @@ export interface NodePaths {
   admin: string;
   lock: string;
   log: string;
-  runtimePid: string;
+  logs: string;
 }
 
 /** Where a server's node keeps its files: `<stateDir>/<server>/`. The CLI finds the admin endpoint here. */
@@ -41,7 +41,7 @@ export function nodePaths(domain: Domain, server: string): NodePaths {
     admin: join(dir, 'admin.json'),
     lock: join(dir, 'node.lock'),
     log: join(dir, 'logs', 'duplex.log'),
-    runtimePid: join(dir, 'runtime.pid'),
+    logs: join(dir, 'logs'),
   };
 }
 
@@ -65,7 +65,8 @@ export interface NodeStatus extends EngineStatus {
   interface: string;
   multicast: string;
   dropped: Record<DropReason, number>;
-  runtimeProcess: RuntimeStatus;
+  /** The supervised processes (the engine's `runtime` says what mode it asked for). */
+  supervisor: RuntimeStatus;
   events: RoleEvent[];
 }
 
@@ -79,7 +80,7 @@ export class DuplexNode {
   private engine!: Engine;
   private transport!: MulticastTransport;
   private admin!: AdminServer;
-  private runtime!: Runtime;
+  private runtime!: Supervisor;
   private tickTimer: NodeJS.Timeout | null = null;
   private tickAt = Infinity;
   private linkTimer: NodeJS.Timeout | null = null;
@@ -110,7 +111,7 @@ export class DuplexNode {
       throw new Error(`server "${opts.server}" is not in ${domain.file}; its servers are: ${domain.config.servers.map((s) => s.name).join(', ')}`);
     }
     const paths = nodePaths(domain, opts.server);
-    mkdirSync(join(paths.dir, 'logs'), { recursive: true });
+    mkdirSync(paths.logs, { recursive: true });
     const log = createLogger(opts.server, { file: paths.log, console: opts.console ?? true });
     const node = new DuplexNode(domain, opts.server, paths, log);
     node.onFatal = opts.onFatal ?? (() => undefined);
@@ -126,7 +127,7 @@ export class DuplexNode {
   private async boot(): Promise<void> {
     const cfg = this.domain.config;
     this.lock();
-    await stopLeftoverRuntime(this.paths.runtimePid, this.log, cfg.runtime?.stopTimeoutMs ?? RUNTIME_STOP_TIMEOUT_MS);
+    await stopLeftoverRuntimes(this.paths.dir, this.log, Math.max(RUNTIME_STOP_TIMEOUT_MS, ...(cfg.runtime?.processes ?? []).map((p) => p.stopTimeoutMs)));
     const stored = this.readState();
     this.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
     const persisted = { epoch: stored.epoch, maintenance: stored.maintenance };
@@ -151,23 +152,21 @@ export class DuplexNode {
     };
     this.engine = new Engine(engineCfg, persisted, this.now());
 
-    this.runtime = cfg.runtime
-      ? new ProcessRuntime(
-        {
-          ...cfg.runtime,
-          cwd: domainPath(this.domain, cfg.runtime.cwd ?? '.'),
-          env: { DUPLEX_SERVER: this.server },
-          logFile: join(this.paths.dir, 'logs', 'runtime.log'),
-          pidFile: this.paths.runtimePid,
-          restart: {
-            initialDelayMs: RUNTIME_RESTART_INITIAL_MS, maxDelayMs: RUNTIME_RESTART_MAX_MS,
-            crashLoopExits: RUNTIME_CRASH_LOOP_EXITS, windowMs: RUNTIME_CRASH_LOOP_WINDOW_MS,
-          },
+    this.runtime = new Supervisor(
+      (cfg.runtime?.processes ?? []).map((p): ProcessSpec => ({
+        ...p,
+        cwd: domainPath(this.domain, p.cwd ?? '.'),
+        env: { ...p.env, DUPLEX_SERVER: this.server },
+        logFile: join(this.paths.logs, `runtime-${p.name}.log`),
+        pidFile: join(this.paths.dir, pidFileName(p.name)),
+        restart: {
+          initialDelayMs: RUNTIME_RESTART_INITIAL_MS, maxDelayMs: RUNTIME_RESTART_MAX_MS,
+          crashLoopExits: RUNTIME_CRASH_LOOP_EXITS, windowMs: RUNTIME_CRASH_LOOP_WINDOW_MS,
         },
-        this.log,
-        (detail) => this.apply(this.engine.observe({ kind: 'runtime-failed', reason: detail }, this.now())),
-      )
-      : new NoRuntime();
+      })),
+      this.log,
+      (detail) => this.apply(this.engine.observe({ kind: 'runtime-failed', reason: detail }, this.now())),
+    );
 
     this.transport = await MulticastTransport.open({
       group: cfg.multicast.group,
@@ -190,7 +189,7 @@ export class DuplexNode {
 
     this.log.info('start', `Duplex ${VERSION} node for server ${this.server} (${decl.role}) of domain ${cfg.domain}, pid ${process.pid}, ` +
       `multicast ${cfg.multicast.group}:${cfg.multicast.port} on ${address}, admin API 127.0.0.1:${this.admin.endpoint.port}, epoch ${persisted.epoch}` +
-      (cfg.runtime ? `, runtime ${cfg.runtime.command}` : ', no runtime declared'));
+      (cfg.runtime ? `, runtime ${cfg.runtime.processes.map((p) => `${p.name} (${p.runOn})`).join(', ')}${cfg.runtime.confirmResume ? ', confirmResume' : ''}` : ', no runtime declared'));
     if (this.engine.currentRole === 'maintenance') this.log.info('role', `maintenance (${this.engine.status(this.now()).reason})`);
 
     this.linkTimer = setInterval(() => this.checkLink(), LINK_CHECK_INTERVAL_MS);
@@ -230,6 +229,11 @@ export class DuplexNode {
           if (this.events.length > MAX_EVENTS) this.events.shift();
           this.log.info('role', `${effect.from} → ${effect.to} (epoch ${effect.epoch}): ${effect.reason}`);
           for (const l of this.listeners) l(event);
+          if (effect.to === 'active' && effect.cause === 'failover' && this.domain.config.runtime?.confirmResume) {
+            this.runtime.hold(`took over after a failover (${effect.reason}); confirmResume is set in the domain file`);
+          } else if (effect.from === 'active') {
+            this.runtime.dropHold();
+          }
           break;
         }
         case 'runtime': {
@@ -304,7 +308,7 @@ export class DuplexNode {
       interface: this.interfaceAddress,
       multicast: `${cfg.multicast.group}:${cfg.multicast.port}`,
       dropped: this.transport.dropped(),
-      runtimeProcess: this.runtime.status(),
+      supervisor: this.runtime.status(),
       events: [...this.events],
     };
   }
@@ -344,6 +348,11 @@ export class DuplexNode {
       if (!cmd) return { status: 400, body: { ok: false, message: 'expected {"command": "activate" | "deactivate" | "maintenance", "on"?: boolean, "force"?: boolean}' } };
       const r = await this.command(cmd);
       return { status: r.ok ? 200 : 409, body: r };
+    }
+    if (method === 'POST' && path === '/resume') {
+      const held = this.runtime.status().held;
+      if (!(await this.runtime.resume())) return { status: 409, body: { ok: false, message: `nothing to resume: the runtime of ${this.server} is not held` } };
+      return { status: 200, body: { ok: true, message: `runtime resumed (it was held: ${held})` } };
     }
     return { status: 404, body: { ok: false, message: `no such admin call: ${method} ${path}` } };
   }

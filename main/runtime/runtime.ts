@@ -1,29 +1,50 @@
 /**
  * The runtime port: the node asks for a mode and is told when it is reached.
  * The switchover invariant rests on this: setMode('standby' | 'stopped') resolves only
- * when the runtime is no longer running in active mode.
+ * when no process runs in active mode any more.
+ *
+ * The supervisor runs the processes the domain file declares. Each one runs for the roles
+ * it names (active, standby or both), in a process group of its own so that stopping it
+ * also stops what it started; its output goes to a rotated log; an unexpected exit is
+ * restarted with exponential backoff, and a crash loop of an active-mode process is
+ * reported so that the Active can hand over.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../util/atomic';
 import { isAlive } from '../util/process';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { RotatingFile } from '../util/rotating-file';
 import { RestartPolicy, type RestartPolicyConfig } from './restart-policy';
+import { step, wantedMode, type ProcessMode, type RunOn } from './plan';
 import type { RuntimeMode } from '../engine/types';
 import type { Logger } from '../node/log';
 
-export interface RuntimeStatus {
-  /** false when the domain file declares no runtime. */
-  declared: boolean;
-  mode: RuntimeMode;
+/** What a process is doing now. */
+export type ProcessState = 'stopped' | 'starting' | 'running' | 'stopping' | 'waiting to restart';
+
+export interface ProcessStatus {
+  name: string;
+  runOn: RunOn;
   state: ProcessState;
+  /** The mode it runs in, null when not running. */
+  mode: ProcessMode | null;
   pid: number | null;
   /** Milliseconds since the process started, null when not running. */
   uptimeMs: number | null;
   restarts: number;
+  /** How it last ended: `code N` or `signal SIG…`; null if it never ended. */
   lastExit: string | null;
+}
+
+export interface RuntimeStatus {
+  /** The mode the node asked for. */
+  mode: RuntimeMode;
+  /** Why the active runtime is held (waiting for `duplex resume`), null when not held. */
+  held: string | null;
+  processes: ProcessStatus[];
 }
 
 export interface Runtime {
@@ -31,26 +52,22 @@ export interface Runtime {
   status(): RuntimeStatus;
 }
 
-/** No runtime declared in the domain file: modes are reached at once. */
-export class NoRuntime implements Runtime {
-  private mode: RuntimeMode = 'stopped';
-  async setMode(mode: RuntimeMode): Promise<void> {
-    this.mode = mode;
-  }
-  status(): RuntimeStatus {
-    return { declared: false, mode: this.mode, state: 'stopped', pid: null, uptimeMs: null, restarts: 0, lastExit: null };
-  }
-}
-
-/** What a runtime process is doing now. */
-export type ProcessState = 'stopped' | 'running' | 'stopping' | 'waiting to restart';
-
 export interface ProcessSpec {
+  name: string;
   command: string;
   args: string[];
+  /** Arguments in standby mode; default `args`. */
+  standbyArgs?: string[];
   cwd?: string;
   env?: Record<string, string>;
-  /** After the stop signal, how long before the whole process group is killed. */
+  runOn: RunOn;
+  onActivate?: string[];
+  onDeactivate?: string[];
+  hookTimeoutMs: number;
+  /** Asks the process to stop instead of `stopSignal`. */
+  stopCommand?: string[];
+  stopSignal: NodeJS.Signals;
+  /** After the stop signal or command, how long before the whole process group is killed. */
   stopTimeoutMs: number;
   /** Where its stdout and stderr go (rotated). */
   logFile: string;
@@ -59,44 +76,127 @@ export interface ProcessSpec {
   restart: RestartPolicyConfig;
 }
 
+/** Pid files of supervised processes in a node's folder: `runtime-<process>.pid`. */
+export const pidFileName = (processName: string) => `runtime-${processName}.pid`;
+
 /**
- * A single process that runs while the server is Active, with DUPLEX_MODE=active in its
- * environment, in a process group of its own so that stopping it also stops what it
- * started. Stop: SIGTERM to the group, SIGKILL to the group after `stopTimeoutMs`.
- * An unexpected exit while Active is restarted with exponential backoff; a crash loop
- * is reported through `onCrashLoop`.
+ * Runs the declared processes for the mode the node asks for. Mode changes and restarts
+ * go through one queue, so they never interleave. Starting follows the declared order;
+ * stopping goes in reverse (companions started first are stopped last).
  */
-export class ProcessRuntime implements Runtime {
+export class Supervisor implements Runtime {
   private mode: RuntimeMode = 'stopped';
-  private state: ProcessState = 'stopped';
-  private child: ChildProcess | null = null;
-  private startedAt: number | null = null;
-  private restarts = 0;
-  private lastExit: string | null = null;
+  private heldFor: string | null = null;
   private queue: Promise<void> = Promise.resolve();
-  private restartTimer: NodeJS.Timeout | null = null;
-  private readonly policy: RestartPolicy;
+  private readonly procs: ManagedProcess[];
+
+  constructor(
+    specs: ProcessSpec[],
+    private readonly log: Logger,
+    /** A process in active mode keeps dying (a crash loop): the Active should hand over. */
+    private readonly onCrashLoop: (detail: string) => void = () => undefined,
+  ) {
+    this.procs = specs.map((s) => new ManagedProcess(s, log, (p, how) => this.onUnexpectedExit(p, how)));
+  }
+
+  setMode(mode: RuntimeMode): Promise<void> {
+    this.mode = mode;
+    return this.enqueue(() => this.converge());
+  }
+
+  /**
+   * Keeps the active runtime from starting until `resume()`: the processes stay as they are
+   * on a Standby. Used after a failover when the domain asks for a technician's confirmation.
+   */
+  hold(reason: string): void {
+    this.heldFor = reason;
+    this.log.warn('runtime', `holding the runtime: ${reason}. Start it with "duplex resume" (or the tray's Resume runtime) once the plant is checked`);
+  }
+
+  /** Lifts a hold (and starts the active runtime if the node is Active). False when nothing was held. */
+  async resume(): Promise<boolean> {
+    if (this.heldFor === null) return false;
+    this.heldFor = null;
+    this.log.info('runtime', 'resumed by a technician');
+    await this.enqueue(() => this.converge());
+    return true;
+  }
+
+  /** Forgets a hold without starting anything (the role moved on). */
+  dropHold(): void {
+    if (this.heldFor !== null) this.log.info('runtime', 'hold dropped: this server is no longer Active');
+    this.heldFor = null;
+  }
+
+  status(): RuntimeStatus {
+    return { mode: this.mode, held: this.heldFor, processes: this.procs.map((p) => p.status()) };
+  }
+
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(job, job);
+    return this.queue;
+  }
+
+  /** The mode the processes follow: a held Active keeps them as on a Standby. */
+  private effectiveMode(): RuntimeMode {
+    return this.mode === 'active' && this.heldFor !== null ? 'standby' : this.mode;
+  }
+
+  private async converge(): Promise<void> {
+    const mode = this.effectiveMode();
+    const order = mode === 'active' ? this.procs : [...this.procs].reverse();
+    for (const p of order) await p.moveTo(wantedMode(p.spec.runOn, mode));
+  }
+
+  private onUnexpectedExit(p: ManagedProcess, how: string): void {
+    const want = wantedMode(p.spec.runOn, this.effectiveMode());
+    if (want === null) return;
+    const d = p.policy.onExit(performance.now());
+    p.restarts += 1;
+    p.waiting = true;
+    const window = `${Math.round(p.spec.restart.windowMs / 1000)} s`;
+    const loop = d.crashLoop ? `; crash loop: ${d.recentExits} exits within ${window}` : '';
+    this.log.warn('runtime', `${p.spec.name} exited unexpectedly (${how}) in ${want} mode; starting it again in ${d.delayMs} ms${loop}`);
+    if (d.crashLoop && want === 'active') this.onCrashLoop(`${p.spec.name}: ${d.recentExits} exits within ${window}, the last ${how}`);
+    p.restartTimer = setTimeout(() => {
+      p.restartTimer = null;
+      void this.enqueue(async () => {
+        p.waiting = false;
+        await p.moveTo(wantedMode(p.spec.runOn, this.effectiveMode()));
+      });
+    }, d.delayMs);
+  }
+}
+
+/** One declared process and the child currently running it. */
+class ManagedProcess {
+  child: ChildProcess | null = null;
+  runningAs: ProcessMode | null = null;
+  private startedAt: number | null = null;
+  private stopping = false;
+  restarts = 0;
+  waiting = false;
+  restartTimer: NodeJS.Timeout | null = null;
+  private lastExit: string | null = null;
+  readonly policy: RestartPolicy;
   private readonly output: RotatingFile;
 
   constructor(
-    private readonly spec: ProcessSpec,
+    readonly spec: ProcessSpec,
     private readonly log: Logger,
-    private readonly onCrashLoop: (detail: string) => void = () => undefined,
+    private readonly onUnexpectedExit: (p: ManagedProcess, how: string) => void,
   ) {
     this.policy = new RestartPolicy(spec.restart);
     this.output = new RotatingFile(spec.logFile, RUNTIME_LOG_MAX_BYTES);
   }
 
-  setMode(mode: RuntimeMode): Promise<void> {
-    this.queue = this.queue.then(() => (mode === 'active' ? this.start() : this.stop(mode)));
-    return this.queue;
-  }
-
-  status(): RuntimeStatus {
+  status(): ProcessStatus {
+    const state: ProcessState = this.stopping ? 'stopping' : this.child ? (this.startedAt === null ? 'starting' : 'running') : this.waiting ? 'waiting to restart' : 'stopped';
     return {
-      declared: true,
-      mode: this.mode,
-      state: this.state,
+      name: this.spec.name,
+      runOn: this.spec.runOn,
+      state,
+      mode: this.child ? this.runningAs : null,
       pid: this.child?.pid ?? null,
       uptimeMs: this.startedAt === null ? null : Math.round(performance.now() - this.startedAt),
       restarts: this.restarts,
@@ -104,33 +204,81 @@ export class ProcessRuntime implements Runtime {
     };
   }
 
-  private start(): Promise<void> {
-    this.mode = 'active';
-    if (this.child) return Promise.resolve();
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = null;
+  async moveTo(want: ProcessMode | null): Promise<void> {
+    if (want === null || !this.child) {
+      // Stopped on purpose, or about to start afresh: no pending restart, no remembered exits.
+      if (this.restartTimer) clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+      this.waiting = false;
+      if (want === null) this.policy.reset();
+    }
+    const running = this.child ? this.runningAs : null;
+    const s = step({
+      runOn: this.spec.runOn,
+      hasActivateHook: this.spec.onActivate !== undefined,
+      hasDeactivateHook: this.spec.onDeactivate !== undefined,
+      standbyArgsDiffer: this.spec.standbyArgs !== undefined && JSON.stringify(this.spec.standbyArgs) !== JSON.stringify(this.spec.args),
+    }, running, want);
+    const name = this.spec.name;
+    switch (s) {
+      case 'none':
+        return;
+      case 'start':
+        return this.start(want!);
+      case 'stop':
+        return this.stop();
+      case 'restart':
+        await this.stop();
+        return this.start(want!);
+      case 'keep':
+        this.log.info('runtime', `${name} runs the same in both modes; keeping pid ${this.child!.pid} in ${want} mode`);
+        this.runningAs = want;
+        return;
+      case 'activate-hook':
+      case 'deactivate-hook': {
+        const hook = s === 'activate-hook' ? this.spec.onActivate! : this.spec.onDeactivate!;
+        const label = s === 'activate-hook' ? 'onActivate' : 'onDeactivate';
+        const r = await this.runHelper(label, hook, want!);
+        if (r.ok) {
+          this.runningAs = want;
+          this.log.info('runtime', `${name} moved to ${want} mode by its ${label} hook (pid ${this.child?.pid})`);
+          return;
+        }
+        // A process whose mode is unknown must not stay: it could still be active.
+        this.log.error('runtime', `${name}: the ${label} hook failed (${r.detail}); restarting the process in ${want} mode instead`);
+        await this.stop();
+        return this.start(want!);
+      }
+    }
+  }
+
+  private start(mode: ProcessMode): Promise<void> {
+    const args = mode === 'standby' ? this.spec.standbyArgs ?? this.spec.args : this.spec.args;
     return new Promise((resolveStart) => {
-      const child = spawn(this.spec.command, this.spec.args, {
+      const child = spawn(this.spec.command, args, {
         cwd: this.spec.cwd,
-        env: { ...process.env, ...this.spec.env, DUPLEX_MODE: 'active' },
+        env: { ...process.env, ...this.spec.env, DUPLEX_MODE: mode, DUPLEX_PROCESS: this.spec.name },
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: process.platform !== 'win32', // its own process group, stopped as a whole
         windowsHide: true,
       });
       this.child = child;
+      this.runningAs = mode;
+      this.startedAt = null;
       child.stdout!.on('data', (b: Buffer) => this.output.write(b));
       child.stderr!.on('data', (b: Buffer) => this.output.write(b));
       child.once('spawn', () => {
-        this.state = 'running';
         this.startedAt = performance.now();
         recordPid(this.spec.pidFile, child.pid!, this.spec.command);
-        this.log.info('runtime', `started ${this.spec.command} in active mode (pid ${child.pid}); output in ${this.spec.logFile}`);
+        this.log.info('runtime', `started ${this.spec.name} (${this.spec.command}) in ${mode} mode, pid ${child.pid}; output in ${this.spec.logFile}`);
         resolveStart();
       });
       child.once('error', (err) => {
-        this.log.error('runtime', `cannot start ${this.spec.command}: ${err.message}`);
-        if (this.child === child) this.child = null;
-        this.onUnexpectedExit(`start failed: ${err.message}`);
+        if (this.child !== child) return;
+        this.log.error('runtime', `cannot start ${this.spec.name} (${this.spec.command}): ${err.message}. Check runtime.processes[${this.spec.name}].command and cwd in the domain file`);
+        this.child = null;
+        this.lastExit = `start failed: ${err.message}`;
+        this.onUnexpectedExit(this, this.lastExit);
         resolveStart();
       });
       child.once('exit', (code, signal) => {
@@ -139,53 +287,77 @@ export class ProcessRuntime implements Runtime {
         this.child = null;
         this.startedAt = null;
         rmSync(this.spec.pidFile, { force: true });
-        if (this.mode === 'active' && this.state !== 'stopping') this.onUnexpectedExit(this.lastExit);
+        if (!this.stopping) this.onUnexpectedExit(this, this.lastExit);
       });
     });
   }
 
-  private onUnexpectedExit(how: string): void {
-    this.restarts += 1;
-    const d = this.policy.onExit(performance.now());
-    this.state = 'waiting to restart';
-    const loop = d.crashLoop ? `; crash loop: ${d.recentExits} exits within ${Math.round(this.spec.restart.windowMs / 1000)} s` : '';
-    this.log.warn('runtime', `exited unexpectedly (${how}) while Active; starting it again in ${d.delayMs} ms${loop}`);
-    if (d.crashLoop) this.onCrashLoop(`${d.recentExits} exits within ${Math.round(this.spec.restart.windowMs / 1000)} s, the last ${how}`);
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
-      if (this.mode === 'active') void this.setMode('active');
-    }, d.delayMs);
-  }
-
-  private stop(mode: RuntimeMode): Promise<void> {
-    this.mode = mode;
-    this.policy.reset();
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.restartTimer = null;
+  private stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.pid === undefined) {
-      this.state = 'stopped';
-      return Promise.resolve();
-    }
+    if (!child || child.pid === undefined) return Promise.resolve();
     const pid = child.pid;
-    this.state = 'stopping';
+    const name = this.spec.name;
+    this.stopping = true;
     return new Promise((resolveStop) => {
+      let helper: ChildProcess | null = null;
       const killer = setTimeout(() => {
-        this.log.warn('runtime', `pid ${pid} did not stop within ${this.spec.stopTimeoutMs} ms of SIGTERM; killing its process group`);
+        this.log.warn('runtime', `${name} (pid ${pid}) did not stop within ${this.spec.stopTimeoutMs} ms of ${this.spec.stopCommand ? 'its stop command' : this.spec.stopSignal}; killing its process group`);
         killTree(pid, 'SIGKILL');
       }, this.spec.stopTimeoutMs);
       child.once('exit', () => {
         clearTimeout(killer);
         // The leader is gone; whatever it started and left behind goes with it.
         killTree(pid, 'SIGKILL');
+        if (helper?.pid !== undefined && helper.exitCode === null) killTree(helper.pid, 'SIGKILL');
         this.child = null;
         this.startedAt = null;
-        this.state = 'stopped';
+        this.runningAs = null;
+        this.stopping = false;
         rmSync(this.spec.pidFile, { force: true });
-        this.log.info('runtime', `stopped (pid ${pid}, ${this.lastExit})`);
+        this.log.info('runtime', `stopped ${name} (pid ${pid}, ${this.lastExit})`);
         resolveStop();
       });
-      killTree(pid, 'SIGTERM');
+      if (this.spec.stopCommand) {
+        helper = this.spawnHelper(this.spec.stopCommand, this.runningAs ?? 'active', (err) => {
+          this.log.warn('runtime', `${name}: the stop command could not run (${err.message}); sending ${this.spec.stopSignal} instead`);
+          killTree(pid, this.spec.stopSignal);
+        });
+      } else {
+        killTree(pid, this.spec.stopSignal);
+      }
+    });
+  }
+
+  /** Starts a hook or stop command with the process's folder and environment, output to its log. */
+  private spawnHelper(argv: string[], mode: ProcessMode, onError: (err: Error) => void): ChildProcess {
+    const h = spawn(argv[0]!, argv.slice(1), {
+      cwd: this.spec.cwd,
+      env: { ...process.env, ...this.spec.env, DUPLEX_MODE: mode, DUPLEX_PROCESS: this.spec.name, DUPLEX_PID: String(this.child?.pid ?? '') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: process.platform !== 'win32',
+      windowsHide: true,
+    });
+    h.stdout!.on('data', (b: Buffer) => this.output.write(b));
+    h.stderr!.on('data', (b: Buffer) => this.output.write(b));
+    h.once('error', onError);
+    return h;
+  }
+
+  /** Runs a hook to its end: ok on exit code 0 within the hook timeout. */
+  private runHelper(label: string, argv: string[], mode: ProcessMode): Promise<{ ok: boolean; detail: string }> {
+    return new Promise((resolveRun) => {
+      const h = this.spawnHelper(argv, mode, (err) => {
+        clearTimeout(timer);
+        resolveRun({ ok: false, detail: `${argv[0]} could not run: ${err.message}` });
+      });
+      const timer = setTimeout(() => {
+        if (h.pid !== undefined) killTree(h.pid, 'SIGKILL');
+        resolveRun({ ok: false, detail: `${label} did not finish within ${this.spec.hookTimeoutMs} ms and was killed` });
+      }, this.spec.hookTimeoutMs);
+      h.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolveRun(code === 0 ? { ok: true, detail: 'code 0' } : { ok: false, detail: `${label} ended with ${signal ? `signal ${signal}` : `code ${code}`}` });
+      });
     });
   }
 }
@@ -211,29 +383,41 @@ function recordPid(file: string, pid: number, command: string): void {
   writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, keepPrevious: false });
 }
 
-
 /**
- * Before a node does anything else: a runtime left running by a previous node of this
- * server (Duplex crashed or was killed) is stopped, process group and all, so that it can
- * never run next to the one the domain chooses. The pid is trusted only when the process's
- * start time matches the record (Linux); elsewhere a leftover is reported, not killed.
+ * Before a node does anything else: runtime processes left running by a previous node of
+ * this server (Duplex crashed or was killed) are stopped, process group and all, so that
+ * they can never run next to the ones the domain chooses. A pid is trusted only when the
+ * process's start time matches the record (Linux); elsewhere a leftover is reported, not
+ * killed. Every `runtime-*.pid` in `dir` is checked, so a process renamed or removed from
+ * the domain file meanwhile is found too.
  */
-export async function stopLeftoverRuntime(pidFile: string, log: Logger, timeoutMs: number): Promise<void> {
+export async function stopLeftoverRuntimes(dir: string, log: Logger, timeoutMs: number): Promise<void> {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /^runtime-.+\.pid$/.test(f));
+  } catch {
+    return;
+  }
+  await Promise.all(files.map((f) => stopLeftover(join(dir, f), log, timeoutMs)));
+}
+
+async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number): Promise<void> {
   let rec: PidRecord;
   try {
     rec = JSON.parse(readFileSync(pidFile, 'utf8')) as PidRecord;
   } catch {
-    return; // none recorded
+    rmSync(pidFile, { force: true });
+    return;
   }
   rmSync(pidFile, { force: true });
   if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1 || !isAlive(rec.pid)) return;
   const now = startTicks(rec.pid);
   if (rec.startTicks === null || now === null) {
-    log.warn('runtime', `a runtime (${rec.command}, pid ${rec.pid}) may still run from before this node started; it cannot be verified on this system, so it was left alone: check it by hand`);
+    log.warn('runtime', `a runtime process (${rec.command}, pid ${rec.pid}) may still run from before this node started; it cannot be verified on this system, so it was left alone: check it by hand`);
     return;
   }
   if (now !== rec.startTicks) return; // the pid belongs to another process now
-  log.warn('runtime', `found the runtime (${rec.command}, pid ${rec.pid}) left running by a previous Duplex node of this server; stopping it before joining the domain`);
+  log.warn('runtime', `found the runtime process (${rec.command}, pid ${rec.pid}) left running by a previous Duplex node of this server; stopping it before joining the domain`);
   killTree(rec.pid, 'SIGTERM');
   const deadline = performance.now() + timeoutMs;
   while (isAlive(rec.pid) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));

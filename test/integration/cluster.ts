@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { initDomain } from '../../main/domain/init';
 import { loadDomain } from '../../main/domain/load';
 import { askNode, type NodeStatus } from '../../main/node/node';
+import type { ProcessStatus } from '../../main/runtime/runtime';
 
 export const CLI = join(__dirname, '..', '..', 'main', 'cli.js');
 
@@ -26,7 +27,7 @@ export class Cluster {
   readonly port: number;
   readonly nodes = new Map<string, RunningNode>();
 
-  constructor(readonly servers: string[], opts: { extra?: string; runtime?: { command: string; args: string[] } } = {}) {
+  constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown> } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'duplex-it-'));
     this.file = join(this.dir, 'plant.yaml');
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
@@ -53,6 +54,14 @@ export class Cluster {
 
   async status(server: string, timeoutMs = 2_000): Promise<NodeStatus> {
     return (await askNode(loadDomain(this.file), server, 'GET', '/status', undefined, timeoutMs)).body as NodeStatus;
+  }
+
+  /** One supervised process of a server (the first declared when no name is given). */
+  async process(server: string, name?: string): Promise<ProcessStatus> {
+    const procs = (await this.status(server)).supervisor.processes;
+    const p = name === undefined ? procs[0] : procs.find((q) => q.name === name);
+    if (!p) throw new Error(`${server} has no supervised process ${name ?? ''}`);
+    return p;
   }
 
   /** Status of every running node, or null for one that does not answer. */

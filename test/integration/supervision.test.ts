@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, waitFor, waitForRoles } from './cluster';
+import { Cluster, runCli, waitFor, waitForRoles } from './cluster';
 import { isAlive } from '../../main/util/process';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
@@ -37,27 +37,70 @@ const pidOf = (dir: string, server: string) => {
 
 describe('runtime supervision with real nodes', () => {
   it('a crash loop on the Active hands over: the Standby runs the runtime in active mode', async () => {
-    const c = new Cluster(['a', 'b'], { runtime: { command: process.execPath, args: [VICTIM, '--crash-on', 'a'] } });
+    const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'victim', command: process.execPath, args: [VICTIM, '--crash-on', 'a'] }] } });
     try {
       c.startAll();
       await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
       const b = await waitFor('b to take over after the crash loop on a', 20_000, async () => {
         const s = await c.status('b');
-        return s.role === 'active' && s.runtimeProcess.state === 'running' ? s : undefined;
+        return s.role === 'active' && s.supervisor.processes[0]!.state === 'running' ? s : undefined;
       }, 100);
-      assert.equal(b.runtimeProcess.declared, true);
+      assert.equal(b.supervisor.processes[0]!.mode, 'active');
       const a = await c.status('a');
       assert.equal(a.role, 'standby');
-      assert.ok(a.events.some((e) => /runtime crash loop \(3 exits within 60 s, the last code 7\): handing over to b/.test(e.reason)), JSON.stringify(a.events));
-      assert.equal(a.runtimeProcess.state, 'stopped');
+      assert.ok(a.events.some((e) => /runtime crash loop \(victim: 3 exits within 60 s, the last code 7\): handing over to b/.test(e.reason)), JSON.stringify(a.events));
+      assert.equal(a.supervisor.processes[0]!.state, 'stopped');
     } finally {
       await c.stop();
     }
   });
 
+  it('confirmResume: after a failover the new Active holds its runtime until "duplex resume"; a switchover does not hold', async () => {
+    const pids = mkdtempSync(join(tmpdir(), 'duplex-pids-'));
+    const c = new Cluster(['a', 'b'], { runtime: { confirmResume: true, processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--pid-dir', pids] }] } });
+    const cli = (verb: string, server: string) => runCli([verb, '--domain', c.file, '--server', server]);
+    try {
+      c.startAll();
+      await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+      assert.equal((await c.status('a')).supervisor.held, null, 'the first start-up does not hold');
+      const first = await waitFor("a's runtime pid", 5_000, async () => pidOf(pids, 'a'));
+      c.kill('a', 'SIGKILL');
+      process.kill(first, 'SIGKILL'); // the server is gone, runtime and all
+      const held = await waitFor('b to take over, holding its runtime', 10_000, async () => {
+        const s = await c.status('b');
+        return s.role === 'active' && s.supervisor.held ? s : undefined;
+      }, 50);
+      assert.match(held.supervisor.held!, /took over after a failover \(failover: .*\); confirmResume is set in the domain file/);
+      assert.equal(held.supervisor.processes[0]!.state, 'stopped');
+      const shown = await cli('status', 'b');
+      assert.match(shown.stdout, /runtime HELD: took over after a failover/);
+
+      const r = await cli('resume', 'b');
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /runtime resumed/);
+      const p = await c.process('b');
+      assert.deepEqual([p.state, p.mode], ['running', 'active']);
+      const again = await cli('resume', 'b');
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /nothing to resume: the runtime of b is not held/);
+
+      c.start('a');
+      await waitForRoles(c, { a: 'standby', b: 'active' }, 15_000);
+      const sw = await cli('activate', 'a');
+      assert.equal(sw.code, 0, sw.stderr);
+      await waitFor("a's runtime to run in active mode after the switchover", 10_000, async () => {
+        const s = await c.status('a');
+        return s.role === 'active' && s.supervisor.held === null && s.supervisor.processes[0]!.state === 'running' ? true : undefined;
+      }, 50);
+    } finally {
+      await c.stop();
+      rmSync(pids, { recursive: true, force: true });
+    }
+  });
+
   describe('a node SIGKILLed with its runtime running', () => {
     const pids = mkdtempSync(join(tmpdir(), 'duplex-pids-'));
-    const c = new Cluster(['a', 'b'], { runtime: { command: process.execPath, args: [VICTIM, '--ignore-term', '--grandchild', '--pid-dir', pids] } });
+    const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'victim', command: process.execPath, args: [VICTIM, '--ignore-term', '--grandchild', '--pid-dir', pids] }] } });
     after(async () => {
       await c.stop();
       // No orphans: nothing started with this test's pid folder in its command line survives.
@@ -73,13 +116,13 @@ describe('runtime supervision with real nodes', () => {
       c.kill('a', 'SIGKILL');
       await c.nodes.get('a')!.exited;
       assert.ok(isAlive(orphan), 'the runtime outlives its killed node');
-      await waitFor('b to run the runtime', 10_000, async () => ((await c.status('b')).runtimeProcess.state === 'running' ? true : undefined), 100);
+      await waitFor('b to run the runtime', 10_000, async () => ((await c.process('b')).state === 'running' ? true : undefined), 100);
       const survivor = await waitFor("b's runtime pid", 5_000, async () => pidOf(pids, 'b'));
       c.start('a');
       await waitForRoles(c, { a: 'standby', b: 'active' }, 15_000);
       await waitFor('the leftover runtime to be gone', 10_000, async () => (isAlive(orphan) ? undefined : true));
       assert.ok(isAlive(survivor), "b's runtime keeps running");
-      assert.ok(c.nodes.get('a')!.output.some((l) => /found the runtime .* left running by a previous Duplex node of this server; stopping it/.test(l)));
+      assert.ok(c.nodes.get('a')!.output.some((l) => /found the runtime process .* left running by a previous Duplex node of this server; stopping it/.test(l)));
     });
   });
 });

@@ -72,6 +72,27 @@ describe('domain file', () => {
     assert.ok(p.some((x) => /multicast\.interface: .*IPv4 address .* or a network in CIDR form/.test(x)), p.join('\n'));
   });
 
+  it('runtime processes: defaults, names from the command, one name per process', () => {
+    const d = parseDomain(`${GOOD}runtime:\n  processes:\n    - command: C:\\Plant\\E3Run.exe\n    - command: /opt/opc/server\n      runOn: both\n      onActivate: [/opt/opc/takeover]\n`, 'plant.yaml');
+    assert.equal(d.runtime!.confirmResume, false);
+    const [a, b] = d.runtime!.processes;
+    assert.deepEqual([a!.name, a!.runOn, a!.stopSignal, a!.stopTimeoutMs, a!.args, a!.env], ['E3Run', 'active', 'SIGTERM', 5000, [], {}]);
+    assert.deepEqual([b!.name, b!.runOn, b!.onActivate], ['server', 'both', ['/opt/opc/takeover']]);
+    const p = problems(`${GOOD}runtime:\n  processes:\n    - command: /opt/rt\n    - command: /usr/rt\n`);
+    assert.ok(p.some((x) => /runtime\.processes\[1\]\.name: process name "rt" is used twice; give each process its own name/.test(x)), p.join('\n'));
+  });
+
+  it('runtime processes: hooks and standby args need runOn both; bad signals and commands are named', () => {
+    const h = problems(`${GOOD}runtime:\n  processes:\n    - command: /opt/rt\n      onActivate: [/opt/hook]\n      standbyArgs: [--standby]\n`);
+    assert.ok(h.some((x) => /line 12: runtime\.processes\[0\]\.onActivate: onActivate needs runOn: both/.test(x)), h.join('\n'));
+    assert.ok(h.some((x) => /runtime\.processes\[0\]\.standbyArgs: standbyArgs needs runOn: both/.test(x)), h.join('\n'));
+    const p = problems(`${GOOD}runtime:\n  processes:\n    - command: /opt/rt\n      stopSignal: SIGKILL\n      stopCommand: []\n`);
+    assert.ok(p.some((x) => /runtime\.processes\[0\]\.stopSignal: stopSignal must be one of SIGTERM, SIGINT/.test(x)), p.join('\n'));
+    assert.ok(p.some((x) => /runtime\.processes\[0\]\.stopCommand: stopCommand must name at least the program to run/.test(x)), p.join('\n'));
+    const q = problems(`${GOOD}runtime:\n  processes: []\n`);
+    assert.ok(q.some((x) => /runtime\.processes: runtime\.processes must list at least one process/.test(x)), q.join('\n'));
+  });
+
   it('duplex init writes a file that loads, and a private secret', () => {
     const dir = mkdtempSync(join(tmpdir(), 'duplex-init-'));
     const r = initDomain({ file: join(dir, 'plant.yaml'), servers: ['a', 'b', 'c'], port: 40000 });
