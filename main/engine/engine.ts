@@ -9,7 +9,7 @@
  */
 import { AWARENESS_DECAY_MS, MAX_AWARENESS } from '../defaults';
 import type {
-  Command, CommandName, CommandResult, EngineConfig, EngineStatus, Effect, Heartbeat, Observation,
+  Command, CommandName, CommandResult, EngineConfig, EngineStatus, Effect, Heartbeat, NodeInfo, Observation,
   Output, PeerStatus, PersistedState, PromotionCause, Role, RuntimeMode, ServerDecl,
 } from './types';
 
@@ -58,10 +58,15 @@ export function nextEpoch(base: number, slot: number, n: number): number {
 }
 
 export class Engine {
-  private readonly cfg: EngineConfig;
+  private cfg: EngineConfig;
   private readonly decls = new Map<string, ServerDecl>();
   private readonly precedence = new Map<string, number>();
-  private readonly slot: number;
+  private slot: number;
+  /** This server is no longer in the domain file (live reconfiguration): it takes part in nothing. */
+  private removed = false;
+  /** Why this server's versions do not match the Active's; null when they do. */
+  private incompatible: string | null = null;
+  private info: NodeInfo | undefined;
 
   private role: Role = 'starting';
   private reason = 'listening for peers';
@@ -94,13 +99,9 @@ export class Engine {
 
   constructor(cfg: EngineConfig, persisted: PersistedState, now: number) {
     this.cfg = cfg;
-    const mains = cfg.servers.filter((s) => s.kind === 'main');
-    const backups = cfg.servers.filter((s) => s.kind === 'backup');
-    const rest = cfg.servers.filter((s) => s.kind === 'inactive');
-    [...mains, ...backups, ...rest].forEach((s, i) => this.precedence.set(s.name, i));
-    cfg.servers.forEach((s) => this.decls.set(s.name, s));
     this.slot = cfg.servers.findIndex((s) => s.name === cfg.self);
     if (this.slot < 0) throw new Error(`server "${cfg.self}" is not declared in the domain's server list`);
+    this.index(cfg);
     this.maxEpoch = persisted.epoch;
     this.maintenance = persisted.maintenance;
     this.roleSince = now;
@@ -117,7 +118,48 @@ export class Engine {
     }
   }
 
+  /** Server list, precedence and declarations from a configuration. */
+  private index(cfg: EngineConfig): void {
+    this.precedence.clear();
+    this.decls.clear();
+    const mains = cfg.servers.filter((s) => s.kind === 'main');
+    const backups = cfg.servers.filter((s) => s.kind === 'backup');
+    const rest = cfg.servers.filter((s) => s.kind === 'inactive');
+    [...mains, ...backups, ...rest].forEach((s, i) => this.precedence.set(s.name, i));
+    cfg.servers.forEach((s) => this.decls.set(s.name, s));
+    this.removed = !this.decls.has(cfg.self);
+    // A server removed from the domain stays known to itself as one that takes part in nothing.
+    if (this.removed) this.decls.set(cfg.self, { name: cfg.self, kind: 'inactive', maintenance: false });
+  }
+
   // ---------------------------------------------------------------- inputs
+
+  /**
+   * A new revision of the domain file, applied without a restart: servers added or removed,
+   * main/backup changed, maintenance flags, failback, timings. What it means for this
+   * server's role is worked out by the same rules as everything else (evaluate).
+   */
+  reconfigure(cfg: EngineConfig, now: number): Output {
+    this.begin();
+    this.cfg = cfg;
+    this.index(cfg);
+    const slot = cfg.servers.findIndex((s) => s.name === cfg.self);
+    if (slot >= 0) this.slot = slot;
+    for (const name of [...this.peers.keys()]) if (!this.decls.has(name) || name === cfg.self) this.peers.delete(name);
+    this.dirty = true;
+    this.evaluate(now);
+    return this.finish(now);
+  }
+
+  /** What this node says about itself in its heartbeats; a change is announced at once. */
+  setInfo(info: NodeInfo, now: number): Output {
+    this.begin();
+    if (JSON.stringify(info) !== JSON.stringify(this.info)) {
+      this.info = info;
+      this.dirty = true;
+    }
+    return this.finish(now);
+  }
 
   tick(now: number): Output {
     this.begin();
@@ -172,6 +214,14 @@ export class Engine {
       case 'runtime-failed':
         this.runtimeFailed(now, fact.reason);
         break;
+      case 'compatible': {
+        const why = fact.ok ? null : fact.reason;
+        if (why !== this.incompatible) {
+          this.incompatible = why;
+          this.dirty = true;
+        }
+        break;
+      }
     }
     this.evaluate(now);
     return this.finish(now);
@@ -194,7 +244,7 @@ export class Engine {
       .map((s) => {
         const p = this.peers.get(s.name);
         if (!p) {
-          return { server: s.name, role: 'unknown', lastRole: null, epoch: 0, eligible: false, awareness: 0, lastHeardMs: null };
+          return { server: s.name, role: 'unknown', lastRole: null, epoch: 0, eligible: false, awareness: 0, lastHeardMs: null, info: null };
         }
         return {
           server: s.name,
@@ -204,6 +254,7 @@ export class Engine {
           eligible: p.hb.eligible,
           awareness: p.hb.awareness,
           lastHeardMs: Math.round(now - p.lastHeard),
+          info: p.hb.info ?? null,
         };
       });
     return {
@@ -216,6 +267,7 @@ export class Engine {
       awareness: this.awareness,
       effectiveTimeoutMs: timeout,
       linkUp: this.linkUp,
+      incompatible: this.incompatible,
       runtime: { wanted: this.runtimeWanted, reached: this.runtimeReached },
       pending: this.describePending(),
       peers,
@@ -252,10 +304,12 @@ export class Engine {
     if (cmd.kind === 'activate') {
       if (this.role === 'active') return refuse(`${self} is already Active (epoch ${this.epoch})`);
       if (this.role === 'maintenance') return refuse(`${self} is in Maintenance; leave it first (duplex maintenance off)`);
+      if (this.removed) return refuse(`${self} is not in the domain file any more`);
       if (!this.declEligible(self)) {
         return refuse(`${self} is declared "${this.decl(self).kind}" in the domain file; only the main and backup servers can be Active`);
       }
       if (!this.linkUp) return refuse(`${self} has lost its own network interface; it must not take over`);
+      if (this.incompatible) return refuse(`${self} is incompatible with the Active: ${this.incompatible}`);
       if (this.role === 'starting') {
         const left = Math.max(0, this.cfg.timings.discoveryMs - (now - this.roleSince));
         return refuse(`${self} is still discovering its peers; try again in ${Math.ceil(left)} ms`);
@@ -353,6 +407,7 @@ export class Engine {
   // ---------------------------------------------------------------- decisions
 
   private evaluate(now: number): void {
+    if (this.conform(now)) return;
     switch (this.role) {
       case 'maintenance':
         return;
@@ -365,6 +420,35 @@ export class Engine {
       default:
         return this.evaluateFollower(now);
     }
+  }
+
+  /**
+   * Keeps the role in line with the domain file after a reconfiguration: an Active that may no
+   * longer be Active hands over (or steps down); maintenance set or cleared in the file is
+   * entered or left. True when it changed something this step.
+   */
+  private conform(now: number): boolean {
+    const self = this.cfg.self;
+    const fileMaintenance = this.decl(self).maintenance;
+    if (this.role === 'active' && !this.declEligible(self)) {
+      const standby = this.liveStandby(now);
+      const why = this.removed ? 'removed from the domain file' : fileMaintenance ? 'maintenance set in the domain file' : `declared "${this.decl(self).kind}" in the domain file`;
+      this.manualHold = true;
+      this.startHandover(now, standby?.name ?? null, 'follower', null, `${why}: ${standby ? `handing over to ${standby.name}` : 'stepping down (no Standby to hand over to)'}`);
+      return true;
+    }
+    if (fileMaintenance && this.role !== 'maintenance' && this.role !== 'deactivating') {
+      if (this.activation?.byCommand) this.done('activate', false, 'activation cancelled: maintenance was set in the domain file');
+      this.activation = null;
+      this.setRole(now, 'maintenance', 'maintenance is set for this server in the domain file');
+      return true;
+    }
+    if (!fileMaintenance && this.role === 'maintenance' && !this.maintenance) {
+      this.listeningSince = now;
+      this.setRole(now, 'starting', 'maintenance cleared in the domain file: listening for peers');
+      return true;
+    }
+    return false;
   }
 
   private evaluateStarting(now: number): void {
@@ -395,6 +479,8 @@ export class Engine {
         this.refuse(now, w, `${this.cfg.self} is already handing over to ${this.deactivation?.to ?? 'another server'}`);
       } else if (!this.declEligible(w.name)) {
         this.refuse(now, w, `${w.name} is not a main or backup server in ${this.cfg.self}'s domain file`);
+      } else if (!w.hb.eligible) {
+        this.refuse(now, w, `${w.name} cannot take over (incompatible, or its network card is down)`);
       } else {
         this.manualHold = true;
         this.startHandover(now, w.name, 'follower', null, `${w.name} asked to take over: handing over`);
@@ -486,9 +572,11 @@ export class Engine {
   /** Standby or Inactive, by precedence among the eligible servers that are not Active. */
   private follow(now: number, active: PeerView | null, why = ''): void {
     const self = this.cfg.self;
+    if (this.removed) return this.setRole(now, 'inactive', `${why}not in the domain file any more`);
     if (!this.declEligible(self)) {
       return this.setRole(now, 'inactive', `${why}declared "${this.decl(self).kind}" in the domain file`);
     }
+    if (this.incompatible) return this.setRole(now, 'inactive', `${why}incompatible: ${this.incompatible}`);
     let best = self;
     for (const p of this.livePeers(now)) {
       if (active && p.name === active.name) continue;
@@ -562,7 +650,7 @@ export class Engine {
   }
 
   private canPromote(): boolean {
-    return this.linkUp && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
+    return this.linkUp && this.incompatible === null && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
   }
 
   private prec(name: string): number {
@@ -721,9 +809,10 @@ export class Engine {
       role: this.role,
       epoch: this.epoch,
       maxEpoch: this.maxEpoch,
-      eligible: this.declEligible(this.cfg.self) && this.linkUp,
+      eligible: this.declEligible(this.cfg.self) && this.linkUp && this.incompatible === null,
       awareness: this.awareness,
     };
+    if (this.info) hb.info = this.info;
     if (this.role === 'activating' && this.activation) {
       hb.wantId = this.activation.wantId;
       if (this.activation.from) hb.wantFrom = this.activation.from;

@@ -65,6 +65,31 @@ export interface Heartbeat {
   refuseTo?: string;
   refuseId?: number;
   refuseReason?: string;
+  /** What the node says about itself beyond roles (versions, domain revision, sync); the engine only carries it. */
+  info?: NodeInfo;
+}
+
+/** A domain revision as advertised: number, edit time (ms since 1970) and the first 16 hex digits of its hash. */
+export interface RevisionAdvert {
+  n: number;
+  t: number;
+  h: string;
+}
+
+export type SyncState = 'in-sync' | 'syncing' | 'conflict' | 'error';
+
+export interface NodeInfo {
+  /** Duplex version. */
+  ver: string;
+  /** Application version (domain file `appVersion`), '' when none is configured. */
+  app: string;
+  /** The domain revision in force on the sender. */
+  rev: RevisionAdvert;
+  /** The sender's sync state, and its progress in % while syncing. */
+  sync: SyncState;
+  pct?: number;
+  /** TCP port of the sender's sync service. */
+  port: number;
 }
 
 export type Message = Heartbeat;
@@ -89,7 +114,9 @@ export type Observation =
   /** Sending a datagram failed (counts as local trouble). */
   | { kind: 'send-failed' }
   /** The local runtime keeps dying (a crash loop): the Active hands over if it can. */
-  | { kind: 'runtime-failed'; reason: string };
+  | { kind: 'runtime-failed'; reason: string }
+  /** This server's versions match the Active's (ok), or not: then it must be neither Active nor Standby. */
+  | { kind: 'compatible'; ok: boolean; reason: string };
 
 export type Effect =
   | { kind: 'role'; from: Role; to: Role; reason: string; epoch: number; cause?: PromotionCause }
@@ -118,6 +145,8 @@ export interface PeerStatus {
   awareness: number;
   /** Milliseconds since the last valid heartbeat, null when never heard. */
   lastHeardMs: number | null;
+  /** What the peer last said about itself (versions, revision, sync), null when never heard. */
+  info: NodeInfo | null;
 }
 
 export interface EngineStatus {
@@ -132,6 +161,8 @@ export interface EngineStatus {
   /** Failure timeout in force after awareness scaling. */
   effectiveTimeoutMs: number;
   linkUp: boolean;
+  /** Why this server may be neither Active nor Standby (versions differ from the Active's), null when compatible. */
+  incompatible: string | null;
   runtime: { wanted: RuntimeMode; reached: boolean };
   pending: string | null;
   peers: PeerStatus[];

@@ -15,7 +15,7 @@
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { MAX_DATAGRAM_BYTES } from '../defaults';
-import { ROLES, type Heartbeat } from '../engine/types';
+import { ROLES, type Heartbeat, type NodeInfo, type SyncState } from '../engine/types';
 
 export const PROTOCOL_VERSION = 1;
 export const MSG_HEARTBEAT = 1;
@@ -97,6 +97,18 @@ const isStr = (v: unknown, max = 200): v is string => typeof v === 'string' && v
 const isName = (v: unknown): v is string => isStr(v, 63);
 const optional = <T>(v: unknown, check: (x: unknown) => x is T): boolean => v === undefined || check(v);
 
+const SYNC_STATES: readonly SyncState[] = ['in-sync', 'syncing', 'conflict', 'error'];
+
+function isInfo(v: unknown): v is NodeInfo {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  const rev = o.rev as Record<string, unknown> | null;
+  return isStr(o.ver, 40) && typeof o.app === 'string' && o.app.length <= 100 &&
+    typeof rev === 'object' && rev !== null && isInt(rev.n) && isInt(rev.t) && typeof rev.h === 'string' && /^[0-9a-f]{16}$/.test(rev.h) &&
+    SYNC_STATES.includes(o.sync as SyncState) && optional(o.pct, (x): x is number => isInt(x) && x <= 100) &&
+    isInt(o.port) && (o.port as number) <= 65535;
+}
+
 /** Shape check of an authenticated body; anything unexpected is malformed. */
 function asHeartbeat(v: unknown): Heartbeat | null {
   if (typeof v !== 'object' || v === null) return null;
@@ -105,5 +117,6 @@ function asHeartbeat(v: unknown): Heartbeat | null {
   if (!isInt(o.epoch) || !isInt(o.maxEpoch) || !isInt(o.awareness) || typeof o.eligible !== 'boolean') return null;
   if (!optional(o.wantId, isInt) || !optional(o.wantFrom, isName) || !optional(o.grantTo, isName) || !optional(o.grantEpoch, isInt)) return null;
   if (!optional(o.refuseTo, isName) || !optional(o.refuseId, isInt) || !optional(o.refuseReason, (x): x is string => isStr(x, 300))) return null;
+  if (!optional(o.info, isInfo)) return null;
   return o as unknown as Heartbeat;
 }

@@ -492,3 +492,96 @@ describe('failback', () => {
     assert.equal(a.currentRole, 'standby');
   });
 });
+
+describe('live reconfiguration (a new domain revision)', () => {
+  const cfgOf = (self: string, kinds: Record<string, 'main' | 'backup' | 'inactive'>, maintenance: string[] = []) => ({
+    self,
+    servers: Object.entries(kinds).map(([name, kind]) => ({ name, kind, maintenance: maintenance.includes(name) })),
+    failback: 'manual' as const,
+    timings: T,
+  });
+
+  it('an Inactive made backup becomes Standby when the Standby is gone from the list', () => {
+    const c = engine('c', ABC);
+    tickUntil(c, 0, 1000, TICK, (now) => (now % 100 === 0 && now > 0 ? [hb('a', 'active', 3), hb('b', 'standby')] : []));
+    assert.equal(c.currentRole, 'inactive');
+    const out = c.reconfigure(cfgOf('c', { a: 'main', c: 'backup' }), 1010);
+    assert.equal(c.currentRole, 'standby');
+    assert.deepEqual(effectsOf(out, 'runtime')[0], { kind: 'runtime', mode: 'standby' });
+    assert.ok(out.send.length > 0, 'the new role is announced at once');
+    assert.deepEqual(c.status(1010).peers.map((p) => p.server), ['a'], 'a removed server is no longer a peer');
+  });
+
+  it('an Active removed from the domain hands over to the Standby and ends Inactive', () => {
+    const a = activeA();
+    const out = a.reconfigure(cfgOf('a', { b: 'main', c: 'backup' }), 1010);
+    assert.equal(a.currentRole, 'deactivating');
+    assert.match(a.status(1010).reason, /removed from the domain file: handing over to b/);
+    assert.deepEqual(effectsOf(out, 'runtime')[0], { kind: 'runtime', mode: 'standby' });
+    const granted = a.observe({ kind: 'runtime', mode: 'standby' }, 1020);
+    assert.equal(granted.send.at(-1)!.grantTo, 'b', 'the handover is granted to b once the runtime left active mode');
+    tickUntil(a, 1050, 1200, TICK, (now) => (now % 100 === 0 ? [hb('b', 'active', 4)] : []));
+    assert.equal(a.currentRole, 'inactive');
+    assert.match(a.status(1200).reason, /not in the domain file any more/);
+    assert.equal(a.command({ kind: 'activate' }, 1210).accepted, false);
+  });
+
+  it('maintenance set and cleared in the domain file is entered and left without a restart', () => {
+    const b = standbyBehindA();
+    b.reconfigure(cfgOf('b', ABC, ['b']), 1010);
+    assert.equal(b.currentRole, 'maintenance');
+    assert.match(b.status(1010).reason, /maintenance is set for this server in the domain file/);
+    b.reconfigure(cfgOf('b', ABC), 1020);
+    assert.equal(b.currentRole, 'starting');
+    tickUntil(b, 1025, 1400, TICK, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    assert.equal(b.currentRole, 'standby');
+  });
+
+  it('new timings are used at once', () => {
+    const b = standbyBehindA();
+    b.reconfigure({ ...cfgOf('b', ABC), timings: { ...T, failureTimeoutMs: 2000, handoverTimeoutMs: 10000 } }, 1000);
+    tickUntil(b, 1000, 1000 + 1900);
+    assert.equal(b.currentRole, 'standby', 'no failover before the new, longer timeout');
+    tickUntil(b, 2925, 3100);
+    assert.equal(b.currentRole, 'active');
+  });
+});
+
+describe('version compatibility', () => {
+  it('a Standby whose versions differ from the Active is Inactive, not eligible, and refuses activate', () => {
+    const b = standbyBehindA();
+    const out = b.observe({ kind: 'compatible', ok: false, reason: 'application version 2 here, 1 on the Active a' }, 1010);
+    assert.equal(b.currentRole, 'inactive');
+    assert.match(b.status(1010).reason, /incompatible: application version 2 here, 1 on the Active a/);
+    assert.equal(b.status(1010).incompatible, 'application version 2 here, 1 on the Active a');
+    assert.equal(out.send.at(-1)!.eligible, false);
+    const r = b.command({ kind: 'activate' }, 1020);
+    assert.equal(r.accepted, false);
+    assert.match(r.message, /incompatible with the Active/);
+    tickUntil(b, 1025, 1000 + 3 * T.failureTimeoutMs);
+    assert.equal(b.currentRole, 'inactive', 'never takes over while incompatible');
+    b.observe({ kind: 'compatible', ok: true, reason: '' }, 3500);
+    tickUntil(b, 3500, 3600);
+    assert.equal(b.currentRole, 'active', 'compatible again, with the Active long gone: takes over');
+  });
+
+  it('the Active refuses a switchover to a peer that is not eligible', () => {
+    const a = activeA();
+    a.receive(hb('b', 'activating', 0, { wantId: 1, wantFrom: 'a', eligible: false }), 1010);
+    assert.equal(a.currentRole, 'active');
+    const sent = a.tick(1400).send.at(-1)!;
+    assert.equal(sent.refuseTo, 'b');
+    assert.match(sent.refuseReason!, /cannot take over/);
+  });
+
+  it('info set by the node travels in heartbeats and shows in the peers of the receiver', () => {
+    const a = activeA();
+    const info = { ver: '0.1.0', app: 'x', rev: { n: 2, t: 5, h: '0123456789abcdef' }, sync: 'in-sync' as const, port: 47801 };
+    const out = a.setInfo(info, 1010);
+    assert.deepEqual(out.send[0]!.info, info, 'a change is sent at once');
+    assert.equal(a.setInfo(info, 1011).send.length, 0, 'no change, no extra heartbeat');
+    const b = standbyBehindA();
+    b.receive(out.send[0]!, 1012);
+    assert.deepEqual(b.status(1012).peers.find((p) => p.server === 'a')!.info, info);
+  });
+});
