@@ -7,7 +7,7 @@
  * domain file; 3 no node is running for that server.
  */
 import { parseArgs } from 'node:util';
-import { loadDomain, DomainFileError } from './domain/load';
+import { loadDomain, locateDomain, DomainFileError, type Domain } from './domain/load';
 import { initDomain } from './domain/init';
 import { NoNodeError } from './node/admin';
 import { askNode, DuplexNode, nodePaths, type NodeStatus } from './node/node';
@@ -23,6 +23,8 @@ Usage:
   duplex deactivate  --domain <file> --server <name>
   duplex maintenance on|off --domain <file> --server <name> [--force]
   duplex resume      --domain <file> --server <name>    start a runtime held after a failover (confirmResume)
+  duplex domain check <file>                            validate a domain file (exit 2 with the problems)
+  duplex domain status --domain <file> --server <name>  revision and sync state of every server
 
 Exit codes: 0 done, 1 refused or failed, 2 wrong usage or bad domain file, 3 no node running.
 `;
@@ -93,6 +95,22 @@ async function main(argv: string[]): Promise<number> {
       }
       return report(await call(need('domain'), need('server'), 'POST', '/command', body));
     }
+    case 'domain': {
+      if (arg === 'check') {
+        const file = positionals[2] ?? values.domain;
+        if (!file) throw new UsageError('duplex domain check needs the file: duplex domain check plant.yaml');
+        const d = loadDomain(file);
+        const servers = d.config.servers.map((x) => `${x.name} (${x.role}${x.maintenance ? ', maintenance' : ''})`).join(', ');
+        process.stdout.write(`ok: ${d.file} is a valid domain file: domain ${d.config.domain}, servers ${servers}${d.config.sync.files.length ? `, syncs ${d.config.sync.files.join(', ')}` : ''}\n`);
+        return EXIT.ok;
+      }
+      if (arg === 'status') {
+        const st = (await call(need('domain'), need('server'), 'GET', '/status')).body as NodeStatus;
+        process.stdout.write(formatDomainStatus(st));
+        return EXIT.ok;
+      }
+      throw new UsageError('duplex domain needs check or status');
+    }
     case 'resume':
       return report(await call(need('domain'), need('server'), 'POST', '/resume'));
     default:
@@ -123,9 +141,14 @@ async function run(domainFile: string, server: string): Promise<number> {
 }
 
 async function call(domainFile: string, server: string, method: string, path: string, body?: unknown) {
-  const domain = loadDomain(domainFile);
-  if (!domain.config.servers.some((s) => s.name === server)) {
-    throw new UsageError(`server "${server}" is not in ${domain.file}; its servers are: ${domain.config.servers.map((s) => s.name).join(', ')}`);
+  const { domain, problem } = locateDomain(domainFile);
+  if (problem) {
+    process.stderr.write(`warning: ${problem.message}\n(the node keeps the last good revision in force; asking it anyway)\n`);
+  } else {
+    const servers = (domain as Domain).config.servers;
+    if (!servers.some((s) => s.name === server)) {
+      throw new UsageError(`server "${server}" is not in ${domain.file}; its servers are: ${servers.map((s) => s.name).join(', ')}`);
+    }
   }
   try {
     const r = await askNode(domain, server, method, path, body);
@@ -133,7 +156,7 @@ async function call(domainFile: string, server: string, method: string, path: st
     return r;
   } catch (e) {
     if (e instanceof NoNodeError) {
-      throw new NoNodeError(`no Duplex node is running for server ${server} of domain ${domain.config.domain} (${e.message}); start it with: duplex run --domain ${domainFile} --server ${server}`);
+      throw new NoNodeError(`no Duplex node is running for server ${server} of domain file ${domain.file} (${e.message}); start it with: duplex run --domain ${domainFile} --server ${server}`);
     }
     throw e;
   }
@@ -153,12 +176,49 @@ export function publicStatus(s: NodeStatus) {
     linkUp: s.linkUp,
     pending: s.pending,
     runtime: { wanted: s.runtime.wanted, reached: s.runtime.reached, held: s.supervisor.held, processes: s.supervisor.processes },
-    peers: s.peers,
+    incompatible: s.incompatible,
+    sync: s.sync,
+    restartNeeded: s.restartNeeded,
+    peers: s.peers.map(({ info, ...p }) => ({
+      ...p,
+      versions: info ? { duplex: info.ver, app: info.app } : null,
+      revision: info ? { n: info.rev.n, hash: info.rev.h } : null,
+      sync: info ? info.sync : null,
+      progress: info?.pct ?? null,
+    })),
     dropped: s.dropped,
     events: s.events,
     pid: s.pid,
     version: s.version,
   };
+}
+
+/** `duplex domain status`: one line per server with its revision and sync state; out of sync is marked. */
+export function formatDomainStatus(s: NodeStatus): string {
+  const rows = [
+    { server: s.server, role: s.role, rev: { n: s.sync.revision.n, h: s.sync.revision.hash.slice(0, 16) }, sync: s.sync.state, pct: s.sync.progress, ver: `${s.version}${s.sync.appVersion ? ` / ${s.sync.appVersion}` : ''}` },
+    ...s.peers.map((p) => ({
+      server: p.server, role: p.role,
+      rev: p.info ? { n: p.info.rev.n, h: p.info.rev.h } : null,
+      sync: p.info?.sync ?? '?', pct: p.info?.pct ?? null,
+      ver: p.info ? `${p.info.ver}${p.info.app ? ` / ${p.info.app}` : ''}` : '?',
+    })),
+  ];
+  const newest = rows.reduce((m, r) => (r.rev && (!m || r.rev.n > m.n) ? r.rev : m), null as { n: number; h: string } | null);
+  const lines = [
+    `Domain ${s.domain} · ${s.sync.file} · revision ${s.sync.revision.n} (${s.sync.revision.hash.slice(0, 12)}) in force on ${s.server}${s.sync.revision.by ? `, edited on ${s.sync.revision.by} at ${new Date(s.sync.revision.t).toISOString()}` : ''}`,
+    ...(s.sync.message ? [`  ${s.sync.state === 'conflict' ? 'conflict' : 'problem'}: ${s.sync.message}`] : []),
+    ...(s.restartNeeded.length ? [`  restart needed for: ${s.restartNeeded.join(', ')}`] : []),
+    '',
+    `  ${'server'.padEnd(14)}${'role'.padEnd(13)}${'revision'.padEnd(10)}${'hash'.padEnd(18)}${'sync'.padEnd(14)}versions`,
+    ...rows.map((r) => {
+      const out = r.rev && newest && (r.rev.n !== newest.n || r.rev.h !== newest.h) ? '  OUT OF SYNC' : '';
+      const sync = r.sync === 'syncing' && r.pct !== null ? `syncing ${r.pct}%` : r.sync;
+      return `  ${r.server.padEnd(14)}${r.role.padEnd(13)}${String(r.rev?.n ?? '?').padEnd(10)}${(r.rev?.h ?? '?').padEnd(18)}${sync.padEnd(14)}${r.ver}${out}`;
+    }),
+    '',
+  ];
+  return lines.join('\n');
 }
 
 function formatStatus(s: NodeStatus): string {
@@ -171,6 +231,9 @@ function formatStatus(s: NodeStatus): string {
     ...(s.supervisor.processes.length
       ? s.supervisor.processes.map((p) => `  runtime ${p.name}: ${p.state}${p.mode ? ` in ${p.mode} mode` : ''}${p.pid ? ` (pid ${p.pid}, up ${Math.round((p.uptimeMs ?? 0) / 1000)} s)` : ''}, ${p.restarts} restarts${p.lastExit ? `, last exit ${p.lastExit}` : ''}`)
       : ['  runtime: none declared in the domain file']),
+    ...(s.incompatible ? [`  INCOMPATIBLE: ${s.incompatible}`] : []),
+    `  domain: revision ${s.sync.revision.n} (${s.sync.revision.hash.slice(0, 12)}), ${s.sync.state}${s.sync.progress !== null ? ` ${s.sync.progress}%` : ''}${s.sync.message ? `: ${s.sync.message}` : ''}`,
+    ...(s.restartNeeded.length ? [`  restart needed for: ${s.restartNeeded.join(', ')}`] : []),
     '',
     `  ${'server'.padEnd(16)}${'role'.padEnd(14)}${'epoch'.padEnd(8)}last heard`,
     `  ${s.server.padEnd(16)}${s.role.padEnd(14)}${String(s.epoch).padEnd(8)}(this server)`,

@@ -58,6 +58,19 @@ export const DEFAULT_MULTICAST = Object.freeze({
 export const DEFAULT_SECRET_FILE = 'duplex.secret';
 export const DEFAULT_STATE_DIR = 'duplex-state';
 
+/**
+ * Domain sync: the TCP port of the sync service, the largest project file, how many
+ * previous versions of the domain file are kept beside it, and how often the files are
+ * hashed in case a change was not signalled (network shares, some editors).
+ */
+export const DEFAULT_SYNC = { port: 47801, maxFileBytes: 2 * 1024 ** 3, keepVersions: 10, checkIntervalMs: 2_000 } as const;
+/** A sync request that has not been answered (or has stalled) for this long fails and is retried. */
+export const SYNC_REQUEST_TIMEOUT_MS = 15_000;
+/** After a failed sync, wait this long before trying again. */
+export const SYNC_RETRY_MS = 2_000;
+/** File events are gathered this long before the files are read (editors write in steps). */
+export const SYNC_DEBOUNCE_MS = 30;
+
 /** How often the node checks that its own network interface still has its address. */
 export const LINK_CHECK_INTERVAL_MS = 1_000;
 

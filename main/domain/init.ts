@@ -1,7 +1,7 @@
 /** `duplex init`: a complete, commented domain file and a new secret beside it. */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS } from '../defaults';
+import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_SYNC, DEFAULT_STATE_DIR, DEFAULT_TIMINGS } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import { stringify } from 'yaml';
 import { parseDomain } from './load';
@@ -16,6 +16,9 @@ export interface InitOptions {
   port?: number;
   /** The `runtime` section as it should appear in the file (processes, confirmResume). */
   runtime?: Record<string, unknown>;
+  /** The `sync` section; default: port 0 when the domain is on 127.0.0.1 (all servers on one machine), else the standard port. */
+  sync?: Record<string, unknown>;
+  appVersion?: string;
   force?: boolean;
 }
 
@@ -35,6 +38,13 @@ export function domainFileText(o: InitOptions): string {
 #       command: C:\\Program Files\\Plant\\runtime.exe
 #       args: ["--project", "plant.prj"]
 #       runOn: active               # active, standby or both
+`;
+  const oneMachine = (o.interface ?? '127.0.0.1') === '127.0.0.1';
+  const sync = o.sync
+    ? stringify({ sync: o.sync })
+    : `sync:
+  port: ${oneMachine ? '0                  # 0: any free port (all servers on this machine); use one fixed port on real servers' : `${DEFAULT_SYNC.port}              # TCP port of the sync service, the same on every server (open it in the firewall)`}
+  files: []                # project files and folders synced with this file, e.g. [project/, screens/]
 `;
   return `# Duplex domain file. It must be identical, at the same path, on every server of the domain.
 # Reference: README.md, "Domain file". A node refuses a bad file with the line and field at fault.
@@ -62,6 +72,10 @@ failback: manual    # manual: the main does not take the Active role back by its
 
 secretFile: ${DEFAULT_SECRET_FILE}    # copy this file to every server; keep it private
 stateDir: ${DEFAULT_STATE_DIR}      # this server's state, admin endpoint and logs
+
+# Edit this file on any server: every other server has it within a second (README: "Domain sync").
+${sync}
+appVersion: ${JSON.stringify(o.appVersion ?? '')}    # servers whose appVersion differs from the Active's are never Active or Standby; "files" = hash of the synced files
 
 ${runtime}`;
 }

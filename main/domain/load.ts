@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isCollection, LineCounter, parseDocument, type Document } from 'yaml';
 import { domainSchema, type DomainConfig } from './schema';
+import { DEFAULT_STATE_DIR } from '../defaults';
 
 export interface Domain {
   file: string;
@@ -49,8 +50,35 @@ export function loadDomain(file: string): Domain {
   return { file: abs, config: parseDomain(text, abs) };
 }
 
+/** What is needed to find a server's node from its domain file. */
+export interface DomainLocation {
+  file: string;
+  config: { stateDir: string };
+}
+
+/**
+ * Finds the state folder even when the file has just been edited into something invalid
+ * (the node keeps the last good revision and must stay reachable): the problems come back
+ * beside a best-effort location.
+ */
+export function locateDomain(file: string): { domain: DomainLocation; problem: DomainFileError | null } {
+  try {
+    return { domain: loadDomain(file), problem: null };
+  } catch (e) {
+    if (!(e instanceof DomainFileError)) throw e;
+    let stateDir = DEFAULT_STATE_DIR;
+    try {
+      const raw = parseDocument(readFileSync(resolve(file), 'utf8')).toJS() as { stateDir?: unknown } | null;
+      if (typeof raw?.stateDir === 'string' && raw.stateDir) stateDir = raw.stateDir;
+    } catch {
+      // unreadable or not YAML at all: the default folder
+    }
+    return { domain: { file: resolve(file), config: { stateDir } }, problem: e };
+  }
+}
+
 /** A path from the domain file, relative to the domain file's folder. */
-export function domainPath(domain: Domain, p: string): string {
+export function domainPath(domain: DomainLocation, p: string): string {
   return isAbsolute(p) ? p : resolve(dirname(domain.file), p);
 }
 

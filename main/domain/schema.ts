@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
+import { DEFAULT_MULTICAST, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const name = (what: string) =>
@@ -102,6 +102,22 @@ export const runtimeSchema = z.strictObject({
   });
 });
 
+/** A path relative to the domain file's folder that stays inside it. */
+const relPath = z.string({ error: 'expected a path relative to the domain file folder' }).min(1).refine(
+  (v) => !/^([A-Za-z]:|[\\/])/.test(v) && !v.split(/[\\/]/).includes('..'),
+  { error: 'sync.files entries must be relative to the domain file folder and must not use ".." (e.g. project/ or screens/main.scr)' },
+);
+
+export const syncSchema = z.strictObject({
+  /** TCP port of the sync service; 0 picks a free one (several nodes on one machine). */
+  port: z.number().int().min(0, { error: 'sync.port must be 0-65535' }).max(65535, { error: 'sync.port must be 0-65535' }).default(DEFAULT_SYNC.port),
+  /** Project files and folders synced with the domain file. */
+  files: z.array(relPath).default([]),
+  maxFileBytes: z.number().int().positive().default(DEFAULT_SYNC.maxFileBytes),
+  keepVersions: z.number().int().min(0).max(1000).default(DEFAULT_SYNC.keepVersions),
+  checkIntervalMs: ms(DEFAULT_SYNC.checkIntervalMs),
+});
+
 export const domainSchema = z.strictObject({
   domain: name('domain name'),
   servers: z.array(serverSchema).min(1, { error: 'servers must list at least one server' }),
@@ -111,6 +127,9 @@ export const domainSchema = z.strictObject({
   secretFile: z.string().min(1).default(DEFAULT_SECRET_FILE),
   stateDir: z.string().min(1).default(DEFAULT_STATE_DIR),
   runtime: runtimeSchema.optional(),
+  sync: syncSchema.prefault({}),
+  /** Servers whose application version differs from the Active's never become Active or Standby. `files`: a hash of the synced project files. */
+  appVersion: z.string().max(100, { error: 'appVersion must be at most 100 characters' }).default(''),
 }).superRefine((d, ctx) => {
   const seen = new Set<string>();
   d.servers.forEach((s, i) => {
@@ -132,3 +151,4 @@ export type DomainConfig = z.infer<typeof domainSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
 export type RuntimeConfig = z.infer<typeof runtimeSchema>;
 export type ProcessConfig = z.infer<typeof processSchema>;
+export type SyncConfig = z.infer<typeof syncSchema>;

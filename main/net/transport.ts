@@ -31,7 +31,8 @@ export interface MulticastOptions {
   self: string;
   servers: ReadonlySet<string>;
   incarnation: number;
-  onMessage: (msg: Heartbeat) => void;
+  /** A verified heartbeat and the address it came from. */
+  onMessage: (msg: Heartbeat, address: string) => void;
   onSendError: (err: Error) => void;
   /** Called once per distinct problem worth a log line (for example another node using our name). */
   onWarning: (event: string, detail: string) => void;
@@ -45,7 +46,11 @@ export class MulticastTransport implements Transport {
   /** The last datagrams we sent: multicast loopback brings them back, and they need no verification. */
   private readonly recent: Buffer[] = [];
 
-  private constructor(private readonly socket: Socket, private readonly opts: MulticastOptions) {}
+  private servers: ReadonlySet<string>;
+
+  private constructor(private readonly socket: Socket, private readonly opts: MulticastOptions) {
+    this.servers = opts.servers;
+  }
 
   static open(opts: MulticastOptions): Promise<MulticastTransport> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
@@ -74,6 +79,11 @@ export class MulticastTransport implements Transport {
         resolvePromise(t);
       });
     });
+  }
+
+  /** The domain's server list changed (a new revision): heartbeats from others are dropped from now on. */
+  setServers(servers: ReadonlySet<string>): void {
+    this.servers = servers;
   }
 
   /** Joins the group again after the card lost and regained its address. */
@@ -124,14 +134,14 @@ export class MulticastTransport implements Transport {
       this.warnOnce('name-conflict', `another node also calls itself "${msg.from}" on this domain; every server needs its own name`);
       return this.drop('name-conflict');
     }
-    if (!this.opts.servers.has(msg.from)) {
+    if (!this.servers.has(msg.from)) {
       this.warnOnce(`unknown:${msg.from}`, `heartbeat from "${msg.from}", which is not in this server's domain file`);
       return this.drop('unknown-sender');
     }
     const replay = this.guard.check(msg.from, incarnation, seq);
     if (replay) return this.drop(replay);
     try {
-      this.opts.onMessage(msg);
+      this.opts.onMessage(msg, from);
     } catch (e) {
       this.warnOnce(`handler:${(e as Error).message}`, `error handling a heartbeat from ${msg.from}: ${(e as Error).stack ?? e}`);
     }

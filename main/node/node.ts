@@ -9,10 +9,11 @@ import { performance } from 'node:perf_hooks';
 import {
   LINK_CHECK_INTERVAL_MS, RUNTIME_STOP_TIMEOUT_MS, RUNTIME_CRASH_LOOP_EXITS, RUNTIME_CRASH_LOOP_WINDOW_MS, RUNTIME_RESTART_INITIAL_MS, RUNTIME_RESTART_MAX_MS,
 } from '../defaults';
-import { domainPath, loadDomain, type Domain } from '../domain/load';
+import { domainPath, loadDomain, type Domain, type DomainLocation } from '../domain/load';
 import { loadSecret } from '../domain/secret';
 import { Engine } from '../engine/engine';
-import type { Command, CommandName, EngineConfig, EngineStatus, Output, PersistedState, Role } from '../engine/types';
+import type { Command, CommandName, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Output, PersistedState, Role } from '../engine/types';
+import { DomainSync, type SyncStatus } from '../sync/sync';
 import { deriveKeys, type DropReason } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
 import { pidFileName, stopLeftoverRuntimes, Supervisor, type ProcessSpec, type RuntimeStatus } from '../runtime/runtime';
@@ -30,10 +31,12 @@ export interface NodePaths {
   lock: string;
   log: string;
   logs: string;
+  /** The domain revision in force on this server. */
+  revision: string;
 }
 
 /** Where a server's node keeps its files: `<stateDir>/<server>/`. The CLI finds the admin endpoint here. */
-export function nodePaths(domain: Domain, server: string): NodePaths {
+export function nodePaths(domain: DomainLocation, server: string): NodePaths {
   const dir = join(domainPath(domain, domain.config.stateDir), server);
   return {
     dir,
@@ -42,11 +45,12 @@ export function nodePaths(domain: Domain, server: string): NodePaths {
     lock: join(dir, 'node.lock'),
     log: join(dir, 'logs', 'duplex.log'),
     logs: join(dir, 'logs'),
+    revision: join(dir, 'revision.json'),
   };
 }
 
 /** One admin-API call to the node of `server` (its endpoint is found from the domain). Throws NoNodeError when none answers. */
-export function askNode(domain: Domain, server: string, method: string, path: string, body?: unknown, timeoutMs?: number): Promise<AdminReply> {
+export function askNode(domain: DomainLocation, server: string, method: string, path: string, body?: unknown, timeoutMs?: number): Promise<AdminReply> {
   return adminRequest(readEndpoint(nodePaths(domain, server).admin), method, path, body, timeoutMs);
 }
 
@@ -67,6 +71,10 @@ export interface NodeStatus extends EngineStatus {
   dropped: Record<DropReason, number>;
   /** The supervised processes (the engine's `runtime` says what mode it asked for). */
   supervisor: RuntimeStatus;
+  /** The domain file and project files: revision in force, sync state. */
+  sync: SyncStatus;
+  /** Domain-file fields changed in a revision that take effect only when the node restarts. */
+  restartNeeded: string[];
   events: RoleEvent[];
 }
 
@@ -81,6 +89,10 @@ export class DuplexNode {
   private transport!: MulticastTransport;
   private admin!: AdminServer;
   private runtime!: Supervisor;
+  private sync!: DomainSync;
+  private restartNeeded: string[] = [];
+  /** What the last Active heard said about its versions (for the compatibility check). */
+  private activeInfo: { server: string; info: NodeInfo | undefined } | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
   private tickAt = Infinity;
   private linkTimer: NodeJS.Timeout | null = null;
@@ -94,7 +106,7 @@ export class DuplexNode {
   private onFatal: (message: string) => void = () => undefined;
 
   private constructor(
-    readonly domain: Domain,
+    public domain: Domain,
     readonly server: string,
     readonly paths: NodePaths,
     readonly log: Logger,
@@ -144,13 +156,7 @@ export class DuplexNode {
     }
     this.interfaceAddress = address;
 
-    const engineCfg: EngineConfig = {
-      self: this.server,
-      servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
-      failback: cfg.failback,
-      timings: cfg.timings,
-    };
-    this.engine = new Engine(engineCfg, persisted, this.now());
+    this.engine = new Engine(this.engineConfig(), persisted, this.now());
 
     this.runtime = new Supervisor(
       (cfg.runtime?.processes ?? []).map((p): ProcessSpec => ({
@@ -168,6 +174,19 @@ export class DuplexNode {
       (detail) => this.apply(this.engine.observe({ kind: 'runtime-failed', reason: detail }, this.now())),
     );
 
+    this.sync = await DomainSync.start({
+      domain: this.domain,
+      server: this.server,
+      stateFile: this.paths.revision,
+      stateDir: domainPath(this.domain, cfg.stateDir),
+      secret,
+      secretFile: domainPath(this.domain, cfg.secretFile),
+      bindAddress: address,
+      log: this.log,
+      onChange: () => this.publishInfo(),
+      onApplied: (d) => this.reconfigure(d),
+    });
+
     this.transport = await MulticastTransport.open({
       group: cfg.multicast.group,
       port: cfg.multicast.port,
@@ -177,7 +196,7 @@ export class DuplexNode {
       self: this.server,
       servers: new Set(cfg.servers.map((s) => s.name)),
       incarnation: this.incarnation,
-      onMessage: (msg) => this.apply(this.engine.receive(msg, this.now())),
+      onMessage: (msg, from) => this.receive(msg, from),
       onSendError: (err) => {
         this.log.warn('network', `sending a heartbeat failed: ${err.message}`);
         this.apply(this.engine.observe({ kind: 'send-failed' }, this.now()));
@@ -193,7 +212,85 @@ export class DuplexNode {
     if (this.engine.currentRole === 'maintenance') this.log.info('role', `maintenance (${this.engine.status(this.now()).reason})`);
 
     this.linkTimer = setInterval(() => this.checkLink(), LINK_CHECK_INTERVAL_MS);
+    this.publishInfo();
     this.apply(this.engine.tick(this.now()));
+  }
+
+  private receive(msg: Heartbeat, from: string): void {
+    this.apply(this.engine.receive(msg, this.now()));
+    if (this.stopped) return;
+    if (msg.role === 'active') {
+      this.activeInfo = { server: msg.from, info: msg.info };
+      this.checkCompatible();
+    }
+    this.sync.onPeer(msg.from, from, msg.info);
+  }
+
+  /** What this node says about itself in its heartbeats: versions, revision, sync state. */
+  private info(): NodeInfo {
+    const info: NodeInfo = { ver: VERSION, app: this.sync.appVersion(), rev: this.sync.advert(), sync: this.sync.state(), port: this.sync.port };
+    const pct = this.sync.status().progress;
+    if (pct !== null) info.pct = pct;
+    return info;
+  }
+
+  private publishInfo(): void {
+    if (this.stopped || !this.engine || !this.transport) return;
+    this.apply(this.engine.setInfo(this.info(), this.now()));
+    this.checkCompatible();
+  }
+
+  /** E3's rule: a server whose Duplex or application version differs from the Active's is neither Active nor Standby. */
+  private checkCompatible(): void {
+    const a = this.activeInfo;
+    if (!a || this.engine.currentRole === 'active' || this.engine.currentRole === 'deactivating') return;
+    const mine = this.info();
+    let why = '';
+    if (!a.info) why = `the Active ${a.server} does not say which Duplex version it runs (older than ${VERSION}?)`;
+    else if (a.info.ver !== mine.ver) why = `Duplex ${mine.ver} here, ${a.info.ver} on the Active ${a.server}: install the same version on every server`;
+    else if (a.info.app !== mine.app) why = `application version ${mine.app || '(none)'} here, ${a.info.app || '(none)'} on the Active ${a.server}`;
+    const ok = why === '';
+    const st = this.engine.status(this.now()).incompatible;
+    if (ok === (st === null) && (ok || st === why)) return;
+    if (ok) this.log.info('version', `compatible with the Active ${a.server} again`);
+    else this.log.warn('version', `incompatible: ${why}; this server will not be Active or Standby`);
+    this.apply(this.engine.observe({ kind: 'compatible', ok, reason: why }, this.now()));
+  }
+
+  /** A new domain revision is in force: apply what can be applied live, name what needs a restart. */
+  private reconfigure(next: Domain): void {
+    const before = this.domain.config;
+    const after = next.config;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const needRestart: string[] = [];
+    for (const k of ['domain', 'multicast', 'secretFile', 'stateDir', 'runtime'] as const) if (!same(before[k], after[k])) needRestart.push(k);
+    if (before.sync.port !== after.sync.port) needRestart.push('sync.port');
+    const mine = (c: typeof before) => c.servers.find((s) => s.name === this.server)?.address;
+    if (mine(before) !== mine(after)) needRestart.push(`servers[${this.server}].address`);
+    this.domain = next;
+    if (this.stopped || !this.engine || !this.transport) return;
+    const live: string[] = [];
+    if (!same(before.servers, after.servers)) live.push('servers');
+    if (!same(before.timings, after.timings)) live.push('timings');
+    if (before.failback !== after.failback) live.push('failback');
+    if (!same(before.sync, after.sync)) live.push('sync');
+    if (before.appVersion !== after.appVersion) live.push('appVersion');
+    this.restartNeeded = [...new Set([...this.restartNeeded, ...needRestart])];
+    if (needRestart.length) this.log.warn('domain', `changed ${needRestart.join(', ')}: takes effect when this node restarts (duplex status lists it)`);
+    this.log.info('domain', `revision ${this.sync.status().revision.n} in force${live.length ? `; applied now: ${live.join(', ')}` : ''}`);
+    this.transport.setServers(new Set(after.servers.map((s) => s.name)));
+    for (const s of before.servers) if (!after.servers.some((x) => x.name === s.name)) this.sync.forgetPeer(s.name);
+    this.apply(this.engine.reconfigure(this.engineConfig(), this.now()));
+  }
+
+  private engineConfig(): EngineConfig {
+    const cfg = this.domain.config;
+    return {
+      self: this.server,
+      servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
+      failback: cfg.failback,
+      timings: cfg.timings,
+    };
   }
 
   /** Monotonic milliseconds: wall-clock jumps never look like silence. */
@@ -309,6 +406,8 @@ export class DuplexNode {
       multicast: `${cfg.multicast.group}:${cfg.multicast.port}`,
       dropped: this.transport.dropped(),
       supervisor: this.runtime.status(),
+      sync: this.sync.status(),
+      restartNeeded: [...this.restartNeeded],
       events: [...this.events],
     };
   }
@@ -363,6 +462,7 @@ export class DuplexNode {
     if (this.tickTimer) clearTimeout(this.tickTimer);
     if (this.linkTimer) clearInterval(this.linkTimer);
     if (this.runtime) await this.runtime.setMode('stopped');
+    if (this.sync) await this.sync.stop();
     if (this.transport) await this.transport.close();
     if (this.admin) {
       await this.admin.close();

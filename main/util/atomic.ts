@@ -29,7 +29,7 @@ export function writeFileAtomic(file: string, data: string | Buffer, opts: { mod
   syncDir(dir);
 }
 
-function syncDir(dir: string): void {
+export function syncDir(dir: string): void {
   if (process.platform === 'win32') return; // folders cannot be opened for fsync on Windows; NTFS journals the rename
   const fd = openSync(dir, 'r');
   try {

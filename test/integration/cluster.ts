@@ -3,11 +3,11 @@
  * Each domain gets its own random multicast group and port, so test files never hear each other.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initDomain } from '../../main/domain/init';
-import { loadDomain } from '../../main/domain/load';
+import { locateDomain } from '../../main/domain/load';
 import { askNode, type NodeStatus } from '../../main/node/node';
 import type { ProcessStatus } from '../../main/runtime/runtime';
 
@@ -27,17 +27,41 @@ export class Cluster {
   readonly port: number;
   readonly nodes = new Map<string, RunningNode>();
 
-  constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown> } = {}) {
+  /**
+   * `separate`: every server gets its own folder `<dir>/<server>/` with its own copy of the
+   * domain file and secret, as on real servers (the domain file is then synced between them).
+   */
+  constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown>; sync?: Record<string, unknown>; appVersion?: string; separate?: boolean } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'duplex-it-'));
     this.file = join(this.dir, 'plant.yaml');
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
     this.group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime });
-    if (opts.extra) writeFileSync(this.file, `${require('node:fs').readFileSync(this.file, 'utf8')}\n${opts.extra}\n`);
+    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime, sync: opts.sync, appVersion: opts.appVersion });
+    if (opts.extra) writeFileSync(this.file, `${readFileSync(this.file, 'utf8')}\n${opts.extra}\n`);
+    this.separate = opts.separate ?? false;
+    if (this.separate) {
+      for (const s of servers) {
+        mkdirSync(join(this.dir, s));
+        copyFileSync(this.file, this.fileOf(s));
+        copyFileSync(join(this.dir, 'duplex.secret'), join(this.dir, s, 'duplex.secret'));
+      }
+    }
+  }
+
+  private readonly separate: boolean;
+
+  /** The domain file the node of `server` uses. */
+  fileOf(server: string): string {
+    return this.separate ? join(this.dir, server, 'plant.yaml') : this.file;
+  }
+
+  /** A path in the folder of `server`'s domain file. */
+  pathOf(server: string, ...rel: string[]): string {
+    return join(this.separate ? join(this.dir, server) : this.dir, ...rel);
   }
 
   start(server: string): RunningNode {
-    const proc = spawn(process.execPath, [CLI, 'run', '--domain', this.file, '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, 'run', '--domain', this.fileOf(server), '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     const collect = (b: Buffer) => output.push(...b.toString('utf8').split('\n').filter(Boolean));
     proc.stdout!.on('data', collect);
@@ -53,7 +77,7 @@ export class Cluster {
   }
 
   async status(server: string, timeoutMs = 2_000): Promise<NodeStatus> {
-    return (await askNode(loadDomain(this.file), server, 'GET', '/status', undefined, timeoutMs)).body as NodeStatus;
+    return (await askNode(locateDomain(this.fileOf(server)).domain, server, 'GET', '/status', undefined, timeoutMs)).body as NodeStatus;
   }
 
   /** One supervised process of a server (the first declared when no name is given). */

@@ -1,0 +1,68 @@
+/** Revisions (which wins, what descends) and paths from the network. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { advertOf, compareAdverts, contentHash, descends, initialRevision, LINEAGE, nextRevision, pickSource } from '../../main/sync/revision';
+import { isOwnFile, resolveSyncPath } from '../../main/sync/paths';
+
+const h = (c: string) => c.repeat(64);
+
+describe('revisions', () => {
+  it('a revision descends from the one it was edited from and from their ancestors', () => {
+    const r0 = initialRevision(h('0'));
+    const r1 = nextRevision(r0, h('1'), 'a', 100);
+    const r2 = nextRevision(r1, h('2'), 'b', 200);
+    assert.deepEqual([r2.n, r2.by, r2.lineage], [2, 'b', [h('1'), h('0')]]);
+    assert.ok(descends(r2, r0.hash) && descends(r2, r1.hash) && descends(r2, r2.hash));
+    assert.ok(!descends(r1, r2.hash));
+    const far = Array.from({ length: LINEAGE + 5 }).reduce<typeof r0>((r, _, i) => nextRevision(r, `${i}`.padStart(64, 'f'), 'a', i), r0);
+    assert.equal(far.lineage.length, LINEAGE, 'the lineage is bounded');
+    assert.ok(!descends(far, r0.hash), 'too far back counts as concurrent: a conflict copy, never a loss');
+  });
+
+  it('concurrent edits: higher number, then later edit, then hash — the same winner everywhere', () => {
+    const base = initialRevision(h('0'));
+    const onA = nextRevision(base, h('a'), 'a', 1000);
+    const onB = nextRevision(base, h('b'), 'b', 1001);
+    assert.ok(compareAdverts(advertOf(onB), advertOf(onA)) > 0);
+    const twiceOnA = nextRevision(onA, h('c'), 'a', 900);
+    assert.ok(compareAdverts(advertOf(twiceOnA), advertOf(onB)) > 0, 'more edits win over a later single one');
+    const sameTime = nextRevision(base, h('d'), 'b', 1000);
+    assert.ok(compareAdverts(advertOf(sameTime), advertOf(onA)) > 0, 'then the hash decides');
+    assert.equal(compareAdverts(advertOf(onA), advertOf(onA)), 0);
+  });
+
+  it('picks the greatest newer revision to fetch, and nothing when ours is newest', () => {
+    const mine = { n: 3, t: 5, h: 'a'.repeat(16) };
+    assert.equal(pickSource(mine, [{ server: 'b', rev: { n: 2, t: 9, h: 'f'.repeat(16) } }]), null);
+    const p = pickSource(mine, [{ server: 'b', rev: { n: 4, t: 1, h: 'b'.repeat(16) } }, { server: 'c', rev: { n: 4, t: 2, h: 'c'.repeat(16) } }]);
+    assert.equal(p?.server, 'c');
+  });
+
+  it('the content hash ignores file order', () => {
+    const f1 = { path: 'p/a', size: 1, hash: h('1') };
+    const f2 = { path: 'p/b', size: 2, hash: h('2') };
+    assert.equal(contentHash({ domain: { size: 3, hash: h('9') }, files: [f1, f2] }), contentHash({ domain: { size: 3, hash: h('9') }, files: [f2, f1] }));
+    assert.notEqual(contentHash({ domain: { size: 3, hash: h('9') }, files: [f1] }), contentHash({ domain: { size: 3, hash: h('8') }, files: [f1] }));
+  });
+});
+
+describe('paths from the network', () => {
+  const root = '/plant';
+  it('accepts paths inside the configured files and folders', () => {
+    assert.deepEqual(resolveSyncPath(root, ['project/', 'extra.cfg'], 'project/screens/main.scr'), { ok: true, path: '/plant/project/screens/main.scr' });
+    assert.deepEqual(resolveSyncPath(root, ['project/', 'extra.cfg'], 'extra.cfg'), { ok: true, path: '/plant/extra.cfg' });
+  });
+  it('refuses everything that could escape or is not configured', () => {
+    for (const bad of ['../etc/passwd', 'project/../../etc/passwd', '/etc/passwd', 'C:/Windows/win.ini', 'project\\..\\x', 'project//a', 'project/./a', 'other/a', 'projectX/a', '', 'a\0b', 'project/a.duplex-tmp']) {
+      const r = resolveSyncPath(root, ['project/', 'extra.cfg'], bad);
+      assert.equal(r.ok, false, bad);
+    }
+    assert.equal(resolveSyncPath(root, ['project/'], 42).ok, false);
+  });
+  it("knows Duplex's own files", () => {
+    assert.ok(isOwnFile('.big.bin.1a2b3c4d.duplex-tmp'));
+    assert.ok(isOwnFile('plant.yaml.conflict-b-20261122T031500'));
+    assert.ok(isOwnFile('plant.yaml.rev12'));
+    assert.ok(!isOwnFile('plant.yaml'));
+  });
+});
