@@ -68,6 +68,8 @@ export const DEFAULT_SYNC = { port: 47801, maxFileBytes: 2 * 1024 ** 3, keepVers
 export const SYNC_REQUEST_TIMEOUT_MS = 15_000;
 /** After a failed sync, wait this long before trying again. */
 export const SYNC_RETRY_MS = 2_000;
+/** A changed project file is synced only once it has not been modified for this long (it may still be being copied). */
+export const SYNC_SETTLE_MS = 300;
 /** File events are gathered this long before the files are read (editors write in steps). */
 export const SYNC_DEBOUNCE_MS = 30;
 

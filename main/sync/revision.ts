@@ -19,7 +19,7 @@ export interface Revision {
   t: number;
   /** The server that made it ('' for the initial revision). */
   by: string;
-  /** sha256 of the content, hex. */
+  /** Hash of the content (hashBytes), hex. */
   hash: string;
   lineage: string[];
 }
@@ -37,12 +37,18 @@ export interface Content {
   files: FileEntry[];
 }
 
-export const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+/**
+ * The content hash: BLAKE2b-512 cut to 256 bits, hex. Two to three times faster than SHA-256
+ * on machines without SHA instructions, which matters when hundreds of MB are synced.
+ */
+export const HASH_ALGORITHM = 'blake2b512';
+export const digestHex = (h: { digest(enc: 'hex'): string }): string => h.digest('hex').slice(0, 64);
+export const hashBytes = (b: Buffer | string): string => digestHex(createHash(HASH_ALGORITHM).update(b));
 
 /** The hash that names a content: independent of file order and of where the domain file lives. */
 export function contentHash(c: Content): string {
   const files = [...c.files].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)).map((f) => [f.path, f.size, f.hash]);
-  return sha256(JSON.stringify({ domain: c.domain.hash, files }));
+  return hashBytes(JSON.stringify({ domain: c.domain.hash, files }));
 }
 
 /** Hash of the project files alone: the application version when `appVersion: files`. */

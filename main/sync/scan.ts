@@ -6,7 +6,7 @@ import { createReadStream, lstatSync, readdirSync, type Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, posix } from 'node:path';
 import { isOwnFile } from './paths';
-import type { FileEntry } from './revision';
+import { digestHex, HASH_ALGORITHM, type FileEntry } from './revision';
 
 interface Cached {
   size: number;
@@ -15,6 +15,9 @@ interface Cached {
 }
 
 export class ScanError extends Error {}
+
+/** A changed file is still being written (modified within the settle time): look again later. */
+export class Unsettled extends Error {}
 
 export class ProjectScanner {
   private readonly cache = new Map<string, Cached>();
@@ -26,7 +29,7 @@ export class ProjectScanner {
   constructor(private readonly root: string, private readonly excluded: (rel: string) => boolean) {}
 
   /** Every file under the entries, sorted by path. Missing entries are skipped (a folder not made yet). */
-  async scan(entries: string[], maxFileBytes: number): Promise<FileEntry[]> {
+  async scan(entries: string[], maxFileBytes: number, settleMs = 0): Promise<FileEntry[]> {
     const found = new Map<string, Stats>();
     const visit = (rel: string) => {
       if (this.excluded(rel)) return;
@@ -54,6 +57,7 @@ export class ProjectScanner {
         out.push({ path: rel, size: st.size, hash: c.hash });
         continue;
       }
+      if (settleMs > 0 && Date.now() - st.mtimeMs < settleMs) throw new Unsettled(`${rel} is still being written`);
       const hash = await hashFile(join(this.root, ...rel.split('/')));
       this.cache.set(rel, { size: st.size, mtimeMs: st.mtimeMs, hash });
       out.push({ path: rel, size: st.size, hash });
@@ -70,10 +74,10 @@ export class ProjectScanner {
 
 export function hashFile(file: string): Promise<string> {
   return new Promise((resolveHash, reject) => {
-    const h = createHash('sha256');
+    const h = createHash(HASH_ALGORITHM);
     createReadStream(file, { highWaterMark: 1 << 20 })
       .on('data', (b) => h.update(b))
-      .on('end', () => resolveHash(h.digest('hex')))
+      .on('end', () => resolveHash(digestHex(h)))
       .on('error', reject);
   });
 }

@@ -8,19 +8,24 @@
  * folder, fsync, rename) and keeps previous domain-file versions beside it. Concurrent
  * edits converge on one winner (revision.ts); what loses is kept as a conflict copy.
  */
-import { closeSync, copyFileSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { createReadStream, createWriteStream, fsync } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { SYNC_DEBOUNCE_MS, SYNC_REQUEST_TIMEOUT_MS, SYNC_RETRY_MS } from '../defaults';
+import { SYNC_DEBOUNCE_MS, SYNC_REQUEST_TIMEOUT_MS, SYNC_RETRY_MS, SYNC_SETTLE_MS } from '../defaults';
 import { DomainFileError, domainPath, parseDomain, type Domain } from '../domain/load';
 import type { NodeInfo, RevisionAdvert, SyncState } from '../engine/types';
 import type { Logger } from '../node/log';
 import { syncDir, writeFileAtomic } from '../util/atomic';
 import { isOwnFile, resolveSyncPath, TEMP_SUFFIX } from './paths';
-import { advertOf, compareAdverts, contentHash, descends, filesHash, initialRevision, nextRevision, pickSource, sha256, type Content, type FileEntry, type Revision } from './revision';
-import { ProjectScanner, ScanError } from './scan';
+import { advertOf, compareAdverts, contentHash, descends, filesHash, initialRevision, nextRevision, pickSource, hashBytes, HASH_ALGORITHM, digestHex, type Content, type FileEntry, type Revision } from './revision';
+import { ProjectScanner, ScanError, Unsettled } from './scan';
 import { readBody, request, SyncServer, syncKey, type Reply } from './wire';
+
+const fsyncAsync = promisify(fsync);
 
 export interface SyncStatus {
   /** The domain file this node keeps. */
@@ -113,7 +118,7 @@ export class DomainSync {
   private async boot(): Promise<void> {
     this.cleanTemps();
     this.domainBytes = readFileSync(this.file);
-    this.content = { domain: { size: this.domainBytes.length, hash: sha256(this.domainBytes) }, files: await this.scanner.scan(this.config.sync.files, this.config.sync.maxFileBytes) };
+    this.content = { domain: { size: this.domainBytes.length, hash: hashBytes(this.domainBytes) }, files: await this.scanner.scan(this.config.sync.files, this.config.sync.maxFileBytes) };
     const hash = contentHash(this.content);
     const stored = this.readStored();
     if (stored && stored.revision.hash === hash) {
@@ -248,14 +253,19 @@ export class DomainSync {
     let files: FileEntry[];
     try {
       bytes = readFileSync(this.file);
-      files = await this.scanner.scan(this.config.sync.files, this.config.sync.maxFileBytes);
+      files = await this.scanner.scan(this.config.sync.files, this.config.sync.maxFileBytes, SYNC_SETTLE_MS);
     } catch (e) {
+      if (e instanceof Unsettled) {
+        // A project file is still being written: a half-written file is never sent.
+        this.scheduleCheck(SYNC_SETTLE_MS);
+        return;
+      }
       // Missing for a moment while an editor replaces it, or unreadable: the revision in force stays.
       const msg = e instanceof ScanError ? e.message : `cannot read ${(e as NodeJS.ErrnoException).path ?? this.file}: ${(e as Error).message}`;
       this.setEditError(msg, `read:${msg}`);
       return;
     }
-    const content: Content = { domain: { size: bytes.length, hash: sha256(bytes) }, files };
+    const content: Content = { domain: { size: bytes.length, hash: hashBytes(bytes) }, files };
     const hash = contentHash(content);
     if (hash === this.rev.hash) {
       this.setEditError(null, null);
@@ -320,7 +330,7 @@ export class DomainSync {
     const content = res.header.content as Content;
     const size = Number(res.header.size);
     const bytes = await readBody(res, size);
-    if (!revision || !content || sha256(bytes) !== content.domain?.hash || contentHash(content) !== revision.hash) {
+    if (!revision || !content || hashBytes(bytes) !== content.domain?.hash || contentHash(content) !== revision.hash) {
       throw new Error(`revision from ${server} does not match its hashes; not applied`);
     }
     if (compareAdverts(advertOf(revision), this.advert()) <= 0) return; // we have it or a newer one by now
@@ -391,7 +401,7 @@ export class DomainSync {
         else rmSync(target, { force: true });
       }
       const disk = existsSync(this.file) ? readFileSync(this.file) : null;
-      const diskHash = disk ? sha256(disk) : undefined;
+      const diskHash = disk ? hashBytes(disk) : undefined;
       if (diskHash !== content.domain.hash) {
         if (disk && diskHash === this.content.domain.hash && this.config.sync.keepVersions > 0) {
           copyFileSync(this.file, `${this.file}.rev${this.rev.n}`);
@@ -423,27 +433,24 @@ export class DomainSync {
     }
     try {
       const res = await request(where, { op: 'file', path: f.path, hash: f.hash });
-      const h = createHash('sha256');
+      const h = createHash(HASH_ALGORITHM);
       let got = 0;
-      await new Promise<void>((resolveFile, reject) => {
-        res.body.on('data', (b: Buffer) => {
-          try {
-            writeSync(fd, b);
-          } catch (e) {
-            res.body.destroy();
-            reject(new Error(`cannot write ${tmp}: ${(e as Error).message}`));
-            return;
-          }
-          h.update(b);
-          got += b.length;
-          onBytes(b.length);
-        });
-        res.body.once('end', () => resolveFile());
-        res.body.once('error', reject);
-        res.body.resume();
+      // Hashing here, writing in the thread pool: decryption, hashing and disk writes overlap.
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          h.update(chunk);
+          got += chunk.length;
+          onBytes(chunk.length);
+          done(null, chunk);
+        },
       });
-      if (got !== f.size || h.digest('hex') !== f.hash) throw new Error(`${f.path} from ${server} arrived damaged (${got} of ${f.size} bytes, or a wrong hash)`);
-      fsyncSync(fd);
+      try {
+        await pipeline(res.body, tap, createWriteStream('', { fd, autoClose: false, highWaterMark: 1 << 20 }));
+      } catch (e) {
+        throw new Error(`${f.path} from ${server}: ${(e as Error).message}`);
+      }
+      if (got !== f.size || digestHex(h) !== f.hash) throw new Error(`${f.path} from ${server} arrived damaged (${got} of ${f.size} bytes, or a wrong hash)`);
+      await fsyncAsync(fd);
     } catch (e) {
       closeSync(fd);
       rmSync(tmp, { force: true });
