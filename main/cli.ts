@@ -12,6 +12,7 @@ import { initDomain } from './domain/init';
 import { NoNodeError } from './node/admin';
 import { askNode, DuplexNode, nodePaths, type NodeStatus } from './node/node';
 import { VERSION } from './version';
+import { publicStatus } from './ui/status-view';
 
 const USAGE = `duplex ${VERSION} — hot-standby redundancy for plant servers
 
@@ -160,37 +161,6 @@ async function call(domainFile: string, server: string, method: string, path: st
     }
     throw e;
   }
-}
-
-/** The documented, stable JSON of `duplex status --json` (README: "Status JSON"). */
-export function publicStatus(s: NodeStatus) {
-  return {
-    server: s.server,
-    domain: s.domain,
-    role: s.role,
-    reason: s.reason,
-    epoch: s.epoch,
-    roleForMs: s.roleForMs,
-    awareness: s.awareness,
-    effectiveTimeoutMs: s.effectiveTimeoutMs,
-    linkUp: s.linkUp,
-    pending: s.pending,
-    runtime: { wanted: s.runtime.wanted, reached: s.runtime.reached, held: s.supervisor.held, processes: s.supervisor.processes },
-    incompatible: s.incompatible,
-    sync: s.sync,
-    restartNeeded: s.restartNeeded,
-    peers: s.peers.map(({ info, ...p }) => ({
-      ...p,
-      versions: info ? { duplex: info.ver, app: info.app } : null,
-      revision: info ? { n: info.rev.n, hash: info.rev.h } : null,
-      sync: info ? info.sync : null,
-      progress: info?.pct ?? null,
-    })),
-    dropped: s.dropped,
-    events: s.events,
-    pid: s.pid,
-    version: s.version,
-  };
 }
 
 /** `duplex domain status`: one line per server with its revision and sync state; out of sync is marked. */

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { initDomain } from './domain/init';
 import { loadDomain } from './domain/load';
-import { askNode, type NodeStatus } from './node/node';
+import { askNode, nodePaths, type NodeStatus } from './node/node';
+import { pageUrl, readEndpoint } from './node/admin';
 
 const CLI = join(__dirname, 'cli.js');
 const SERVERS = ['a', 'b', 'c'];
@@ -81,6 +82,7 @@ Commands (type and press Enter):
   switch          activate the Standby: a graceful switchover
   freeze / thaw   SIGSTOP / SIGCONT the Active's node (a hung server)
   start <name>    start a node that was killed
+  pages           the status window of each server, to open in a browser
   quit            stop everything
 The same from another terminal:
   node ${CLI} status --domain ${file} --server b
@@ -121,6 +123,9 @@ async function handle(line: string): Promise<void> {
       if (procs.has(arg)) return void process.stdout.write(`${arg} is running\n`);
       start(arg);
       break;
+    case 'pages':
+      await printPages();
+      break;
     case 'quit':
       await quit();
       break;
@@ -133,6 +138,33 @@ async function handle(line: string): Promise<void> {
 }
 
 let frozen: string | null = null;
+
+/** Each running node serves its status window; the address carries its admin token. */
+async function printPages(): Promise<void> {
+  const d = loadDomain(file);
+  for (const s of SERVERS) {
+    if (!procs.has(s)) continue;
+    try {
+      const url = await waitForPage(d, s);
+      process.stdout.write(`  status window of ${s}: ${url}\n`);
+    } catch {
+      process.stdout.write(`  ${s} has no status window yet\n`);
+    }
+  }
+}
+
+async function waitForPage(d: ReturnType<typeof loadDomain>, server: string): Promise<string> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const ep = readEndpoint(nodePaths(d, server).admin);
+      await askNode(d, server, 'GET', '/status', undefined, 1_000);
+      return pageUrl(ep);
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('no page');
+}
 
 async function quit(): Promise<void> {
   for (const p of procs.values()) {
@@ -155,6 +187,7 @@ async function main(): Promise<void> {
   process.stdout.write('Starting servers a (main), b (backup), c (inactive)...\n');
   for (const s of SERVERS) start(s);
   tailRuntimeLogs();
+  await printPages();
   process.stdout.write(HELP);
   process.once('SIGINT', () => void quit());
   process.once('SIGTERM', () => void quit());

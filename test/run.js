@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs every compiled test file (out/test/**/*.test.js) with Node's test runner.
-// `node test/run.js unit` runs only the files whose path contains "unit".
+// Runs every compiled test file (out/test/**/*.test.js) with Node's test runner, then the
+// browser tests (out/test/ui/*.spec.js) with Playwright in Debian's Chromium.
+// `node test/run.js unit` runs only the files whose path contains "unit"; `ui` only the browser tests.
 'use strict';
 const { readdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
@@ -17,9 +18,19 @@ const files = [];
 })(root);
 const filter = process.argv[2];
 const chosen = filter ? files.filter((f) => f.includes(filter)) : files;
-if (!chosen.length) {
+const browser = !filter || filter === 'ui';
+if (!chosen.length && !browser) {
   console.error(`no test files${filter ? ` matching "${filter}"` : ''} under ${root}; run npm run build first`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...chosen], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+let status = 0;
+if (chosen.length) {
+  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...chosen], { stdio: 'inherit' });
+  status = r.status ?? 1;
+}
+if (browser) {
+  const cli = require.resolve('@playwright/test/cli');
+  const r = spawnSync(process.execPath, [cli, 'test', '-c', join(root, 'ui', 'playwright.config.js')], { stdio: 'inherit' });
+  status = status || (r.status ?? 1);
+}
+process.exit(status);

@@ -8,6 +8,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { writeFileAtomic } from '../util/atomic';
+import type { DuplexApi } from '../ui/contract';
+import { attachSocket, servePage } from '../ui/ui-server';
 
 export interface AdminEndpoint {
   pid: number;
@@ -25,24 +27,28 @@ export type AdminHandler = (method: string, path: string, body: unknown) => Prom
 const MAX_BODY_BYTES = 16 * 1024;
 
 export class AdminServer {
-  private constructor(private readonly server: Server, readonly endpoint: AdminEndpoint) {}
+  private constructor(private readonly server: Server, readonly endpoint: AdminEndpoint, private readonly detach: () => void) {}
 
-  static async start(endpointFile: string, handler: AdminHandler): Promise<AdminServer> {
+  /** `ui`: also serve the status window and its WebSocket (ui-server.ts). */
+  static async start(endpointFile: string, handler: AdminHandler, ui?: DuplexApi): Promise<AdminServer> {
     const token = randomBytes(32).toString('hex');
     const expected = Buffer.from(`Bearer ${token}`);
     const server = createServer((req, res) => {
+      if (ui && servePage(req, res)) return;
       void serve(req, res, expected, handler);
     });
+    const detach = ui ? attachSocket(server, token, ui) : () => undefined;
     await new Promise<void>((resolveListen, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolveListen());
     });
     const endpoint = { pid: process.pid, port: (server.address() as AddressInfo).port, token };
     writeFileAtomic(endpointFile, JSON.stringify(endpoint), { mode: 0o600, keepPrevious: false });
-    return new AdminServer(server, endpoint);
+    return new AdminServer(server, endpoint, detach);
   }
 
   close(): Promise<void> {
+    this.detach();
     return new Promise((r) => {
       this.server.close(() => r());
       this.server.closeAllConnections();
@@ -83,6 +89,11 @@ async function serve(req: IncomingMessage, res: ServerResponse, expected: Buffer
 }
 
 export class NoNodeError extends Error {}
+
+/** The address of the status window of a node, token included (for a browser on this machine). */
+export function pageUrl(endpoint: AdminEndpoint): string {
+  return `http://127.0.0.1:${endpoint.port}/#token=${endpoint.token}`;
+}
 
 export function readEndpoint(endpointFile: string): AdminEndpoint {
   let text: string;

@@ -23,6 +23,8 @@ import { AdminServer, adminRequest, readEndpoint, type AdminReply } from './admi
 import { localIPv4Addresses, resolveInterface } from './interfaces';
 import { createLogger, type Logger } from './log';
 import { VERSION } from '../version';
+import type { DuplexApi, UiCommand } from '../ui/contract';
+import { publicStatus } from '../ui/status-view';
 
 export interface NodePaths {
   dir: string;
@@ -75,6 +77,8 @@ export interface NodeStatus extends EngineStatus {
   sync: SyncStatus;
   /** Domain-file fields changed in a revision that take effect only when the node restarts. */
   restartNeeded: string[];
+  /** The address each peer's heartbeats come from. */
+  addresses: Record<string, string>;
   events: RoleEvent[];
 }
 
@@ -91,6 +95,7 @@ export class DuplexNode {
   private runtime!: Supervisor;
   private sync!: DomainSync;
   private restartNeeded: string[] = [];
+  private readonly addresses = new Map<string, string>();
   /** What the last Active heard said about its versions (for the compatibility check). */
   private activeInfo: { server: string; info: NodeInfo | undefined } | null = null;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -204,7 +209,7 @@ export class DuplexNode {
       onWarning: (event, detail) => this.log.warn(event, detail),
     });
 
-    this.admin = await AdminServer.start(this.paths.admin, (method, path, body) => this.handleAdmin(method, path, body));
+    this.admin = await AdminServer.start(this.paths.admin, (method, path, body) => this.handleAdmin(method, path, body), this.uiApi());
 
     this.log.info('start', `Duplex ${VERSION} node for server ${this.server} (${decl.role}) of domain ${cfg.domain}, pid ${process.pid}, ` +
       `multicast ${cfg.multicast.group}:${cfg.multicast.port} on ${address}, admin API 127.0.0.1:${this.admin.endpoint.port}, epoch ${persisted.epoch}` +
@@ -223,6 +228,7 @@ export class DuplexNode {
       this.activeInfo = { server: msg.from, info: msg.info };
       this.checkCompatible();
     }
+    this.addresses.set(msg.from, from);
     this.sync.onPeer(msg.from, from, msg.info);
   }
 
@@ -408,6 +414,7 @@ export class DuplexNode {
       supervisor: this.runtime.status(),
       sync: this.sync.status(),
       restartNeeded: [...this.restartNeeded],
+      addresses: Object.fromEntries(this.addresses),
       events: [...this.events],
     };
   }
@@ -440,6 +447,33 @@ export class DuplexNode {
     ]);
   }
 
+  /** Starts a runtime held after a failover (confirmResume). */
+  async resume(): Promise<{ ok: boolean; message: string }> {
+    const held = this.runtime.status().held;
+    if (!(await this.runtime.resume())) return { ok: false, message: `nothing to resume: the runtime of ${this.server} is not held` };
+    return { ok: true, message: `runtime resumed (it was held: ${held})` };
+  }
+
+  /** The status window's contract, served by the admin API (and by Electron over IPC). */
+  uiApi(): DuplexApi {
+    return {
+      getStatus: async () => publicStatus(this.status()),
+      command: (cmd: UiCommand) => (cmd.kind === 'resume' ? this.resume() : this.command(cmd.kind === 'maintenance' ? { kind: 'maintenance', on: cmd.on } : { kind: cmd.kind })),
+      onStatus: (listener) => {
+        const push = () => {
+          if (!this.stopped) listener(publicStatus(this.status()));
+        };
+        const timer = setInterval(push, 1_000);
+        const off = this.onRoleChange(push);
+        push();
+        return () => {
+          clearInterval(timer);
+          off();
+        };
+      },
+    };
+  }
+
   private async handleAdmin(method: string, path: string, body: unknown): Promise<AdminReply> {
     if (method === 'GET' && path === '/status') return { status: 200, body: this.status() };
     if (method === 'POST' && path === '/command') {
@@ -449,9 +483,8 @@ export class DuplexNode {
       return { status: r.ok ? 200 : 409, body: r };
     }
     if (method === 'POST' && path === '/resume') {
-      const held = this.runtime.status().held;
-      if (!(await this.runtime.resume())) return { status: 409, body: { ok: false, message: `nothing to resume: the runtime of ${this.server} is not held` } };
-      return { status: 200, body: { ok: true, message: `runtime resumed (it was held: ${held})` } };
+      const r = await this.resume();
+      return { status: r.ok ? 200 : 409, body: r };
     }
     return { status: 404, body: { ok: false, message: `no such admin call: ${method} ${path}` } };
   }

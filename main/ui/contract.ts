@@ -1,0 +1,114 @@
+/**
+ * The one contract between the status window and a node. Electron's main process implements
+ * it over IPC (the preload exposes it as `window.duplex`); the admin API implements it over
+ * a WebSocket for the demo page and browser tests. Types only, plus the payload checks every
+ * implementation runs on what it receives.
+ */
+import type { Role, RuntimeMode, SyncState } from '../engine/types';
+
+export interface ProcessView {
+  name: string;
+  runOn: 'active' | 'standby' | 'both';
+  state: 'stopped' | 'starting' | 'running' | 'stopping' | 'waiting to restart';
+  mode: 'active' | 'standby' | null;
+  pid: number | null;
+  uptimeMs: number | null;
+  restarts: number;
+  lastExit: string | null;
+}
+
+export interface SyncView {
+  file: string;
+  revision: { n: number; t: number; by: string; hash: string };
+  state: SyncState;
+  message: string | null;
+  progress: number | null;
+  conflicts: string[];
+  appVersion: string;
+  port: number;
+}
+
+export interface PeerView {
+  server: string;
+  role: Role | 'unreachable' | 'unknown';
+  lastRole: Role | null;
+  epoch: number;
+  eligible: boolean;
+  awareness: number;
+  lastHeardMs: number | null;
+  /** Where its heartbeats come from, null when never heard. */
+  address: string | null;
+  versions: { duplex: string; app: string } | null;
+  revision: { n: number; hash: string } | null;
+  sync: SyncState | null;
+  progress: number | null;
+}
+
+export interface EventView {
+  at: string;
+  from: Role;
+  to: Role;
+  epoch: number;
+  reason: string;
+}
+
+/** `duplex status --json`: the one view of a node that the CLI, the tray and the status window show. */
+export interface StatusView {
+  server: string;
+  domain: string;
+  role: Role;
+  reason: string;
+  epoch: number;
+  roleForMs: number;
+  awareness: number;
+  effectiveTimeoutMs: number;
+  linkUp: boolean;
+  pending: string | null;
+  runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[] };
+  incompatible: string | null;
+  sync: SyncView;
+  restartNeeded: string[];
+  peers: PeerView[];
+  dropped: Record<string, number>;
+  events: EventView[];
+  pid: number;
+  version: string;
+}
+
+export type UiCommand =
+  | { kind: 'activate' }
+  | { kind: 'deactivate' }
+  | { kind: 'maintenance'; on: boolean }
+  | { kind: 'resume' };
+
+export interface UiResult {
+  ok: boolean;
+  message: string;
+}
+
+export interface DuplexApi {
+  getStatus(): Promise<StatusView>;
+  command(cmd: UiCommand): Promise<UiResult>;
+  /** Status pushed on every change and at least once a second; returns the unsubscribe. */
+  onStatus(listener: (s: StatusView) => void): () => void;
+}
+
+/** IPC channel names (Electron) and WebSocket message names (admin API). */
+export const CHANNELS = {
+  getStatus: 'duplex:get-status',
+  command: 'duplex:command',
+  status: 'duplex:status',
+} as const;
+
+/** A command from a window or a socket: anything else is refused. */
+export function parseUiCommand(x: unknown): UiCommand | null {
+  if (typeof x !== 'object' || x === null) return null;
+  const o = x as Record<string, unknown>;
+  if (o.kind === 'activate' || o.kind === 'deactivate' || o.kind === 'resume') return { kind: o.kind };
+  if (o.kind === 'maintenance' && typeof o.on === 'boolean') return { kind: 'maintenance', on: o.on };
+  return null;
+}
+
+/** WebSocket frames: requests carry an id, answers echo it; status pushes carry none. */
+export type WsRequest = { id: number; method: 'getStatus' } | { id: number; method: 'command'; params: UiCommand };
+export type WsFrame = { id: number; result: unknown } | { id: number; error: string } | { event: 'status'; data: StatusView };

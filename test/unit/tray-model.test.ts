@@ -1,0 +1,96 @@
+/** The tray's icon, tooltip, menu and quit warning for every role and fault. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { trayModel, type MenuItem } from '../../main/ui/tray-model';
+import type { StatusView } from '../../main/ui/status-view';
+
+function view(over: Partial<StatusView> = {}, peerRoles: Record<string, string> = { b: 'standby' }): StatusView {
+  return {
+    server: 'a', domain: 'plant', role: 'active', reason: '', epoch: 3, roleForMs: 1000, awareness: 0, effectiveTimeoutMs: 800,
+    linkUp: true, pending: null,
+    runtime: { wanted: 'active', reached: true, held: null, processes: [] },
+    incompatible: null,
+    sync: { file: '/plant/plant.yaml', revision: { n: 1, t: 0, by: '', hash: 'f'.repeat(64) }, state: 'in-sync', message: null, progress: null, conflicts: [], appVersion: '', port: 47801 },
+    restartNeeded: [],
+    peers: Object.entries(peerRoles).map(([server, role]) => ({
+      server, role: role as never, lastRole: role as never, epoch: 0, eligible: true, awareness: 0, lastHeardMs: 100, address: '127.0.0.1',
+      versions: null, revision: null, sync: null, progress: null,
+    })),
+    dropped: {} as never, events: [], pid: 1, version: '0.1.0',
+    ...over,
+  };
+}
+
+const item = (menu: MenuItem[], id: string): MenuItem => {
+  for (const m of menu) {
+    if (m.type === 'submenu') {
+      const found = m.submenu.find((x) => x.type !== 'separator' && x.type !== 'submenu' && x.id === id);
+      if (found) return found;
+    } else if (m.type !== 'separator' && m.id === id) {
+      return m;
+    }
+  }
+  throw new Error(`no menu item ${id}`);
+};
+const enabled = (m: MenuItem) => (m.type === 'normal' || m.type === 'checkbox' ? m.enabled : false);
+
+describe('tray model', () => {
+  it('an icon per role, the tooltip names server, role and domain', () => {
+    const cases: [StatusView['role'], string][] = [['active', 'active'], ['standby', 'standby'], ['inactive', 'inactive'], ['maintenance', 'maintenance'], ['starting', 'inactive'], ['activating', 'standby'], ['deactivating', 'active']];
+    for (const [role, icon] of cases) {
+      const m = trayModel(view({ role }, { b: role === 'active' || role === 'deactivating' ? 'standby' : 'active' }), { startAtLogon: true });
+      assert.equal(m.icon, icon, role);
+    }
+    assert.equal(trayModel(view({ server: 'srv1', role: 'standby' }, { b: 'active' }), { startAtLogon: true }).tooltip, 'Duplex · srv1 · Standby · plant');
+  });
+
+  it('trouble: alone without a Standby, sync conflict or error, incompatible, held runtime, card down', () => {
+    const cases: [Partial<StatusView>, Record<string, string>, RegExp][] = [
+      [{}, { b: 'unreachable' }, /Active without a Standby/],
+      [{ role: 'standby', sync: { ...view().sync, state: 'conflict' } }, { b: 'active' }, /conflict/],
+      [{ role: 'standby', sync: { ...view().sync, state: 'error', message: 'cannot write /plant' } }, { b: 'active' }, /sync error: cannot write \/plant/],
+      [{ role: 'inactive', incompatible: 'Duplex 0.2.0 here, 0.1.0 on the Active b' }, { b: 'active' }, /incompatible: Duplex 0\.2\.0/],
+      [{ runtime: { ...view().runtime, held: 'took over after a failover' } }, { b: 'standby' }, /runtime held/],
+      [{ role: 'standby', linkUp: false }, { b: 'active' }, /network card down/],
+    ];
+    for (const [over, peers, why] of cases) {
+      const m = trayModel(view(over, peers), { startAtLogon: true });
+      assert.equal(m.icon, 'trouble', JSON.stringify(over));
+      assert.match(m.trouble!, why);
+    }
+    const healthy = trayModel(view(), { startAtLogon: true });
+    assert.equal(healthy.icon, 'active');
+    assert.equal(healthy.trouble, null);
+  });
+
+  it('Server → Activate on Standby or Inactive, Deactivate on the Active; none while switching or incompatible', () => {
+    const standby = trayModel(view({ role: 'standby' }, { b: 'active' }), { startAtLogon: true }).menu;
+    assert.equal(enabled(item(standby, 'activate')), true);
+    assert.equal(enabled(item(standby, 'deactivate')), false);
+    const inactive = trayModel(view({ role: 'inactive' }, { b: 'active' }), { startAtLogon: true }).menu;
+    assert.equal(enabled(item(inactive, 'activate')), true);
+    const active = trayModel(view(), { startAtLogon: true }).menu;
+    assert.equal(enabled(item(active, 'activate')), false);
+    assert.equal(enabled(item(active, 'deactivate')), true);
+    const switching = trayModel(view({ role: 'activating', pending: 'waiting for b to hand over' }, { b: 'deactivating' }), { startAtLogon: true }).menu;
+    assert.equal(enabled(item(switching, 'activate')), false);
+    const incompatible = trayModel(view({ role: 'inactive', incompatible: 'versions' }, { b: 'active' }), { startAtLogon: true }).menu;
+    assert.equal(enabled(item(incompatible, 'activate')), false);
+  });
+
+  it('checkboxes follow maintenance and start-at-logon; Resume only when held', () => {
+    const m = trayModel(view({ role: 'maintenance' }, { b: 'active' }), { startAtLogon: false }).menu;
+    assert.deepEqual(item(m, 'maintenance'), { type: 'checkbox', id: 'maintenance', label: 'Maintenance', enabled: true, checked: true });
+    assert.equal((item(m, 'login-item') as { checked: boolean }).checked, false);
+    assert.throws(() => item(m, 'resume'));
+    const held = trayModel(view({ runtime: { ...view().runtime, held: 'failover' } }), { startAtLogon: true }).menu;
+    assert.equal(enabled(item(held, 'resume')), true);
+    for (const id of ['open-status', 'open-logs', 'quit']) assert.equal(enabled(item(m, id)), true);
+  });
+
+  it('Quit on the Active warns and offers the switchover; elsewhere it does not', () => {
+    assert.match(trayModel(view(), { startAtLogon: true }).quitWarning!, /a is the Active server\. Quitting stops Duplex and the plant runtime here\. Switch over to b first\?/);
+    assert.match(trayModel(view({}, { b: 'unreachable' }), { startAtLogon: true }).quitWarning!, /No Standby is ready to take over/);
+    assert.equal(trayModel(view({ role: 'standby' }, { b: 'active' }), { startAtLogon: true }).quitWarning, null);
+  });
+});
