@@ -93,12 +93,15 @@ export interface DuplexApi {
   onStatus(listener: (s: StatusView) => void): () => void;
 }
 
-/** IPC channel names (Electron) and WebSocket message names (admin API). */
-export const CHANNELS = {
-  getStatus: 'duplex:get-status',
-  command: 'duplex:command',
-  status: 'duplex:status',
-} as const;
+/**
+ * IPC channel names. A const enum: the compiler writes the values into the preload, which
+ * runs sandboxed and cannot load other files.
+ */
+export const enum Channel {
+  GetStatus = 'duplex:get-status',
+  Command = 'duplex:command',
+  Status = 'duplex:status',
+}
 
 /** A command from a window or a socket: anything else is refused. */
 export function parseUiCommand(x: unknown): UiCommand | null {

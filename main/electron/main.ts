@@ -1,0 +1,180 @@
+/**
+ * The tray application (Electron main process). It hosts the same node as `duplex run` —
+ * there is no second engine — and maps the pure tray model (ui/tray-model.ts) onto a Tray
+ * and its menu. Everything it shows comes from the node's status view; everything it does
+ * goes through the same contract as the status window.
+ *
+ *   Duplex.exe --domain C:\Plant\plant.yaml --server SRV1
+ *
+ * Without Electron (servers without a desktop), `duplex run` is the same node headless.
+ */
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, shell, Tray, type IpcMainInvokeEvent, type MenuItemConstructorOptions } from 'electron';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DuplexNode } from '../node/node';
+import { Channel, parseUiCommand, type StatusView } from '../ui/contract';
+import { trayModel, type MenuItem, type TrayModel } from '../ui/tray-model';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const PAGE = join(ROOT, 'out', 'web', 'renderer', 'index.html');
+const PRELOAD = join(ROOT, 'out', 'preload', 'preload.js');
+const ICONS = join(ROOT, 'resources', 'tray');
+
+interface Settings {
+  startAtLogon: boolean;
+}
+
+const settingsFile = () => join(app.getPath('userData'), 'settings.json');
+
+const readJson = (file: string): Record<string, unknown> => {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+};
+
+/** The user's choices; until there are any, the installer's answer (install-options.json), else on. */
+function readSettings(): Settings {
+  const installed = readJson(join(process.resourcesPath ?? ROOT, 'install-options.json'));
+  const user = readJson(settingsFile());
+  const pick = (v: unknown) => (typeof v === 'boolean' ? v : undefined);
+  return { startAtLogon: pick(user.startAtLogon) ?? pick(installed.startAtLogon) ?? true };
+}
+
+/** Which domain file and server: the command line, else DUPLEX_DOMAIN/DUPLEX_SERVER, else %ProgramData%\Duplex\tray.json. */
+function where(): { domain?: string; server?: string } {
+  const { values } = parseArgs({ args: process.argv.slice(app.isPackaged ? 1 : 2), options: { domain: { type: 'string' }, server: { type: 'string' } }, strict: false });
+  const file = readJson(join(process.env.ProgramData ?? '/etc', 'Duplex', 'tray.json'));
+  const str = (...v: unknown[]) => v.find((x): x is string => typeof x === 'string' && x.length > 0);
+  return { domain: str(values.domain, process.env.DUPLEX_DOMAIN, file.domain), server: str(values.server, process.env.DUPLEX_SERVER, file.server) };
+}
+
+async function main(): Promise<void> {
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  const { domain: domainFile, server } = where();
+  await app.whenReady();
+  if (!domainFile || !server) {
+    dialog.showErrorBox('Duplex', 'Duplex needs the domain file and this server\'s name. Write them to %ProgramData%\\Duplex\\tray.json as {"domain": "C:\\\\Plant\\\\plant.yaml", "server": "SRV1"}, or start Duplex with --domain <file> --server <name>.');
+    app.exit(2);
+    return;
+  }
+  let node: DuplexNode;
+  try {
+    node = await DuplexNode.start({ domainFile, server, onFatal: (m) => {
+      dialog.showErrorBox('Duplex stopped', m);
+      app.exit(1);
+    } });
+  } catch (e) {
+    dialog.showErrorBox('Duplex cannot start', (e as Error).message);
+    app.exit(1);
+    return;
+  }
+  const api = node.uiApi();
+  const settings = readSettings();
+  const applyLoginItem = () => app.setLoginItemSettings({ openAtLogin: settings.startAtLogon, args: ['--domain', domainFile, '--server', server] });
+  applyLoginItem();
+
+  const tray = new Tray(nativeImage.createFromPath(join(ICONS, 'inactive.png')));
+  let window: BrowserWindow | null = null;
+  let model: TrayModel | null = null;
+  let last: StatusView | null = null;
+
+  const notify = (title: string, body: string) => {
+    if (Notification.isSupported()) new Notification({ title, body }).show();
+  };
+
+  const openWindow = () => {
+    if (window) return window.focus();
+    window = new BrowserWindow({
+      width: 1200, height: 700, minWidth: 900, minHeight: 500, title: `Duplex · ${server}`,
+      icon: join(ROOT, 'resources', 'icon.png'),
+      webPreferences: { preload: PRELOAD, contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true },
+    });
+    window.webContents.on('will-navigate', (e) => e.preventDefault());
+    window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    window.on('closed', () => {
+      window = null;
+    });
+    void window.loadFile(PAGE);
+  };
+
+  /** Only our own page may call in. */
+  const fromOurPage = (e: IpcMainInvokeEvent) => window !== null && e.sender === window.webContents && (e.senderFrame?.url ?? '').startsWith('file://');
+  ipcMain.handle(Channel.GetStatus, (e) => {
+    if (!fromOurPage(e)) throw new Error('refused: not the status window');
+    return api.getStatus();
+  });
+  ipcMain.handle(Channel.Command, (e, payload: unknown) => {
+    if (!fromOurPage(e)) throw new Error('refused: not the status window');
+    const cmd = parseUiCommand(payload);
+    if (!cmd) throw new Error('refused: not a command');
+    return api.command(cmd);
+  });
+
+  const run = async (what: Parameters<typeof api.command>[0]) => {
+    const r = await api.command(what);
+    if (!r.ok) notify('Duplex: refused', r.message);
+  };
+
+  const quit = async () => {
+    if (model?.quitWarning) {
+      const standby = last?.peers.find((p) => p.role === 'standby');
+      const buttons = standby ? ['Switch over, then quit', 'Quit anyway', 'Cancel'] : ['Quit anyway', 'Cancel'];
+      const { response } = await dialog.showMessageBox({ type: 'warning', title: 'Quit Duplex', message: model.quitWarning, buttons, defaultId: buttons.length - 1, cancelId: buttons.length - 1 });
+      const choice = buttons[response];
+      if (choice === 'Cancel') return;
+      if (choice === 'Switch over, then quit') {
+        const r = await api.command({ kind: 'deactivate' });
+        if (!r.ok) {
+          dialog.showErrorBox('Switchover refused', `${r.message}\nDuplex keeps running.`);
+          return;
+        }
+      }
+    }
+    await node.stop();
+    app.exit(0);
+  };
+
+  const actions: Record<string, () => void> = {
+    activate: () => void run({ kind: 'activate' }),
+    deactivate: () => void run({ kind: 'deactivate' }),
+    maintenance: () => void run({ kind: 'maintenance', on: last?.role !== 'maintenance' }),
+    resume: () => void run({ kind: 'resume' }),
+    'open-status': openWindow,
+    'open-logs': () => void shell.openPath(dirname(node.paths.log)),
+    'login-item': () => {
+      settings.startAtLogon = !settings.startAtLogon;
+      writeFileSync(settingsFile(), JSON.stringify(settings));
+      applyLoginItem();
+    },
+    quit: () => void quit(),
+  };
+  const toElectron = (items: MenuItem[]): MenuItemConstructorOptions[] => items.map((m) => {
+    if (m.type === 'separator') return { type: 'separator' };
+    if (m.type === 'submenu') return { label: m.label, submenu: toElectron(m.submenu) };
+    return { type: m.type, label: m.label, enabled: m.enabled, ...(m.type === 'checkbox' ? { checked: m.checked } : {}), click: actions[m.id] };
+  });
+
+  const update = (s: StatusView) => {
+    const next = trayModel(s, { startAtLogon: settings.startAtLogon });
+    if (last && last.role !== s.role) notify(`Duplex: ${s.server} is ${s.role}`, s.reason);
+    if (next.trouble && next.trouble !== model?.trouble) notify('Duplex: attention', next.trouble);
+    if (!model || model.icon !== next.icon) tray.setImage(nativeImage.createFromPath(join(ICONS, `${next.icon}.png`)));
+    if (!model || JSON.stringify(model.menu) !== JSON.stringify(next.menu)) tray.setContextMenu(Menu.buildFromTemplate(toElectron(next.menu)));
+    tray.setToolTip(next.tooltip);
+    model = next;
+    last = s;
+    window?.webContents.send(Channel.Status, s);
+  };
+  api.onStatus(update);
+  tray.on('double-click', openWindow);
+  app.on('second-instance', openWindow);
+  app.on('window-all-closed', () => undefined); // the tray keeps running
+}
+
+void main();
