@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuplexNode } from '../node/node';
 import { Channel, parseUiCommand, type StatusView } from '../ui/contract';
-import { trayModel, type MenuItem, type TrayModel } from '../ui/tray-model';
+import { notices, trayModel, type MenuItem, type TrayModel } from '../ui/tray-model';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const PAGE = join(ROOT, 'out', 'web', 'renderer', 'index.html');
@@ -162,8 +162,7 @@ async function main(): Promise<void> {
 
   const update = (s: StatusView) => {
     const next = trayModel(s, { startAtLogon: settings.startAtLogon });
-    if (last && last.role !== s.role) notify(`Duplex: ${s.server} is ${s.role}`, s.reason);
-    if (next.trouble && next.trouble !== model?.trouble) notify('Duplex: attention', next.trouble);
+    for (const n of notices(last, s)) notify(n.title, n.body);
     if (!model || model.icon !== next.icon) tray.setImage(nativeImage.createFromPath(join(ICONS, `${next.icon}.png`)));
     if (!model || JSON.stringify(model.menu) !== JSON.stringify(next.menu)) tray.setContextMenu(Menu.buildFromTemplate(toElectron(next.menu)));
     tray.setToolTip(next.tooltip);

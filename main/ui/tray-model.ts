@@ -74,3 +74,20 @@ export function trayModel(s: StatusView, opts: { startAtLogon: boolean }): TrayM
     quitWarning,
   };
 }
+
+export interface Notice {
+  title: string;
+  body: string;
+}
+
+/** What to tell the technician when the state changes: a role change, or a fault appearing. */
+export function notices(prev: StatusView | null, next: StatusView): Notice[] {
+  const out: Notice[] = [];
+  if (prev && prev.role !== next.role && !['starting', 'activating', 'deactivating'].includes(next.role)) {
+    out.push({ title: `Duplex: ${next.server} is ${cap(next.role)}`, body: next.reason });
+  }
+  const was = prev ? troubleOf(prev) : null;
+  const now = troubleOf(next);
+  if (now && now !== was) out.push({ title: `Duplex: attention on ${next.server}`, body: now });
+  return out;
+}

@@ -17,6 +17,12 @@ describe('the demo', () => {
       await seen(/\[b\] role: starting → standby/, 'b to become Standby');
       await seen(/\[stand-in runtime on a\] running in active mode/, 'the stand-in runtime on a');
       assert.match(out, /Commands \(type and press Enter\)/);
+      // Each server's status window, served for a browser with the admin token in the address.
+      await seen(/status window of c: http:\/\/127\.0\.0\.1:\d+\/#token=[0-9a-f]{64}/, "c's status window address");
+      const page = /status window of a: (http:\/\/127\.0\.0\.1:\d+\/)#token=/.exec(out)![1]!;
+      const html = await (await fetch(page)).text();
+      assert.match(html, /<title>Duplex status<\/title>/);
+      assert.equal((await fetch(`${page}app.js`)).status, 200);
       p.stdin.write('switch\n');
       await seen(/-- activate b: b is Active \(epoch \d+\)/, 'the switchover to b');
       await seen(/\[stand-in runtime on b\] running in active mode/, 'the runtime to move to b');

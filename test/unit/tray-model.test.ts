@@ -1,7 +1,7 @@
 /** The tray's icon, tooltip, menu and quit warning for every role and fault. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { trayModel, type MenuItem } from '../../main/ui/tray-model';
+import { notices, trayModel, type MenuItem } from '../../main/ui/tray-model';
 import type { StatusView } from '../../main/ui/status-view';
 
 function view(over: Partial<StatusView> = {}, peerRoles: Record<string, string> = { b: 'standby' }): StatusView {
@@ -92,5 +92,16 @@ describe('tray model', () => {
     assert.match(trayModel(view(), { startAtLogon: true }).quitWarning!, /a is the Active server\. Quitting stops Duplex and the plant runtime here\. Switch over to b first\?/);
     assert.match(trayModel(view({}, { b: 'unreachable' }), { startAtLogon: true }).quitWarning!, /No Standby is ready to take over/);
     assert.equal(trayModel(view({ role: 'standby' }, { b: 'active' }), { startAtLogon: true }).quitWarning, null);
+  });
+
+  it('notifies role changes (not the transitional ones) and faults as they appear, once', () => {
+    const standby = view({ role: 'standby', reason: 'ready' }, { b: 'active' });
+    const active = view({ role: 'active', reason: 'failover: no heartbeat from the Active for 800 ms' }, { b: 'standby' });
+    assert.deepEqual(notices(standby, active), [{ title: 'Duplex: a is Active', body: 'failover: no heartbeat from the Active for 800 ms' }]);
+    assert.deepEqual(notices(standby, view({ role: 'activating' }, { b: 'active' })), [], 'no notice for a transitional role');
+    assert.deepEqual(notices(null, active), [], 'nothing at start');
+    const alone = view({}, { b: 'unreachable' });
+    assert.deepEqual(notices(active, alone), [{ title: 'Duplex: attention on a', body: 'Active without a Standby' }]);
+    assert.deepEqual(notices(alone, alone), [], 'the same fault is told once');
   });
 });
