@@ -43,3 +43,20 @@ export function step(spec: PlanSpec, running: ProcessMode | null, want: ProcessM
   if (want === 'active') return spec.hasActivateHook ? 'activate-hook' : spec.standbyArgsDiffer ? 'restart' : 'keep';
   return spec.hasDeactivateHook ? 'deactivate-hook' : spec.standbyArgsDiffer ? 'restart' : 'keep';
 }
+
+/** What a process is doing now. */
+export type ProcessState = 'stopped' | 'starting' | 'running' | 'stopping' | 'waiting to restart';
+
+export interface ProcessStatus {
+  name: string;
+  runOn: RunOn;
+  state: ProcessState;
+  /** The mode it runs in, null when not running. */
+  mode: ProcessMode | null;
+  pid: number | null;
+  /** Milliseconds since the process started, null when not running. */
+  uptimeMs: number | null;
+  restarts: number;
+  /** How it last ended: `code N` or `signal SIG…`; null if it never ended. */
+  lastExit: string | null;
+}

@@ -18,26 +18,11 @@ import { isAlive } from '../util/process';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { RotatingFile } from '../util/rotating-file';
 import { RestartPolicy, type RestartPolicyConfig } from './restart-policy';
-import { step, wantedMode, type ProcessMode, type RunOn } from './plan';
+import { step, wantedMode, type ProcessMode, type ProcessState, type ProcessStatus, type RunOn } from './plan';
+
+export type { ProcessState, ProcessStatus };
 import type { RuntimeMode } from '../engine/types';
 import type { Logger } from '../node/log';
-
-/** What a process is doing now. */
-export type ProcessState = 'stopped' | 'starting' | 'running' | 'stopping' | 'waiting to restart';
-
-export interface ProcessStatus {
-  name: string;
-  runOn: RunOn;
-  state: ProcessState;
-  /** The mode it runs in, null when not running. */
-  mode: ProcessMode | null;
-  pid: number | null;
-  /** Milliseconds since the process started, null when not running. */
-  uptimeMs: number | null;
-  restarts: number;
-  /** How it last ended: `code N` or `signal SIG…`; null if it never ended. */
-  lastExit: string | null;
-}
 
 export interface RuntimeStatus {
   /** The mode the node asked for. */

@@ -24,23 +24,11 @@ import { isOwnFile, resolveSyncPath, TEMP_SUFFIX } from './paths';
 import { advertOf, compareAdverts, contentHash, descends, filesHash, initialRevision, nextRevision, pickSource, hashBytes, HASH_ALGORITHM, digestHex, type Content, type FileEntry, type Revision } from './revision';
 import { ProjectScanner, ScanError, Unsettled } from './scan';
 import { readBody, request, SyncServer, syncKey, type Reply } from './wire';
+import type { SyncStatus } from './status';
+
+export type { SyncStatus };
 
 const fsyncAsync = promisify(fsync);
-
-export interface SyncStatus {
-  /** The domain file this node keeps. */
-  file: string;
-  revision: { n: number; t: number; by: string; hash: string };
-  state: SyncState;
-  /** What is wrong (invalid edit, write failure, peer trouble) or what conflicted; null when all is well. */
-  message: string | null;
-  /** Percent of the bytes of the current transfer, null when not syncing. */
-  progress: number | null;
-  /** Conflict copies still beside the files (delete them once reviewed). */
-  conflicts: string[];
-  appVersion: string;
-  port: number;
-}
 
 interface Stored {
   revision: Revision;

@@ -4,38 +4,14 @@
  * a WebSocket for the demo page and browser tests. Types only, plus the payload checks every
  * implementation runs on what it receives.
  */
-import type { Role, RuntimeMode, SyncState } from '../engine/types';
+import type { PeerStatus, Role, RuntimeMode, SyncState } from '../engine/types';
+import type { ProcessStatus } from '../runtime/plan';
+import type { SyncStatus } from '../sync/status';
 
-export interface ProcessView {
-  name: string;
-  runOn: 'active' | 'standby' | 'both';
-  state: 'stopped' | 'starting' | 'running' | 'stopping' | 'waiting to restart';
-  mode: 'active' | 'standby' | null;
-  pid: number | null;
-  uptimeMs: number | null;
-  restarts: number;
-  lastExit: string | null;
-}
+export type ProcessView = ProcessStatus;
+export type SyncView = SyncStatus;
 
-export interface SyncView {
-  file: string;
-  revision: { n: number; t: number; by: string; hash: string };
-  state: SyncState;
-  message: string | null;
-  progress: number | null;
-  conflicts: string[];
-  appVersion: string;
-  port: number;
-}
-
-export interface PeerView {
-  server: string;
-  role: Role | 'unreachable' | 'unknown';
-  lastRole: Role | null;
-  epoch: number;
-  eligible: boolean;
-  awareness: number;
-  lastHeardMs: number | null;
+export interface PeerView extends Omit<PeerStatus, 'info'> {
   /** Where its heartbeats come from, null when never heard. */
   address: string | null;
   versions: { duplex: string; app: string } | null;
