@@ -49,6 +49,9 @@ interface Refusal {
   until: number;
 }
 
+/** OPC UA ServiceLevel: 200 and above is healthy. */
+const HEALTHY = 200;
+
 const ACTIVE_ROLES: ReadonlySet<Role> = new Set<Role>(['active', 'deactivating']);
 
 /** Smallest epoch above `base` that belongs to server slot `slot` of `n`: two servers never pick the same epoch. */
@@ -67,6 +70,12 @@ export class Engine {
   /** Why this server's versions do not match the Active's; null when they do. */
   private incompatible: string | null = null;
   private info: NodeInfo | undefined;
+  private health = 255;
+  private healthWhy: string | null = null;
+  /** Why this server's own network or witness checks fail; it does not promote itself meanwhile. */
+  private isolated: string | null = null;
+  /** Since when the Active's health has been below the Standby's by the margin (rated failover). */
+  private worseSince: number | null = null;
 
   private role: Role = 'starting';
   private reason = 'listening for peers';
@@ -214,6 +223,12 @@ export class Engine {
       case 'runtime-failed':
         this.runtimeFailed(now, fact.reason);
         break;
+      case 'health':
+        if (fact.score !== this.health || fact.isolated !== this.isolated) this.dirty = true;
+        this.health = Math.max(0, Math.min(255, Math.round(fact.score)));
+        this.healthWhy = fact.failing;
+        this.isolated = fact.isolated;
+        break;
       case 'compatible': {
         const why = fact.ok ? null : fact.reason;
         if (why !== this.incompatible) {
@@ -244,7 +259,7 @@ export class Engine {
       .map((s) => {
         const p = this.peers.get(s.name);
         if (!p) {
-          return { server: s.name, role: 'unknown', lastRole: null, epoch: 0, eligible: false, awareness: 0, lastHeardMs: null, info: null };
+          return { server: s.name, role: 'unknown', lastRole: null, epoch: 0, eligible: false, awareness: 0, lastHeardMs: null, health: null, info: null };
         }
         return {
           server: s.name,
@@ -254,6 +269,7 @@ export class Engine {
           eligible: p.hb.eligible,
           awareness: p.hb.awareness,
           lastHeardMs: Math.round(now - p.lastHeard),
+          health: p.hb.health ?? null,
           info: p.hb.info ?? null,
         };
       });
@@ -268,6 +284,7 @@ export class Engine {
       effectiveTimeoutMs: timeout,
       linkUp: this.linkUp,
       incompatible: this.incompatible,
+      health: { score: this.health, failing: this.healthWhy, isolated: this.isolated },
       runtime: { wanted: this.runtimeWanted, reached: this.runtimeReached },
       pending: this.describePending(),
       peers,
@@ -337,6 +354,17 @@ export class Engine {
       this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'switchover', byCommand: true };
       this.setRole(now, 'activating', `asked ${active.name} to hand over`);
       return { accepted: true, message: `asked ${active.name} to hand over to ${self}` };
+    }
+    if (cmd.kind === 'report-failure') {
+      if (this.role !== 'active') return refuse(`only the Active hands over on a reported failure; ${self} is ${this.role}`);
+      const standby = this.liveStandby(now);
+      if (!standby) return refuse(`no Standby is ready to take over from ${self}; the runtime keeps running here`);
+      if (standby.hb.health !== undefined && standby.hb.health < HEALTHY) {
+        return refuse(`the Standby ${standby.name} is not healthy (health ${standby.hb.health}); the runtime keeps running here`);
+      }
+      this.manualHold = true;
+      this.startHandover(now, standby.name, 'follower', 'report-failure', `the application reported a failure (${cmd.reason}): handing over to ${standby.name}`);
+      return { accepted: true, message: `handing over to ${standby.name}` };
     }
     if (cmd.kind === 'deactivate') {
       if (this.role !== 'active') return refuse(`only the Active can be deactivated; ${self} is ${this.role}`);
@@ -474,6 +502,7 @@ export class Engine {
     const wanting = this.livePeers(now)
       .filter((p) => p.hb.role === 'activating' && p.hb.wantId !== undefined && p.hb.wantFrom === this.cfg.self)
       .sort((a, b) => this.prec(a.name) - this.prec(b.name));
+    if (this.role === 'active' && wanting.length === 0) this.evaluateRating(now);
     for (const w of wanting) {
       if (this.role !== 'active') {
         this.refuse(now, w, `${this.cfg.self} is already handing over to ${this.deactivation?.to ?? 'another server'}`);
@@ -486,6 +515,27 @@ export class Engine {
         this.startHandover(now, w.name, 'follower', null, `${w.name} asked to take over: handing over`);
       }
     }
+  }
+
+  /**
+   * Rated failover (zenon's rated redundancy): hand over when this Active's health stays
+   * `marginPoints` below a live Standby's for `holdMs`. A dip shorter than that resets the
+   * clock, so a flapping probe never moves the role.
+   */
+  private evaluateRating(now: number): void {
+    const rated = this.cfg.rated;
+    const standby = this.liveStandby(now);
+    const theirs = standby?.hb.health;
+    if (!rated || !standby || theirs === undefined || theirs - this.health < rated.marginPoints) {
+      this.worseSince = null;
+      return;
+    }
+    this.worseSince ??= now;
+    if (now - this.worseSince < rated.holdMs) return;
+    this.worseSince = null;
+    this.manualHold = true; // no failback onto a server that just lost its health
+    this.startHandover(now, standby.name, 'follower', null,
+      `rated failover: health ${this.health} here${this.healthWhy ? ` (${this.healthWhy})` : ''}, ${theirs} on ${standby.name}, for ${rated.holdMs} ms: handing over to ${standby.name}`);
   }
 
   private evaluateDeactivating(now: number): void {
@@ -650,7 +700,7 @@ export class Engine {
   }
 
   private canPromote(): boolean {
-    return this.linkUp && this.incompatible === null && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
+    return this.linkUp && this.isolated === null && this.incompatible === null && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
   }
 
   private prec(name: string): number {
@@ -799,6 +849,7 @@ export class Engine {
     if (this.refusal) consider(this.refusal.until);
     if (this.standbySince !== null) consider(this.standbySince + t.failbackDelayMs);
     if (this.awareness > 0) consider(this.lastAwarenessChange + AWARENESS_DECAY_MS);
+    if (this.worseSince !== null && this.cfg.rated) consider(this.worseSince + this.cfg.rated.holdMs);
     return at;
   }
 
@@ -809,8 +860,9 @@ export class Engine {
       role: this.role,
       epoch: this.epoch,
       maxEpoch: this.maxEpoch,
-      eligible: this.declEligible(this.cfg.self) && this.linkUp && this.incompatible === null,
+      eligible: this.declEligible(this.cfg.self) && this.linkUp && this.incompatible === null && this.isolated === null,
       awareness: this.awareness,
+      health: this.health,
     };
     if (this.info) hb.info = this.info;
     if (this.role === 'activating' && this.activation) {

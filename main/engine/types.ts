@@ -26,8 +26,16 @@ export interface ServerDecl {
   maintenance: boolean;
 }
 
+/** Rated failover: the Active hands over when its health stays this far below the Standby's for this long. */
+export interface RatedConfig {
+  marginPoints: number;
+  holdMs: number;
+}
+
 export interface EngineConfig {
   self: string;
+  /** Absent: health never moves the Active role (but still shows in heartbeats). */
+  rated?: RatedConfig;
   /** In domain-file order; precedence is main first, then backups in this order. */
   servers: ServerDecl[];
   failback: 'manual' | 'auto';
@@ -65,6 +73,8 @@ export interface Heartbeat {
   refuseTo?: string;
   refuseId?: number;
   refuseReason?: string;
+  /** Health score 0–255 (OPC UA ServiceLevel meaning); absent from nodes that have none. */
+  health?: number;
   /** What the node says about itself beyond roles (versions, domain revision, sync); the engine only carries it. */
   info?: NodeInfo;
 }
@@ -98,12 +108,14 @@ export type RuntimeMode = 'active' | 'standby' | 'stopped';
 
 export type PromotionCause = 'startup' | 'failover' | 'switchover' | 'failback' | 'manual';
 
-export type CommandName = 'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off';
+export type CommandName = 'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off' | 'report-failure';
 
 export type Command =
   | { kind: 'activate' }
   | { kind: 'deactivate' }
-  | { kind: 'maintenance'; on: boolean; force?: boolean };
+  | { kind: 'maintenance'; on: boolean; force?: boolean }
+  /** The application asks for a switchover (E3's ReportFailure). */
+  | { kind: 'report-failure'; reason: string };
 
 /** Facts the node observes and feeds in. */
 export type Observation =
@@ -116,7 +128,12 @@ export type Observation =
   /** The local runtime keeps dying (a crash loop): the Active hands over if it can. */
   | { kind: 'runtime-failed'; reason: string }
   /** This server's versions match the Active's (ok), or not: then it must be neither Active nor Standby. */
-  | { kind: 'compatible'; ok: boolean; reason: string };
+  | { kind: 'compatible'; ok: boolean; reason: string }
+  /**
+   * The probes' verdict: the score, the failing probe, and whether this server's own network
+   * or witness checks fail (it may be the isolated one: it must not promote itself).
+   */
+  | { kind: 'health'; score: number; failing: string | null; isolated: string | null };
 
 export type Effect =
   | { kind: 'role'; from: Role; to: Role; reason: string; epoch: number; cause?: PromotionCause }
@@ -145,6 +162,8 @@ export interface PeerStatus {
   awareness: number;
   /** Milliseconds since the last valid heartbeat, null when never heard. */
   lastHeardMs: number | null;
+  /** The peer's health score, null when it sends none. */
+  health: number | null;
   /** What the peer last said about itself (versions, revision, sync), null when never heard. */
   info: NodeInfo | null;
 }
@@ -163,6 +182,7 @@ export interface EngineStatus {
   linkUp: boolean;
   /** Why this server may be neither Active nor Standby (versions differ from the Active's), null when compatible. */
   incompatible: string | null;
+  health: { score: number; failing: string | null; isolated: string | null };
   runtime: { wanted: RuntimeMode; reached: boolean };
   pending: string | null;
   peers: PeerStatus[];

@@ -42,6 +42,8 @@ export interface StatusView {
   pending: string | null;
   runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[] };
   incompatible: string | null;
+  /** This server's health score (0–255, OPC UA ServiceLevel meaning), the failing probe, and why it may be isolated. */
+  health: { score: number; failing: string | null; isolated: string | null };
   sync: SyncView;
   restartNeeded: string[];
   peers: PeerView[];

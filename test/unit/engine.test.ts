@@ -585,3 +585,66 @@ describe('version compatibility', () => {
     assert.deepEqual(b.status(1012).peers.find((p) => p.server === 'a')!.info, info);
   });
 });
+
+describe('health: rated failover, isolation, reported failures', () => {
+  const rated = { marginPoints: 50, holdMs: 2000 };
+  /** Active a (epoch 3) with Standby b sending `health`, rated failover on. */
+  function ratedActive(): Engine {
+    const a = engine('a', ABC, { rated });
+    tickUntil(a, 0, T.discoveryMs + TICK);
+    tickUntil(a, T.discoveryMs + 2 * TICK, 1000, TICK, (now) => (now % 100 === 0 ? [hb('b', 'standby', 0, { health: 255 })] : []));
+    return a;
+  }
+  const feedB = (now: number) => (now % 100 === 0 ? [hb('b', 'standby', 0, { health: 255 })] : []);
+
+  it('the Active hands over when its health stays below the Standby by the margin for the hold time', () => {
+    const a = ratedActive();
+    a.observe({ kind: 'health', score: 120, failing: 'PLC1: BadCommunicationError', isolated: null }, 1000);
+    tickUntil(a, 1025, 1000 + rated.holdMs - TICK, TICK, feedB);
+    assert.equal(a.currentRole, 'active', 'not before the hold time');
+    tickUntil(a, 1000 + rated.holdMs, 1000 + rated.holdMs + 100, TICK, feedB);
+    assert.equal(a.currentRole, 'deactivating');
+    assert.match(a.status(3100).reason, /rated failover: health 120 here \(PLC1: BadCommunicationError\), 255 on b, for 2000 ms: handing over to b/);
+  });
+
+  it('a probe that flaps faster than the hold time never moves the role', () => {
+    const a = ratedActive();
+    for (let t = 1000; t < 9000; t += 1000) {
+      a.observe({ kind: 'health', score: t % 2000 === 0 ? 120 : 255, failing: null, isolated: null }, t);
+      tickUntil(a, t + TICK, t + 1000 - TICK, TICK, feedB);
+    }
+    assert.equal(a.currentRole, 'active');
+  });
+
+  it('a smaller gap than the margin does not hand over', () => {
+    const a = ratedActive();
+    a.observe({ kind: 'health', score: 210, failing: 'disk', isolated: null }, 1000);
+    tickUntil(a, 1025, 6000, TICK, feedB);
+    assert.equal(a.currentRole, 'active');
+  });
+
+  it('an isolated Standby (its network or witness checks fail) does not promote, and says it is not eligible', () => {
+    const b = standbyBehindA();
+    const out = b.observe({ kind: 'health', score: 150, failing: 'witness 10.0.0.1: unreachable', isolated: 'witness 10.0.0.1: unreachable' }, 1010);
+    assert.equal(out.send.at(-1)!.eligible, false);
+    tickUntil(b, 1025, 1000 + 4 * T.failureTimeoutMs);
+    assert.equal(b.currentRole, 'standby', 'the Active is silent, but b may be the isolated one');
+    b.observe({ kind: 'health', score: 255, failing: null, isolated: null }, 5000);
+    tickUntil(b, 5000, 5100);
+    assert.equal(b.currentRole, 'active');
+  });
+
+  it('report-failure hands over to a healthy Standby, and is refused otherwise', () => {
+    const a = activeA();
+    assert.equal(engine('b', ABC).command({ kind: 'report-failure', reason: 'x' }, 0).accepted, false);
+    const sick = activeA();
+    sick.receive(hb('b', 'standby', 0, { health: 120 }), 1010);
+    const r = sick.command({ kind: 'report-failure', reason: 'database lost' }, 1020);
+    assert.equal(r.accepted, false);
+    assert.match(r.message, /the Standby b is not healthy \(health 120\)/);
+    const ok = a.command({ kind: 'report-failure', reason: 'database lost' }, 1020);
+    assert.equal(ok.accepted, true);
+    assert.equal(a.currentRole, 'deactivating');
+    assert.match(a.status(1020).reason, /the application reported a failure \(database lost\): handing over to b/);
+  });
+});

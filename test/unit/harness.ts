@@ -1,19 +1,20 @@
 /** Small helpers to drive one engine by hand in unit tests. */
 import { DEFAULT_TIMINGS, type Timings } from '../../main/defaults';
 import { Engine } from '../../main/engine/engine';
-import type { Effect, Heartbeat, Output, PersistedState, Role, ServerKind } from '../../main/engine/types';
+import type { Effect, Heartbeat, Output, PersistedState, RatedConfig, Role, ServerKind } from '../../main/engine/types';
 
 export const T = DEFAULT_TIMINGS;
 /** The step tests tick at: finer than any deadline, so no tick is ever late. */
 export const TICK = 25;
 
-export function engine(self: string, kinds: Record<string, ServerKind>, opts: { failback?: 'manual' | 'auto'; persisted?: Partial<PersistedState>; timings?: Partial<Timings>; maintenanceDecl?: string[] } = {}, now = 0): Engine {
+export function engine(self: string, kinds: Record<string, ServerKind>, opts: { failback?: 'manual' | 'auto'; persisted?: Partial<PersistedState>; timings?: Partial<Timings>; maintenanceDecl?: string[]; rated?: RatedConfig } = {}, now = 0): Engine {
   return new Engine(
     {
       self,
       servers: Object.entries(kinds).map(([name, kind]) => ({ name, kind, maintenance: (opts.maintenanceDecl ?? []).includes(name) })),
       failback: opts.failback ?? 'manual',
       timings: { ...T, ...opts.timings },
+      ...(opts.rated ? { rated: opts.rated } : {}),
     },
     { epoch: 0, maintenance: false, ...opts.persisted },
     now,
