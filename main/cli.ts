@@ -24,6 +24,7 @@ Usage:
   duplex deactivate  --domain <file> --server <name>
   duplex maintenance on|off --domain <file> --server <name> [--force]
   duplex resume      --domain <file> --server <name>    start a runtime held after a failover (confirmResume)
+  duplex report-failure --domain <file> --server <name> --reason <text>   the application asks for a switchover
   duplex domain check <file>                            validate a domain file (exit 2 with the problems)
   duplex domain status --domain <file> --server <name>  revision and sync state of every server
 
@@ -47,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       json: { type: 'boolean' },
       force: { type: 'boolean' },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -111,6 +113,10 @@ async function main(argv: string[]): Promise<number> {
         return EXIT.ok;
       }
       throw new UsageError('duplex domain needs check or status');
+    }
+    case 'report-failure': {
+      if (!values.reason?.trim()) throw new UsageError('duplex report-failure needs --reason <text> (what failed, for the log and the Standby)');
+      return report(await call(need('domain'), need('server'), 'POST', '/command', { command: 'report-failure', reason: values.reason }));
     }
     case 'resume':
       return report(await call(need('domain'), need('server'), 'POST', '/resume'));

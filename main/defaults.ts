@@ -73,6 +73,13 @@ export const SYNC_SETTLE_MS = 300;
 /** File events are gathered this long before the files are read (editors write in steps). */
 export const SYNC_DEBOUNCE_MS = 30;
 
+/** Probes: every second, 2 s to answer, 100 points off the score while failing; system limits. */
+export const DEFAULT_PROBE = { intervalMs: 1_000, timeoutMs: 2_000, weight: 100, minFreeDiskMB: 500, maxMemoryPercent: 95, maxEventLoopDelayMs: 500 } as const;
+/** Rated failover: the Active hands over when 50 points below the Standby for 5 s. */
+export const DEFAULT_HEALTH = { marginPoints: 50, holdMs: 5_000 } as const;
+/** The OPC UA redundancy endpoint of each server. */
+export const DEFAULT_OPCUA_SERVER = { port: 4841 } as const;
+
 /** How often the node checks that its own network interface still has its address. */
 export const LINK_CHECK_INTERVAL_MS = 1_000;
 

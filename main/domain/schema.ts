@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_MULTICAST, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
+import { DEFAULT_HEALTH, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const name = (what: string) =>
@@ -118,6 +118,69 @@ export const syncSchema = z.strictObject({
   checkIntervalMs: ms(DEFAULT_SYNC.checkIntervalMs),
 });
 
+const probeCommon = {
+  /** Names the probe in status, logs and the failover reason. */
+  name: name('probe name'),
+  intervalMs: ms(DEFAULT_PROBE.intervalMs),
+  timeoutMs: ms(DEFAULT_PROBE.timeoutMs),
+  /** Points taken off the health score (255) while this probe fails. */
+  weight: z.number().int().min(1, { error: 'weight must be 1-253' }).max(253, { error: 'weight must be 1-253' }).default(DEFAULT_PROBE.weight),
+  /** The servers that run this probe (default: all), e.g. when each reaches its PLC through its own card. */
+  servers: z.array(z.string()).optional(),
+};
+
+export const probeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    ...probeCommon,
+    kind: z.literal('system'),
+    /** Free space needed on the state folder's disk. */
+    minFreeDiskMB: z.number().positive().default(DEFAULT_PROBE.minFreeDiskMB),
+    maxMemoryPercent: z.number().positive().max(100).default(DEFAULT_PROBE.maxMemoryPercent),
+    maxEventLoopDelayMs: z.number().positive().default(DEFAULT_PROBE.maxEventLoopDelayMs),
+  }),
+  z.strictObject({
+    ...probeCommon,
+    kind: z.literal('witness'),
+    /** A gateway, switch or PLC this server should always reach. */
+    address: z.string().min(1, { error: 'address must name a host or IP address' }),
+    method: z.enum(['tcp', 'ping'], { error: 'method must be tcp or ping' }).default('tcp'),
+    port: z.number().int().min(1).max(65535).optional(),
+  }).refine((w) => w.method !== 'tcp' || w.port !== undefined, { error: 'a tcp witness needs port (e.g. 502 for Modbus, 102 for S7)', path: ['port'] }),
+  z.strictObject({
+    ...probeCommon,
+    kind: z.literal('opcua'),
+    endpoint: z.string().regex(/^opc\.tcp:\/\/[^/\s]+/, { error: 'endpoint must be opc.tcp://host:port[/path]' }),
+    nodeId: z.string().min(1, { error: 'nodeId must name the node to read, e.g. ns=2;s=Heartbeat' }),
+    /** The value must change from one read to the next (a counter the PLC increments). */
+    requireChange: z.boolean().default(false),
+  }),
+  z.strictObject({
+    ...probeCommon,
+    kind: z.literal('mssql'),
+    server: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(1433),
+    database: z.string().optional(),
+    user: z.string().optional(),
+    /** A file holding the password (kept out of the synced domain file). */
+    passwordFile: z.string().optional(),
+    query: z.string().default('SELECT 1'),
+    encrypt: z.boolean().default(true),
+    trustServerCertificate: z.boolean().default(false),
+  }),
+], { error: 'kind must be system, witness, opcua or mssql' });
+
+export const healthSchema = z.strictObject({
+  /** Rated failover: hand over when the Active's score is this far below the Standby's… */
+  marginPoints: z.number().int().min(1).max(255).default(DEFAULT_HEALTH.marginPoints),
+  /** …for this long. */
+  holdMs: ms(DEFAULT_HEALTH.holdMs),
+});
+
+export const opcuaServerSchema = z.strictObject({
+  /** TCP port of this server's OPC UA endpoint; 0 picks a free one (tests). */
+  port: z.number().int().min(0).max(65535).default(DEFAULT_OPCUA_SERVER.port),
+});
+
 export const domainSchema = z.strictObject({
   domain: name('domain name'),
   servers: z.array(serverSchema).min(1, { error: 'servers must list at least one server' }),
@@ -127,10 +190,19 @@ export const domainSchema = z.strictObject({
   secretFile: z.string().min(1).default(DEFAULT_SECRET_FILE),
   stateDir: z.string().min(1).default(DEFAULT_STATE_DIR),
   runtime: runtimeSchema.optional(),
+  probes: z.array(probeSchema).default([]),
+  health: healthSchema.prefault({}),
+  /** Serve ServiceLevel and ServerRedundancy over OPC UA so that clients pick the Active. */
+  opcuaServer: opcuaServerSchema.optional(),
   sync: syncSchema.prefault({}),
   /** Servers whose application version differs from the Active's never become Active or Standby. `files`: a hash of the synced project files. */
   appVersion: z.string().max(100, { error: 'appVersion must be at most 100 characters' }).default(''),
 }).superRefine((d, ctx) => {
+  const probeNames = new Set<string>();
+  d.probes.forEach((p, i) => {
+    if (probeNames.has(p.name)) ctx.addIssue({ code: 'custom', path: ['probes', i, 'name'], message: `probe name "${p.name}" is used twice` });
+    probeNames.add(p.name);
+  });
   const seen = new Set<string>();
   d.servers.forEach((s, i) => {
     if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['servers', i, 'name'], message: `server name "${s.name}" is used twice` });
@@ -152,3 +224,4 @@ export type ServerConfig = z.infer<typeof serverSchema>;
 export type RuntimeConfig = z.infer<typeof runtimeSchema>;
 export type ProcessConfig = z.infer<typeof processSchema>;
 export type SyncConfig = z.infer<typeof syncSchema>;
+export type ProbeConfig = z.infer<typeof probeSchema>;

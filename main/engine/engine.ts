@@ -484,7 +484,7 @@ export class Engine {
     if (active) return this.follow(now, active);
     // Listening counts only while this process ran: a freeze inside the window restarts it.
     if (now - Math.max(this.roleSince, this.resumedAt) < this.cfg.timings.discoveryMs) return;
-    if (this.decl(this.cfg.self).kind === 'main' && this.canPromote() && !this.claimantAhead(now)) {
+    if (this.decl(this.cfg.self).kind === 'main' && this.canPromote(now) && !this.claimantAhead(now)) {
       return this.promote(now, 'startup', `no Active found in the domain within ${this.cfg.timings.discoveryMs} ms`);
     }
     this.follow(now, null);
@@ -561,7 +561,7 @@ export class Engine {
     const active = this.liveActive(now);
     // A former Active that stopped its runtime for us: take over. A grant older than the
     // newest epoch we know of is stale (reordered, or overtaken by a later promotion).
-    if (!active && this.canPromote()) {
+    if (!active && this.canPromote(now)) {
       const granter = this.livePeers(now).find((p) =>
         p.hb.grantTo === this.cfg.self && !ACTIVE_ROLES.has(p.hb.role) && (p.hb.grantEpoch ?? -1) >= this.maxEpoch);
       if (granter) {
@@ -576,7 +576,7 @@ export class Engine {
           a.from = active.name; // an Active showed up after all: ask it to hand over
           this.dirty = true;
         } else {
-          if (now - a.since >= 2 * this.cfg.timings.heartbeatIntervalMs && this.canPromote() && !this.claimantAhead(now)) {
+          if (now - a.since >= 2 * this.cfg.timings.heartbeatIntervalMs && this.canPromote(now) && !this.claimantAhead(now)) {
             this.promote(now, 'manual', 'activated by command; no Active was reachable');
           }
           return;
@@ -593,7 +593,7 @@ export class Engine {
     } else {
       this.follow(now, active);
     }
-    if ((this.role === 'standby' || this.role === 'activating') && !active && this.canPromote() && !this.grant && !this.claimantAhead(now)) {
+    if ((this.role === 'standby' || this.role === 'activating') && !active && this.canPromote(now) && !this.grant && !this.claimantAhead(now)) {
       const silent = now - this.silenceBase();
       if (silent >= this.effectiveTimeout()) {
         const last = this.lastActiveHeardAt === -Infinity ? 'no Active heard since start' : `no heartbeat from the Active for ${Math.round(now - this.lastActiveHeardAt)} ms`;
@@ -603,7 +603,7 @@ export class Engine {
     // Failback: the main returns to Active only when the domain asks for it.
     if (
       this.cfg.failback === 'auto' && this.role === 'standby' && active && active.hb.role === 'active' &&
-      this.decl(this.cfg.self).kind === 'main' && !this.manualHold && this.canPromote() &&
+      this.decl(this.cfg.self).kind === 'main' && !this.manualHold && this.canPromote(now) &&
       this.standbySince !== null && now - this.standbySince >= this.cfg.timings.failbackDelayMs
     ) {
       this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'failback', byCommand: false };
@@ -699,8 +699,13 @@ export class Engine {
     return name === this.cfg.self ? !this.maintenance : true;
   }
 
-  private canPromote(): boolean {
-    return this.linkUp && this.isolated === null && this.incompatible === null && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
+  /**
+   * A server whose own witness or network checks fail and that hears no peer may be the one
+   * cut off: it does not promote itself. Hearing a peer proves it is not alone.
+   */
+  private canPromote(now: number): boolean {
+    if (this.isolated !== null && this.livePeers(now).length === 0) return false;
+    return this.linkUp && this.incompatible === null && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
   }
 
   private prec(name: string): number {

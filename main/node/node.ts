@@ -14,6 +14,7 @@ import { loadSecret } from '../domain/secret';
 import { Engine } from '../engine/engine';
 import type { Command, CommandName, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Output, PersistedState, Role } from '../engine/types';
 import { DomainSync, type SyncStatus } from '../sync/sync';
+import { ProbeRunner, type ProbeStatus } from '../probes/runner';
 import { deriveKeys, type DropReason } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
 import { pidFileName, stopLeftoverRuntimes, Supervisor, type ProcessSpec, type RuntimeStatus } from '../runtime/runtime';
@@ -77,6 +78,7 @@ export interface NodeStatus extends EngineStatus {
   sync: SyncStatus;
   /** Domain-file fields changed in a revision that take effect only when the node restarts. */
   restartNeeded: string[];
+  probes: ProbeStatus[];
   /** The address each peer's heartbeats come from. */
   addresses: Record<string, string>;
   events: RoleEvent[];
@@ -94,6 +96,7 @@ export class DuplexNode {
   private admin!: AdminServer;
   private runtime!: Supervisor;
   private sync!: DomainSync;
+  private probes: ProbeRunner | null = null;
   private restartNeeded: string[] = [];
   private readonly addresses = new Map<string, string>();
   /** What the last Active heard said about its versions (for the compatibility check). */
@@ -216,6 +219,15 @@ export class DuplexNode {
       (cfg.runtime ? `, runtime ${cfg.runtime.processes.map((p) => `${p.name} (${p.runOn})`).join(', ')}${cfg.runtime.confirmResume ? ', confirmResume' : ''}` : ', no runtime declared'));
     if (this.engine.currentRole === 'maintenance') this.log.info('role', `maintenance (${this.engine.status(this.now()).reason})`);
 
+    this.probes = new ProbeRunner(cfg.probes.filter((p) => !p.servers || p.servers.includes(this.server)), {
+      dataDir: this.paths.dir,
+      interfaceAddress: address,
+      linkUp: () => this.linkUp,
+      resolvePath: (p) => domainPath(this.domain, p),
+    }, this.log, (h) => this.apply(this.engine.observe({ kind: 'health', score: h.score, failing: h.failing, isolated: h.isolated }, this.now())));
+    this.probes.setMaintenance(this.engine.currentRole === 'maintenance');
+    this.probes.start();
+
     this.linkTimer = setInterval(() => this.checkLink(), LINK_CHECK_INTERVAL_MS);
     this.publishInfo();
     this.apply(this.engine.tick(this.now()));
@@ -296,6 +308,7 @@ export class DuplexNode {
       servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
       failback: cfg.failback,
       timings: cfg.timings,
+      rated: cfg.health,
     };
   }
 
@@ -332,6 +345,7 @@ export class DuplexNode {
           if (this.events.length > MAX_EVENTS) this.events.shift();
           this.log.info('role', `${effect.from} → ${effect.to} (epoch ${effect.epoch}): ${effect.reason}`);
           for (const l of this.listeners) l(event);
+          this.probes?.setMaintenance(effect.to === 'maintenance');
           if (effect.to === 'active' && effect.cause === 'failover' && this.domain.config.runtime?.confirmResume) {
             this.runtime.hold(`took over after a failover (${effect.reason}); confirmResume is set in the domain file`);
           } else if (effect.from === 'active') {
@@ -414,6 +428,7 @@ export class DuplexNode {
       supervisor: this.runtime.status(),
       sync: this.sync.status(),
       restartNeeded: [...this.restartNeeded],
+      probes: this.probes?.status() ?? [],
       addresses: Object.fromEntries(this.addresses),
       events: [...this.events],
     };
@@ -427,6 +442,7 @@ export class DuplexNode {
   /** Runs a command; resolves when it has finished (or was refused), with a message for people. */
   command(cmd: Command): Promise<{ ok: boolean; message: string }> {
     const name: CommandName = cmd.kind === 'maintenance' ? (cmd.on ? 'maintenance-on' : 'maintenance-off') : cmd.kind;
+    if (cmd.kind === 'report-failure') this.log.warn('command', `the application reports a failure: ${cmd.reason}`);
     this.log.info('command', `${name}${cmd.kind === 'maintenance' && cmd.force ? ' --force' : ''} requested`);
     const finished = new Promise<{ ok: boolean; message: string }>((resolveCmd) => {
       const list = this.waiting.get(name) ?? [];
@@ -478,7 +494,7 @@ export class DuplexNode {
     if (method === 'GET' && path === '/status') return { status: 200, body: this.status() };
     if (method === 'POST' && path === '/command') {
       const cmd = parseCommand(body);
-      if (!cmd) return { status: 400, body: { ok: false, message: 'expected {"command": "activate" | "deactivate" | "maintenance", "on"?: boolean, "force"?: boolean}' } };
+      if (!cmd) return { status: 400, body: { ok: false, message: 'expected {"command": "activate" | "deactivate" | "maintenance" | "report-failure", "on"?: boolean, "force"?: boolean, "reason"?: text}' } };
       const r = await this.command(cmd);
       return { status: r.ok ? 200 : 409, body: r };
     }
@@ -495,6 +511,7 @@ export class DuplexNode {
     if (this.tickTimer) clearTimeout(this.tickTimer);
     if (this.linkTimer) clearInterval(this.linkTimer);
     if (this.runtime) await this.runtime.setMode('stopped');
+    if (this.probes) await this.probes.stop();
     if (this.sync) await this.sync.stop();
     if (this.transport) await this.transport.close();
     if (this.admin) {
@@ -570,6 +587,9 @@ export function parseCommand(body: unknown): Command | null {
   const b = body as Record<string, unknown>;
   if (b.command === 'activate') return { kind: 'activate' };
   if (b.command === 'deactivate') return { kind: 'deactivate' };
+  if (b.command === 'report-failure') {
+    return typeof b.reason === 'string' && b.reason.trim() ? { kind: 'report-failure', reason: b.reason.trim().slice(0, 200) } : null;
+  }
   if (b.command === 'maintenance' && typeof b.on === 'boolean') {
     return { kind: 'maintenance', on: b.on, force: b.force === true };
   }

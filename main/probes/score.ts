@@ -47,3 +47,11 @@ export function healthScore(probes: ProbeWeight[], readings: ReadonlyMap<string,
   const score = Math.max(SERVICE_LEVEL.degradedMin, Math.min(SERVICE_LEVEL.degradedMax, SERVICE_LEVEL.healthy - lost));
   return { score, failing: `${worst.p.name}: ${worst.r.detail}` };
 }
+
+export interface ProbeStatus extends ProbeReading {
+  kind: 'system' | 'witness' | 'opcua' | 'mssql';
+  weight: number;
+  /** ISO time of the last reading, null before the first. */
+  at: string | null;
+  isolating: boolean;
+}

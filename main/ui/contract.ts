@@ -7,6 +7,7 @@
 import type { PeerStatus, Role, RuntimeMode, SyncState } from '../engine/types';
 import type { ProcessStatus } from '../runtime/plan';
 import type { SyncStatus } from '../sync/status';
+import type { ProbeStatus } from '../probes/score';
 
 export type ProcessView = ProcessStatus;
 export type SyncView = SyncStatus;
@@ -43,7 +44,7 @@ export interface StatusView {
   runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[] };
   incompatible: string | null;
   /** This server's health score (0–255, OPC UA ServiceLevel meaning), the failing probe, and why it may be isolated. */
-  health: { score: number; failing: string | null; isolated: string | null };
+  health: { score: number; failing: string | null; isolated: string | null; probes: ProbeStatus[] };
   sync: SyncView;
   restartNeeded: string[];
   peers: PeerView[];

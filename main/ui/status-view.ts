@@ -21,7 +21,7 @@ export function publicStatus(s: NodeStatus): StatusView {
     pending: s.pending,
     runtime: { wanted: s.runtime.wanted, reached: s.runtime.reached, held: s.supervisor.held, processes: s.supervisor.processes },
     incompatible: s.incompatible,
-    health: s.health,
+    health: { ...s.health, probes: s.probes },
     sync: s.sync,
     restartNeeded: s.restartNeeded,
     peers: s.peers.map(({ info, ...p }) => ({

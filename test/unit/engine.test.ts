@@ -623,7 +623,7 @@ describe('health: rated failover, isolation, reported failures', () => {
     assert.equal(a.currentRole, 'active');
   });
 
-  it('an isolated Standby (its network or witness checks fail) does not promote, and says it is not eligible', () => {
+  it('an isolated Standby (its network or witness checks fail, no peer heard) does not promote, and says it is not eligible', () => {
     const b = standbyBehindA();
     const out = b.observe({ kind: 'health', score: 150, failing: 'witness 10.0.0.1: unreachable', isolated: 'witness 10.0.0.1: unreachable' }, 1010);
     assert.equal(out.send.at(-1)!.eligible, false);
@@ -632,6 +632,17 @@ describe('health: rated failover, isolation, reported failures', () => {
     b.observe({ kind: 'health', score: 255, failing: null, isolated: null }, 5000);
     tickUntil(b, 5000, 5100);
     assert.equal(b.currentRole, 'active');
+  });
+
+  it('a witness failure does not keep a server from promoting while it hears a peer (it is not the one cut off)', () => {
+    const a = engine('a', ABC);
+    a.observe({ kind: 'health', score: 155, failing: 'gateway', isolated: 'gateway: unreachable' }, 0);
+    tickUntil(a, 0, T.discoveryMs + TICK, TICK, (now) => (now % 100 === 0 ? [hb('b', 'starting', 0, { eligible: false })] : []));
+    assert.equal(a.currentRole, 'active');
+    const alone = engine('a', ABC);
+    alone.observe({ kind: 'health', score: 155, failing: 'gateway', isolated: 'gateway: unreachable' }, 0);
+    tickUntil(alone, 0, T.discoveryMs + 2 * T.failureTimeoutMs);
+    assert.notEqual(alone.currentRole, 'active', 'alone and cut off from its witness: no claim');
   });
 
   it('report-failure hands over to a healthy Standby, and is refused otherwise', () => {

@@ -10,7 +10,7 @@ function view(over: Partial<StatusView> = {}, peerRoles: Record<string, string> 
     linkUp: true, pending: null,
     runtime: { wanted: 'active', reached: true, held: null, processes: [] },
     incompatible: null,
-    health: { score: 255, failing: null, isolated: null },
+    health: { score: 255, failing: null, isolated: null, probes: [] },
     sync: { file: '/plant/plant.yaml', revision: { n: 1, t: 0, by: '', hash: 'f'.repeat(64) }, state: 'in-sync', message: null, progress: null, conflicts: [], appVersion: '', port: 47801 },
     restartNeeded: [],
     peers: Object.entries(peerRoles).map(([server, role]) => ({

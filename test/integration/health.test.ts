@@ -1,0 +1,135 @@
+/**
+ * Health probes with real nodes: a PLC link (an OPC UA server the test runs) lost on the
+ * Active moves the role to the Standby (rated failover) without failback; an isolated
+ * Standby does not promote; the application's report-failure; the SQL Server probe's
+ * failures within its timeout (no SQL Server here: a refusing and a silent port).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Cluster, runCli, sleep, waitFor, waitForRoles } from './cluster';
+import { FakePlc } from '../fixtures/plc';
+import { createProbe } from '../../main/probes/probes';
+
+const port = () => 21_000 + Math.floor(Math.random() * 30_000);
+
+describe('PLC link lost on the Active: rated failover', () => {
+  const plcA = new FakePlc(port());
+  const plcB = new FakePlc(port());
+  const probe = (name: string, server: string, plc: FakePlc) =>
+    ({ name, kind: 'opcua', endpoint: plc.endpoint, nodeId: FakePlc.NODE, requireChange: true, intervalMs: 250, timeoutMs: 1000, weight: 100, servers: [server] });
+  let c: Cluster;
+  before(async () => {
+    await Promise.all([plcA.start(), plcB.start()]);
+    c = new Cluster(['a', 'b'], {
+      extra: `probes: ${JSON.stringify([probe('plc-a', 'a', plcA), probe('plc-b', 'b', plcB)])}\nhealth: { marginPoints: 50, holdMs: 1000 }`,
+    });
+  });
+  after(async () => {
+    await c.stop();
+    await Promise.all([plcA.stop(), plcB.stop()]);
+  });
+
+  it('both healthy at 255 with their PLC', async () => {
+    c.startAll();
+    await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+    await waitFor('both healthy', 15_000, async () => ((await c.status('a')).health.score === 255 && (await c.status('b')).health.score === 255 ? true : undefined), 100);
+    const a = await c.status('a');
+    assert.deepEqual(a.probes.map((p) => [p.name, p.kind, p.ok]), [['plc-a', 'opcua', true]]);
+    assert.equal(a.peers[0]!.health, 255);
+  });
+
+  it("stopping the Active's PLC drops its score and hands over to the Standby; the PLC back does not fail back", async () => {
+    const t0 = performance.now();
+    await plcA.stop();
+    await waitFor('b Active', 15_000, async () => ((await c.status('b')).role === 'active' ? true : undefined), 50);
+    const took = performance.now() - t0;
+    const a = await c.status('a');
+    assert.equal(a.role, 'standby');
+    assert.equal(a.health.score, 155);
+    assert.match(a.health.failing!, /^plc-a: opc\.tcp:\/\/127\.0\.0\.1:\d+: /);
+    assert.ok(a.events.some((e) => /rated failover: health 155 here \(plc-a: .*\), 255 on b, for 1000 ms: handing over to b/.test(e.reason)), JSON.stringify(a.events));
+    assert.ok(took >= 1000, `not before the hold time (${took} ms)`);
+    await plcA.start();
+    await waitFor('a healthy again', 15_000, async () => ((await c.status('a')).health.score === 255 ? true : undefined), 100);
+    await sleep(2_500);
+    assert.equal((await c.status('b')).role, 'active', 'no failback');
+    assert.equal((await c.status('a')).role, 'standby');
+  });
+
+  it('report-failure from the application hands over to the healthy Standby', async () => {
+    const r = await runCli(['report-failure', '--domain', c.file, '--server', 'b', '--reason', 'database connection lost']);
+    assert.equal(r.code, 0, r.stderr);
+    await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+    const b = await c.status('b');
+    assert.ok(b.events.some((e) => /the application reported a failure \(database connection lost\): handing over to a/.test(e.reason)));
+    const usage = await runCli(['report-failure', '--domain', c.file, '--server', 'a']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /needs --reason/);
+  });
+});
+
+describe('an isolated Standby', () => {
+  // Nothing listens on this port: the witness is unreachable from both servers.
+  const dead = port();
+  const c = new Cluster(['a', 'b'], {
+    extra: `probes: [{ name: gateway, kind: witness, address: 127.0.0.1, method: tcp, port: ${dead}, intervalMs: 200, timeoutMs: 500 }]`,
+  });
+  after(() => c.stop());
+
+  it('keeps a healthy-enough Active running while it hears its Standby, and does not promote itself when the Active goes silent', async () => {
+    c.startAll();
+    await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+    const b = await waitFor('b to see itself isolated', 10_000, async () => {
+      const s = await c.status('b');
+      return s.health.isolated ? s : undefined;
+    }, 100);
+    assert.match(b.health.isolated!, /^gateway: 127\.0\.0\.1:\d+ unreachable/);
+    await sleep(1_500);
+    assert.equal((await c.status('a')).role, 'active', 'the witness alone does not stop the Active');
+    c.kill('a', 'SIGKILL');
+    await sleep(3_000);
+    const after = await c.status('b');
+    assert.equal(after.role, 'standby', 'b may be the one cut off: it does not take over');
+    assert.equal(after.peers[0]!.role, 'unreachable');
+  });
+});
+
+describe('SQL Server probe (no SQL Server on this machine)', () => {
+  let silent: Server;
+  const sockets: Socket[] = [];
+  let silentPort = 0;
+  before(async () => {
+    silent = createServer((s) => sockets.push(s)); // accepts, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    silentPort = (silent.address() as { port: number }).port;
+  });
+  after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const sql = (p: number) => createProbe({ name: 'db', kind: 'mssql', server: '127.0.0.1', port: p, query: 'SELECT 1', encrypt: false, trustServerCertificate: true, intervalMs: 1000, timeoutMs: 1500, weight: 100 },
+    { dataDir: '/', interfaceAddress: '127.0.0.1', linkUp: () => true, resolvePath: (x) => x });
+
+  it('a refusing port fails at once, naming the server', async () => {
+    const p = sql(port());
+    const t0 = performance.now();
+    const r = await p.check();
+    await p.close();
+    assert.equal(r.ok, false);
+    assert.match(r.detail, /^127\.0\.0\.1:\d+: .*(ECONNREFUSED|Failed to connect)/);
+    assert.ok(performance.now() - t0 < 1_500 + 500);
+  });
+
+  it('a port that accepts but never answers fails within the timeout', async () => {
+    const p = sql(silentPort);
+    const t0 = performance.now();
+    const r = await p.check();
+    const took = performance.now() - t0;
+    await p.close();
+    assert.equal(r.ok, false);
+    assert.match(r.detail, new RegExp(`^127\\.0\\.0\\.1:${silentPort}: .*(no answer within 1500 ms|Failed to connect .* in 1500ms|timeout)`, 'i'));
+    assert.ok(took >= 1_000 && took < 1_500 + 1_000, `failed after ${took} ms`);
+  });
+});
