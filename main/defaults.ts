@@ -78,7 +78,7 @@ export const DEFAULT_PROBE = { intervalMs: 1_000, timeoutMs: 2_000, weight: 100,
 /** Rated failover: the Active hands over when 50 points below the Standby for 5 s. */
 export const DEFAULT_HEALTH = { marginPoints: 50, holdMs: 5_000 } as const;
 /** The OPC UA redundancy endpoint of each server. */
-export const DEFAULT_OPCUA_SERVER = { port: 4841 } as const;
+export const DEFAULT_OPCUA_SERVER = { port: 4841, standbyServiceLevel: 150 } as const;
 
 /** How often the node checks that its own network interface still has its address. */
 export const LINK_CHECK_INTERVAL_MS = 1_000;

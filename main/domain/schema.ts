@@ -179,6 +179,8 @@ export const healthSchema = z.strictObject({
 export const opcuaServerSchema = z.strictObject({
   /** TCP port of this server's OPC UA endpoint; 0 picks a free one (tests). */
   port: z.number().int().min(0).max(65535).default(DEFAULT_OPCUA_SERVER.port),
+  /** The ServiceLevel a healthy Standby shows (2–199: degraded, so clients stay on the Active). */
+  standbyServiceLevel: z.number().int().min(2).max(199).default(DEFAULT_OPCUA_SERVER.standbyServiceLevel),
 });
 
 export const domainSchema = z.strictObject({

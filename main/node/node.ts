@@ -15,6 +15,8 @@ import { Engine } from '../engine/engine';
 import type { Command, CommandName, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Output, PersistedState, Role } from '../engine/types';
 import { DomainSync, type SyncStatus } from '../sync/sync';
 import { ProbeRunner, type ProbeStatus } from '../probes/runner';
+import { serviceLevel } from '../probes/score';
+import { RedundancyServer } from '../opcua/server';
 import { deriveKeys, type DropReason } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
 import { pidFileName, stopLeftoverRuntimes, Supervisor, type ProcessSpec, type RuntimeStatus } from '../runtime/runtime';
@@ -79,6 +81,8 @@ export interface NodeStatus extends EngineStatus {
   /** Domain-file fields changed in a revision that take effect only when the node restarts. */
   restartNeeded: string[];
   probes: ProbeStatus[];
+  /** This node's OPC UA redundancy endpoint and the ServiceLevel it serves; null when not configured. */
+  opcua: { endpoint: string; serviceLevel: number } | null;
   /** The address each peer's heartbeats come from. */
   addresses: Record<string, string>;
   events: RoleEvent[];
@@ -97,6 +101,7 @@ export class DuplexNode {
   private runtime!: Supervisor;
   private sync!: DomainSync;
   private probes: ProbeRunner | null = null;
+  private opcua: RedundancyServer | null = null;
   private restartNeeded: string[] = [];
   private readonly addresses = new Map<string, string>();
   /** What the last Active heard said about its versions (for the compatibility check). */
@@ -227,6 +232,18 @@ export class DuplexNode {
     }, this.log, (h) => this.apply(this.engine.observe({ kind: 'health', score: h.score, failing: h.failing, isolated: h.isolated }, this.now())));
     this.probes.setMaintenance(this.engine.currentRole === 'maintenance');
     this.probes.start();
+
+    if (cfg.opcuaServer) {
+      this.opcua = await RedundancyServer.start({
+        port: cfg.opcuaServer.port,
+        domain: cfg.domain,
+        server: this.server,
+        servers: cfg.servers.map((s) => s.name),
+        pkiDir: join(this.paths.dir, 'pki'),
+        serviceLevel: () => this.serviceLevel(),
+      });
+      this.log.info('opcua', `OPC UA redundancy endpoint ${this.opcua.endpoint} (ServiceLevel follows the role and health)`);
+    }
 
     this.linkTimer = setInterval(() => this.checkLink(), LINK_CHECK_INTERVAL_MS);
     this.publishInfo();
@@ -429,6 +446,7 @@ export class DuplexNode {
       sync: this.sync.status(),
       restartNeeded: [...this.restartNeeded],
       probes: this.probes?.status() ?? [],
+      opcua: this.opcua ? { endpoint: this.opcua.endpoint, serviceLevel: this.serviceLevel() } : null,
       addresses: Object.fromEntries(this.addresses),
       events: [...this.events],
     };
@@ -461,6 +479,10 @@ export class DuplexNode {
       finished,
       new Promise<{ ok: boolean; message: string }>((r) => setTimeout(() => r({ ok: false, message: `${name} did not finish within ${limit} ms; see the log` }), limit).unref()),
     ]);
+  }
+
+  private serviceLevel(): number {
+    return serviceLevel(this.engine.currentRole, this.engine.status(this.now()).health.score, this.domain.config.opcuaServer?.standbyServiceLevel ?? 150);
   }
 
   /** Starts a runtime held after a failover (confirmResume). */
@@ -511,6 +533,7 @@ export class DuplexNode {
     if (this.tickTimer) clearTimeout(this.tickTimer);
     if (this.linkTimer) clearInterval(this.linkTimer);
     if (this.runtime) await this.runtime.setMode('stopped');
+    if (this.opcua) await this.opcua.close().catch(() => undefined);
     if (this.probes) await this.probes.stop();
     if (this.sync) await this.sync.stop();
     if (this.transport) await this.transport.close();

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ProbeConfig } from '../domain/schema';
@@ -51,7 +52,7 @@ export function createProbe(cfg: ProbeConfig, ctx: ProbeContext): Probe {
     case 'witness':
       return new WitnessProbe(cfg);
     case 'opcua':
-      return new OpcuaProbe(cfg);
+      return new OpcuaProbe(cfg, join(ctx.dataDir, 'pki-client'));
     case 'mssql':
       return new MssqlProbe(cfg, ctx);
   }
@@ -146,7 +147,7 @@ class OpcuaProbe implements Probe {
   private session: import('node-opcua').ClientSession | null = null;
   private last: unknown = undefined;
 
-  constructor(private readonly cfg: Of<'opcua'>) {
+  constructor(private readonly cfg: Of<'opcua'>, private readonly pkiDir: string) {
     this.name = cfg.name;
   }
 
@@ -167,10 +168,11 @@ class OpcuaProbe implements Probe {
   }
 
   private async read() {
-    const { OPCUAClient, AttributeIds, MessageSecurityMode, SecurityPolicy } = await import('node-opcua');
+    const { OPCUAClient, AttributeIds, MessageSecurityMode, SecurityPolicy, OPCUACertificateManager } = await import('node-opcua');
     if (!this.session) {
       this.client = OPCUAClient.create({
         applicationName: 'Duplex probe',
+        clientCertificateManager: new OPCUACertificateManager({ rootFolder: this.pkiDir, automaticallyAcceptUnknownCertificate: true }),
         endpointMustExist: false,
         securityMode: MessageSecurityMode.None,
         securityPolicy: SecurityPolicy.None,

@@ -55,3 +55,15 @@ export interface ProbeStatus extends ProbeReading {
   at: string | null;
   isolating: boolean;
 }
+
+/**
+ * What this server tells OPC UA clients (Server.ServiceLevel): the Active its score, a
+ * Standby at most `standbyLevel` (degraded, so clients prefer the Active), a server that is
+ * neither 1 (no data), Maintenance 0.
+ */
+export function serviceLevel(role: string, score: number, standbyLevel: number): number {
+  if (role === 'maintenance') return SERVICE_LEVEL.maintenance;
+  if (role === 'active' || role === 'deactivating') return score;
+  if (role === 'standby' || role === 'activating') return Math.min(score, standbyLevel);
+  return SERVICE_LEVEL.noData;
+}

@@ -46,6 +46,8 @@ export interface StatusView {
   /** This server's health score (0–255, OPC UA ServiceLevel meaning), the failing probe, and why it may be isolated. */
   health: { score: number; failing: string | null; isolated: string | null; probes: ProbeStatus[] };
   sync: SyncView;
+  /** This node's OPC UA redundancy endpoint and the ServiceLevel it serves; null when not configured. */
+  opcua: { endpoint: string; serviceLevel: number } | null;
   restartNeeded: string[];
   peers: PeerView[];
   dropped: Record<string, number>;

@@ -22,6 +22,7 @@ export function publicStatus(s: NodeStatus): StatusView {
     runtime: { wanted: s.runtime.wanted, reached: s.runtime.reached, held: s.supervisor.held, processes: s.supervisor.processes },
     incompatible: s.incompatible,
     health: { ...s.health, probes: s.probes },
+    opcua: s.opcua,
     sync: s.sync,
     restartNeeded: s.restartNeeded,
     peers: s.peers.map(({ info, ...p }) => ({

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { Cluster, runCli, sleep, waitFor, waitForRoles } from './cluster';
 import { FakePlc } from '../fixtures/plc';
 import { createProbe } from '../../main/probes/probes';
+import { AttributeIds, OPCUAClient } from 'node-opcua';
 
 const port = () => 21_000 + Math.floor(Math.random() * 30_000);
 
@@ -131,5 +132,46 @@ describe('SQL Server probe (no SQL Server on this machine)', () => {
     assert.equal(r.ok, false);
     assert.match(r.detail, new RegExp(`^127\\.0\\.0\\.1:${silentPort}: .*(no answer within 1500 ms|Failed to connect .* in 1500ms|timeout)`, 'i'));
     assert.ok(took >= 1_000 && took < 1_500 + 1_000, `failed after ${took} ms`);
+  });
+});
+
+describe('OPC UA redundancy: clients see which server to use', () => {
+  const c = new Cluster(['a', 'b'], { extra: 'opcuaServer: { port: 0 }' });
+  after(() => c.stop());
+
+  /** What an OPC UA client reads from a node: ServiceLevel, RedundancySupport, ServerUriArray. */
+  async function read(server: string): Promise<{ level: number; support: number; uris: string[] }> {
+    const endpoint = (await c.status(server)).opcua!.endpoint;
+    const client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
+    await client.connect(endpoint);
+    try {
+      const session = await client.createSession();
+      const [level, support] = await session.read([{ nodeId: 'ns=0;i=2267', attributeId: AttributeIds.Value }, { nodeId: 'ns=0;i=3709', attributeId: AttributeIds.Value }]);
+      const path = await session.translateBrowsePath({
+        startingNode: 'ns=0;i=2253',
+        relativePath: { elements: ['ServerRedundancy', 'ServerUriArray'].map((name) => ({ referenceTypeId: 'ns=0;i=33', isInverse: false, includeSubtypes: true, targetName: { namespaceIndex: 0, name } })) },
+      });
+      const uris = await session.read({ nodeId: path.targets![0]!.targetId, attributeId: AttributeIds.Value });
+      await session.close();
+      return { level: level!.value.value as number, support: support!.value.value as number, uris: uris.value.value as string[] };
+    } finally {
+      await client.disconnect();
+    }
+  }
+
+  it('the Active serves ServiceLevel >= 200, the Standby less; a switchover swaps them', async () => {
+    c.startAll();
+    await waitForRoles(c, { a: 'active', b: 'standby' }, 15_000);
+    await waitFor('both OPC UA endpoints', 15_000, async () => ((await c.status('a')).opcua && (await c.status('b')).opcua ? true : undefined), 200);
+    const [a, b] = [await read('a'), await read('b')];
+    assert.ok(a.level >= 200, `Active a: ServiceLevel ${a.level}`);
+    assert.ok(b.level >= 2 && b.level < 200, `Standby b: ServiceLevel ${b.level}`);
+    assert.equal(a.support, 3, 'RedundancySupport Hot');
+    assert.deepEqual(a.uris, ['urn:duplex:plant:a', 'urn:duplex:plant:b']);
+    assert.deepEqual(b.uris, a.uris);
+    const r = await runCli(['activate', '--domain', c.file, '--server', 'b']);
+    assert.equal(r.code, 0, r.stderr);
+    const [a2, b2] = [await read('a'), await read('b')];
+    assert.ok(b2.level >= 200 && a2.level < 200, `after the switchover: a ${a2.level}, b ${b2.level}`);
   });
 });
