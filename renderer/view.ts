@@ -29,7 +29,8 @@ export function rows(s: StatusView): Row[] {
     address: 'this server',
     role: cap(s.role),
     epoch: String(s.epoch),
-    health: s.incompatible ? `incompatible: ${s.incompatible}` : !s.linkUp ? 'network card down' : s.awareness > 0 ? `local trouble (awareness ${s.awareness})` : 'healthy',
+    health: s.incompatible ? `incompatible: ${s.incompatible}` : !s.linkUp ? 'network card down'
+      : `${s.health.score}${s.health.failing ? ` (${s.health.failing})` : ''}${s.health.isolated ? ', may be isolated' : ''}${s.awareness > 0 ? `, local trouble (awareness ${s.awareness})` : ''}`,
     runtime,
     versions: `${s.version}${s.sync.appVersion ? ` / ${s.sync.appVersion}` : ''}`,
     revision: `${s.sync.revision.n}${s.sync.state !== 'in-sync' ? ` (${s.sync.state}${s.sync.progress !== null ? ` ${s.sync.progress}%` : ''})` : ''}`,
@@ -42,7 +43,8 @@ export function rows(s: StatusView): Row[] {
     address: p.address ?? '—',
     role: cap(p.role),
     epoch: String(p.epoch),
-    health: p.role === 'unreachable' ? 'not heard' : p.eligible ? (p.awareness > 0 ? `local trouble (awareness ${p.awareness})` : 'healthy') : 'not eligible',
+    health: p.role === 'unreachable' ? 'not heard'
+      : `${p.health ?? '—'}${p.eligible ? '' : ', not eligible'}${p.awareness > 0 ? `, local trouble (awareness ${p.awareness})` : ''}`,
     runtime: '—',
     versions: p.versions ? `${p.versions.duplex}${p.versions.app ? ` / ${p.versions.app}` : ''}` : '—',
     revision: p.revision ? `${p.revision.n}${p.sync && p.sync !== 'in-sync' ? ` (${p.sync}${p.progress !== null ? ` ${p.progress}%` : ''})` : ''}` : '—',

@@ -175,3 +175,64 @@ describe('OPC UA redundancy: clients see which server to use', () => {
     assert.ok(b2.level >= 200 && a2.level < 200, `after the switchover: a ${a2.level}, b ${b2.level}`);
   });
 });
+
+describe('system and ping probes on this machine', () => {
+  const ctx = { dataDir: '/tmp', interfaceAddress: '127.0.0.1', linkUp: () => true, resolvePath: (x: string) => x };
+  const common = { intervalMs: 1000, timeoutMs: 5000, weight: 100 };
+
+  it('the system probe passes within sane limits and names what is wrong otherwise', async () => {
+    const ok = await createProbe({ ...common, name: 'system', kind: 'system', minFreeDiskMB: 1, maxMemoryPercent: 100, maxEventLoopDelayMs: 10_000 }, ctx).check();
+    assert.equal(ok.ok, true, ok.detail);
+    assert.match(ok.detail, /^disk \d+ MB free, memory \d+ %$/);
+    const full = await createProbe({ ...common, name: 'system', kind: 'system', minFreeDiskMB: 1e12, maxMemoryPercent: 100, maxEventLoopDelayMs: 10_000 }, ctx).check();
+    assert.equal(full.ok, false);
+    assert.match(full.detail, /\d+ MB free on \/\S* \(need 1000000000000\)/);
+    const down = await createProbe({ ...common, name: 'system', kind: 'system', minFreeDiskMB: 1, maxMemoryPercent: 100, maxEventLoopDelayMs: 10_000 }, { ...ctx, linkUp: () => false }).check();
+    assert.deepEqual([down.ok, down.isolating], [false, true]);
+    assert.match(down.detail, /the redundancy network card 127\.0\.0\.1 has no address/);
+  });
+
+  it('a ping witness: loopback answers, a TCP witness on a closed port does not', async () => {
+    const ping = await createProbe({ ...common, name: 'gw', kind: 'witness', address: '127.0.0.1', method: 'ping' }, ctx).check();
+    assert.equal(ping.ok, true, ping.detail);
+    const tcp = await createProbe({ ...common, name: 'gw', kind: 'witness', address: '127.0.0.1', method: 'tcp', port: port() }, ctx).check();
+    assert.deepEqual([tcp.ok, tcp.isolating], [false, true]);
+    assert.match(tcp.detail, /^127\.0\.0\.1:\d+ unreachable \(.*ECONNREFUSED/);
+  });
+});
+
+describe('a flapping PLC link', () => {
+  const plcA = new FakePlc(port());
+  const plcB = new FakePlc(port());
+  const probe = (name: string, server: string, plc: FakePlc) =>
+    ({ name, kind: 'opcua', endpoint: plc.endpoint, nodeId: FakePlc.NODE, intervalMs: 200, timeoutMs: 500, weight: 100, servers: [server] });
+  let c: Cluster;
+  before(async () => {
+    await Promise.all([plcA.start(), plcB.start()]);
+    c = new Cluster(['a', 'b'], { extra: `probes: ${JSON.stringify([probe('plc-a', 'a', plcA), probe('plc-b', 'b', plcB)])}\nhealth: { marginPoints: 50, holdMs: 6000 }` });
+  });
+  after(async () => {
+    await c.stop();
+    await Promise.all([plcA.stop(), plcB.stop()]);
+  });
+
+  it('toggling faster than the hold time causes no switchover', async () => {
+    c.startAll();
+    await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+    await waitFor('both healthy', 15_000, async () => ((await c.status('a')).health.score === 255 && (await c.status('b')).health.score === 255 ? true : undefined), 100);
+    let dips = 0;
+    for (let i = 0; i < 4; i++) {
+      await plcA.stop();
+      await waitFor('a to notice', 5_000, async () => ((await c.status('a')).health.score < 255 ? true : undefined), 50);
+      dips += 1;
+      await sleep(800);
+      await plcA.start();
+      await waitFor('a healthy again', 10_000, async () => ((await c.status('a')).health.score === 255 ? true : undefined), 50);
+      assert.equal((await c.status('a')).role, 'active');
+    }
+    assert.equal(dips, 4);
+    const a = await c.status('a');
+    assert.equal(a.role, 'active');
+    assert.ok(!a.events.some((e) => /rated failover/.test(e.reason)), 'never handed over');
+  });
+});
