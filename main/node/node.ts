@@ -16,7 +16,7 @@ import type { Command, CommandName, EngineConfig, EngineStatus, Heartbeat, NodeI
 import { DomainSync, type SyncStatus } from '../sync/sync';
 import { ProbeRunner, type ProbeStatus } from '../probes/runner';
 import { serviceLevel } from '../probes/score';
-import { RedundancyServer } from '../opcua/server';
+import type { RedundancyServer } from '../opcua/server';
 import { deriveKeys, type DropReason } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
 import { pidFileName, stopLeftoverRuntimes, Supervisor, type ProcessSpec, type RuntimeStatus } from '../runtime/runtime';
@@ -234,6 +234,8 @@ export class DuplexNode {
     this.probes.start();
 
     if (cfg.opcuaServer) {
+      // node-opcua is large: loaded only by nodes that serve OPC UA.
+      const { RedundancyServer } = await import('../opcua/server');
       this.opcua = await RedundancyServer.start({
         port: cfg.opcuaServer.port,
         domain: cfg.domain,
