@@ -44,7 +44,7 @@ export function rows(s: StatusView): Row[] {
     role: cap(p.role),
     epoch: String(p.epoch),
     health: p.role === 'unreachable' ? 'not heard'
-      : `${p.health ?? '—'}${p.eligible ? '' : ', not eligible'}${p.awareness > 0 ? `, local trouble (awareness ${p.awareness})` : ''}`,
+      : `${p.health ?? '—'}${p.eligible || p.role === 'inactive' || p.role === 'maintenance' ? '' : ', cannot take over'}${p.awareness > 0 ? `, local trouble (awareness ${p.awareness})` : ''}`,
     runtime: '—',
     versions: p.versions ? `${p.versions.duplex}${p.versions.app ? ` / ${p.versions.app}` : ''}` : '—',
     revision: p.revision ? `${p.revision.n}${p.sync && p.sync !== 'in-sync' ? ` (${p.sync}${p.progress !== null ? ` ${p.progress}%` : ''})` : ''}` : '—',
