@@ -15,22 +15,25 @@ import { AttributeIds, OPCUAClient } from 'node-opcua';
 
 const port = () => 21_000 + Math.floor(Math.random() * 30_000);
 
-describe('PLC link lost on the Active: rated failover', () => {
+/**
+ * Two servers, each probing its own "PLC" (as when each reaches the PLC through its own
+ * card), rated failover after `holdMs`. The PLCs start before the tests and stop after.
+ */
+function plcDomain(probe: Record<string, unknown>, holdMs: number) {
   const plcA = new FakePlc(port());
   const plcB = new FakePlc(port());
-  const probe = (name: string, server: string, plc: FakePlc) =>
-    ({ name, kind: 'opcua', endpoint: plc.endpoint, nodeId: FakePlc.NODE, requireChange: true, intervalMs: 250, timeoutMs: 1000, weight: 100, servers: [server] });
-  let c: Cluster;
-  before(async () => {
-    await Promise.all([plcA.start(), plcB.start()]);
-    c = new Cluster(['a', 'b'], {
-      extra: `probes: ${JSON.stringify([probe('plc-a', 'a', plcA), probe('plc-b', 'b', plcB)])}\nhealth: { marginPoints: 50, holdMs: 1000 }`,
-    });
-  });
+  const entry = (name: string, server: string, plc: FakePlc) => ({ name, kind: 'opcua', endpoint: plc.endpoint, nodeId: FakePlc.NODE, weight: 100, ...probe, servers: [server] });
+  const c = new Cluster(['a', 'b'], { extra: `probes: ${JSON.stringify([entry('plc-a', 'a', plcA), entry('plc-b', 'b', plcB)])}\nhealth: { marginPoints: 50, holdMs: ${holdMs} }` });
+  before(() => Promise.all([plcA.start(), plcB.start()]).then(() => undefined));
   after(async () => {
     await c.stop();
     await Promise.all([plcA.stop(), plcB.stop()]);
   });
+  return { plcA, plcB, c };
+}
+
+describe('PLC link lost on the Active: rated failover', () => {
+  const { plcA, c } = plcDomain({ requireChange: true, intervalMs: 250, timeoutMs: 1000 }, 1000);
 
   it('both healthy at 255 with their PLC', async () => {
     c.startAll();
@@ -202,19 +205,7 @@ describe('system and ping probes on this machine', () => {
 });
 
 describe('a flapping PLC link', () => {
-  const plcA = new FakePlc(port());
-  const plcB = new FakePlc(port());
-  const probe = (name: string, server: string, plc: FakePlc) =>
-    ({ name, kind: 'opcua', endpoint: plc.endpoint, nodeId: FakePlc.NODE, intervalMs: 200, timeoutMs: 500, weight: 100, servers: [server] });
-  let c: Cluster;
-  before(async () => {
-    await Promise.all([plcA.start(), plcB.start()]);
-    c = new Cluster(['a', 'b'], { extra: `probes: ${JSON.stringify([probe('plc-a', 'a', plcA), probe('plc-b', 'b', plcB)])}\nhealth: { marginPoints: 50, holdMs: 6000 }` });
-  });
-  after(async () => {
-    await c.stop();
-    await Promise.all([plcA.stop(), plcB.stop()]);
-  });
+  const { plcA, c } = plcDomain({ intervalMs: 200, timeoutMs: 500 }, 6000);
 
   it('toggling faster than the hold time causes no switchover', async () => {
     c.startAll();
