@@ -49,8 +49,9 @@ interface Refusal {
   until: number;
 }
 
-/** OPC UA ServiceLevel: 200 and above is healthy. */
+/** OPC UA ServiceLevel: 200 and above is healthy; 1 is "no data". */
 const HEALTHY = 200;
+const NO_DATA = 1;
 
 const ACTIVE_ROLES: ReadonlySet<Role> = new Set<Role>(['active', 'deactivating']);
 
@@ -526,7 +527,8 @@ export class Engine {
     const rated = this.cfg.rated;
     const standby = this.liveStandby(now);
     const theirs = standby?.hb.health;
-    if (!rated || !standby || theirs === undefined || theirs - this.health < rated.marginPoints) {
+    // Score 1 is "no data" (the probes have not answered yet, e.g. just started): unknown, not bad.
+    if (!rated || !standby || theirs === undefined || this.health === NO_DATA || theirs - this.health < rated.marginPoints) {
       this.worseSince = null;
       return;
     }

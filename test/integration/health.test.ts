@@ -42,6 +42,7 @@ describe('PLC link lost on the Active: rated failover', () => {
     const a = await c.status('a');
     assert.deepEqual(a.probes.map((p) => [p.name, p.kind, p.ok]), [['plc-a', 'opcua', true]]);
     assert.equal(a.peers[0]!.health, 255);
+    assert.equal(a.role, 'active', 'no handover while the probes were starting (no data is not bad data)');
   });
 
   it("stopping the Active's PLC drops its score and hands over to the Standby; the PLC back does not fail back", async () => {

@@ -616,6 +616,13 @@ describe('health: rated failover, isolation, reported failures', () => {
     assert.equal(a.currentRole, 'active');
   });
 
+  it('no data yet (probes not answered, score 1) is not a reason to hand over', () => {
+    const a = ratedActive();
+    a.observe({ kind: 'health', score: 1, failing: 'no probe has reported yet', isolated: null }, 1000);
+    tickUntil(a, 1025, 1000 + 3 * rated.holdMs, TICK, feedB);
+    assert.equal(a.currentRole, 'active');
+  });
+
   it('a smaller gap than the margin does not hand over', () => {
     const a = ratedActive();
     a.observe({ kind: 'health', score: 210, failing: 'disk', isolated: null }, 1000);
