@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newSecretText } from '../../main/domain/secret';
@@ -29,6 +29,31 @@ type Host = keyof typeof HOSTS;
 const ns = (h: Host) => `${tag}-${h}`;
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
+/** A bridge namespace `br` joining one namespace per host (named by `nsOf`), each with its address. */
+function bridge<H extends string>(br: string, hosts: Record<H, string>, nsOf: (h: H) => string): void {
+  ip('netns', 'add', br);
+  ip('-n', br, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
+  ip('-n', br, 'link', 'set', 'br0', 'up');
+  for (const h of Object.keys(hosts) as H[]) {
+    ip('netns', 'add', nsOf(h));
+    ip('-n', br, 'link', 'add', `v-${h}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nsOf(h));
+    ip('-n', br, 'link', 'set', `v-${h}`, 'master', 'br0', 'up');
+    ip('-n', nsOf(h), 'addr', 'add', `${hosts[h]}/24`, 'dev', 'eth0');
+    ip('-n', nsOf(h), 'link', 'set', 'eth0', 'up');
+    ip('-n', nsOf(h), 'link', 'set', 'lo', 'up');
+  }
+}
+
+function unbridge(namespaces: string[]): void {
+  for (const n of namespaces) {
+    try {
+      ip('netns', 'del', n);
+    } catch {
+      // already gone
+    }
+  }
+}
+
 describe('partitions between network namespaces', { skip: canRun === true ? false : canRun }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'duplex-netns-'));
   const file = join(dir, 'plant.yaml');
@@ -46,17 +71,7 @@ describe('partitions between network namespaces', { skip: canRun === true ? fals
     }, 100);
 
   before(() => {
-    ip('netns', 'add', BR);
-    ip('-n', BR, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
-    ip('-n', BR, 'link', 'set', 'br0', 'up');
-    for (const h of Object.keys(HOSTS) as Host[]) {
-      ip('netns', 'add', ns(h));
-      ip('-n', BR, 'link', 'add', `v-${h}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns(h));
-      ip('-n', BR, 'link', 'set', `v-${h}`, 'master', 'br0', 'up');
-      ip('-n', ns(h), 'addr', 'add', `${HOSTS[h]}/24`, 'dev', 'eth0');
-      ip('-n', ns(h), 'link', 'set', 'eth0', 'up');
-      ip('-n', ns(h), 'link', 'set', 'lo', 'up');
-    }
+    bridge(BR, HOSTS, ns);
     const port = 20_000 + Math.floor(Math.random() * 40_000);
     writeFileSync(join(dir, 'duplex.secret'), newSecretText(), { mode: 0o600 });
     writeFileSync(file, `domain: plant
@@ -75,13 +90,7 @@ multicast: { group: 239.255.77.7, port: ${port} }
     for (const p of procs.values()) p.kill('SIGTERM');
     await sleep(1_500);
     for (const p of procs.values()) if (p.exitCode === null) p.kill('SIGKILL');
-    for (const n of [BR, ...(Object.keys(HOSTS) as Host[]).map(ns)]) {
-      try {
-        ip('netns', 'del', n);
-      } catch {
-        // already gone
-      }
-    }
+    unbridge([BR, ...(Object.keys(HOSTS) as Host[]).map(ns)]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -111,5 +120,75 @@ multicast: { group: 239.255.77.7, port: ${port} }
     // Card back: it now takes over (b is gone).
     ip('-n', ns('a'), 'link', 'set', 'eth0', 'up');
     await waitRoles({ a: 'active' }, 5_000);
+  });
+});
+
+describe('domain edits on both sides of a partition', { skip: canRun === true ? false : canRun }, () => {
+  const t2 = `dpy${process.pid % 100000}`;
+  const br = `${t2}-br`;
+  const hosts = { a: '10.231.78.1', b: '10.231.78.2' } as const;
+  type H = keyof typeof hosts;
+  const nsOf = (h: H) => `${t2}-${h}`;
+  const dir = mkdtempSync(join(tmpdir(), 'duplex-netns-sync-'));
+  const fileOf = (h: H) => join(dir, h, 'plant.yaml');
+  const procs: ChildProcess[] = [];
+  const status = (h: H) => JSON.parse(execFileSync('ip', ['netns', 'exec', nsOf(h), process.execPath, CLI, 'status', '--domain', fileOf(h), '--server', h, '--json'], { encoding: 'utf8' })) as {
+    role: string; sync: { revision: { n: number; by: string; hash: string }; state: string; conflicts: string[] };
+  };
+
+  before(() => {
+    bridge(br, hosts, nsOf);
+    const port = 20_000 + Math.floor(Math.random() * 40_000);
+    const secret = newSecretText();
+    for (const h of Object.keys(hosts) as H[]) {
+      mkdirSync(join(dir, h));
+      writeFileSync(join(dir, h, 'duplex.secret'), secret, { mode: 0o600 });
+      writeFileSync(fileOf(h), `domain: plant
+servers:
+  - { name: a, role: main, address: ${hosts.a} }
+  - { name: b, role: backup, address: ${hosts.b} }
+multicast: { group: 239.255.78.8, port: ${port} }
+failback: manual
+`);
+      procs.push(spawn('ip', ['netns', 'exec', nsOf(h), process.execPath, CLI, 'run', '--domain', fileOf(h), '--server', h], { stdio: 'ignore' }));
+    }
+  });
+
+  after(async () => {
+    for (const p of procs) p.kill('SIGTERM');
+    await sleep(1_500);
+    for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
+    unbridge([br, nsOf('a'), nsOf('b')]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('both sides edit while cut off; after the heal one revision wins everywhere and the other is a conflict copy', async () => {
+    await waitFor('a Active and b Standby', 15_000, async () => {
+      try {
+        return status('a').role === 'active' && status('b').role === 'standby' ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 200);
+    ip('-n', br, 'link', 'set', 'v-a', 'down');
+    const onA = `${readFileSync(fileOf('a'), 'utf8').replace('failback: manual', 'failback: manual\n# edited on a')}`;
+    const onB = `${readFileSync(fileOf('b'), 'utf8').replace('failback: manual', 'failback: manual\n# edited on b')}`;
+    writeFileSync(fileOf('a'), onA);
+    writeFileSync(fileOf('b'), onB);
+    await waitFor('each side to make its own revision', 10_000, async () =>
+      (status('a').sync.revision.by === 'a' && status('b').sync.revision.by === 'b' ? true : undefined), 200);
+    ip('-n', br, 'link', 'set', 'v-a', 'up');
+    const winner = await waitFor('one content on both', 15_000, async () => {
+      const [fa, fb] = [readFileSync(fileOf('a'), 'utf8'), readFileSync(fileOf('b'), 'utf8')];
+      return fa === fb ? fa : undefined;
+    }, 100);
+    assert.ok(winner === onA || winner === onB);
+    const loser = winner === onA ? 'b' : 'a';
+    const copies = readdirSync(join(dir, loser)).filter((f) => f.startsWith(`plant.yaml.conflict-${loser}-`));
+    assert.equal(copies.length, 1, `conflict copy on ${loser}`);
+    assert.equal(readFileSync(join(dir, loser, copies[0]!), 'utf8'), winner === onA ? onB : onA);
+    const [sa, sb] = [status('a'), status('b')];
+    assert.equal(sa.sync.revision.hash, sb.sync.revision.hash);
+    assert.equal((loser === 'a' ? sa : sb).sync.state, 'conflict');
   });
 });
