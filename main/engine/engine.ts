@@ -314,6 +314,15 @@ export class Engine {
     return this.epoch;
   }
 
+  get currentHealth(): number {
+    return this.health;
+  }
+
+  /** Why this server's versions do not match the Active's; null when they do. */
+  get currentIncompatibility(): string | null {
+    return this.incompatible;
+  }
+
   // ---------------------------------------------------------------- commands
 
   private apply(cmd: Command, now: number): { accepted: boolean; message: string } {

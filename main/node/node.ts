@@ -266,7 +266,7 @@ export class DuplexNode {
   /** What this node says about itself in its heartbeats: versions, revision, sync state. */
   private info(): NodeInfo {
     const info: NodeInfo = { ver: VERSION, app: this.sync.appVersion(), rev: this.sync.advert(), sync: this.sync.state(), port: this.sync.port };
-    const pct = this.sync.status().progress;
+    const pct = this.sync.transferProgress;
     if (pct !== null) info.pct = pct;
     return info;
   }
@@ -281,13 +281,13 @@ export class DuplexNode {
   private checkCompatible(): void {
     const a = this.activeInfo;
     if (!a || this.engine.currentRole === 'active' || this.engine.currentRole === 'deactivating') return;
-    const mine = this.info();
+    const app = this.sync.appVersion();
     let why = '';
     if (!a.info) why = `the Active ${a.server} does not say which Duplex version it runs (older than ${VERSION}?)`;
-    else if (a.info.ver !== mine.ver) why = `Duplex ${mine.ver} here, ${a.info.ver} on the Active ${a.server}: install the same version on every server`;
-    else if (a.info.app !== mine.app) why = `application version ${mine.app || '(none)'} here, ${a.info.app || '(none)'} on the Active ${a.server}`;
+    else if (a.info.ver !== VERSION) why = `Duplex ${VERSION} here, ${a.info.ver} on the Active ${a.server}: install the same version on every server`;
+    else if (a.info.app !== app) why = `application version ${app || '(none)'} here, ${a.info.app || '(none)'} on the Active ${a.server}`;
     const ok = why === '';
-    const st = this.engine.status(this.now()).incompatible;
+    const st = this.engine.currentIncompatibility;
     if (ok === (st === null) && (ok || st === why)) return;
     if (ok) this.log.info('version', `compatible with the Active ${a.server} again`);
     else this.log.warn('version', `incompatible: ${why}; this server will not be Active or Standby`);
@@ -484,7 +484,7 @@ export class DuplexNode {
   }
 
   private serviceLevel(): number {
-    return serviceLevel(this.engine.currentRole, this.engine.status(this.now()).health.score, this.domain.config.opcuaServer?.standbyServiceLevel ?? 150);
+    return serviceLevel(this.engine.currentRole, this.engine.currentHealth, this.domain.config.opcuaServer?.standbyServiceLevel ?? 150);
   }
 
   /** Starts a runtime held after a failover (confirmResume). */

@@ -83,6 +83,7 @@ export class DomainSync {
   private progress: number | null = null;
   private conflicts: string[] = [];
   private stopped = false;
+  private app = '';
 
   private constructor(private readonly opts: DomainSyncOptions) {
     this.file = opts.domain.file;
@@ -118,6 +119,7 @@ export class DomainSync {
       this.rev = initialRevision(hash);
     }
     this.writeStored();
+    this.computeAppVersion();
     this.server = await SyncServer.start({
       host: this.opts.bindAddress,
       port: this.config.sync.port,
@@ -151,8 +153,18 @@ export class DomainSync {
     return this.server?.port ?? 0;
   }
 
+  /** The application version this server advertises; worked out when a revision comes in force, not per heartbeat. */
   appVersion(): string {
-    return this.config.appVersion === 'files' ? filesHash(this.content).slice(0, 16) : this.config.appVersion;
+    return this.app;
+  }
+
+  /** Percent of the bytes of the current transfer, null when not syncing. */
+  get transferProgress(): number | null {
+    return this.progress;
+  }
+
+  private computeAppVersion(): void {
+    this.app = this.config.appVersion === 'files' ? filesHash(this.content).slice(0, 16) : this.config.appVersion;
   }
 
   state(): SyncState {
@@ -172,7 +184,7 @@ export class DomainSync {
       message,
       progress: this.progress,
       conflicts: [...this.conflicts],
-      appVersion: this.appVersion(),
+      appVersion: this.app,
       port: this.port,
     };
   }
@@ -454,6 +466,7 @@ export class DomainSync {
     this.domainBytes = bytes;
     const filesChanged = JSON.stringify(config.sync.files) !== JSON.stringify(this.config.sync.files);
     this.config = config;
+    this.computeAppVersion();
     this.writeStored();
     if (filesChanged) {
       for (const w of this.watchers) w.close();
