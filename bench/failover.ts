@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Cluster, sleep, waitForRoles, type RunningNode } from '../test/integration/cluster';
 import { loadDomain } from '../main/domain/load';
-import { askNode } from '../main/node/node';
+import { askNode } from '../main/node/admin-client';
 import { summary } from './stats';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '20' }, soak: { type: 'string' }, 'idle-seconds': { type: 'string', default: '30' } } });
@@ -66,7 +66,7 @@ async function switchovers(c: Cluster): Promise<number[]> {
     const [, standby] = await activeAndStandby(c);
     await sleep(200);
     const t0 = performance.now();
-    const r = await askNode(domain, standby, 'POST', '/command', { command: 'activate' });
+    const r = await askNode(domain, standby, 'POST', '/command', { kind: 'activate' });
     const t1 = performance.now();
     if (r.status !== 200) throw new Error(`switchover ${i} failed: ${JSON.stringify(r.body)}`);
     times.push(t1 - t0);

@@ -43,7 +43,7 @@ async function crashLoop(): Promise<number> {
     const t0 = await waitFor('a to start its runtime', 10_000, async () => ((await c.process('a')).restarts === 0 && (await c.status('a')).role === 'active' ? performance.now() : undefined), 10);
     await waitFor('b to run the runtime as Active', 30_000, async () => {
       const s = await c.status('b');
-      return s.role === 'active' && s.supervisor.processes[0]!.state === 'running' ? true : undefined;
+      return s.role === 'active' && s.runtime.processes[0]!.state === 'running' ? true : undefined;
     }, 10);
     return performance.now() - t0;
   } finally {

@@ -5,14 +5,17 @@
  *
  * Exit codes: 0 done; 1 refused or failed (the message says why); 2 wrong usage or a bad
  * domain file; 3 no node is running for that server.
+ *
+ * Only `run`, `init` and `domain check` load the node or the domain file's parser (yaml, zod);
+ * every other command finds the node from the domain file's `stateDir` line and talks to it
+ * through the admin client alone.
  */
 import { parseArgs } from 'node:util';
-import { loadDomain, locateDomain, DomainFileError, type Domain } from './domain/load';
-import { initDomain } from './domain/init';
-import { NoNodeError } from './node/admin';
-import { askNode, DuplexNode, nodePaths, type NodeStatus } from './node/node';
+import { quickLocate, type DomainLocation } from './domain/location';
+import { askNode, NoNodeError, type AdminReply } from './node/admin-client';
+import { nodePaths } from './node/paths';
+import type { Command, CommandOutcome, StatusView } from './ui/contract';
 import { VERSION } from './version';
-import { publicStatus } from './ui/status-view';
 
 const USAGE = `duplex ${VERSION} — hot-standby redundancy for plant servers
 
@@ -74,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
       if (!servers.length) throw new UsageError('duplex init needs --servers a,b[,c…]');
       const port = values.port === undefined ? undefined : Number(values.port);
       if (port !== undefined && !Number.isInteger(port)) throw new UsageError(`--port must be a number, got ${values.port}`);
+      const { initDomain } = await import('./domain/init');
       const r = initDomain({ file: need('domain'), servers, interface: values.interface, group: values.group, port, force: values.force });
       process.stdout.write(`wrote ${r.file}\nsecret ${r.secretFile} (copy both to every server, same path)\n`);
       if (!values.interface) {
@@ -84,55 +88,63 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(need('domain'), need('server'));
     case 'status': {
-      const s = (await call(need('domain'), need('server'), 'GET', '/status')).body as NodeStatus;
-      process.stdout.write(values.json ? `${JSON.stringify(publicStatus(s), null, 2)}\n` : formatStatus(s));
+      const s = await status(need('domain'), need('server'));
+      process.stdout.write(values.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
       return EXIT.ok;
     }
     case 'activate':
     case 'deactivate':
+      return command(need('domain'), need('server'), { kind: verb });
     case 'maintenance': {
-      let body: Record<string, unknown> = { command: verb };
-      if (verb === 'maintenance') {
-        if (arg !== 'on' && arg !== 'off') throw new UsageError('duplex maintenance needs on or off');
-        body = { command: 'maintenance', on: arg === 'on', force: values.force === true };
-      }
-      return report(await call(need('domain'), need('server'), 'POST', '/command', body));
+      if (arg !== 'on' && arg !== 'off') throw new UsageError('duplex maintenance needs on or off');
+      return command(need('domain'), need('server'), { kind: 'maintenance', on: arg === 'on', force: values.force === true });
     }
     case 'domain': {
       if (arg === 'check') {
         const file = positionals[2] ?? values.domain;
         if (!file) throw new UsageError('duplex domain check needs the file: duplex domain check plant.yaml');
+        const { loadDomain } = await import('./domain/load');
         const d = loadDomain(file);
         const servers = d.config.servers.map((x) => `${x.name} (${x.role}${x.maintenance ? ', maintenance' : ''})`).join(', ');
         process.stdout.write(`ok: ${d.file} is a valid domain file: domain ${d.config.domain}, servers ${servers}${d.config.sync.files.length ? `, syncs ${d.config.sync.files.join(', ')}` : ''}\n`);
         return EXIT.ok;
       }
       if (arg === 'status') {
-        const st = (await call(need('domain'), need('server'), 'GET', '/status')).body as NodeStatus;
-        process.stdout.write(formatDomainStatus(st));
+        process.stdout.write(formatDomainStatus(await status(need('domain'), need('server'))));
         return EXIT.ok;
       }
       throw new UsageError('duplex domain needs check or status');
     }
     case 'report-failure': {
       if (!values.reason?.trim()) throw new UsageError('duplex report-failure needs --reason <text> (what failed, for the log and the Standby)');
-      return report(await call(need('domain'), need('server'), 'POST', '/command', { command: 'report-failure', reason: values.reason }));
+      return command(need('domain'), need('server'), { kind: 'report-failure', reason: values.reason });
     }
     case 'resume':
-      return report(await call(need('domain'), need('server'), 'POST', '/resume'));
+      return command(need('domain'), need('server'), { kind: 'resume' });
     default:
       throw new UsageError(`unknown command "${verb}"`);
   }
 }
 
-/** Prints a command's outcome; the exit code says whether it was done. */
-function report(r: { body: unknown }): number {
-  const b = r.body as { ok: boolean; message: string };
+/** Sends a command and prints its outcome; the exit code says whether it was done. */
+async function command(domainFile: string, server: string, cmd: Command): Promise<number> {
+  const b = (await call(domainFile, server, 'POST', '/command', cmd)).body as CommandOutcome;
   (b.ok ? process.stdout : process.stderr).write(`${b.ok ? '' : 'refused: '}${b.message}\n`);
   return b.ok ? EXIT.ok : EXIT.failed;
 }
 
+/** The node's status; when it reports that its domain file is not valid, the file's problems are printed first. */
+async function status(domainFile: string, server: string): Promise<StatusView> {
+  const s = (await call(domainFile, server, 'GET', '/status')).body as StatusView;
+  if (s.sync.state === 'error') {
+    const { problem } = await fullLocate(domainFile);
+    if (problem) warnInvalid(problem);
+  }
+  return s;
+}
+
 async function run(domainFile: string, server: string): Promise<number> {
+  const { DuplexNode } = await import('./node/node');
   let fatal: (code: number) => void = () => undefined;
   const ended = new Promise<number>((r) => (fatal = r));
   const node = await DuplexNode.start({ domainFile, server, onFatal: () => fatal(EXIT.failed) });
@@ -147,37 +159,51 @@ async function run(domainFile: string, server: string): Promise<number> {
   return code;
 }
 
-async function call(domainFile: string, server: string, method: string, path: string, body?: unknown) {
-  const { domain, problem } = locateDomain(domainFile);
-  if (problem) {
-    process.stderr.write(`warning: ${problem.message}\n(the node keeps the last good revision in force; asking it anyway)\n`);
-  } else {
-    const servers = (domain as Domain).config.servers;
-    if (!servers.some((s) => s.name === server)) {
-      throw new UsageError(`server "${server}" is not in ${domain.file}; its servers are: ${servers.map((s) => s.name).join(', ')}`);
-    }
-  }
+/** The domain file read in full (yaml and zod): only where the fast path cannot say enough. */
+async function fullLocate(domainFile: string) {
+  const { locateDomain } = await import('./domain/load');
+  return locateDomain(domainFile);
+}
+
+function warnInvalid(problem: Error): void {
+  process.stderr.write(`warning: ${problem.message}\n(the node keeps the last good revision in force; asking it anyway)\n`);
+}
+
+/**
+ * One admin call to the node of `server`. The endpoint is found from the domain file's
+ * `stateDir` line alone; only when no node answers is the file read in full, to say why
+ * (an unknown server, an invalid file, or no node running).
+ */
+async function call(domainFile: string, server: string, method: string, path: string, body?: unknown): Promise<AdminReply> {
+  const domain: DomainLocation = quickLocate(domainFile) ?? (await fullLocate(domainFile)).domain;
   try {
     const r = await askNode(domain, server, method, path, body);
     if (r.status === 401) throw new Error(`the node for ${server} refused the admin token in ${nodePaths(domain, server).admin}; run this command as the user who runs the node`);
     return r;
   } catch (e) {
-    if (e instanceof NoNodeError) {
-      throw new NoNodeError(`no Duplex node is running for server ${server} of domain file ${domain.file} (${e.message}); start it with: duplex run --domain ${domainFile} --server ${server}`);
+    if (!(e instanceof NoNodeError)) throw e;
+    const full = await fullLocate(domainFile);
+    if (full.problem) {
+      warnInvalid(full.problem);
+    } else {
+      const servers = full.domain.config.servers;
+      if (!servers.some((s) => s.name === server)) {
+        throw new UsageError(`server "${server}" is not in ${full.domain.file}; its servers are: ${servers.map((s) => s.name).join(', ')}`);
+      }
     }
-    throw e;
+    throw new NoNodeError(`no Duplex node is running for server ${server} of domain file ${full.domain.file} (${e.message}); start it with: duplex run --domain ${domainFile} --server ${server}`);
   }
 }
 
 /** `duplex domain status`: one line per server with its revision and sync state; out of sync is marked. */
-export function formatDomainStatus(s: NodeStatus): string {
+export function formatDomainStatus(s: StatusView): string {
   const rows = [
     { server: s.server, role: s.role, rev: { n: s.sync.revision.n, h: s.sync.revision.hash.slice(0, 16) }, sync: s.sync.state, pct: s.sync.progress, ver: `${s.version}${s.sync.appVersion ? ` / ${s.sync.appVersion}` : ''}` },
     ...s.peers.map((p) => ({
       server: p.server, role: p.role,
-      rev: p.info ? { n: p.info.rev.n, h: p.info.rev.h } : null,
-      sync: p.info?.sync ?? '?', pct: p.info?.pct ?? null,
-      ver: p.info ? `${p.info.ver}${p.info.app ? ` / ${p.info.app}` : ''}` : '?',
+      rev: p.revision ? { n: p.revision.n, h: p.revision.hash } : null,
+      sync: p.sync ?? '?', pct: p.progress,
+      ver: p.versions ? `${p.versions.duplex}${p.versions.app ? ` / ${p.versions.app}` : ''}` : '?',
     })),
   ];
   const newest = rows.reduce((m, r) => (r.rev && (!m || r.rev.n > m.n) ? r.rev : m), null as { n: number; h: string } | null);
@@ -197,15 +223,15 @@ export function formatDomainStatus(s: NodeStatus): string {
   return lines.join('\n');
 }
 
-function formatStatus(s: NodeStatus): string {
+function formatStatus(s: StatusView): string {
   const cap = (r: string) => r.charAt(0).toUpperCase() + r.slice(1);
   const lines = [
     `Domain ${s.domain} · server ${s.server} · ${cap(s.role)}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''}`,
     `  why: ${s.reason}`,
     ...(s.pending ? [`  pending: ${s.pending}`] : []),
-    ...(s.supervisor.held ? [`  runtime HELD: ${s.supervisor.held}; start it with: duplex resume`] : []),
-    ...(s.supervisor.processes.length
-      ? s.supervisor.processes.map((p) => `  runtime ${p.name}: ${p.state}${p.mode ? ` in ${p.mode} mode` : ''}${p.pid ? ` (pid ${p.pid}, up ${Math.round((p.uptimeMs ?? 0) / 1000)} s)` : ''}, ${p.restarts} restarts${p.lastExit ? `, last exit ${p.lastExit}` : ''}`)
+    ...(s.runtime.held ? [`  runtime HELD: ${s.runtime.held}; start it with: duplex resume`] : []),
+    ...(s.runtime.processes.length
+      ? s.runtime.processes.map((p) => `  runtime ${p.name}: ${p.state}${p.mode ? ` in ${p.mode} mode` : ''}${p.pid ? ` (pid ${p.pid}, up ${Math.round((p.uptimeMs ?? 0) / 1000)} s)` : ''}, ${p.restarts} restarts${p.lastExit ? `, last exit ${p.lastExit}` : ''}`)
       : ['  runtime: none declared in the domain file']),
     ...(s.incompatible ? [`  INCOMPATIBLE: ${s.incompatible}`] : []),
     `  domain: revision ${s.sync.revision.n} (${s.sync.revision.hash.slice(0, 12)}), ${s.sync.state}${s.sync.progress !== null ? ` ${s.sync.progress}%` : ''}${s.sync.message ? `: ${s.sync.message}` : ''}`,
@@ -231,7 +257,7 @@ if (require.main === module) {
       if (e instanceof UsageError) {
         process.stderr.write(`duplex: ${e.message}\n\n${USAGE}`);
         process.exitCode = EXIT.usage;
-      } else if (e instanceof DomainFileError) {
+      } else if (e.name === 'DomainFileError') {
         process.stderr.write(`duplex: ${e.message}\n`);
         process.exitCode = EXIT.usage;
       } else if (e instanceof NoNodeError) {

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { initDomain } from './domain/init';
 import { loadDomain } from './domain/load';
-import { askNode, nodePaths, type NodeStatus } from './node/node';
-import { pageUrl, readEndpoint } from './node/admin';
+import { askNode, pageUrl, readEndpoint } from './node/admin-client';
+import { nodePaths } from './node/paths';
+import type { StatusView } from './ui/contract';
 
 const CLI = join(__dirname, 'cli.js');
 const SERVERS = ['a', 'b', 'c'];
@@ -58,12 +59,12 @@ function tailRuntimeLogs(): void {
   }, 300).unref();
 }
 
-async function statuses(): Promise<NodeStatus[]> {
+async function statuses(): Promise<StatusView[]> {
   const domain = loadDomain(file);
-  const out: NodeStatus[] = [];
+  const out: StatusView[] = [];
   for (const s of procs.keys()) {
     try {
-      out.push((await askNode(domain, s, 'GET', '/status', undefined, 1_000)).body as NodeStatus);
+      out.push((await askNode(domain, s, 'GET', '/status', undefined, 1_000)).body as StatusView);
     } catch {
       // not up yet
     }
@@ -114,7 +115,7 @@ async function handle(line: string): Promise<void> {
     case 'switch': {
       const s = await find('standby');
       if (!s) return void process.stdout.write('no Standby right now\n');
-      const r = await askNode(loadDomain(file), s, 'POST', '/command', { command: 'activate' });
+      const r = await askNode(loadDomain(file), s, 'POST', '/command', { kind: 'activate' });
       process.stdout.write(`-- activate ${s}: ${(r.body as { message: string }).message}\n`);
       break;
     }

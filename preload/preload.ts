@@ -4,16 +4,22 @@
  * `electron`; the channel names are compiled in.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { Channel, type DuplexApi, type StatusView, type UiCommand, type UiResult } from '../main/ui/contract';
+import { Ipc, type CallChannel, type CallMethod, type DuplexApi, type StatusView } from '../main/ui/contract';
+
+/** A call of the contract over IPC, on the channel derived from the method's name. */
+const invoke = <M extends CallMethod>(method: M) => (...args: Parameters<DuplexApi[M]>) => {
+  const channel: CallChannel<M> = `${Ipc.Prefix}${method}`;
+  return ipcRenderer.invoke(channel, ...args) as ReturnType<DuplexApi[M]>;
+};
 
 const api: DuplexApi = {
-  getStatus: () => ipcRenderer.invoke(Channel.GetStatus) as Promise<StatusView>,
-  command: (cmd: UiCommand) => ipcRenderer.invoke(Channel.Command, cmd) as Promise<UiResult>,
+  getStatus: invoke('getStatus'),
+  command: invoke('command'),
   onStatus: (listener) => {
     const handler = (_e: IpcRendererEvent, s: StatusView) => listener(s);
-    ipcRenderer.on(Channel.Status, handler);
+    ipcRenderer.on(Ipc.Status, handler);
     return () => {
-      ipcRenderer.removeListener(Channel.Status, handler);
+      ipcRenderer.removeListener(Ipc.Status, handler);
     };
   },
 };

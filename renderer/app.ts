@@ -3,7 +3,7 @@
  * demo page, browser tests) the same contract runs over the admin API's WebSocket, with the
  * token from the address (#token=…).
  */
-import type { DuplexApi, StatusView, UiCommand } from '../main/ui/contract';
+import type { DuplexApi, StatusView, Command } from '../main/ui/contract';
 import { confirmText, rows, summary } from './view.js';
 import { connectWs } from './ws-api.js';
 
@@ -58,7 +58,7 @@ function render(s: StatusView): void {
 }
 
 /** Asks before doing anything; says what will happen. */
-function confirmThen(cmd: UiCommand, title: string, api: DuplexApi): void {
+function confirmThen(cmd: Command, title: string, api: DuplexApi): void {
   if (!last) return;
   const dialog = $('confirm') as HTMLDialogElement;
   $('confirm-title').textContent = title;

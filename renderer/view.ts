@@ -1,5 +1,5 @@
 /** What the status window shows, computed from a node's status (no DOM here). */
-import type { StatusView, UiCommand } from '../main/ui/contract';
+import type { StatusView, Command } from '../main/ui/contract';
 
 export interface Row {
   server: string;
@@ -59,7 +59,7 @@ export function summary(s: StatusView): string {
 }
 
 /** What a button will do, in plain words, for the confirmation dialog. */
-export function confirmText(cmd: UiCommand, s: StatusView): string {
+export function confirmText(cmd: Command, s: StatusView): string {
   const active = s.peers.find((p) => p.role === 'active');
   const standby = s.peers.find((p) => p.role === 'standby');
   switch (cmd.kind) {
@@ -75,5 +75,7 @@ export function confirmText(cmd: UiCommand, s: StatusView): string {
       return `${s.server} will start the runtime it held after the failover. Check the plant first.`;
     case 'maintenance':
       return cmd.on ? `${s.server} will take part in nothing until Maintenance is switched off.` : `${s.server} will rejoin the domain.`;
+    case 'report-failure':
+      return `${s.server} will hand over to the Standby because of a reported failure (${cmd.reason}).`;
   }
 }

@@ -1,5 +1,5 @@
 /** The contract over the admin API's WebSocket, for a status window opened in a browser. */
-import type { DuplexApi, StatusView, UiCommand, UiResult, WsFrame } from '../main/ui/contract';
+import type { CallMethod, DuplexApi, StatusView, WsFrame, WsRequest } from '../main/ui/contract';
 
 export function connectWs(token: string, onClosed: (why: string) => void): DuplexApi {
   const ws = new WebSocket(`ws://${location.host}/ui/socket?token=${encodeURIComponent(token)}`);
@@ -27,17 +27,19 @@ export function connectWs(token: string, onClosed: (why: string) => void): Duple
     if ('error' in frame) p.reject(new Error(frame.error));
     else p.resolve(frame.result);
   });
-  const call = async <T>(method: string, params?: unknown): Promise<T> => {
+  /** One call of the contract: the method's name and arguments are checked against its type. */
+  const call = <M extends CallMethod>(method: M, ...params: Parameters<DuplexApi[M]>) => (async () => {
     await open;
     const id = next++;
-    return new Promise<T>((resolveCall, rejectCall) => {
-      pending.set(id, { resolve: (v) => resolveCall(v as T), reject: rejectCall });
-      ws.send(JSON.stringify({ id, method, params }));
+    const request: WsRequest<M> = { id, method, params };
+    return new Promise((resolveCall, rejectCall) => {
+      pending.set(id, { resolve: resolveCall, reject: rejectCall });
+      ws.send(JSON.stringify(request));
     });
-  };
+  })() as ReturnType<DuplexApi[M]>;
   return {
-    getStatus: () => call<StatusView>('getStatus'),
-    command: (cmd: UiCommand) => call<UiResult>('command', cmd),
+    getStatus: () => call('getStatus'),
+    command: (cmd) => call('command', cmd),
     onStatus: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);

@@ -3,10 +3,13 @@
  * the field and what is expected.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { isCollection, LineCounter, parseDocument, type Document } from 'yaml';
 import { domainSchema, type DomainConfig } from './schema';
 import { DEFAULT_STATE_DIR } from '../defaults';
+import type { DomainLocation } from './location';
+
+
 
 export interface Domain {
   file: string;
@@ -50,18 +53,12 @@ export function loadDomain(file: string): Domain {
   return { file: abs, config: parseDomain(text, abs) };
 }
 
-/** What is needed to find a server's node from its domain file. */
-export interface DomainLocation {
-  file: string;
-  config: { stateDir: string };
-}
-
 /**
  * Finds the state folder even when the file has just been edited into something invalid
  * (the node keeps the last good revision and must stay reachable): the problems come back
  * beside a best-effort location.
  */
-export function locateDomain(file: string): { domain: DomainLocation; problem: DomainFileError | null } {
+export function locateDomain(file: string): { domain: Domain; problem: null } | { domain: DomainLocation; problem: DomainFileError } {
   try {
     return { domain: loadDomain(file), problem: null };
   } catch (e) {
@@ -75,11 +72,6 @@ export function locateDomain(file: string): { domain: DomainLocation; problem: D
     }
     return { domain: { file: resolve(file), config: { stateDir } }, problem: e };
   }
-}
-
-/** A path from the domain file, relative to the domain file's folder. */
-export function domainPath(domain: DomainLocation, p: string): string {
-  return isAbsolute(p) ? p : resolve(dirname(domain.file), p);
 }
 
 function fieldName(path: (string | number)[]): string {

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuplexNode } from '../node/node';
-import { Channel, parseUiCommand, type StatusView } from '../ui/contract';
+import { CALLS, dispatch, Ipc, type CallChannel, type CallMethod, type StatusView } from '../ui/contract';
 import { notices, trayModel, type MenuItem, type TrayModel } from '../ui/tray-model';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -105,16 +105,13 @@ async function main(): Promise<void> {
 
   /** Only our own page may call in. */
   const fromOurPage = (e: IpcMainInvokeEvent) => window !== null && e.sender === window.webContents && (e.senderFrame?.url ?? '').startsWith('file://');
-  ipcMain.handle(Channel.GetStatus, (e) => {
-    if (!fromOurPage(e)) throw new Error('refused: not the status window');
-    return api.getStatus();
-  });
-  ipcMain.handle(Channel.Command, (e, payload: unknown) => {
-    if (!fromOurPage(e)) throw new Error('refused: not the status window');
-    const cmd = parseUiCommand(payload);
-    if (!cmd) throw new Error('refused: not a command');
-    return api.command(cmd);
-  });
+  for (const method of Object.keys(CALLS) as CallMethod[]) {
+    const channel: CallChannel<typeof method> = `${Ipc.Prefix}${method}`;
+    ipcMain.handle(channel, (e, ...args: unknown[]) => {
+      if (!fromOurPage(e)) throw new Error('refused: not the status window');
+      return dispatch(api, method, args);
+    });
+  }
 
   const run = async (what: Parameters<typeof api.command>[0]) => {
     const r = await api.command(what);
@@ -168,7 +165,7 @@ async function main(): Promise<void> {
     tray.setToolTip(next.tooltip);
     model = next;
     last = s;
-    window?.webContents.send(Channel.Status, s);
+    window?.webContents.send(Ipc.Status, s);
   };
   api.onStatus(update);
   tray.on('double-click', openWindow);

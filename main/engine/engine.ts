@@ -10,7 +10,7 @@
 import { AWARENESS_DECAY_MS, MAX_AWARENESS } from '../defaults';
 import type {
   Command, CommandName, CommandResult, EngineConfig, EngineStatus, Effect, Heartbeat, NodeInfo, Observation,
-  Output, PeerStatus, PersistedState, PromotionCause, Role, RuntimeMode, ServerDecl,
+  Output, PeerStatus, PersistedState, PromotionCause, Request, Role, RuntimeMode, ServerDecl,
 } from './types';
 
 interface PeerView {
@@ -25,21 +25,22 @@ interface Activation {
   /** The Active we asked to hand over; null: none was reachable, we announce and then take over. */
   from: string | null;
   cause: 'switchover' | 'failback';
-  byCommand: boolean;
+  /** The activate command that asked for it; null for a failback. */
+  request: Request | null;
 }
 
 interface Deactivation {
   /** Hand over to this server once the runtime has left active mode; null: just step down. */
   to: string | null;
   then: 'follower' | 'maintenance';
-  command: CommandName | null;
+  request: Request | null;
 }
 
 interface Grant {
   to: string;
   epoch: number;
   until: number;
-  command: CommandName | null;
+  request: Request | null;
 }
 
 interface Refusal {
@@ -61,6 +62,11 @@ export function nextEpoch(base: number, slot: number, n: number): number {
   return e + ((((slot - e) % n) + n) % n);
 }
 
+/** The name a command's request goes by in logs and `done` effects. */
+export function commandName(cmd: Command): CommandName {
+  return cmd.kind === 'maintenance' ? (cmd.on ? 'maintenance-on' : 'maintenance-off') : cmd.kind;
+}
+
 export class Engine {
   private cfg: EngineConfig;
   private readonly decls = new Map<string, ServerDecl>();
@@ -71,6 +77,10 @@ export class Engine {
   /** Why this server's versions do not match the Active's; null when they do. */
   private incompatible: string | null = null;
   private info: NodeInfo | undefined;
+  /** What the last Active heard said about its versions (E3's rule: others must match it). */
+  private activeInfo: { server: string; info: NodeInfo | undefined } | null = null;
+  /** A hold of the active runtime was asked for in this term (confirmResume). */
+  private holding = false;
   private health = 255;
   private healthWhy: string | null = null;
   /** Why this server's own network or witness checks fail; it does not promote itself meanwhile. */
@@ -167,6 +177,7 @@ export class Engine {
     if (JSON.stringify(info) !== JSON.stringify(this.info)) {
       this.info = info;
       this.dirty = true;
+      if (this.checkCompatible()) this.evaluate(now);
     }
     return this.finish(now);
   }
@@ -174,14 +185,7 @@ export class Engine {
   tick(now: number): Output {
     this.begin();
     const late = now - this.wakeAt;
-    if (this.wasFrozen(now)) {
-      // This process was frozen (paused, swapped, suspended). What peers did meanwhile is
-      // unknown: judge them only on what arrives from now on.
-      this.resumedAt = now;
-      this.raiseAwareness(now);
-    } else if (late > this.cfg.timings.lateTickMs) {
-      this.raiseAwareness(now);
-    }
+    if (!this.noticeFreeze(now) && late > this.cfg.timings.lateTickMs) this.raiseAwareness(now);
     if (this.awareness > 0 && now - this.lastAwarenessChange >= AWARENESS_DECAY_MS) {
       this.awareness -= 1;
       this.lastAwarenessChange = now;
@@ -200,6 +204,10 @@ export class Engine {
       this.maxEpoch = msg.maxEpoch;
       this.persist();
     }
+    if (msg.role === 'active') {
+      this.activeInfo = { server: msg.from, info: msg.info };
+      this.checkCompatible();
+    }
     this.expire(now);
     this.evaluate(now);
     return this.finish(now);
@@ -212,6 +220,9 @@ export class Engine {
         if (fact.mode === this.runtimeWanted) this.runtimeReached = true;
         break;
       case 'link':
+        // The link is looked at first thing after a freeze: the freeze must not go unnoticed
+        // because this observation came before the late tick.
+        this.noticeFreeze(now);
         if (this.linkUp !== fact.up) {
           this.linkUp = fact.up;
           this.dirty = true;
@@ -230,22 +241,15 @@ export class Engine {
         this.healthWhy = fact.failing;
         this.isolated = fact.isolated;
         break;
-      case 'compatible': {
-        const why = fact.ok ? null : fact.reason;
-        if (why !== this.incompatible) {
-          this.incompatible = why;
-          this.dirty = true;
-        }
-        break;
-      }
     }
     this.evaluate(now);
     return this.finish(now);
   }
 
-  command(cmd: Command, now: number): CommandResult {
+  /** `id` names the request in the `done` effect that finishes it (0 when nobody waits for it). */
+  command(cmd: Command, now: number, id = 0): CommandResult {
     this.begin();
-    const verdict = this.apply(cmd, now);
+    const verdict = this.apply(cmd, now, { name: commandName(cmd), id });
     this.evaluate(now);
     const out = this.finish(now);
     return { ...out, accepted: verdict.accepted, message: verdict.message };
@@ -306,6 +310,10 @@ export class Engine {
     return now - this.wakeAt >= this.cfg.timings.failureTimeoutMs / 2;
   }
 
+  get config(): Readonly<EngineConfig> {
+    return this.cfg;
+  }
+
   get currentRole(): Role {
     return this.role;
   }
@@ -325,7 +333,7 @@ export class Engine {
 
   // ---------------------------------------------------------------- commands
 
-  private apply(cmd: Command, now: number): { accepted: boolean; message: string } {
+  private apply(cmd: Command, now: number, request: Request): { accepted: boolean; message: string } {
     const self = this.cfg.self;
     const refuse = (message: string) => ({ accepted: false, message });
     if (cmd.kind === 'activate') {
@@ -350,18 +358,18 @@ export class Engine {
       }
       if (!active && !this.livePeers(now).some((p) => p.hb.eligible)) {
         this.promote(now, 'manual', 'activated by command; no Active was reachable');
-        this.done('activate', true, `${self} is Active (epoch ${this.epoch})`);
+        this.done(request, true, `${self} is Active (epoch ${this.epoch})`);
         return { accepted: true, message: `no Active reachable: ${self} took over at once` };
       }
       if (!active) {
         // Others could be taking over at this very moment (a Standby's timer): announce first,
         // so they defer to us, and take over after two heartbeat intervals unless an Active shows up.
-        this.activation = { since: now, wantId: this.nextWantId++, from: null, cause: 'switchover', byCommand: true };
+        this.activation = { since: now, wantId: this.nextWantId++, from: null, cause: 'switchover', request };
         this.setRole(now, 'activating', 'activated by command; no Active reachable: announcing, then taking over');
         return { accepted: true, message: `no Active reachable: ${self} takes over` };
       }
       if (active.hb.role === 'deactivating') return refuse(`${active.name} is already handing over; wait for it to finish`);
-      this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'switchover', byCommand: true };
+      this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'switchover', request };
       this.setRole(now, 'activating', `asked ${active.name} to hand over`);
       return { accepted: true, message: `asked ${active.name} to hand over to ${self}` };
     }
@@ -373,7 +381,7 @@ export class Engine {
         return refuse(`the Standby ${standby.name} is not healthy (health ${standby.hb.health}); the runtime keeps running here`);
       }
       this.manualHold = true;
-      this.startHandover(now, standby.name, 'follower', 'report-failure', `the application reported a failure (${cmd.reason}): handing over to ${standby.name}`);
+      this.startHandover(now, standby.name, 'follower', request, `the application reported a failure (${cmd.reason}): handing over to ${standby.name}`);
       return { accepted: true, message: `handing over to ${standby.name}` };
     }
     if (cmd.kind === 'deactivate') {
@@ -381,13 +389,13 @@ export class Engine {
       const standby = this.liveStandby(now);
       if (!standby) return refuse(`no Standby is ready to take over from ${self}; the runtime keeps running here`);
       this.manualHold = true;
-      this.startHandover(now, standby.name, 'follower', 'deactivate', `deactivated by command: handing over to ${standby.name}`);
+      this.startHandover(now, standby.name, 'follower', request, `deactivated by command: handing over to ${standby.name}`);
       return { accepted: true, message: `handing over to ${standby.name}` };
     }
     // maintenance
     if (cmd.on) {
       if (this.role === 'maintenance') {
-        this.done('maintenance-on', true, `${self} is already in Maintenance`);
+        this.done(request, true, `${self} is already in Maintenance`);
         return { accepted: true, message: `${self} is already in Maintenance` };
       }
       if (this.role === 'deactivating' || this.grant) return refuse('a switchover is in progress; try again when it has finished');
@@ -395,28 +403,28 @@ export class Engine {
         const standby = this.liveStandby(now);
         if (standby) {
           this.manualHold = true;
-          this.startHandover(now, standby.name, 'maintenance', 'maintenance-on', `maintenance requested: handing over to ${standby.name} first`);
+          this.startHandover(now, standby.name, 'maintenance', request, `maintenance requested: handing over to ${standby.name} first`);
           return { accepted: true, message: `handing over to ${standby.name}, then entering Maintenance` };
         }
         if (!cmd.force) {
           return refuse(`${self} is the Active and no Standby can take over: Maintenance would stop the plant's runtime. Use --force to do it anyway`);
         }
         this.manualHold = true;
-        this.startHandover(now, null, 'maintenance', 'maintenance-on', 'maintenance forced with no Standby: stopping the runtime');
+        this.startHandover(now, null, 'maintenance', request, 'maintenance forced with no Standby: stopping the runtime');
         return { accepted: true, message: 'stopping the runtime, then entering Maintenance (forced, no Standby)' };
       }
       if (this.activation) {
-        this.done('activate', false, 'activation cancelled: maintenance was switched on');
+        if (this.activation.request) this.done(this.activation.request, false, 'activation cancelled: maintenance was switched on');
         this.activation = null;
       }
       this.maintenance = true;
       this.persist();
       this.setRole(now, 'maintenance', 'maintenance switched on by command');
-      this.done('maintenance-on', true, `${self} is in Maintenance`);
+      this.done(request, true, `${self} is in Maintenance`);
       return { accepted: true, message: `${self} is in Maintenance` };
     }
     if (this.role !== 'maintenance') {
-      this.done('maintenance-off', true, `${self} is not in Maintenance`);
+      this.done(request, true, `${self} is not in Maintenance`);
       return { accepted: true, message: `${self} is not in Maintenance` };
     }
     if (this.decl(self).maintenance) {
@@ -426,7 +434,7 @@ export class Engine {
     this.persist();
     this.listeningSince = now;
     this.setRole(now, 'starting', 'maintenance switched off: listening for peers');
-    this.done('maintenance-off', true, `${self} left Maintenance`);
+    this.done(request, true, `${self} left Maintenance`);
     return { accepted: true, message: `${self} left Maintenance` };
   }
 
@@ -476,7 +484,7 @@ export class Engine {
       return true;
     }
     if (fileMaintenance && this.role !== 'maintenance' && this.role !== 'deactivating') {
-      if (this.activation?.byCommand) this.done('activate', false, 'activation cancelled: maintenance was set in the domain file');
+      if (this.activation?.request) this.done(this.activation.request, false, 'activation cancelled: maintenance was set in the domain file');
       this.activation = null;
       this.setRole(now, 'maintenance', 'maintenance is set for this server in the domain file');
       return true;
@@ -503,7 +511,7 @@ export class Engine {
   private evaluateActive(now: number): void {
     for (const p of this.livePeers(now)) {
       if (p.hb.role === 'active' && this.beats(p.name, p.hb.epoch, this.cfg.self, this.epoch)) {
-        this.deactivation = { to: null, then: 'follower', command: null };
+        this.deactivation = { to: null, then: 'follower', request: null };
         this.setRole(now, 'deactivating', `${p.name} is also Active with a higher epoch (${p.hb.epoch} > ${this.epoch}): stepping down`);
         this.wantRuntime(this.declEligible(this.cfg.self) ? 'standby' : 'stopped');
         return;
@@ -551,13 +559,13 @@ export class Engine {
 
   private evaluateDeactivating(now: number): void {
     if (!this.runtimeReached) return;
-    const d = this.deactivation ?? { to: null, then: 'follower' as const, command: null };
+    const d = this.deactivation ?? { to: null, then: 'follower' as const, request: null };
     this.deactivation = null;
     this.lastActiveHeardAt = Math.max(this.lastActiveHeardAt, now);
     if (d.to) {
-      this.grant = { to: d.to, epoch: this.epoch, until: now + this.cfg.timings.handoverTimeoutMs, command: d.command };
-    } else if (d.command) {
-      this.done(d.command, true, `${this.cfg.self} stopped its runtime`);
+      this.grant = { to: d.to, epoch: this.epoch, until: now + this.cfg.timings.handoverTimeoutMs, request: d.request };
+    } else if (d.request) {
+      this.done(d.request, true, `${this.cfg.self} stopped its runtime`);
     }
     if (d.then === 'maintenance') {
       this.maintenance = true;
@@ -617,7 +625,7 @@ export class Engine {
       this.decl(this.cfg.self).kind === 'main' && !this.manualHold && this.canPromote(now) &&
       this.standbySince !== null && now - this.standbySince >= this.cfg.timings.failbackDelayMs
     ) {
-      this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'failback', byCommand: false };
+      this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'failback', request: null };
       this.setRole(now, 'activating', `failback: main has been a healthy Standby for ${this.cfg.timings.failbackDelayMs} ms; asking ${active.name} to hand over`);
     }
   }
@@ -625,7 +633,7 @@ export class Engine {
   private failActivation(now: number, active: PeerView | null, why: string): void {
     const a = this.activation;
     this.activation = null;
-    if (a?.byCommand) this.done('activate', false, why);
+    if (a?.request) this.done(a.request, false, why);
     if (a?.cause === 'failback') this.manualHold = true; // do not ask again and again
     this.follow(now, active, `${why}; `);
   }
@@ -658,15 +666,20 @@ export class Engine {
     this.persist();
     const a = this.activation;
     this.activation = null;
-    if (a?.byCommand) this.done('activate', true, `${this.cfg.self} is Active (epoch ${e})`);
+    if (a?.request) this.done(a.request, true, `${this.cfg.self} is Active (epoch ${e})`);
     this.manualHold = false;
     this.grant = null;
     this.setRole(now, 'active', reason, cause);
+    if (cause === 'failover' && this.cfg.confirmResume) {
+      // The runtime waits for a technician: the plant is checked before it runs here.
+      this.holding = true;
+      this.out.effects.push({ kind: 'hold', reason: `took over after a failover (${reason}); confirmResume is set in the domain file` });
+    }
     this.wantRuntime('active');
   }
 
-  private startHandover(now: number, to: string | null, then: Deactivation['then'], command: CommandName | null, reason: string): void {
-    this.deactivation = { to, then, command };
+  private startHandover(now: number, to: string | null, then: Deactivation['then'], request: Request | null, reason: string): void {
+    this.deactivation = { to, then, request };
     this.setRole(now, 'deactivating', reason);
     this.wantRuntime(then === 'maintenance' ? 'stopped' : 'standby');
   }
@@ -685,11 +698,11 @@ export class Engine {
     if (!g) return;
     const target = this.peers.get(g.to);
     if (target && this.isLive(target, now) && target.hb.role === 'active' && target.hb.epoch > g.epoch) {
-      if (g.command) this.done(g.command, true, `${g.to} is Active (epoch ${target.hb.epoch})`);
+      if (g.request) this.done(g.request, true, `${g.to} is Active (epoch ${target.hb.epoch})`);
       this.grant = null;
       this.dirty = true;
     } else if (now >= g.until) {
-      if (g.command) this.done(g.command, false, `${g.to} did not take over within ${this.cfg.timings.handoverTimeoutMs} ms`);
+      if (g.request) this.done(g.request, false, `${g.to} did not take over within ${this.cfg.timings.handoverTimeoutMs} ms`);
       this.grant = null;
       this.lastActiveHeardAt = Math.max(this.lastActiveHeardAt, now);
       this.dirty = true;
@@ -803,6 +816,10 @@ export class Engine {
     const effect: Effect = { kind: 'role', from, to, reason, epoch: this.epoch };
     if (cause) effect.cause = cause;
     this.out.effects.push(effect);
+    if (from === 'active' && this.holding) {
+      this.holding = false;
+      this.out.effects.push({ kind: 'hold', reason: null });
+    }
     if (to === 'standby') this.wantRuntime('standby');
     else if (to === 'inactive' || to === 'maintenance' || to === 'starting') this.wantRuntime('stopped');
   }
@@ -818,8 +835,39 @@ export class Engine {
     this.out.effects.push({ kind: 'persist', state: { epoch: this.maxEpoch, maintenance: this.maintenance } });
   }
 
-  private done(command: CommandName, ok: boolean, message: string): void {
-    this.out.effects.push({ kind: 'done', command, ok, message });
+  private done(request: Request, ok: boolean, message: string): void {
+    this.out.effects.push({ kind: 'done', id: request.id, command: request.name, ok, message });
+  }
+
+  /**
+   * Whether this process was frozen (paused, swapped, suspended) since its last output. What
+   * peers did meanwhile is unknown: they are judged only on what arrives from now on.
+   */
+  private noticeFreeze(now: number): boolean {
+    if (!this.wasFrozen(now)) return false;
+    this.resumedAt = now;
+    this.raiseAwareness(now);
+    return true;
+  }
+
+  /**
+   * E3's rule: a server whose Duplex or application version differs from the Active's is
+   * neither Active nor Standby. Compared with the last Active heard, while this server is not
+   * Active itself. True when the verdict changed.
+   */
+  private checkCompatible(): boolean {
+    const a = this.activeInfo;
+    const mine = this.info;
+    if (!a || !mine || ACTIVE_ROLES.has(this.role)) return false;
+    let why: string | null = null;
+    if (!a.info) why = `the Active ${a.server} does not say which Duplex version it runs (older than ${mine.ver}?)`;
+    else if (a.info.ver !== mine.ver) why = `Duplex ${mine.ver} here, ${a.info.ver} on the Active ${a.server}: install the same version on every server`;
+    else if (a.info.app !== mine.app) why = `application version ${mine.app || '(none)'} here, ${a.info.app || '(none)'} on the Active ${a.server}`;
+    if (why === this.incompatible) return false;
+    this.incompatible = why;
+    this.dirty = true;
+    this.out.effects.push({ kind: 'compatibility', active: a.server, incompatible: why });
+    return true;
   }
 
   private describePending(): string | null {

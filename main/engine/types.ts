@@ -3,6 +3,7 @@
  * Pure data; no IO anywhere in engine/.
  */
 import type { Timings } from '../defaults';
+import type { Command as AnyCommand } from '../ui/contract';
 
 /** Roles a server shows. `starting`, `activating` and `deactivating` are transitional. */
 export type Role =
@@ -40,6 +41,8 @@ export interface EngineConfig {
   servers: ServerDecl[];
   failback: 'manual' | 'auto';
   timings: Timings;
+  /** After a failover the new Active holds its runtime until a technician resumes it (`runtime.confirmResume`). */
+  confirmResume?: boolean;
 }
 
 /** What survives a restart (written atomically by the node). */
@@ -110,12 +113,14 @@ export type PromotionCause = 'startup' | 'failover' | 'switchover' | 'failback' 
 
 export type CommandName = 'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off' | 'report-failure';
 
-export type Command =
-  | { kind: 'activate' }
-  | { kind: 'deactivate' }
-  | { kind: 'maintenance'; on: boolean; force?: boolean }
-  /** The application asks for a switchover (E3's ReportFailure). */
-  | { kind: 'report-failure'; reason: string };
+/** The engine's commands: the public vocabulary (ui/contract.ts) less `resume`, which the supervisor answers. */
+export type Command = Exclude<AnyCommand, { kind: 'resume' }>;
+
+/** A command being carried out: its name and the id its caller waits on (0: nobody waits). */
+export interface Request {
+  name: CommandName;
+  id: number;
+}
 
 /** Facts the node observes and feeds in. */
 export type Observation =
@@ -127,8 +132,6 @@ export type Observation =
   | { kind: 'send-failed' }
   /** The local runtime keeps dying (a crash loop): the Active hands over if it can. */
   | { kind: 'runtime-failed'; reason: string }
-  /** This server's versions match the Active's (ok), or not: then it must be neither Active nor Standby. */
-  | { kind: 'compatible'; ok: boolean; reason: string }
   /**
    * The probes' verdict: the score, the failing probe, and whether this server's own network
    * or witness checks fail (it may be the isolated one: it must not promote itself).
@@ -139,7 +142,12 @@ export type Effect =
   | { kind: 'role'; from: Role; to: Role; reason: string; epoch: number; cause?: PromotionCause }
   | { kind: 'runtime'; mode: RuntimeMode }
   | { kind: 'persist'; state: PersistedState }
-  | { kind: 'done'; command: CommandName; ok: boolean; message: string };
+  /** Command request `id` has finished (or failed). */
+  | { kind: 'done'; id: number; command: CommandName; ok: boolean; message: string }
+  /** Hold the active runtime until a technician resumes it (reason), or forget a hold (null). Comes before the runtime effect it concerns. */
+  | { kind: 'hold'; reason: string | null }
+  /** This server's versions stopped or started matching those of the Active `active` (null: they match). */
+  | { kind: 'compatibility'; active: string; incompatible: string | null };
 
 export interface Output {
   send: Message[];

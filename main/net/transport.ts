@@ -1,11 +1,13 @@
 /**
- * Transports move heartbeats between engines. The UDP multicast one is the real thing;
- * tests and the simulation use their own in-memory networks over the same codec pieces.
+ * The UDP multicast transport: the real implementation of the driver's HeartbeatTransport
+ * port (the simulation has its own faulty network). Encodes, authenticates and sends; the
+ * receive path verifies, drops and counts, and never throws.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { decode, DROP_REASONS, encode, type DomainKeys, type DropReason } from './codec';
 import { ReplayGuard } from './replay';
 import type { Heartbeat } from '../engine/types';
+import type { HeartbeatTransport } from '../node/driver';
 
 /** Drops that usually mean a misconfigured server: each is logged once per sending address. */
 const MISCONFIGURATION_HINTS: Partial<Record<DropReason, string>> = {
@@ -13,13 +15,6 @@ const MISCONFIGURATION_HINTS: Partial<Record<DropReason, string>> = {
   'foreign-domain': 'they belong to another domain on the same multicast group and port; give each domain its own group or port',
   'bad-version': 'they use another Duplex protocol version; install the same Duplex version on every server',
 };
-
-export interface Transport {
-  send(msg: Heartbeat): void;
-  /** Counters of dropped datagrams by reason. */
-  dropped(): Record<DropReason, number>;
-  close(): Promise<void>;
-}
 
 export interface MulticastOptions {
   group: string;
@@ -38,7 +33,7 @@ export interface MulticastOptions {
   onWarning: (event: string, detail: string) => void;
 }
 
-export class MulticastTransport implements Transport {
+export class MulticastTransport implements HeartbeatTransport {
   private seq = 0;
   private readonly guard = new ReplayGuard();
   private readonly counts = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;

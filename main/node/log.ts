@@ -3,13 +3,7 @@
  * rotating file, through electron-log's Node flavour (electron-log/main needs Electron).
  */
 import electronLog from 'electron-log/node';
-
-export interface Logger {
-  info(event: string, detail: string): void;
-  warn(event: string, detail: string): void;
-  error(event: string, detail: string): void;
-  readonly file: string | null;
-}
+import type { Logger } from '../util/logger';
 
 /** Log file rotation: at this size the file is renamed to *.old.log and a new one begins. */
 const MAX_LOG_BYTES = 5 * 1024 * 1024;

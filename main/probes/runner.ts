@@ -3,7 +3,7 @@
  * combined health whenever a reading changes it. Logs every change of a probe's verdict.
  */
 import type { ProbeConfig } from '../domain/schema';
-import type { Logger } from '../node/log';
+import type { Logger } from '../util/logger';
 import { createProbe, withTimeout, type Probe, type ProbeContext } from './probes';
 import { healthScore, type Health, type ProbeReading, type ProbeStatus } from './score';
 

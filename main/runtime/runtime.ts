@@ -22,7 +22,8 @@ import { step, wantedMode, type ProcessMode, type ProcessState, type ProcessStat
 
 export type { ProcessState, ProcessStatus };
 import type { RuntimeMode } from '../engine/types';
-import type { Logger } from '../node/log';
+import type { Logger } from '../util/logger';
+import type { RuntimeControl } from '../node/driver';
 
 export interface RuntimeStatus {
   /** The mode the node asked for. */
@@ -30,11 +31,6 @@ export interface RuntimeStatus {
   /** Why the active runtime is held (waiting for `duplex resume`), null when not held. */
   held: string | null;
   processes: ProcessStatus[];
-}
-
-export interface Runtime {
-  setMode(mode: RuntimeMode): Promise<void>;
-  status(): RuntimeStatus;
 }
 
 export interface ProcessSpec {
@@ -69,7 +65,7 @@ export const pidFileName = (processName: string) => `runtime-${processName}.pid`
  * go through one queue, so they never interleave. Starting follows the declared order;
  * stopping goes in reverse (companions started first are stopped last).
  */
-export class Supervisor implements Runtime {
+export class Supervisor implements RuntimeControl {
   private mode: RuntimeMode = 'stopped';
   private heldFor: string | null = null;
   private queue: Promise<void> = Promise.resolve();
@@ -111,6 +107,10 @@ export class Supervisor implements Runtime {
   dropHold(): void {
     if (this.heldFor !== null) this.log.info('runtime', 'hold dropped: this server is no longer Active');
     this.heldFor = null;
+  }
+
+  held(): string | null {
+    return this.heldFor;
   }
 
   status(): RuntimeStatus {

@@ -1,18 +1,111 @@
 /**
- * The one contract between the status window and a node. Electron's main process implements
- * it over IPC (the preload exposes it as `window.duplex`); the admin API implements it over
- * a WebSocket for the demo page and browser tests. Types only, plus the payload checks every
- * implementation runs on what it receives.
+ * The one public contract of a node: the status it shows (`StatusView`, which is also
+ * `duplex status --json` and the admin API's `GET /status`) and the commands it takes
+ * (`Command`, the same for the CLI, the admin API, the WebSocket and Electron's IPC).
+ *
+ * Self-contained on purpose: the view types are written out here, not derived from internal
+ * types, so an internal change cannot silently change the documented JSON (the status builder,
+ * node/status.ts, copies field by field and stops compiling instead). The only runtime code is
+ * the command parser and the table of calls that every transport of the contract dispatches by.
  */
-import type { PeerStatus, Role, RuntimeMode, SyncState } from '../engine/types';
-import type { ProcessStatus } from '../runtime/plan';
-import type { SyncStatus } from '../sync/status';
-import type { ProbeStatus } from '../probes/score';
 
-export type ProcessView = ProcessStatus;
-export type SyncView = SyncStatus;
+export type Role = 'starting' | 'active' | 'standby' | 'inactive' | 'maintenance' | 'activating' | 'deactivating';
+export type RuntimeMode = 'active' | 'standby' | 'stopped';
+export type SyncState = 'in-sync' | 'syncing' | 'conflict' | 'error';
 
-export interface PeerView extends Omit<PeerStatus, 'info'> {
+// ------------------------------------------------------------------ commands
+
+/** Every command a node takes: the engine's commands, plus `resume` (the supervisor's). */
+export type Command =
+  | { kind: 'activate' }
+  | { kind: 'deactivate' }
+  | { kind: 'maintenance'; on: boolean; force?: boolean }
+  /** The application asks for a switchover (E3's ReportFailure). */
+  | { kind: 'report-failure'; reason: string }
+  /** Start a runtime held after a failover (confirmResume). */
+  | { kind: 'resume' };
+
+export type CommandKind = Command['kind'];
+
+export interface CommandOutcome {
+  ok: boolean;
+  message: string;
+}
+
+/** What `parseCommand` accepts, for error messages. */
+export const COMMAND_SHAPE = '{"kind": "activate" | "deactivate" | "resume"}, {"kind": "maintenance", "on": true | false, "force"?: true | false} or {"kind": "report-failure", "reason": text}';
+
+/** A reported failure's reason is kept to this many characters (it travels in logs and role reasons). */
+const MAX_REASON_CHARS = 200;
+
+/** The one parser of commands from outside (HTTP body, WebSocket, IPC): anything else is null. */
+export function parseCommand(x: unknown): Command | null {
+  if (typeof x !== 'object' || x === null) return null;
+  const o = x as Record<string, unknown>;
+  switch (o.kind) {
+    case 'activate':
+    case 'deactivate':
+    case 'resume':
+      return { kind: o.kind };
+    case 'maintenance':
+      if (typeof o.on !== 'boolean' || (o.force !== undefined && typeof o.force !== 'boolean')) return null;
+      return { kind: 'maintenance', on: o.on, force: o.force === true };
+    case 'report-failure': {
+      const reason = typeof o.reason === 'string' ? o.reason.trim().slice(0, MAX_REASON_CHARS) : '';
+      return reason ? { kind: 'report-failure', reason } : null;
+    }
+    default:
+      return null;
+  }
+}
+
+// ------------------------------------------------------------------ status
+
+export interface ProcessView {
+  name: string;
+  runOn: 'active' | 'standby' | 'both';
+  state: 'stopped' | 'starting' | 'running' | 'stopping' | 'waiting to restart';
+  /** The mode it runs in, null when not running. */
+  mode: 'active' | 'standby' | null;
+  pid: number | null;
+  uptimeMs: number | null;
+  restarts: number;
+  /** How it last ended: `code N` or `signal SIG…`; null if it never ended. */
+  lastExit: string | null;
+}
+
+export interface ProbeView {
+  name: string;
+  kind: 'system' | 'witness' | 'opcua' | 'mssql';
+  weight: number;
+  ok: boolean;
+  detail: string;
+  /** ISO time of the last reading, null before the first. */
+  at: string | null;
+  isolating: boolean;
+}
+
+export interface SyncView {
+  file: string;
+  revision: { n: number; t: number; by: string; hash: string };
+  state: SyncState;
+  message: string | null;
+  progress: number | null;
+  conflicts: string[];
+  appVersion: string;
+  port: number;
+}
+
+export interface PeerView {
+  server: string;
+  /** Last role heard; `unreachable` when silent for the failure timeout, `unknown` when never heard. */
+  role: Role | 'unreachable' | 'unknown';
+  lastRole: Role | null;
+  epoch: number;
+  eligible: boolean;
+  awareness: number;
+  lastHeardMs: number | null;
+  health: number | null;
   /** Where its heartbeats come from, null when never heard. */
   address: string | null;
   versions: { duplex: string; app: string } | null;
@@ -29,13 +122,15 @@ export interface EventView {
   reason: string;
 }
 
-/** `duplex status --json`: the one view of a node that the CLI, the tray and the status window show. */
+/** `duplex status --json` and `GET /status`: the one view of a node that the CLI, the tray and the status window show. */
 export interface StatusView {
   server: string;
   domain: string;
   role: Role;
   reason: string;
   epoch: number;
+  /** The highest epoch this server has held or seen. */
+  maxEpoch: number;
   roleForMs: number;
   awareness: number;
   effectiveTimeoutMs: number;
@@ -44,7 +139,7 @@ export interface StatusView {
   runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[] };
   incompatible: string | null;
   /** This server's health score (0–255, OPC UA ServiceLevel meaning), the failing probe, and why it may be isolated. */
-  health: { score: number; failing: string | null; isolated: string | null; probes: ProbeStatus[] };
+  health: { score: number; failing: string | null; isolated: string | null; probes: ProbeView[] };
   sync: SyncView;
   /** This node's OPC UA redundancy endpoint and the ServiceLevel it serves; null when not configured. */
   opcua: { endpoint: string; serviceLevel: number } | null;
@@ -56,43 +151,53 @@ export interface StatusView {
   version: string;
 }
 
-export type UiCommand =
-  | { kind: 'activate' }
-  | { kind: 'deactivate' }
-  | { kind: 'maintenance'; on: boolean }
-  | { kind: 'resume' };
-
-export interface UiResult {
-  ok: boolean;
-  message: string;
-}
+// ------------------------------------------------------------------ the API and its transports
 
 export interface DuplexApi {
   getStatus(): Promise<StatusView>;
-  command(cmd: UiCommand): Promise<UiResult>;
+  command(cmd: Command): Promise<CommandOutcome>;
   /** Status pushed on every change and at least once a second; returns the unsubscribe. */
   onStatus(listener: (s: StatusView) => void): () => void;
 }
 
+/** The request/reply methods of the API (`onStatus` is a push). */
+export type CallMethod = Exclude<keyof DuplexApi, 'onStatus'>;
+
 /**
- * IPC channel names. A const enum: the compiler writes the values into the preload, which
- * runs sandboxed and cannot load other files.
+ * Every call, with the check of the arguments a window or socket sends: the checked
+ * arguments, or null (refused). IPC and the WebSocket dispatch through this table only.
  */
-export const enum Channel {
-  GetStatus = 'duplex:get-status',
-  Command = 'duplex:command',
+export const CALLS: { readonly [M in CallMethod]: (args: readonly unknown[]) => Parameters<DuplexApi[M]> | null } = {
+  getStatus: (args) => (args.length === 0 ? [] : null),
+  command: (args) => {
+    const cmd = args.length === 1 ? parseCommand(args[0]) : null;
+    return cmd ? [cmd] : null;
+  },
+};
+
+/** Runs a call whose method and arguments came from outside; rejects with the reason when it is not one. */
+export function dispatch(api: DuplexApi, method: unknown, args: readonly unknown[]): Promise<unknown> {
+  if (typeof method !== 'string' || !Object.prototype.hasOwnProperty.call(CALLS, method)) {
+    return Promise.reject(new Error(`unknown method ${String(method)}; the methods are ${Object.keys(CALLS).join(', ')}`));
+  }
+  const m = method as CallMethod;
+  const checked = CALLS[m](args);
+  if (!checked) return Promise.reject(new Error(m === 'command' ? `refused: not a command; expected ${COMMAND_SHAPE}` : `refused: ${m} takes no arguments`));
+  return (api[m] as (...a: readonly unknown[]) => Promise<unknown>)(...checked);
+}
+
+/**
+ * IPC channel names are derived from the method names: `duplex:<method>` for calls and
+ * `duplex:status` for the push. A const enum: the compiler writes the prefix into the preload,
+ * which runs sandboxed and cannot load other files.
+ */
+export const enum Ipc {
+  Prefix = 'duplex:',
   Status = 'duplex:status',
 }
 
-/** A command from a window or a socket: anything else is refused. */
-export function parseUiCommand(x: unknown): UiCommand | null {
-  if (typeof x !== 'object' || x === null) return null;
-  const o = x as Record<string, unknown>;
-  if (o.kind === 'activate' || o.kind === 'deactivate' || o.kind === 'resume') return { kind: o.kind };
-  if (o.kind === 'maintenance' && typeof o.on === 'boolean') return { kind: 'maintenance', on: o.on };
-  return null;
-}
+export type CallChannel<M extends CallMethod> = `${Ipc.Prefix}${M}`;
 
-/** WebSocket frames: requests carry an id, answers echo it; status pushes carry none. */
-export type WsRequest = { id: number; method: 'getStatus' } | { id: number; method: 'command'; params: UiCommand };
+/** WebSocket frames: calls carry an id and their arguments, answers echo the id; status pushes carry none. */
+export type WsRequest<M extends CallMethod = CallMethod> = { id: number; method: M; params: Parameters<DuplexApi[M]> };
 export type WsFrame = { id: number; result: unknown } | { id: number; error: string } | { event: 'status'; data: StatusView };

@@ -2,7 +2,7 @@
  * What the tray shows for a node's state: icon, tooltip, menu and the warning on Quit.
  * Pure: the Electron adapter only maps this model onto Tray and Menu.
  */
-import type { StatusView } from './status-view';
+import type { StatusView } from './contract';
 
 export type TrayIcon = 'active' | 'standby' | 'inactive' | 'maintenance' | 'trouble';
 

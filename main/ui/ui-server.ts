@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { parseUiCommand, type DuplexApi, type WsFrame } from './contract';
+import { dispatch, type DuplexApi, type WsFrame } from './contract';
 
 /** The package's root folder (this file runs from out/main/ui/). */
 const ROOT = join(__dirname, '..', '..', '..');
@@ -81,14 +81,9 @@ function serveSocket(ws: WebSocket, api: DuplexApi): void {
       return ws.close(1003, 'not JSON');
     }
     const id = typeof req.id === 'number' ? req.id : -1;
-    if (req.method === 'getStatus') {
-      api.getStatus().then((result) => send({ id, result }), (e: Error) => send({ id, error: e.message }));
-    } else if (req.method === 'command') {
-      const cmd = parseUiCommand(req.params);
-      if (!cmd) return send({ id, error: 'expected params {kind: "activate" | "deactivate" | "resume"} or {kind: "maintenance", on: boolean}' });
-      api.command(cmd).then((result) => send({ id, result }), (e: Error) => send({ id, error: e.message }));
-    } else {
-      send({ id, error: `unknown method ${String(req.method)}` });
-    }
+    dispatch(api, req.method, Array.isArray(req.params) ? req.params : []).then(
+      (result) => send({ id, result }),
+      (e: Error) => send({ id, error: e.message }),
+    );
   });
 }

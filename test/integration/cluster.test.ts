@@ -12,10 +12,10 @@ import { deriveKeys, encode } from '../../main/net/codec';
 import { loadSecret } from '../../main/domain/secret';
 import { join } from 'node:path';
 import { mkdirSync, rmSync } from 'node:fs';
-import type { NodeStatus } from '../../main/node/node';
+import type { StatusView } from '../../main/ui/contract';
 
 /** Time intervals during which each server was Active, from its own role events (one machine, one clock). */
-function activeIntervals(statuses: NodeStatus[]): { server: string; from: number; to: number }[] {
+function activeIntervals(statuses: StatusView[]): { server: string; from: number; to: number }[] {
   const out: { server: string; from: number; to: number }[] = [];
   for (const s of statuses) {
     let start: number | null = null;

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initDomain } from '../../main/domain/init';
 import { locateDomain } from '../../main/domain/load';
-import { askNode, type NodeStatus } from '../../main/node/node';
-import type { ProcessStatus } from '../../main/runtime/runtime';
+import { askNode } from '../../main/node/admin-client';
+import type { StatusView } from '../../main/ui/contract';
+import type { ProcessView } from '../../main/ui/contract';
 
 export const CLI = join(__dirname, '..', '..', 'main', 'cli.js');
 
@@ -76,20 +77,20 @@ export class Cluster {
     for (const s of this.servers) this.start(s);
   }
 
-  async status(server: string, timeoutMs = 2_000): Promise<NodeStatus> {
-    return (await askNode(locateDomain(this.fileOf(server)).domain, server, 'GET', '/status', undefined, timeoutMs)).body as NodeStatus;
+  async status(server: string, timeoutMs = 2_000): Promise<StatusView> {
+    return (await askNode(locateDomain(this.fileOf(server)).domain, server, 'GET', '/status', undefined, timeoutMs)).body as StatusView;
   }
 
   /** One supervised process of a server (the first declared when no name is given). */
-  async process(server: string, name?: string): Promise<ProcessStatus> {
-    const procs = (await this.status(server)).supervisor.processes;
+  async process(server: string, name?: string): Promise<ProcessView> {
+    const procs = (await this.status(server)).runtime.processes;
     const p = name === undefined ? procs[0] : procs.find((q) => q.name === name);
     if (!p) throw new Error(`${server} has no supervised process ${name ?? ''}`);
     return p;
   }
 
   /** Status of every running node, or null for one that does not answer. */
-  async sample(): Promise<Map<string, NodeStatus | null>> {
+  async sample(): Promise<Map<string, StatusView | null>> {
     const running = [...this.nodes.values()].filter((n) => n.proc.exitCode === null && n.proc.signalCode === null);
     const results = await Promise.all(running.map((n) => this.status(n.server, 1_000).catch(() => null)));
     return new Map(running.map((n, i) => [n.server, results[i]!]));

@@ -40,7 +40,7 @@ describe('PLC link lost on the Active: rated failover', () => {
     await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
     await waitFor('both healthy', 15_000, async () => ((await c.status('a')).health.score === 255 && (await c.status('b')).health.score === 255 ? true : undefined), 100);
     const a = await c.status('a');
-    assert.deepEqual(a.probes.map((p) => [p.name, p.kind, p.ok]), [['plc-a', 'opcua', true]]);
+    assert.deepEqual(a.health.probes.map((p) => [p.name, p.kind, p.ok]), [['plc-a', 'opcua', true]]);
     assert.equal(a.peers[0]!.health, 255);
     assert.equal(a.role, 'active', 'no handover while the probes were starting (no data is not bad data)');
   });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Supervisor, type ProcessSpec } from '../../main/runtime/runtime';
-import type { Logger } from '../../main/node/log';
+import type { Logger } from '../../main/util/logger';
 import { sleep, waitFor } from './cluster';
 import { isAlive } from '../../main/util/process';
 

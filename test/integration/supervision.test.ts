@@ -43,13 +43,13 @@ describe('runtime supervision with real nodes', () => {
       await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
       const b = await waitFor('b to take over after the crash loop on a', 20_000, async () => {
         const s = await c.status('b');
-        return s.role === 'active' && s.supervisor.processes[0]!.state === 'running' ? s : undefined;
+        return s.role === 'active' && s.runtime.processes[0]!.state === 'running' ? s : undefined;
       }, 100);
-      assert.equal(b.supervisor.processes[0]!.mode, 'active');
+      assert.equal(b.runtime.processes[0]!.mode, 'active');
       const a = await c.status('a');
       assert.equal(a.role, 'standby');
       assert.ok(a.events.some((e) => /runtime crash loop \(victim: 3 exits within 60 s, the last code 7\): handing over to b/.test(e.reason)), JSON.stringify(a.events));
-      assert.equal(a.supervisor.processes[0]!.state, 'stopped');
+      assert.equal(a.runtime.processes[0]!.state, 'stopped');
     } finally {
       await c.stop();
     }
@@ -62,16 +62,16 @@ describe('runtime supervision with real nodes', () => {
     try {
       c.startAll();
       await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
-      assert.equal((await c.status('a')).supervisor.held, null, 'the first start-up does not hold');
+      assert.equal((await c.status('a')).runtime.held, null, 'the first start-up does not hold');
       const first = await waitFor("a's runtime pid", 5_000, async () => pidOf(pids, 'a'));
       c.kill('a', 'SIGKILL');
       process.kill(first, 'SIGKILL'); // the server is gone, runtime and all
       const held = await waitFor('b to take over, holding its runtime', 10_000, async () => {
         const s = await c.status('b');
-        return s.role === 'active' && s.supervisor.held ? s : undefined;
+        return s.role === 'active' && s.runtime.held ? s : undefined;
       }, 50);
-      assert.match(held.supervisor.held!, /took over after a failover \(failover: .*\); confirmResume is set in the domain file/);
-      assert.equal(held.supervisor.processes[0]!.state, 'stopped');
+      assert.match(held.runtime.held!, /took over after a failover \(failover: .*\); confirmResume is set in the domain file/);
+      assert.equal(held.runtime.processes[0]!.state, 'stopped');
       const shown = await cli('status', 'b');
       assert.match(shown.stdout, /runtime HELD: took over after a failover/);
 
@@ -90,7 +90,7 @@ describe('runtime supervision with real nodes', () => {
       assert.equal(sw.code, 0, sw.stderr);
       await waitFor("a's runtime to run in active mode after the switchover", 10_000, async () => {
         const s = await c.status('a');
-        return s.role === 'active' && s.supervisor.held === null && s.supervisor.processes[0]!.state === 'running' ? true : undefined;
+        return s.role === 'active' && s.runtime.held === null && s.runtime.processes[0]!.state === 'running' ? true : undefined;
       }, 50);
     } finally {
       await c.stop();

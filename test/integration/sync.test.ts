@@ -188,9 +188,9 @@ describe('project files', () => {
     }, 50);
     const a = await waitFor("a to show b's error", 5_000, async () => {
       const s = await c.status('a');
-      return s.peers[0]!.info?.sync === 'error' ? s : undefined;
+      return s.peers[0]!.sync === 'error' ? s : undefined;
     });
-    assert.notEqual(a.peers[0]!.info!.rev.n, a.sync.revision.n);
+    assert.notEqual(a.peers[0]!.revision!.n, a.sync.revision.n);
     const table = await runCli(['domain', 'status', '--domain', c.fileOf('a'), '--server', 'a']);
     assert.match(table.stdout, /^ {2}b +inactive +\d+ +[0-9a-f]{16} +error .*OUT OF SYNC$/m);
     execFileSync('chattr', ['-i', immutable]);

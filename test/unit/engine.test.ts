@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextEpoch } from '../../main/engine/engine';
 import type { Engine } from '../../main/engine/engine';
+import type { NodeInfo } from '../../main/engine/types';
 import { effectsOf, engine, hb, roles, T, TICK, tickUntil } from './harness';
 
 const ABC = { a: 'main', b: 'backup', c: 'inactive' } as const;
@@ -227,7 +228,7 @@ describe('switchover', () => {
     out = b.receive(grant, 1201);
     assert.equal(b.currentRole, 'active');
     assert.ok(b.currentEpoch > 3);
-    assert.deepEqual(effectsOf(out, 'done'), [{ kind: 'done', command: 'activate', ok: true, message: `b is Active (epoch ${b.currentEpoch})` }]);
+    assert.deepEqual(effectsOf(out, 'done'), [{ kind: 'done', id: 0, command: 'activate', ok: true, message: `b is Active (epoch ${b.currentEpoch})` }]);
     const r2 = roles(out)[0]!;
     assert.ok(r2.kind === 'role' && r2.cause === 'switchover');
   });
@@ -240,7 +241,7 @@ describe('switchover', () => {
     const out = a.observe({ kind: 'runtime', mode: 'standby' }, 1100);
     assert.equal(out.send.find((m) => m.grantTo)?.grantTo, 'b');
     const done = a.receive(hb('b', 'active', 4), 1150);
-    assert.deepEqual(effectsOf(done, 'done'), [{ kind: 'done', command: 'deactivate', ok: true, message: 'b is Active (epoch 4)' }]);
+    assert.deepEqual(effectsOf(done, 'done'), [{ kind: 'done', id: 0, command: 'deactivate', ok: true, message: 'b is Active (epoch 4)' }]);
   });
 
   it('a handover nobody picks up fails and the old Active takes over again later', () => {
@@ -547,22 +548,83 @@ describe('live reconfiguration (a new domain revision)', () => {
   });
 });
 
+describe('outputs for the driver', () => {
+  it('a done effect carries the id of the request it finishes', () => {
+    const b = standbyBehindA();
+    assert.ok(b.command({ kind: 'activate' }, 1010, 7).accepted);
+    const refused = b.command({ kind: 'activate' }, 1020, 8);
+    assert.equal(refused.accepted, false);
+    assert.equal(effectsOf(refused, 'done').length, 0, 'a refusal is answered at once, not by a done effect');
+    const out = b.receive(hb('a', 'standby', 3, { grantTo: 'b', grantEpoch: 3 }), 1100);
+    assert.deepEqual(effectsOf(out, 'done').map((d) => [d.id, d.command, d.ok]), [[7, 'activate', true]]);
+  });
+
+  it('confirmResume: a failover holds the runtime (before it is asked to run active); leaving Active drops the hold', () => {
+    const b = standbyBehindA(ABC, { confirmResume: true });
+    const out = tickUntil(b, 1025, 1000 + T.failureTimeoutMs + TICK);
+    assert.equal(b.currentRole, 'active');
+    const kinds = out.effects.filter((e) => e.kind === 'hold' || e.kind === 'runtime').map((e) => e.kind);
+    assert.deepEqual(kinds, ['hold', 'runtime'], 'the hold comes before the runtime effect it concerns');
+    assert.match(effectsOf(out, 'hold')[0]!.reason!, /^took over after a failover \(failover: no heartbeat from the Active for \d+ ms\); confirmResume is set in the domain file$/);
+    const stepDown = b.receive(hb('a', 'active', 9), 2000);
+    assert.deepEqual(effectsOf(stepDown, 'hold'), [{ kind: 'hold', reason: null }]);
+  });
+
+  it('confirmResume: a switchover or start-up never holds', () => {
+    const a = engine('a', ABC, { confirmResume: true });
+    const startup = tickUntil(a, 0, T.discoveryMs + TICK);
+    assert.equal(a.currentRole, 'active');
+    assert.equal(effectsOf(startup, 'hold').length, 0);
+    const b = standbyBehindA(ABC, { confirmResume: true });
+    b.command({ kind: 'activate' }, 1010);
+    const out = b.receive(hb('a', 'standby', 3, { grantTo: 'b', grantEpoch: 3 }), 1100);
+    assert.equal(b.currentRole, 'active');
+    assert.equal(effectsOf(out, 'hold').length, 0);
+  });
+});
+
 describe('version compatibility', () => {
+  const info = (app: string, ver = '1.0.0'): NodeInfo => ({ ver, app, rev: { n: 1, t: 0, h: '0' }, sync: 'in-sync', port: 1 });
+
   it('a Standby whose versions differ from the Active is Inactive, not eligible, and refuses activate', () => {
     const b = standbyBehindA();
-    const out = b.observe({ kind: 'compatible', ok: false, reason: 'application version 2 here, 1 on the Active a' }, 1010);
+    b.receive(hb('a', 'active', 3, { info: info('1') }), 1005);
+    assert.equal(b.currentRole, 'standby', 'nothing to compare before this server knows its own versions');
+    const out = b.setInfo(info('2'), 1010);
     assert.equal(b.currentRole, 'inactive');
     assert.match(b.status(1010).reason, /incompatible: application version 2 here, 1 on the Active a/);
     assert.equal(b.status(1010).incompatible, 'application version 2 here, 1 on the Active a');
+    assert.deepEqual(effectsOf(out, 'compatibility'), [{ kind: 'compatibility', active: 'a', incompatible: 'application version 2 here, 1 on the Active a' }]);
     assert.equal(out.send.at(-1)!.eligible, false);
     const r = b.command({ kind: 'activate' }, 1020);
     assert.equal(r.accepted, false);
     assert.match(r.message, /incompatible with the Active/);
     tickUntil(b, 1025, 1000 + 3 * T.failureTimeoutMs);
     assert.equal(b.currentRole, 'inactive', 'never takes over while incompatible');
-    b.observe({ kind: 'compatible', ok: true, reason: '' }, 3500);
+    const back = b.setInfo(info('1'), 3500);
+    assert.deepEqual(effectsOf(back, 'compatibility'), [{ kind: 'compatibility', active: 'a', incompatible: null }]);
     tickUntil(b, 3500, 3600);
     assert.equal(b.currentRole, 'active', 'compatible again, with the Active long gone: takes over');
+  });
+
+  it('is decided on every heartbeat of an Active: another Duplex version, or none said', () => {
+    const b = standbyBehindA();
+    b.setInfo(info('1'), 1005);
+    b.receive(hb('a', 'active', 3, { info: info('1', '0.9.0') }), 1010);
+    assert.equal(b.status(1010).incompatible, 'Duplex 1.0.0 here, 0.9.0 on the Active a: install the same version on every server');
+    b.receive(hb('a', 'active', 3), 1020);
+    assert.equal(b.status(1020).incompatible, 'the Active a does not say which Duplex version it runs (older than 1.0.0?)');
+    b.receive(hb('a', 'active', 3, { info: info('1') }), 1030);
+    assert.equal(b.status(1030).incompatible, null);
+    assert.equal(b.currentRole, 'standby');
+  });
+
+  it('an Active does not judge itself against others', () => {
+    const a = activeA();
+    a.setInfo(info('2'), 1005);
+    const out = a.receive(hb('c', 'active', 1, { info: info('1') }), 1010);
+    assert.equal(effectsOf(out, 'compatibility').length, 0);
+    assert.equal(a.status(1010).incompatible, null);
   });
 
   it('the Active refuses a switchover to a peer that is not eligible', () => {

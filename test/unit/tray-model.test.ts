@@ -2,11 +2,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { notices, trayModel, type MenuItem } from '../../main/ui/tray-model';
-import type { StatusView } from '../../main/ui/status-view';
+import type { StatusView } from '../../main/ui/contract';
 
 function view(over: Partial<StatusView> = {}, peerRoles: Record<string, string> = { b: 'standby' }): StatusView {
   return {
-    server: 'a', domain: 'plant', role: 'active', reason: '', epoch: 3, roleForMs: 1000, awareness: 0, effectiveTimeoutMs: 800,
+    server: 'a', domain: 'plant', role: 'active', reason: '', epoch: 3, maxEpoch: 3, roleForMs: 1000, awareness: 0, effectiveTimeoutMs: 800,
     linkUp: true, pending: null,
     runtime: { wanted: 'active', reached: true, held: null, processes: [] },
     incompatible: null,

@@ -1,0 +1,59 @@
+/**
+ * Where a domain's files are, without loading its schema or a YAML parser: the CLI finds a
+ * node's admin endpoint from the domain file's `stateDir` alone (loading yaml and zod costs
+ * more than the whole command should).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { DEFAULT_STATE_DIR } from '../defaults';
+
+/** What is needed to find a server's node from its domain file. */
+export interface DomainLocation {
+  file: string;
+  config: { stateDir: string };
+}
+
+/** A path from the domain file, relative to the domain file's folder. */
+export function domainPath(domain: DomainLocation, p: string): string {
+  return isAbsolute(p) ? p : resolve(dirname(domain.file), p);
+}
+
+/**
+ * The `stateDir` of a domain file's text, read without a YAML parser: a top-level
+ * `stateDir:` line with a plain, single- or double-quoted value. null: the file does not set
+ * it (the default applies). undefined: it says it in a way this does not read (a multi-line
+ * or flow value, anchors, the key twice); the caller then parses the YAML.
+ */
+export function quickStateDir(text: string): string | null | undefined {
+  const lines = text.split(/\r?\n/).filter((l) => /^stateDir\s*:/.test(l));
+  if (lines.length === 0) return /stateDir/.test(text) ? undefined : null;
+  if (lines.length > 1) return undefined;
+  const value = lines[0]!.replace(/^stateDir\s*:/, '').trim();
+  if (value.startsWith('"')) {
+    const m = /^("(?:[^"\\]|\\["\\/bfnrt])*")\s*(#.*)?$/.exec(value);
+    return m ? (JSON.parse(m[1]!) as string) || undefined : undefined;
+  }
+  if (value.startsWith("'")) {
+    const m = /^'((?:[^']|'')*)'\s*(#.*)?$/.exec(value);
+    return m && m[1] ? m[1].replace(/''/g, "'") : undefined;
+  }
+  const plain = value.replace(/\s+#.*$/, '').trim();
+  // Empty (a value on the next lines) or starting with a YAML indicator: leave it to the parser.
+  if (!plain || /^[&*!|>{[%@`#,?:-]/.test(plain)) return undefined;
+  return plain;
+}
+
+/**
+ * The location of a domain file from its `stateDir` line; undefined when the file cannot be
+ * read or `stateDir` is written in a way that needs the YAML parser (domain/load.ts).
+ */
+export function quickLocate(file: string): DomainLocation | undefined {
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const stateDir = quickStateDir(text);
+  return stateDir === undefined ? undefined : { file: resolve(file), config: { stateDir: stateDir ?? DEFAULT_STATE_DIR } };
+}

@@ -1,0 +1,91 @@
+/**
+ * The local admin API: HTTP on 127.0.0.1 only, every request carrying the node's token.
+ * The endpoint (port, token, pid) is written to `admin.json` in the node's state folder,
+ * readable only by the user who runs the node. It speaks the contract (ui/contract.ts):
+ *
+ *   GET  /status   → StatusView
+ *   POST /command  Command → CommandOutcome (200 done, 409 refused or failed, 400 not a command)
+ *
+ * and serves the status window with its WebSocket (ui/ui-server.ts).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { writeFileAtomic } from '../util/atomic';
+import { COMMAND_SHAPE, parseCommand, type DuplexApi } from '../ui/contract';
+import { attachSocket, servePage } from '../ui/ui-server';
+import type { AdminEndpoint, AdminReply } from './admin-client';
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+export class AdminServer {
+  private constructor(private readonly server: Server, readonly endpoint: AdminEndpoint, private readonly detach: () => void) {}
+
+  static async start(endpointFile: string, api: DuplexApi): Promise<AdminServer> {
+    const token = randomBytes(32).toString('hex');
+    const expected = Buffer.from(`Bearer ${token}`);
+    const server = createServer((req, res) => {
+      if (servePage(req, res)) return;
+      void serve(req, res, expected, api);
+    });
+    const detach = attachSocket(server, token, api);
+    await new Promise<void>((resolveListen, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolveListen());
+    });
+    const endpoint = { pid: process.pid, port: (server.address() as AddressInfo).port, token };
+    writeFileAtomic(endpointFile, JSON.stringify(endpoint), { mode: 0o600, keepPrevious: false });
+    return new AdminServer(server, endpoint, detach);
+  }
+
+  close(): Promise<void> {
+    this.detach();
+    return new Promise((r) => {
+      this.server.close(() => r());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+async function route(method: string, path: string, body: unknown, api: DuplexApi): Promise<AdminReply> {
+  if (method === 'GET' && path === '/status') return { status: 200, body: await api.getStatus() };
+  if (method === 'POST' && path === '/command') {
+    const cmd = parseCommand(body);
+    if (!cmd) return { status: 400, body: { ok: false, message: `not a command; expected ${COMMAND_SHAPE}` } };
+    const r = await api.command(cmd);
+    return { status: r.ok ? 200 : 409, body: r };
+  }
+  return { status: 404, body: { ok: false, message: `no such admin call: ${method} ${path} (there are GET /status and POST /command)` } };
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, expected: Buffer, api: DuplexApi): Promise<void> {
+  const reply = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  const auth = Buffer.from(req.headers.authorization ?? '');
+  if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
+    return reply(401, { ok: false, message: 'missing or wrong admin token' });
+  }
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return reply(413, { ok: false, message: 'request body too large' });
+    chunks.push(chunk as Buffer);
+  }
+  let body: unknown = null;
+  if (size > 0) {
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return reply(400, { ok: false, message: 'request body is not JSON' });
+    }
+  }
+  try {
+    const r = await route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://localhost').pathname, body, api);
+    reply(r.status, r.body);
+  } catch (e) {
+    reply(500, { ok: false, message: (e as Error).message });
+  }
+}

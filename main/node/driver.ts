@@ -1,0 +1,296 @@
+/**
+ * The engine driver: the one loop between the pure engine and the world, used by the node
+ * (real ports) and by the simulation (simulated ports) alike.
+ *
+ * It applies the engine's outputs in the order the invariants need: state persisted before
+ * any heartbeat that depends on it is sent (a failed write stops the driver: fail-stop), then
+ * the heartbeats, then the effects in order. It keeps one timer, set for the moment the engine
+ * asked to be ticked; a tick that comes so late that the process must have been frozen looks
+ * at the link first. Commands are answered by request id.
+ */
+import { commandName, type Engine } from '../engine/engine';
+import type { EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation, Output, PersistedState, RuntimeMode } from '../engine/types';
+import type { Command, CommandOutcome, Role } from '../ui/contract';
+import type { Logger } from '../util/logger';
+
+/** A completion the driver waits on: a Promise, or the simulation's synchronous stand-in. */
+export interface Pending<T> {
+  then(onDone: (value: T) => void, onFailed: (err: Error) => void): unknown;
+}
+
+/** Time, on this server's own monotonic clock, and one-shot timers. */
+export interface Clock {
+  /** Monotonic milliseconds: wall-clock jumps never look like silence. */
+  now(): number;
+  /** Wall-clock milliseconds since 1970, only for the times people read (role events). */
+  wallMs(): number;
+  /** Calls `fn` at monotonic time `at` (or as soon as it can after); returns the cancel. */
+  setTimer(at: number, fn: () => void): () => void;
+}
+
+/** Sends heartbeats to the domain (the UDP multicast transport implements it). */
+export interface HeartbeatTransport {
+  /** Throws when the datagram cannot be handed to the network. */
+  send(msg: Heartbeat): void;
+  /** The card is back: join the multicast group again. */
+  rejoin(): void;
+}
+
+/** The local runtime (the supervisor implements it). `setMode` completes once the mode is reached. */
+export interface RuntimeControl {
+  setMode(mode: RuntimeMode): Pending<void>;
+  /** Keep the active runtime from starting until `resume()`. */
+  hold(reason: string): void;
+  dropHold(): void;
+  /** Lifts a hold; false when nothing was held. */
+  resume(): Pending<boolean>;
+  /** Why the active runtime is held, null when it is not. */
+  held(): string | null;
+}
+
+/** Where the engine's persisted state is kept (a file, or memory in the simulation). */
+export interface StateStore {
+  /** Throws when the state cannot be kept (the message names the file and the reason): the driver then stops (fail-stop). */
+  write(state: PersistedState): void;
+}
+
+/** Whether this server's own redundancy network card is there. */
+export interface LinkCheck {
+  up(): boolean;
+  /** What is checked (the card's address), for logs and the engine's reason. */
+  readonly detail: string;
+}
+
+export interface DriverPorts {
+  clock: Clock;
+  transport: HeartbeatTransport;
+  runtime: RuntimeControl;
+  store: StateStore;
+  link: LinkCheck;
+  log: Logger;
+  /** The driver stopped itself (it could not keep its state); it has logged why. */
+  onFatal(message: string): void;
+}
+
+export interface RoleEvent {
+  at: string;
+  from: Role;
+  to: Role;
+  epoch: number;
+  reason: string;
+}
+
+/** Role changes kept for status (the newest last). */
+const MAX_EVENTS = 50;
+
+export class EngineDriver {
+  private cancelTimer: (() => void) | null = null;
+  private timerAt = Infinity;
+  private linkUp = true;
+  private stopped = false;
+  private nextRequest = 1;
+  private readonly waiters = new Map<number, { resolve: (r: CommandOutcome) => void; cancel: () => void }>();
+  private readonly history: RoleEvent[] = [];
+  private readonly listeners = new Set<(e: RoleEvent) => void>();
+
+  constructor(private readonly engine: Engine, private readonly ports: DriverPorts, private readonly server: string) {}
+
+  /** The first tick: from here on the driver keeps its own timer. */
+  start(): void {
+    this.apply(this.engine.tick(this.now()));
+  }
+
+  receive(msg: Heartbeat): void {
+    this.apply(this.engine.receive(msg, this.now()));
+  }
+
+  observe(fact: Observation): void {
+    this.apply(this.engine.observe(fact, this.now()));
+  }
+
+  setInfo(info: NodeInfo): void {
+    this.apply(this.engine.setInfo(info, this.now()));
+  }
+
+  reconfigure(cfg: EngineConfig): void {
+    this.apply(this.engine.reconfigure(cfg, this.now()));
+  }
+
+  /** Looks at the own network card and tells the engine when it changed. */
+  checkLink(): void {
+    if (this.stopped) return;
+    const up = this.ports.link.up();
+    if (up === this.linkUp) return;
+    this.linkUp = up;
+    const { detail } = this.ports.link;
+    if (up) {
+      this.ports.log.info('network', `${detail} is back; joining the multicast group again`);
+      this.ports.transport.rejoin();
+    } else {
+      this.ports.log.warn('network', `${detail} has gone from this machine: this server will not take over while it is missing`);
+    }
+    this.observe({ kind: 'link', up, detail });
+  }
+
+  /** Runs a command; resolves when it has finished or was refused, with a message for people. */
+  command(cmd: Command): Promise<CommandOutcome> {
+    if (cmd.kind === 'resume') return this.resume();
+    const name = commandName(cmd);
+    const log = this.ports.log;
+    if (this.stopped) return Promise.resolve({ ok: false, message: `the node of ${this.server} is stopping` });
+    if (cmd.kind === 'report-failure') log.warn('command', `the application reports a failure: ${cmd.reason}`);
+    log.info('command', `${name}${cmd.kind === 'maintenance' && cmd.force ? ' --force' : ''} requested`);
+    const id = this.nextRequest++;
+    const limit = this.engine.config.timings.handoverTimeoutMs * 2;
+    const finished = new Promise<CommandOutcome>((resolve) => {
+      const cancel = this.ports.clock.setTimer(this.now() + limit, () => {
+        this.waiters.delete(id);
+        resolve({ ok: false, message: `${name} did not finish within ${limit} ms; see the log` });
+      });
+      this.waiters.set(id, { resolve, cancel });
+    });
+    const result = this.engine.command(cmd, this.now(), id);
+    if (!result.accepted) {
+      this.settle(id, { ok: false, message: result.message });
+      log.warn('command', `${name} refused: ${result.message}`);
+      return finished;
+    }
+    this.apply(result);
+    return finished;
+  }
+
+  private async resume(): Promise<CommandOutcome> {
+    const held = this.ports.runtime.held();
+    const resumed = await new Promise<boolean>((resolve, reject) => this.ports.runtime.resume().then(resolve, reject));
+    if (!resumed) return { ok: false, message: `nothing to resume: the runtime of ${this.server} is not held` };
+    return { ok: true, message: `runtime resumed (it was held: ${held})` };
+  }
+
+  status(): EngineStatus {
+    return this.engine.status(this.now());
+  }
+
+  /** The last role changes, oldest first. */
+  events(): RoleEvent[] {
+    return [...this.history];
+  }
+
+  onRoleChange(listener: (e: RoleEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get role(): Role {
+    return this.engine.currentRole;
+  }
+
+  /** Stops driving: no more timers, outputs or sends; waiting commands are answered. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    for (const id of [...this.waiters.keys()]) this.settle(id, { ok: false, message: `the node of ${this.server} stopped` });
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private now(): number {
+    return this.ports.clock.now();
+  }
+
+  private apply(out: Output): void {
+    if (this.stopped) return;
+    const { store, transport, log } = this.ports;
+    // State reaches the disk before anyone hears of it: an epoch announced must be an epoch kept.
+    for (const effect of out.effects) {
+      if (effect.kind !== 'persist') continue;
+      try {
+        store.write(effect.state);
+      } catch (e) {
+        return this.fatal((e as Error).message);
+      }
+    }
+    for (const msg of out.send) {
+      try {
+        transport.send(msg);
+      } catch (e) {
+        log.warn('network', `cannot send a heartbeat: ${(e as Error).message}`);
+      }
+    }
+    for (const effect of out.effects) {
+      switch (effect.kind) {
+        case 'persist':
+          break; // written above
+        case 'role': {
+          const event: RoleEvent = { at: new Date(this.ports.clock.wallMs()).toISOString(), from: effect.from, to: effect.to, epoch: effect.epoch, reason: effect.reason };
+          this.history.push(event);
+          if (this.history.length > MAX_EVENTS) this.history.shift();
+          log.info('role', `${effect.from} → ${effect.to} (epoch ${effect.epoch}): ${effect.reason}`);
+          for (const l of this.listeners) l(event);
+          break;
+        }
+        case 'hold':
+          if (effect.reason === null) this.ports.runtime.dropHold();
+          else this.ports.runtime.hold(effect.reason);
+          break;
+        case 'runtime': {
+          const mode = effect.mode;
+          this.ports.runtime.setMode(mode).then(
+            () => this.observe({ kind: 'runtime', mode }),
+            (e: Error) => log.error('runtime', `could not reach ${mode} mode: ${e.message}`),
+          );
+          break;
+        }
+        case 'compatibility':
+          if (effect.incompatible === null) log.info('version', `compatible with the Active ${effect.active} again`);
+          else log.warn('version', `incompatible: ${effect.incompatible}; this server will not be Active or Standby`);
+          break;
+        case 'done':
+          log.info('command', `${effect.command} ${effect.ok ? 'done' : 'failed'}: ${effect.message}`);
+          this.settle(effect.id, { ok: effect.ok, message: effect.message });
+          break;
+      }
+    }
+    this.schedule();
+  }
+
+  private settle(id: number, outcome: CommandOutcome): void {
+    const w = this.waiters.get(id);
+    if (!w) return;
+    this.waiters.delete(id);
+    w.cancel();
+    w.resolve(outcome);
+  }
+
+  /** Fail-stop: a node that cannot keep its state must not take part (it could reuse an epoch). */
+  private fatal(message: string): void {
+    this.ports.log.error('fatal', `${message}; stopping this node. Fix the cause (disk full? permissions on the state folder?) and start it again`);
+    this.stop();
+    this.ports.onFatal(message);
+  }
+
+  /**
+   * One timer, set for the moment the engine asked for: no polling. A timer already set for
+   * that moment or earlier is kept (a tick before it is due is harmless), which spares a
+   * timer per received datagram.
+   */
+  private schedule(): void {
+    if (this.stopped) return;
+    const at = this.engine.nextTickAt;
+    if (this.cancelTimer && this.timerAt <= at) return;
+    this.cancelTimer?.();
+    this.timerAt = at;
+    this.cancelTimer = this.ports.clock.setTimer(at, () => this.tick());
+  }
+
+  private tick(): void {
+    this.cancelTimer = null;
+    this.timerAt = Infinity;
+    if (this.stopped) return;
+    const now = this.now();
+    // After a freeze, look at the link before the engine judges anything.
+    if (this.engine.wasFrozen(now)) this.checkLink();
+    this.apply(this.engine.tick(now));
+  }
+}

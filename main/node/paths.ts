@@ -1,0 +1,27 @@
+/** Where a server's node keeps its files: `<stateDir>/<server>/`. The CLI finds the admin endpoint here. */
+import { join } from 'node:path';
+import { domainPath, type DomainLocation } from '../domain/location';
+
+export interface NodePaths {
+  dir: string;
+  state: string;
+  admin: string;
+  lock: string;
+  log: string;
+  logs: string;
+  /** The domain revision in force on this server. */
+  revision: string;
+}
+
+export function nodePaths(domain: DomainLocation, server: string): NodePaths {
+  const dir = join(domainPath(domain, domain.config.stateDir), server);
+  return {
+    dir,
+    state: join(dir, 'state.json'),
+    admin: join(dir, 'admin.json'),
+    lock: join(dir, 'node.lock'),
+    log: join(dir, 'logs', 'duplex.log'),
+    logs: join(dir, 'logs'),
+    revision: join(dir, 'revision.json'),
+  };
+}
