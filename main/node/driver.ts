@@ -9,7 +9,7 @@
  * at the link first. Commands are answered by request id.
  */
 import { commandName, type Engine } from '../engine/engine';
-import type { EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation, Output, PersistedState, RuntimeMode } from '../engine/types';
+import type { Command as EngineCommand, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation, Output, PersistedState, PromotionCause, RuntimeMode } from '../engine/types';
 import type { Command, CommandOutcome, Role } from '../ui/contract';
 import type { Logger } from '../util/logger';
 
@@ -78,6 +78,15 @@ export interface RoleEvent {
   to: Role;
   epoch: number;
   reason: string;
+  /** Why a promotion happened (startup, failover, switchover, failback, manual). */
+  cause?: PromotionCause;
+}
+
+/** A command handed to the engine: accepted or refused at once, and its outcome when it has finished. */
+export interface Submitted {
+  accepted: boolean;
+  message: string;
+  outcome: Promise<CommandOutcome>;
 }
 
 /** Role changes kept for status (the newest last). */
@@ -134,15 +143,22 @@ export class EngineDriver {
 
   /** Runs a command; resolves when it has finished or was refused, with a message for people. */
   command(cmd: Command): Promise<CommandOutcome> {
-    if (cmd.kind === 'resume') return this.resume();
+    return cmd.kind === 'resume' ? this.resume() : this.submit(cmd).outcome;
+  }
+
+  /** Hands an engine command over; says at once whether it was accepted. */
+  submit(cmd: EngineCommand): Submitted {
     const name = commandName(cmd);
     const log = this.ports.log;
-    if (this.stopped) return Promise.resolve({ ok: false, message: `the node of ${this.server} is stopping` });
+    if (this.stopped) {
+      const message = `the node of ${this.server} is stopping`;
+      return { accepted: false, message, outcome: Promise.resolve({ ok: false, message }) };
+    }
     if (cmd.kind === 'report-failure') log.warn('command', `the application reports a failure: ${cmd.reason}`);
     log.info('command', `${name}${cmd.kind === 'maintenance' && cmd.force ? ' --force' : ''} requested`);
     const id = this.nextRequest++;
     const limit = this.engine.config.timings.handoverTimeoutMs * 2;
-    const finished = new Promise<CommandOutcome>((resolve) => {
+    const outcome = new Promise<CommandOutcome>((resolve) => {
       const cancel = this.ports.clock.setTimer(this.now() + limit, () => {
         this.waiters.delete(id);
         resolve({ ok: false, message: `${name} did not finish within ${limit} ms; see the log` });
@@ -151,12 +167,12 @@ export class EngineDriver {
     });
     const result = this.engine.command(cmd, this.now(), id);
     if (!result.accepted) {
-      this.settle(id, { ok: false, message: result.message });
       log.warn('command', `${name} refused: ${result.message}`);
-      return finished;
+      this.settle(id, { ok: false, message: result.message });
+    } else {
+      this.apply(result);
     }
-    this.apply(result);
-    return finished;
+    return { accepted: result.accepted, message: result.message, outcome };
   }
 
   private async resume(): Promise<CommandOutcome> {
@@ -224,6 +240,7 @@ export class EngineDriver {
           break; // written above
         case 'role': {
           const event: RoleEvent = { at: new Date(this.ports.clock.wallMs()).toISOString(), from: effect.from, to: effect.to, epoch: effect.epoch, reason: effect.reason };
+          if (effect.cause) event.cause = effect.cause;
           this.history.push(event);
           if (this.history.length > MAX_EVENTS) this.history.shift();
           log.info('role', `${effect.from} → ${effect.to} (epoch ${effect.epoch}): ${effect.reason}`);

@@ -1,13 +1,19 @@
 /**
- * Deterministic simulation (FoundationDB style): many engines on a simulated network with
+ * Deterministic simulation (FoundationDB style): many nodes on a simulated network with
  * seeded loss, delay, duplication, reordering, partitions, process pauses, crashes and
- * restarts, lost links and operator commands. The DESIGN.md invariants are checked after
- * every step. Everything is driven by one seed; the same seed replays the same run.
+ * restarts, lost links, disk failures, version skew and operator commands. Every node is the
+ * node's own EngineDriver (main/node/driver.ts) on simulated ports: a simulated clock, this
+ * faulty network as its transport, a simulated runtime and an in-memory state store. The
+ * DESIGN.md invariants are checked after every step. Everything is driven by one seed; the
+ * same seed replays the same run.
  */
 import { DEFAULT_TIMINGS, MAX_AWARENESS, type Timings } from '../../main/defaults';
 import { Engine } from '../../main/engine/engine';
-import type { Command, EngineConfig, Heartbeat, Output, PersistedState, RuntimeMode, ServerKind } from '../../main/engine/types';
+import type { Command, EngineConfig, Heartbeat, NodeInfo, RuntimeMode, ServerKind } from '../../main/engine/types';
 import { ReplayGuard } from '../../main/net/replay';
+import { EngineDriver, type DriverPorts, type Pending, type RoleEvent } from '../../main/node/driver';
+import { MemoryStateStore } from '../../main/node/state-store';
+import type { Logger } from '../../main/util/logger';
 
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -30,18 +36,22 @@ export interface Faults {
   crashes: boolean;
   linkLoss: boolean;
   commands: boolean;
+  /** Share of state writes that fail (a full or broken disk): the node stops itself. */
+  diskFailures: number;
+  /** Runs with a server on other versions for a while (a rolling upgrade). */
+  versionSkew: boolean;
 }
 
 /** Faults that can break liveness and produce brief split brains, but never safety. */
 export const CHAOS: Faults = {
   loss: 0.05, duplicate: 0.05, delayMinMs: 0, delayMaxMs: 80,
-  partitions: true, pauses: true, crashes: true, linkLoss: true, commands: true,
+  partitions: true, pauses: true, crashes: true, linkLoss: true, commands: true, diskFailures: 0.002, versionSkew: true,
 };
 
 /** A connected network (delay, duplication, reordering, crashes, commands): two Actives must never coexist. */
 export const CONNECTED: Faults = {
   loss: 0, duplicate: 0.1, delayMinMs: 0, delayMaxMs: 60,
-  partitions: false, pauses: false, crashes: true, linkLoss: false, commands: true,
+  partitions: false, pauses: false, crashes: true, linkLoss: false, commands: true, diskFailures: 0.002, versionSkew: true,
 };
 
 /** Loss after the heal: a working LAN. */
@@ -57,12 +67,15 @@ export interface SimOptions {
 
 interface SimNode {
   name: string;
-  engine: Engine | null; // null while crashed
-  persisted: PersistedState;
+  driver: EngineDriver | null; // null while crashed
+  engine: Engine | null;
+  store: MemoryStateStore;
   incarnation: number;
   seq: number;
   guard: ReplayGuard;
   pausedUntil: number;
+  /** Timers that came due while frozen: they run first on waking (Node runs timers before I/O). */
+  dueTimers: (() => void)[];
   buffered: (() => void)[];
   linkUp: boolean;
   /** The runtime really running in active mode (from the start request until a stop completes). */
@@ -74,7 +87,19 @@ interface SimNode {
   lastActiveDelivered: number;
   group: number;
   generation: number;
-  tickToken: number;
+  /** The application version this server runs now. */
+  app: string;
+}
+
+/** The simulation's stand-in for a Promise: completed synchronously by a scheduled event. */
+class SimPending<T> implements Pending<T> {
+  private done: ((v: T) => void)[] = [];
+  then(onDone: (v: T) => void): void {
+    this.done.push(onDone);
+  }
+  complete(v: T): void {
+    for (const f of this.done) f(v);
+  }
 }
 
 interface Event {
@@ -100,7 +125,10 @@ export class Simulation {
   private healedAt = Infinity;
   readonly chaosMs: number;
   readonly healMs: number;
-  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0 };
+  /** Version skew: this server runs application version 'B' instead of 'A' until `skewUntil`. */
+  readonly skewed: string | null;
+  readonly skewUntil: number;
+  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0 };
 
   constructor(readonly opts: SimOptions) {
     this.r = rng(opts.seed);
@@ -119,17 +147,23 @@ export class Simulation {
       failback: this.r() < 0.3 ? 'auto' : 'manual',
       timings: this.timings,
     };
+    // A rolling upgrade: one main or backup server runs another application version for a while.
+    const skew = opts.faults.versionSkew && this.r() < 0.3;
+    this.skewed = skew ? `s${Math.floor(this.r() * 2)}` : null;
+    this.skewUntil = skew ? 1_000 + this.r() * (this.chaosMs - 3_000) : -Infinity;
     for (const s of this.cfgBase.servers) {
       this.nodes.push({
-        name: s.name, engine: null, persisted: { epoch: 0, maintenance: false }, incarnation: 0, seq: 0,
-        guard: new ReplayGuard(), pausedUntil: 0, buffered: [], linkUp: true, runtimeActive: false,
-        runtimeFreeAt: 0, lastActiveRequest: 0, runtimeRequests: 0, lastActiveDelivered: -Infinity, group: 0, generation: 0, tickToken: 0,
+        name: s.name, driver: null, engine: null, store: new MemoryStateStore(), incarnation: 0, seq: 0,
+        guard: new ReplayGuard(), pausedUntil: 0, dueTimers: [], buffered: [], linkUp: true, runtimeActive: false,
+        runtimeFreeAt: 0, lastActiveRequest: 0, runtimeRequests: 0, lastActiveDelivered: -Infinity, group: 0, generation: 0,
+        app: s.name === this.skewed ? 'B' : 'A',
       });
     }
   }
 
   describe(): string {
-    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms`;
+    const skew = this.skewed ? `, ${this.skewed} on application version B until ${Math.round(this.skewUntil)} ms` : '';
+    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms${skew}`;
   }
 
   // --------------------------------------------------------------- engine
@@ -176,9 +210,13 @@ export class Simulation {
 
   /** Run `fn` on node `n` now, or after its pause if it is frozen. */
   private onNode(n: SimNode, fn: () => void): void {
-    if (!n.engine) return;
+    if (!n.driver) return;
     if (this.now < n.pausedUntil) n.buffered.push(fn);
     else fn();
+  }
+
+  private info(n: SimNode): NodeInfo {
+    return { ver: '1.0.0', app: n.app, rev: { n: 1, t: 0, h: '0' }, sync: 'in-sync', port: 1 };
   }
 
   private boot(n: SimNode): void {
@@ -186,69 +224,115 @@ export class Simulation {
     n.seq = 0;
     n.generation += 1;
     this.lastBootAt = this.now;
-    n.engine = new Engine({ ...this.cfgBase, self: n.name }, { ...n.persisted }, this.now);
-    this.trace(`${n.name} boots (incarnation ${n.incarnation}, epoch ${n.persisted.epoch}, maintenance ${n.persisted.maintenance})`);
-    if (!n.linkUp) this.feedLink(n);
-    this.handle(n, n.engine.tick(this.now));
-  }
-
-  /** Like the node's link watch: the engine learns the card's state as it is now, not as it was. */
-  private feedLink(n: SimNode): void {
-    if (n.engine) this.handle(n, n.engine.observe({ kind: 'link', up: n.linkUp }, this.now));
-  }
-
-  /** Like the node: one timer, set for when the engine asked to be ticked (timers fire a little late). */
-  private scheduleTick(n: SimNode): void {
-    const engine = n.engine;
-    if (!engine) return;
-    const token = ++n.tickToken;
-    this.schedule(Math.max(this.now, engine.nextTickAt) + this.r() * 2, () => {
-      if (n.tickToken !== token || n.engine !== engine || this.now <= n.pausedUntil) return; // a frozen node ticks on resume
-      // Like the node: a late tick looks at the link first.
-      if (engine.wasFrozen(this.now)) this.feedLink(n);
-      this.handle(n, engine.tick(this.now));
-    });
-  }
-
-  private handle(n: SimNode, out: Output): void {
-    const engine = n.engine!;
-    this.scheduleTick(n);
-    for (const msg of out.send) this.broadcast(n, msg);
-    for (const e of out.effects) {
-      switch (e.kind) {
-        case 'persist':
-          n.persisted = { ...e.state };
-          break;
-        case 'role':
-          this.trace(`${n.name} ${e.from} -> ${e.to} (epoch ${e.epoch}${e.cause ? `, ${e.cause}` : ''}): ${e.reason}`);
-          if (e.to === 'active') this.checkPromotion(n, e.cause ?? 'manual');
-          break;
-        case 'runtime': {
-          const mode: RuntimeMode = e.mode;
-          const gen = n.generation;
-          const request = ++n.runtimeRequests;
-          if (mode === 'active') {
-            n.runtimeActive = true; // counts as active from the start request on
-            n.lastActiveRequest = request;
-          }
-          const at = Math.max(this.now, n.runtimeFreeAt) + Math.floor(this.r() * 300);
-          n.runtimeFreeAt = at;
-          this.schedule(at, () => {
-            if (n.generation !== gen || !n.engine) return;
-            if (mode !== 'active' && request > n.lastActiveRequest) n.runtimeActive = false;
-            this.trace(`${n.name} runtime reached ${mode}`);
-            this.onNode(n, () => this.handle(n, engine.observe({ kind: 'runtime', mode }, this.now)));
+    const gen = n.generation;
+    const alive = () => n.generation === gen;
+    const engine = new Engine({ ...this.cfgBase, self: n.name }, { ...n.store.durable }, this.now);
+    const say = (level: string) => (event: string, detail: string) => {
+      if (event === 'version' && level === 'warn') this.stats.incompatible += 1;
+      this.trace(`${n.name} ${level === 'info' ? '' : `${level} `}${event}: ${detail}`);
+    };
+    const log: Logger = { info: say('info'), warn: say('warn'), error: say('error'), file: null };
+    const ports: DriverPorts = {
+      clock: {
+        now: () => this.now,
+        wallMs: () => this.now,
+        setTimer: (at, fn) => {
+          let live = true;
+          // Timers fire a little late; a frozen node runs them when it wakes, before its datagrams.
+          this.schedule(Math.max(this.now, at) + this.r() * 2, () => {
+            if (!live || !alive()) return;
+            live = false;
+            if (this.now < n.pausedUntil) n.dueTimers.push(fn);
+            else fn();
           });
-          break;
-        }
-        case 'done':
-          this.trace(`${n.name} command ${e.command} ${e.ok ? 'done' : 'failed'}: ${e.message}`);
-          break;
-      }
+          return () => {
+            live = false;
+          };
+        },
+      },
+      transport: { send: (msg) => this.broadcast(n, msg), rejoin: () => undefined },
+      runtime: {
+        setMode: (mode) => this.runtimeSetMode(n, mode),
+        hold: () => undefined,
+        dropHold: () => undefined,
+        resume: () => {
+          const p = new SimPending<boolean>();
+          this.schedule(this.now, () => p.complete(false));
+          return p;
+        },
+        held: () => null,
+      },
+      store: {
+        write: (state) => {
+          if (this.r() < this.opts.faults.diskFailures) throw new Error(`cannot write ${n.name}'s state file: simulated disk failure`);
+          n.store.write(state);
+        },
+      },
+      link: { up: () => n.linkUp, detail: `${n.name}'s card` },
+      log,
+      onFatal: () => {
+        this.stats.diskFailures += 1;
+        this.crash(n, 'stopped itself: it could not keep its state');
+        this.schedule(this.now + 200 + this.r() * 4_000, () => {
+          if (!n.driver) this.boot(n);
+        });
+      },
+    };
+    const driver = new EngineDriver(engine, ports, n.name);
+    n.engine = engine;
+    n.driver = driver;
+    driver.onRoleChange((e) => this.onRole(n, e));
+    this.trace(`${n.name} boots (incarnation ${n.incarnation}, epoch ${n.store.durable.epoch}, maintenance ${n.store.durable.maintenance}, application ${n.app})`);
+    driver.setInfo(this.info(n));
+    driver.checkLink();
+    driver.start();
+  }
+
+  private onRole(n: SimNode, e: RoleEvent): void {
+    if (e.to === 'active') this.checkPromotion(n, e.cause ?? 'manual');
+  }
+
+  /** The simulated runtime: reaches a mode after 0-300 ms, one change after the other. */
+  private runtimeSetMode(n: SimNode, mode: RuntimeMode): Pending<void> {
+    const done = new SimPending<void>();
+    const gen = n.generation;
+    const request = ++n.runtimeRequests;
+    if (mode === 'active') {
+      n.runtimeActive = true; // counts as active from the start request on
+      n.lastActiveRequest = request;
     }
+    const at = Math.max(this.now, n.runtimeFreeAt) + Math.floor(this.r() * 300);
+    n.runtimeFreeAt = at;
+    this.schedule(at, () => {
+      if (n.generation !== gen || !n.driver) return;
+      if (mode !== 'active' && request > n.lastActiveRequest) n.runtimeActive = false;
+      this.trace(`${n.name} runtime reached ${mode}`);
+      this.onNode(n, () => done.complete());
+    });
+    return done;
+  }
+
+  /** The node's process ends (a crash, or a fail-stop); it boots again later. */
+  private crash(n: SimNode, why: string): void {
+    n.driver?.stop();
+    n.driver = null;
+    n.engine = null;
+    n.generation += 1;
+    n.runtimeActive = false; // the server went down with its runtime
+    n.runtimeFreeAt = 0;
+    n.pausedUntil = 0;
+    n.dueTimers = [];
+    n.buffered = [];
+    this.trace(`${n.name} ${why}`);
   }
 
   private broadcast(from: SimNode, msg: Heartbeat): void {
+    // Persist before send: what a heartbeat announces must survive a crash right after it.
+    const kept = from.store.durable;
+    if (msg.maxEpoch > kept.epoch || msg.epoch > kept.epoch) {
+      this.fail(`${from.name} announced epoch ${Math.max(msg.epoch, msg.maxEpoch)} before persisting it (state kept: epoch ${kept.epoch})`);
+    }
+    if (msg.role === 'maintenance' && !kept.maintenance) this.fail(`${from.name} announced Maintenance before persisting it`);
     from.seq += 1;
     const env = { incarnation: from.incarnation, seq: from.seq, msg: structuredClone(msg) };
     const f = this.opts.faults;
@@ -261,13 +345,13 @@ export class Simulation {
         const delay = f.delayMinMs + this.r() * (f.delayMaxMs - f.delayMinMs);
         this.schedule(this.now + delay, () => {
           // Connectivity is judged on arrival: a partition or lost link drops what is in flight.
-          if (!from.linkUp || !to.linkUp || from.group !== to.group || !to.engine) return;
+          if (!from.linkUp || !to.linkUp || from.group !== to.group || !to.driver) return;
           this.onNode(to, () => {
-            const engine = to.engine;
-            if (!engine || to.guard.check(env.msg.from, env.incarnation, env.seq)) return;
+            const driver = to.driver;
+            if (!driver || to.guard.check(env.msg.from, env.incarnation, env.seq)) return;
             if (env.msg.role === 'active' || env.msg.role === 'deactivating') to.lastActiveDelivered = this.now;
             if (process.env.SIM_TRACE === '2') this.trace(`${to.name} <- ${env.msg.from} ${env.msg.role} e${env.msg.epoch} seq ${env.seq}`);
-            this.handle(to, engine.receive(env.msg, this.now));
+            driver.receive(env.msg);
           });
         });
       }
@@ -280,8 +364,13 @@ export class Simulation {
     throw new Violation(`seed ${this.opts.seed} at ${Math.round(this.now)} ms: ${what}\n  ${this.describe()}\n  replay: npm run build && SIM_SEED=${this.opts.seed} node out/test/sim/replay.js`);
   }
 
+  private incompatibleNow(): boolean {
+    return this.now < this.skewUntil || this.nodes.some((n) => n.engine && n.engine.currentIncompatibility !== null);
+  }
+
   private checkPromotion(n: SimNode, cause: string): void {
     this.stats.promotions += 1;
+    if (n.engine?.currentIncompatibility) this.fail(`${n.name} promoted itself (${cause}) although incompatible: ${n.engine.currentIncompatibility}`);
     if (!n.linkUp) this.fail(`${n.name} promoted itself (${cause}) while its own network was down`);
     if (cause === 'failover') {
       this.stats.failovers += 1;
@@ -299,6 +388,13 @@ export class Simulation {
   }
 
   private checkStep(): void {
+    // Versions: a server that finds itself incompatible with the Active is neither Active nor Standby.
+    for (const n of this.nodes) {
+      const why = n.engine?.currentIncompatibility ?? null;
+      if (why === null) continue;
+      const role = n.engine!.currentRole;
+      if (role === 'active' || role === 'standby' || role === 'activating') this.fail(`${n.name} is ${role} although incompatible (${why})`);
+    }
     const actives = this.nodes.filter((n) => n.engine && (n.engine.currentRole === 'active' || n.engine.currentRole === 'deactivating'));
     const epochs = new Set<number>();
     for (const a of actives) {
@@ -310,7 +406,9 @@ export class Simulation {
     // an Active for longer than the failover bound.
     const eligible = this.nodes.some((n) => n.engine && n.engine.currentRole !== 'maintenance' && this.cfgBase.servers.find((s) => s.name === n.name)!.kind !== 'inactive');
     const anyActive = this.nodes.some((n) => n.engine?.currentRole === 'active');
-    if (anyActive || !eligible) this.noActiveSince = null;
+    // While versions differ, an incompatible server waits for an Active of its own versions:
+    // liveness is judged once every server is compatible again.
+    if (anyActive || !eligible || this.incompatibleNow()) this.noActiveSince = null;
     else if (this.noActiveSince === null) this.noActiveSince = this.now;
     const connected = !this.opts.faults.partitions && !this.opts.faults.pauses && !this.opts.faults.linkLoss && this.opts.faults.loss === 0;
     const settled = this.now >= this.healedAt + 3_000;
@@ -372,12 +470,13 @@ export class Simulation {
           this.trace(`${n.name} paused for ${Math.round(d)} ms`);
           this.schedule(this.now + d, () => {
             this.trace(`${n.name} resumes`);
+            // Node's event loop order: the overdue timers (the driver's late tick looks at the
+            // link first) run before the datagrams that arrived meanwhile.
+            const timers = n.dueTimers;
             const work = n.buffered;
+            n.dueTimers = [];
             n.buffered = [];
-            // Like the node: a late tick checks the link first; the overdue timer then runs
-            // before the buffered datagrams (Node's event loop order).
-            this.feedLink(n);
-            if (n.engine) this.handle(n, n.engine.tick(this.now));
+            for (const t of timers) if (n.driver) t();
             for (const w of work) w();
           });
         });
@@ -388,16 +487,12 @@ export class Simulation {
         const n = pick();
         const t = at();
         this.schedule(t, () => {
-          if (!n.engine) return;
+          if (!n.driver) return;
           this.expectPromptFailover(n);
-          n.engine = null;
-          n.generation += 1;
-          n.runtimeActive = false; // the server went down with its runtime
-          n.runtimeFreeAt = 0;
-          n.pausedUntil = 0;
-          n.buffered = [];
-          this.trace(`${n.name} crashed`);
-          this.schedule(this.now + dur(4_000), () => this.boot(n));
+          this.crash(n, 'crashed');
+          this.schedule(this.now + dur(4_000), () => {
+            if (!n.driver) this.boot(n);
+          });
         });
       }
     }
@@ -410,24 +505,32 @@ export class Simulation {
           if (!n.linkUp) return;
           n.linkUp = false;
           this.trace(`${n.name} lost its network`);
-          this.onNode(n, () => this.feedLink(n));
+          this.onNode(n, () => n.driver?.checkLink());
           this.schedule(Math.min(this.now + d, end), () => {
             n.linkUp = true;
             this.trace(`${n.name} network back`);
-            this.onNode(n, () => this.feedLink(n));
+            this.onNode(n, () => n.driver?.checkLink());
           });
         });
       }
+    }
+    if (this.skewed) {
+      const n = this.nodes.find((x) => x.name === this.skewed)!;
+      this.schedule(this.skewUntil, () => {
+        n.app = 'A';
+        this.trace(`${n.name} now runs application version A like the others`);
+        this.onNode(n, () => n.driver?.setInfo(this.info(n)));
+      });
     }
     if (f.commands) {
       // A runtime crash loop somewhere: the Active hands over if it can.
       for (let i = 0; i < 2; i++) {
         const n = pick();
         this.schedule(at(), () => this.onNode(n, () => {
-          if (!n.engine) return;
+          if (!n.driver) return;
           this.lastCommandAt = this.now; // the handover it causes is asked for, like a command
           this.trace(`${n.name} runtime crash loop`);
-          this.handle(n, n.engine.observe({ kind: 'runtime-failed', reason: 'simulated crash loop' }, this.now));
+          n.driver.observe({ kind: 'runtime-failed', reason: 'simulated crash loop' });
         }));
       }
       for (let i = 0; i < 6; i++) {
@@ -447,7 +550,7 @@ export class Simulation {
   private expectPromptFailover(victim: SimNode): void {
     const f = this.opts.faults;
     if (f.partitions || f.pauses || f.linkLoss || f.loss > 0) return;
-    if (victim.engine?.currentRole !== 'active') return;
+    if (victim.engine?.currentRole !== 'active' || this.incompatibleNow()) return;
     if (this.now - this.lastCommandAt < 2 * this.timings.handoverTimeoutMs) return;
     const standby = this.nodes.find((n) => n.engine?.currentRole === 'standby' && n.engine.status(this.now).awareness === 0);
     if (!standby) return;
@@ -465,12 +568,11 @@ export class Simulation {
 
   command(n: SimNode, cmd: Command): void {
     this.onNode(n, () => {
-      if (!n.engine) return;
+      if (!n.driver) return;
       this.stats.commands += 1;
-      const r = n.engine.command(cmd, this.now);
+      const r = n.driver.submit(cmd);
       this.trace(`${n.name} command ${JSON.stringify(cmd)}: ${r.accepted ? 'accepted' : 'refused'}: ${r.message}`);
       if (r.accepted) this.lastCommandAt = this.now;
-      this.handle(n, r);
     });
   }
 
@@ -488,7 +590,7 @@ export class Simulation {
       this.healedAt = this.now;
       this.trace('healed');
       for (const n of this.nodes) {
-        if (!n.engine) this.boot(n);
+        if (!n.driver) this.boot(n);
         this.command(n, { kind: 'maintenance', on: false });
       }
     });
