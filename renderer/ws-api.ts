@@ -32,7 +32,7 @@ export function connectWs(token: string, onClosed: (why: string) => void): Duple
     await open;
     const id = next++;
     const request: WsRequest<M> = { id, method, params };
-    return new Promise((resolveCall, rejectCall) => {
+    return new Promise<unknown>((resolveCall, rejectCall) => {
       pending.set(id, { resolve: resolveCall, reject: rejectCall });
       ws.send(JSON.stringify(request));
     });

@@ -10,7 +10,7 @@ const SEEDS = Number(process.env.SIM_SEEDS ?? 2000);
 
 function sweep(faults: Faults, count: number, first: number) {
   const failures: string[] = [];
-  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0 };
+  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, incompatible: 0, diskFailures: 0 };
   for (let seed = first; seed < first + count; seed++) {
     const sim = new Simulation({ seed, faults });
     try {
@@ -29,6 +29,8 @@ describe('deterministic simulation', () => {
     // The runs must have exercised what they claim to check.
     assert.ok(totals.failovers > SEEDS, `too few failovers exercised: ${totals.failovers}`);
     assert.ok(totals.switchovers > SEEDS / 2, `too few switchovers exercised: ${totals.switchovers}`);
+    assert.ok(totals.incompatible > SEEDS / 5, `too few version mismatches exercised: ${totals.incompatible}`);
+    assert.ok(totals.diskFailures > SEEDS / 100, `too few failed state writes exercised: ${totals.diskFailures}`);
     assert.deepEqual(failures, [], `${failures.length} seeds broke an invariant:\n${failures.slice(0, 5).join('\n')}`);
   });
 

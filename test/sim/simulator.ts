@@ -81,9 +81,8 @@ interface SimNode {
   /** The runtime really running in active mode (from the start request until a stop completes). */
   runtimeActive: boolean;
   runtimeFreeAt: number;
-  /** Sequence of the newest request to run active: an older stop completing does not clear it. */
-  lastActiveRequest: number;
-  runtimeRequests: number;
+  /** The newest mode asked for: like the supervisor, each queued change converges to it. */
+  runtimeWanted: RuntimeMode;
   lastActiveDelivered: number;
   group: number;
   generation: number;
@@ -155,7 +154,7 @@ export class Simulation {
       this.nodes.push({
         name: s.name, driver: null, engine: null, store: new MemoryStateStore(), incarnation: 0, seq: 0,
         guard: new ReplayGuard(), pausedUntil: 0, dueTimers: [], buffered: [], linkUp: true, runtimeActive: false,
-        runtimeFreeAt: 0, lastActiveRequest: 0, runtimeRequests: 0, lastActiveDelivered: -Infinity, group: 0, generation: 0,
+        runtimeFreeAt: 0, runtimeWanted: 'stopped', lastActiveDelivered: -Infinity, group: 0, generation: 0,
         app: s.name === this.skewed ? 'B' : 'A',
       });
     }
@@ -292,21 +291,23 @@ export class Simulation {
     if (e.to === 'active') this.checkPromotion(n, e.cause ?? 'manual');
   }
 
-  /** The simulated runtime: reaches a mode after 0-300 ms, one change after the other. */
+  /**
+   * The simulated runtime, modelled on the supervisor: changes queue up one after the other
+   * (0-300 ms each), and each converges to the newest mode asked for. An active request counts
+   * as running active from the moment it is made; only a change that converges to another
+   * mode ends it.
+   */
   private runtimeSetMode(n: SimNode, mode: RuntimeMode): Pending<void> {
     const done = new SimPending<void>();
     const gen = n.generation;
-    const request = ++n.runtimeRequests;
-    if (mode === 'active') {
-      n.runtimeActive = true; // counts as active from the start request on
-      n.lastActiveRequest = request;
-    }
+    n.runtimeWanted = mode;
+    if (mode === 'active') n.runtimeActive = true;
     const at = Math.max(this.now, n.runtimeFreeAt) + Math.floor(this.r() * 300);
     n.runtimeFreeAt = at;
     this.schedule(at, () => {
       if (n.generation !== gen || !n.driver) return;
-      if (mode !== 'active' && request > n.lastActiveRequest) n.runtimeActive = false;
-      this.trace(`${n.name} runtime reached ${mode}`);
+      n.runtimeActive = n.runtimeWanted === 'active';
+      this.trace(`${n.name} runtime reached ${n.runtimeWanted} (asked: ${mode})`);
       this.onNode(n, () => done.complete());
     });
     return done;
@@ -319,6 +320,7 @@ export class Simulation {
     n.engine = null;
     n.generation += 1;
     n.runtimeActive = false; // the server went down with its runtime
+    n.runtimeWanted = 'stopped';
     n.runtimeFreeAt = 0;
     n.pausedUntil = 0;
     n.dueTimers = [];
