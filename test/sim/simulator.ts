@@ -126,6 +126,8 @@ export class Simulation {
   readonly healMs: number;
   /** Version skew: this server runs application version 'B' instead of 'A' until `skewUntil`. */
   readonly skewed: string | null;
+  /** An invariant broken inside a port (where throwing would be caught by the driver). */
+  private broken: string | null = null;
   readonly skewUntil: number;
   stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0 };
 
@@ -330,11 +332,12 @@ export class Simulation {
 
   private broadcast(from: SimNode, msg: Heartbeat): void {
     // Persist before send: what a heartbeat announces must survive a crash right after it.
+    // Recorded, not thrown: the driver catches what a transport throws.
     const kept = from.store.durable;
     if (msg.maxEpoch > kept.epoch || msg.epoch > kept.epoch) {
-      this.fail(`${from.name} announced epoch ${Math.max(msg.epoch, msg.maxEpoch)} before persisting it (state kept: epoch ${kept.epoch})`);
+      this.broken ??= `${from.name} announced epoch ${Math.max(msg.epoch, msg.maxEpoch)} before persisting it (state kept: epoch ${kept.epoch})`;
     }
-    if (msg.role === 'maintenance' && !kept.maintenance) this.fail(`${from.name} announced Maintenance before persisting it`);
+    if (msg.role === 'maintenance' && !kept.maintenance) this.broken ??= `${from.name} announced Maintenance before persisting it`;
     from.seq += 1;
     const env = { incarnation: from.incarnation, seq: from.seq, msg: structuredClone(msg) };
     const f = this.opts.faults;
@@ -390,6 +393,7 @@ export class Simulation {
   }
 
   private checkStep(): void {
+    if (this.broken) this.fail(this.broken);
     // Versions: a server that finds itself incompatible with the Active is neither Active nor Standby.
     for (const n of this.nodes) {
       const why = n.engine?.currentIncompatibility ?? null;
