@@ -1,0 +1,97 @@
+/** The engine driver on recording ports: persist before send, fail-stop, one timer, answers by request id. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { EngineDriver, type DriverPorts } from '../../main/node/driver';
+import type { Heartbeat, PersistedState, RuntimeMode } from '../../main/engine/types';
+import { engine, hb, T } from './harness';
+
+function rig(opts: { failWrites?: boolean } = {}) {
+  const calls: string[] = [];
+  let now = 0;
+  const timers: { at: number; fn: () => void; live: boolean }[] = [];
+  let fatal: string | null = null;
+  const modes: RuntimeMode[] = [];
+  const ports: DriverPorts = {
+    clock: {
+      now: () => now,
+      wallMs: () => now,
+      setTimer: (at, fn) => {
+        const t = { at, fn, live: true };
+        timers.push(t);
+        return () => {
+          t.live = false;
+        };
+      },
+    },
+    transport: { send: (m: Heartbeat) => calls.push(`send ${m.role} e${m.maxEpoch}`), rejoin: () => calls.push('rejoin') },
+    runtime: {
+      setMode: (mode) => {
+        modes.push(mode);
+        return Promise.resolve();
+      },
+      hold: () => undefined, dropHold: () => undefined, resume: () => Promise.resolve(false), held: () => null,
+    },
+    store: {
+      write: (s: PersistedState) => {
+        if (opts.failWrites) throw new Error('cannot write state.json: disk full');
+        calls.push(`persist e${s.epoch}`);
+      },
+    },
+    link: { up: () => true, detail: '127.0.0.1' },
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined, file: null },
+    onFatal: (m) => {
+      fatal = m;
+    },
+  };
+  const d = new EngineDriver(engine('a', { a: 'main', b: 'backup' }), ports, 'a');
+  /** Runs the due timers up to `to`, as the clock would. */
+  const advance = (to: number) => {
+    for (;;) {
+      const next = timers.filter((t) => t.live).sort((x, y) => x.at - y.at)[0];
+      if (!next || next.at > to) break;
+      next.live = false;
+      now = next.at;
+      next.fn();
+    }
+    now = to;
+  };
+  return { d, calls, timers, advance, modes, fatal: () => fatal };
+}
+
+describe('engine driver', () => {
+  it('persists the new epoch before the heartbeat that announces it, and keeps one timer', () => {
+    const r = rig();
+    r.d.start();
+    r.advance(T.discoveryMs + 50);
+    assert.equal(r.d.role, 'active');
+    const persist = r.calls.findIndex((c) => /^persist e[1-9]/.test(c));
+    const announce = r.calls.findIndex((c) => /^send active/.test(c));
+    assert.ok(persist >= 0 && announce > persist, r.calls.join(', '));
+    assert.deepEqual(r.modes, ['active']);
+    assert.ok(r.timers.filter((t) => t.live).length <= 1, 'one tick timer at a time');
+  });
+
+  it('stops itself when the state cannot be written, and sends nothing it could not keep', () => {
+    const r = rig({ failWrites: true });
+    r.d.start();
+    r.advance(T.discoveryMs + 50);
+    assert.match(r.fatal() ?? '', /cannot write state\.json: disk full/);
+    assert.equal(r.calls.some((c) => /^send active/.test(c)), false);
+    assert.equal(r.timers.filter((t) => t.live).length, 0, 'no timer after the fail-stop');
+  });
+
+  it('answers each command by its own request id', async () => {
+    const r = rig();
+    r.d.start();
+    r.advance(200);
+    r.d.receive(hb('b', 'active', 1));
+    r.advance(400);
+    const first = r.d.command({ kind: 'maintenance', on: true });
+    const second = r.d.command({ kind: 'maintenance', on: true });
+    assert.deepEqual(await first, { ok: true, message: 'a is in Maintenance' });
+    assert.deepEqual(await second, { ok: true, message: 'a is already in Maintenance' });
+    const refused = await r.d.command({ kind: 'deactivate' });
+    assert.equal(refused.ok, false);
+    assert.match(refused.message, /only the Active can be deactivated/);
+  });
+});
