@@ -196,6 +196,11 @@ export class EngineDriver {
     return () => this.listeners.delete(listener);
   }
 
+  /** The own network card as last checked (checkLink). */
+  get linkIsUp(): boolean {
+    return this.linkUp;
+  }
+
   get role(): Role {
     return this.engine.currentRole;
   }

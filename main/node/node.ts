@@ -169,7 +169,7 @@ export class DuplexNode {
     this.probes = new ProbeRunner(cfg.probes.filter((p) => !p.servers || p.servers.includes(this.server)), {
       dataDir: this.paths.dir,
       interfaceAddress: address,
-      linkUp: link.up,
+      linkUp: () => this.driver.linkIsUp,
       resolvePath: (p) => domainPath(this.domain, p),
     }, this.log, (h) => this.driver.observe({ kind: 'health', score: h.score, failing: h.failing, isolated: h.isolated }));
     this.probes.setMaintenance(this.engine.currentRole === 'maintenance');
