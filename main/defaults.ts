@@ -38,6 +38,18 @@ export const DEFAULT_TIMINGS: Readonly<Timings> = Object.freeze({
   lateTickMs: 100,
 });
 
+/**
+ * The guardian's lease: three quarters of the failure timeout (600 ms by default). When the
+ * node has not renewed it for this long (renewed with every heartbeat, so this is 3 missed
+ * heartbeats), the guardian kills the runtime. The quarter left over (200 ms by default) is
+ * the margin in which the guardian wakes up, kills and multicasts the release before any
+ * Standby's failure timeout can run out; it also covers the two machines' clock rates, which
+ * differ by far less than 0.1 %.
+ */
+export function leaseMs(t: Pick<Timings, 'failureTimeoutMs'>): number {
+  return Math.floor((t.failureTimeoutMs * 3) / 4);
+}
+
 /** Lifeguard: the failure timeout is multiplied by (1 + awareness); awareness is 0..MAX_AWARENESS. */
 export const MAX_AWARENESS = 3;
 /** Awareness decays by one after this long without local trouble. */

@@ -103,6 +103,8 @@ export class Engine {
   private wakeAt: number;
   private resumedAt = -Infinity;
   private lastActiveHeardAt = -Infinity;
+  /** The Active term its guardian released (its runtime was killed): the Standby takes over at once. */
+  private releasedTerm: { from: string; epoch: number } | null = null;
   private lastSent = -Infinity;
   private dirty = true;
   private runtimeWanted: RuntimeMode = 'stopped';
@@ -198,6 +200,12 @@ export class Engine {
   receive(msg: Heartbeat, now: number): Output {
     this.begin();
     if (msg.from === this.cfg.self || !this.decls.has(msg.from)) return this.out;
+    const before = this.peers.get(msg.from)?.hb;
+    // A release counts only from the Active we heard in that very term, and not when it is
+    // among what piled up while this process was frozen (others may have moved on meanwhile).
+    if (msg.released && before && ACTIVE_ROLES.has(before.role) && before.epoch === msg.epoch && !this.justResumed(now)) {
+      this.releasedTerm = { from: msg.from, epoch: msg.epoch };
+    }
     this.peers.set(msg.from, { name: msg.from, hb: msg, lastHeard: now });
     if (ACTIVE_ROLES.has(msg.role)) this.lastActiveHeardAt = now;
     if (msg.maxEpoch > this.maxEpoch) {
@@ -234,6 +242,9 @@ export class Engine {
         break;
       case 'runtime-failed':
         this.runtimeFailed(now, fact.reason);
+        break;
+      case 'fenced':
+        this.fenced(now, fact.reason);
         break;
       case 'health':
         if (fact.score !== this.health || fact.isolated !== this.isolated) this.dirty = true;
@@ -305,6 +316,21 @@ export class Engine {
     return this.wakeAt;
   }
 
+  /**
+   * What the guardian holds for this node, renewed with every heartbeat sent: the release
+   * notice it multicasts if it has to kill this server's runtime (null unless this server may
+   * run its runtime in active mode), and whether a Standby is ready to take over at once.
+   */
+  lease(now: number): { notice: Heartbeat | null; standbyReady: boolean } {
+    if (!ACTIVE_ROLES.has(this.role)) return { notice: null, standbyReady: false };
+    const notice: Heartbeat = {
+      kind: 'heartbeat', from: this.cfg.self, role: 'inactive', epoch: this.epoch, maxEpoch: this.maxEpoch,
+      eligible: false, awareness: this.awareness, released: true,
+    };
+    if (this.info) notice.info = this.info;
+    return { notice, standbyReady: this.liveStandby(now) !== null };
+  }
+
   /** Whether a tick at `now` comes so late that this process must have been frozen meanwhile. */
   wasFrozen(now: number): boolean {
     return now - this.wakeAt >= this.cfg.timings.failureTimeoutMs / 2;
@@ -356,7 +382,8 @@ export class Engine {
       if (!active && this.claimantAhead(now)) {
         return refuse('another server is starting or taking over right now; try again in a second');
       }
-      if (!active && !this.livePeers(now).some((p) => p.hb.eligible)) {
+      // Just after a freeze nobody has been heard yet: that is not the same as nobody being there.
+      if (!active && !this.livePeers(now).some((p) => p.hb.eligible) && !this.justResumed(now)) {
         this.promote(now, 'manual', 'activated by command; no Active was reachable');
         this.done(request, true, `${self} is Active (epoch ${this.epoch})`);
         return { accepted: true, message: `no Active reachable: ${self} took over at once` };
@@ -448,6 +475,22 @@ export class Engine {
     }
     this.manualHold = true; // no failback onto a server whose runtime just failed
     this.startHandover(now, standby.name, 'follower', null, `runtime crash loop (${why}): handing over to ${standby.name}`);
+  }
+
+  /**
+   * The guardian killed the runtime: this node stopped renewing its lease in time (it froze),
+   * so its Active term is over whatever it believed meanwhile. It becomes a follower; the
+   * failure timeout passes before it may claim again (the Standby was told at once).
+   */
+  private fenced(now: number, why: string): void {
+    if (!ACTIVE_ROLES.has(this.role)) return;
+    const d = this.deactivation;
+    if (d?.request) this.done(d.request, false, `the runtime was fenced: ${why}`);
+    this.deactivation = null;
+    this.grant = null;
+    this.manualHold = true; // no failback onto a server that just froze
+    this.lastActiveHeardAt = now;
+    this.follow(now, this.liveActive(now), `Active term ${this.epoch} ended: the guardian killed the runtime (${why}); `);
   }
 
   // ---------------------------------------------------------------- decisions
@@ -580,13 +623,23 @@ export class Engine {
     const active = this.liveActive(now);
     // A former Active that stopped its runtime for us: take over. A grant older than the
     // newest epoch we know of is stale (reordered, or overtaken by a later promotion).
-    if (!active && this.canPromote(now)) {
+    if (!active && this.canPromote(now) && !this.justResumed(now)) {
       const granter = this.livePeers(now).find((p) =>
         p.hb.grantTo === this.cfg.self && !ACTIVE_ROLES.has(p.hb.role) && (p.hb.grantEpoch ?? -1) >= this.maxEpoch);
       if (granter) {
         const cause: PromotionCause = this.activation?.cause ?? 'switchover';
         return this.promote(now, cause, `${granter.name} stopped its runtime and handed over`, granter.hb.grantEpoch ?? 0);
       }
+    }
+    // The Active's guardian killed its runtime and released the term: no need to wait for silence.
+    const released = this.releasedTerm;
+    if (released && released.epoch < this.maxEpoch) this.releasedTerm = null;
+    else if (released && !active && (this.role === 'standby' || this.role === 'activating') && this.canPromote(now) && !this.grant && !this.claimantAhead(now)) {
+      this.releasedTerm = null;
+      return this.promote(now, 'failover', `failover: ${released.from}'s guardian killed its runtime and released Active term ${released.epoch} (its node died or froze)`);
+    }
+    if (this.role === 'activating' && this.activation && this.incompatible) {
+      return this.failActivation(now, active, `incompatible: ${this.incompatible}`);
     }
     if (this.role === 'activating' && this.activation) {
       const a = this.activation;
@@ -795,6 +848,14 @@ export class Engine {
   private silenceBase(): number {
     const heard = this.lastActiveHeardAt >= this.listeningSince;
     return Math.max(heard ? this.lastActiveHeardAt : this.listeningSince + this.cfg.timings.discoveryMs, this.resumedAt);
+  }
+
+  /**
+   * Within a heartbeat interval of waking from a freeze: what piled up meanwhile (a grant, a
+   * release) may be overtaken by what others did since, and silence proves nothing yet.
+   */
+  private justResumed(now: number): boolean {
+    return now - this.resumedAt < this.cfg.timings.heartbeatIntervalMs;
   }
 
   private raiseAwareness(now: number): void {

@@ -80,6 +80,12 @@ export interface Heartbeat {
   health?: number;
   /** What the node says about itself beyond roles (versions, domain revision, sync); the engine only carries it. */
   info?: NodeInfo;
+  /**
+   * The fast release, multicast by the sender's guardian after it killed the sender's runtime
+   * (the node died or froze): the Active term `epoch` is over and no runtime of the sender runs
+   * in active mode. The Standby takes over at once instead of waiting for the failure timeout.
+   */
+  released?: boolean;
 }
 
 /** A domain revision as advertised: number, edit time (ms since 1970) and the first 16 hex digits of its hash. */
@@ -132,6 +138,8 @@ export type Observation =
   | { kind: 'send-failed' }
   /** The local runtime keeps dying (a crash loop): the Active hands over if it can. */
   | { kind: 'runtime-failed'; reason: string }
+  /** The guardian killed the runtime (this node's lease ran out): an Active term is over. */
+  | { kind: 'fenced'; reason: string }
   /**
    * The probes' verdict: the score, the failing probe, and whether this server's own network
    * or witness checks fail (it may be the isolated one: it must not promote itself).

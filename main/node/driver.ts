@@ -54,6 +54,16 @@ export interface StateStore {
   write(state: PersistedState): void;
 }
 
+/**
+ * The guardian's lease (main/guardian): renewed with every heartbeat sent. When renewals stop
+ * (the node froze) or the node's connection closes (it died), the guardian kills the runtime
+ * and multicasts `notice`.
+ */
+export interface LeaseHolder {
+  /** `notice`: the release to multicast after a kill (null unless this server is Active); `standbyReady`: a Standby can take over at once. */
+  renew(notice: Heartbeat | null, standbyReady: boolean): void;
+}
+
 /** Whether this server's own redundancy network card is there. */
 export interface LinkCheck {
   up(): boolean;
@@ -67,6 +77,7 @@ export interface DriverPorts {
   runtime: RuntimeControl;
   store: StateStore;
   link: LinkCheck;
+  lease: LeaseHolder;
   log: Logger;
   /** The driver stopped itself (it could not keep its state); it has logged why. */
   onFatal(message: string): void;
@@ -237,6 +248,14 @@ export class EngineDriver {
         transport.send(msg);
       } catch (e) {
         log.warn('network', `cannot send a heartbeat: ${(e as Error).message}`);
+      }
+    }
+    if (out.send.length) {
+      const { notice, standbyReady } = this.engine.lease(this.now());
+      try {
+        this.ports.lease.renew(notice, standbyReady);
+      } catch (e) {
+        log.warn('guardian', `cannot renew the guardian's lease: ${(e as Error).message}`);
       }
     }
     for (const effect of out.effects) {

@@ -153,7 +153,7 @@ export class DuplexNode {
     this.engine = new Engine(this.engineConfig(), persisted, realClock.now());
     const link = { up: () => localIPv4Addresses().includes(address), detail: address };
     this.driver = new EngineDriver(this.engine, {
-      clock: realClock, transport: this.transport, runtime: this.runtime, store, link, log: this.log,
+      clock: realClock, transport: this.transport, runtime: this.runtime, store, link, log: this.log, lease: { renew: () => undefined },
       onFatal: (message) => void this.stop().then(() => this.onFatal(message)),
     }, this.server);
     this.driver.onRoleChange((e) => this.probes?.setMaintenance(e.to === 'maintenance'));

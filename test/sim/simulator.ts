@@ -7,7 +7,7 @@
  * DESIGN.md invariants are checked after every step. Everything is driven by one seed; the
  * same seed replays the same run.
  */
-import { DEFAULT_TIMINGS, MAX_AWARENESS, type Timings } from '../../main/defaults';
+import { DEFAULT_TIMINGS, leaseMs, MAX_AWARENESS, type Timings } from '../../main/defaults';
 import { Engine } from '../../main/engine/engine';
 import type { Command, EngineConfig, Heartbeat, NodeInfo, RuntimeMode, ServerKind } from '../../main/engine/types';
 import { ReplayGuard } from '../../main/net/replay';
@@ -48,10 +48,13 @@ export const CHAOS: Faults = {
   partitions: true, pauses: true, crashes: true, linkLoss: true, commands: true, diskFailures: 0.002, versionSkew: true,
 };
 
-/** A connected network (delay, duplication, reordering, crashes, commands): two Actives must never coexist. */
+/**
+ * A connected network (delay, duplication, reordering, crashes, pauses, commands): two active
+ * runtimes must never coexist (a frozen node's guardian fences its runtime in time).
+ */
 export const CONNECTED: Faults = {
   loss: 0, duplicate: 0.1, delayMinMs: 0, delayMaxMs: 60,
-  partitions: false, pauses: false, crashes: true, linkLoss: false, commands: true, diskFailures: 0.002, versionSkew: true,
+  partitions: false, pauses: true, crashes: true, linkLoss: false, commands: true, diskFailures: 0.002, versionSkew: true,
 };
 
 /** Loss after the heal: a working LAN. */
@@ -88,6 +91,22 @@ interface SimNode {
   generation: number;
   /** The application version this server runs now. */
   app: string;
+  guardian: SimGuardian;
+}
+
+/**
+ * The guardian (main/guardian), modelled: it outlives the node process (not the machine),
+ * holds the lease the node renews with every heartbeat, and when the lease runs out or the
+ * node dies with a Standby ready, kills the runtime at once and multicasts the release.
+ */
+interface SimGuardian {
+  renewedAt: number;
+  notice: Heartbeat | null;
+  standbyReady: boolean;
+  /** Killed the runtime; refuses active mode until the node renews as a non-Active. */
+  fenced: boolean;
+  /** The node process is gone (the guardian waits for the lease, then fences). */
+  orphaned: boolean;
 }
 
 /** The simulation's stand-in for a Promise: completed synchronously by a scheduled event. */
@@ -117,6 +136,8 @@ export class Simulation {
   readonly nodes: SimNode[] = [];
   readonly cfgBase: Omit<EngineConfig, 'self'>;
   readonly timings: Timings;
+  /** The guardian's lease (main/defaults.ts leaseMs). */
+  readonly lease: number;
   readonly log: string[] = [];
   private lastCommandAt = -Infinity;
   private noActiveSince: number | null = null;
@@ -129,7 +150,7 @@ export class Simulation {
   /** An invariant broken inside a port (where throwing would be caught by the driver). */
   private broken: string | null = null;
   readonly skewUntil: number;
-  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0 };
+  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0 };
 
   constructor(readonly opts: SimOptions) {
     this.r = rng(opts.seed);
@@ -143,6 +164,7 @@ export class Simulation {
       handoverTimeoutMs: 2_000 + Math.floor(this.r() * 8_000),
       failbackDelayMs: 1_000 + Math.floor(this.r() * 5_000),
     };
+    this.lease = leaseMs(this.timings);
     this.cfgBase = {
       servers: kinds.map((kind, i) => ({ name: `s${i}`, kind, maintenance: false })),
       failback: this.r() < 0.3 ? 'auto' : 'manual',
@@ -157,6 +179,7 @@ export class Simulation {
         name: s.name, driver: null, engine: null, store: new MemoryStateStore(), incarnation: 0, seq: 0,
         guard: new ReplayGuard(), pausedUntil: 0, dueTimers: [], buffered: [], linkUp: true, runtimeActive: false,
         runtimeFreeAt: 0, runtimeWanted: 'stopped', lastActiveDelivered: -Infinity, group: 0, generation: 0,
+        guardian: { renewedAt: -Infinity, notice: null, standbyReady: false, fenced: false, orphaned: false },
         app: s.name === this.skewed ? 'B' : 'A',
       });
     }
@@ -221,6 +244,13 @@ export class Simulation {
   }
 
   private boot(n: SimNode): void {
+    if (n.guardian.orphaned) {
+      // Like stopLeftoverRuntimes: a runtime the guardian still holds is stopped before joining.
+      if (n.runtimeActive) this.trace(`${n.name} stops the runtime left running under its guardian`);
+      n.runtimeActive = false;
+      n.runtimeWanted = 'stopped';
+      n.guardian = { renewedAt: -Infinity, notice: null, standbyReady: false, fenced: false, orphaned: false };
+    }
     n.incarnation += 1;
     n.seq = 0;
     n.generation += 1;
@@ -270,6 +300,7 @@ export class Simulation {
         },
       },
       link: { up: () => n.linkUp, detail: `${n.name}'s card` },
+      lease: { renew: (notice, standbyReady) => this.renew(n, notice, standbyReady) },
       log,
       onFatal: () => {
         this.stats.diskFailures += 1;
@@ -290,7 +321,7 @@ export class Simulation {
   }
 
   private onRole(n: SimNode, e: RoleEvent): void {
-    if (e.to === 'active') this.checkPromotion(n, e.cause ?? 'manual');
+    if (e.to === 'active') this.checkPromotion(n, e.cause ?? 'manual', e.reason);
   }
 
   /**
@@ -303,24 +334,72 @@ export class Simulation {
     const done = new SimPending<void>();
     const gen = n.generation;
     n.runtimeWanted = mode;
-    if (mode === 'active') n.runtimeActive = true;
+    // The guardian refuses active mode after a fence until the node has stepped down.
+    if (mode === 'active' && !n.guardian.fenced) n.runtimeActive = true;
     const at = Math.max(this.now, n.runtimeFreeAt) + Math.floor(this.r() * 300);
     n.runtimeFreeAt = at;
     this.schedule(at, () => {
       if (n.generation !== gen || !n.driver) return;
-      n.runtimeActive = n.runtimeWanted === 'active';
+      n.runtimeActive = n.runtimeWanted === 'active' && !n.guardian.fenced;
       this.trace(`${n.name} runtime reached ${n.runtimeWanted} (asked: ${mode})`);
       this.onNode(n, () => done.complete());
     });
     return done;
   }
 
-  /** The node's process ends (a crash, or a fail-stop); it boots again later. */
-  private crash(n: SimNode, why: string): void {
+  /** A lease renewal: the guardian fences if no other one comes within the lease. */
+  private renew(n: SimNode, notice: Heartbeat | null, standbyReady: boolean): void {
+    const g = n.guardian;
+    g.renewedAt = this.now;
+    g.notice = notice ? structuredClone(notice) : null;
+    g.standbyReady = standbyReady;
+    if (!notice) g.fenced = false;
+    this.scheduleLeaseCheck(n);
+  }
+
+  private scheduleLeaseCheck(n: SimNode): void {
+    const renewedAt = n.guardian.renewedAt;
+    // The guardian's timer fires a little late too; the margin to the failure timeout covers it.
+    this.schedule(renewedAt + this.lease + this.r() * 20, () => {
+      if (n.guardian.renewedAt === renewedAt && (n.runtimeActive || n.guardian.notice)) this.fence(n, 'the lease ran out');
+    });
+  }
+
+  /** The guardian kills the runtime, then multicasts the release (if the node was Active) and tells the node. */
+  private fence(n: SimNode, why: string): void {
+    const g = n.guardian;
+    if (g.fenced) return;
+    g.fenced = true;
+    n.runtimeActive = false;
+    this.stats.fences += 1;
+    this.trace(`${n.name}'s guardian killed the runtime: ${why}${g.notice ? `; releases Active term ${g.notice.epoch}` : ''}`);
+    if (g.notice) {
+      this.broadcast(n, g.notice);
+      g.notice = null;
+    }
+    this.onNode(n, () => n.driver?.observe({ kind: 'fenced', reason: why }));
+  }
+
+  /**
+   * The node's process ends (a crash, or a fail-stop); it boots again later. When only the
+   * node process died, the guardian and the runtime live on: the guardian fences at once if a
+   * Standby was ready, else when the lease runs out.
+   */
+  private crash(n: SimNode, why: string, onlyTheNode = false): void {
     n.driver?.stop();
     n.driver = null;
     n.engine = null;
     n.generation += 1;
+    if (onlyTheNode && n.runtimeActive) {
+      n.guardian.orphaned = true;
+      this.trace(`${n.name} ${why}`);
+      if (n.guardian.standbyReady) this.fence(n, 'the node died');
+      n.pausedUntil = 0;
+      n.dueTimers = [];
+      n.buffered = [];
+      return;
+    }
+    n.guardian = { renewedAt: -Infinity, notice: null, standbyReady: false, fenced: false, orphaned: false };
     n.runtimeActive = false; // the server went down with its runtime
     n.runtimeWanted = 'stopped';
     n.runtimeFreeAt = 0;
@@ -373,11 +452,13 @@ export class Simulation {
     return this.now < this.skewUntil || this.nodes.some((n) => n.engine && n.engine.currentIncompatibility !== null);
   }
 
-  private checkPromotion(n: SimNode, cause: string): void {
+  private checkPromotion(n: SimNode, cause: string, reason: string): void {
     this.stats.promotions += 1;
     if (n.engine?.currentIncompatibility) this.fail(`${n.name} promoted itself (${cause}) although incompatible: ${n.engine.currentIncompatibility}`);
     if (!n.linkUp) this.fail(`${n.name} promoted itself (${cause}) while its own network was down`);
-    if (cause === 'failover') {
+    if (cause === 'failover' && /released Active term/.test(reason)) {
+      this.stats.releases += 1; // no silence to wait for: the runtime overlap check judges it
+    } else if (cause === 'failover') {
       this.stats.failovers += 1;
       const silent = this.now - n.lastActiveDelivered;
       if (silent < this.timings.failureTimeoutMs) {
@@ -416,12 +497,14 @@ export class Simulation {
     // liveness is judged once every server is compatible again.
     if (anyActive || !eligible || this.incompatibleNow()) this.noActiveSince = null;
     else if (this.noActiveSince === null) this.noActiveSince = this.now;
-    const connected = !this.opts.faults.partitions && !this.opts.faults.pauses && !this.opts.faults.linkLoss && this.opts.faults.loss === 0;
+    const connected = !this.opts.faults.partitions && !this.opts.faults.linkLoss && this.opts.faults.loss === 0;
     const settled = this.now >= this.healedAt + 3_000;
     if (connected || settled) {
-      const running = this.nodes.filter((n) => n.engine && n.runtimeActive);
+      // Counted whether or not the node process is up: a runtime outliving its node counts.
+      const running = this.nodes.filter((n) => n.runtimeActive);
       if (running.length > 1) this.fail(`runtimes active at once on ${running.map((n) => n.name).join(' and ')}${settled ? ' after the network healed' : ' on a connected network'}`);
-      const roleActive = this.nodes.filter((n) => n.engine?.currentRole === 'active');
+      // A frozen Active still believes it is Active (its runtime is fenced): roles are judged awake.
+      const roleActive = this.nodes.filter((n) => n.engine?.currentRole === 'active' && this.now >= n.pausedUntil);
       if (roleActive.length > 1) this.fail(`${roleActive.map((n) => n.name).join(' and ')} are both Active${settled ? ' after the network healed' : ' on a connected network'}`);
       if (this.noActiveSince !== null && this.now - this.noActiveSince > this.livenessBound()) {
         this.fail(`no Active for ${Math.round(this.now - this.noActiveSince)} ms although eligible servers are up (${this.nodes.map((n) => `${n.name}=${n.engine?.currentRole ?? 'down'}`).join(' ')})`);
@@ -492,10 +575,12 @@ export class Simulation {
       for (let i = 0; i < 3; i++) {
         const n = pick();
         const t = at();
+        // Half the crashes are the node process alone (its guardian and runtime live on).
+        const onlyTheNode = this.r() < 0.5;
         this.schedule(t, () => {
           if (!n.driver) return;
           this.expectPromptFailover(n);
-          this.crash(n, 'crashed');
+          this.crash(n, onlyTheNode ? 'node process died (the machine and the guardian live on)' : 'crashed (the machine)', onlyTheNode);
           this.schedule(this.now + dur(4_000), () => {
             if (!n.driver) this.boot(n);
           });

@@ -27,6 +27,7 @@ function rig(opts: { failWrites?: boolean } = {}) {
     runtime: {
       setMode: (mode) => {
         modes.push(mode);
+        calls.push(`runtime ${mode}`);
         return Promise.resolve();
       },
       hold: () => undefined, dropHold: () => undefined, resume: () => Promise.resolve(false), held: () => null,
@@ -38,6 +39,7 @@ function rig(opts: { failWrites?: boolean } = {}) {
       },
     },
     link: { up: () => true, detail: '127.0.0.1' },
+    lease: { renew: (notice, standbyReady) => calls.push(`renew ${notice ? `release of term ${notice.epoch}` : 'no release'}${standbyReady ? ', standby ready' : ''}`) },
     log: { info: () => undefined, warn: () => undefined, error: () => undefined, file: null },
     onFatal: (m) => {
       fatal = m;
@@ -69,6 +71,23 @@ describe('engine driver', () => {
     assert.ok(persist >= 0 && announce > persist, r.calls.join(', '));
     assert.deepEqual(r.modes, ['active']);
     assert.ok(r.timers.filter((t) => t.live).length <= 1, 'one tick timer at a time');
+  });
+
+  it("renews the guardian's lease after every heartbeat; the Active's renewal carries its release before its runtime goes active", () => {
+    const r = rig();
+    r.d.start();
+    r.advance(T.discoveryMs - 50);
+    const sends = r.calls.filter((c) => c.startsWith('send')).length;
+    assert.ok(sends >= 3);
+    assert.equal(r.calls.filter((c) => c === 'renew no release').length, sends, r.calls.join(', '));
+    r.advance(T.discoveryMs + 50);
+    const announce = r.calls.findIndex((c) => /^send active/.test(c));
+    const renew = r.calls.findIndex((c) => /^renew release of term [1-9]/.test(c));
+    const runtime = r.calls.indexOf('runtime active');
+    assert.ok(announce >= 0 && renew === announce + 1 && runtime > renew, r.calls.join(', '));
+    r.d.receive(hb('b', 'standby'));
+    r.advance(T.discoveryMs + 50 + T.heartbeatIntervalMs);
+    assert.match(r.calls.filter((c) => c.startsWith('renew')).at(-1) ?? '', /^renew release of term [1-9], standby ready$/);
   });
 
   it('stops itself when the state cannot be written, and sends nothing it could not keep', () => {

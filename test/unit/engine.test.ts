@@ -728,3 +728,108 @@ describe('health: rated failover, isolation, reported failures', () => {
     assert.match(a.status(1020).reason, /the application reported a failure \(database lost\): handing over to b/);
   });
 });
+
+describe('guardian: lease, fence and fast release', () => {
+  it('the Active gives its guardian a release notice and says whether a Standby is ready; a follower gives none', () => {
+    const a = activeA();
+    const lease = a.lease(1000);
+    assert.equal(lease.standbyReady, true);
+    assert.deepEqual({ ...lease.notice, info: undefined }, { kind: 'heartbeat', from: 'a', role: 'inactive', epoch: 3, maxEpoch: 3, eligible: false, awareness: 0, released: true, info: undefined });
+    assert.equal(engine('a', ABC).lease(1000).notice, null);
+    assert.deepEqual(standbyBehindA().lease(1000), { notice: null, standbyReady: false });
+    const alone = engine('a', ABC);
+    tickUntil(alone, 0, 1000);
+    assert.equal(alone.lease(1000).standbyReady, false);
+  });
+
+  it('a Standby that receives the release takes over at once, as a failover with a higher epoch', () => {
+    const b = standbyBehindA();
+    const out = b.receive(hb('a', 'inactive', 3, { eligible: false, released: true }), 1010);
+    assert.equal(b.currentRole, 'active');
+    assert.ok(b.currentEpoch > 3);
+    const role = roles(out)[0];
+    assert.equal(role?.kind === 'role' && role.cause, 'failover');
+    assert.match(b.status(1010).reason, /a's guardian killed its runtime and released Active term 3/);
+    assert.deepEqual(effectsOf(out, 'runtime'), [{ kind: 'runtime', mode: 'active' }]);
+  });
+
+  it('a release of an older term than the newest known is ignored (stale or replayed)', () => {
+    const b = standbyBehindA();
+    b.receive(hb('c', 'inactive', 0, { maxEpoch: 7 }), 1005);
+    b.receive(hb('a', 'inactive', 3, { eligible: false, released: true }), 1010);
+    assert.equal(b.currentRole, 'standby');
+  });
+
+  it('an Inactive server next in line does not take over on a release', () => {
+    const c = engine('c', { a: 'main', b: 'backup', c: 'backup' });
+    tickUntil(c, 0, 1000, TICK, (now) => (now % 100 === 0 && now > 0 ? [hb('a', 'active', 3), hb('b', 'standby')] : []));
+    assert.equal(c.currentRole, 'inactive');
+    c.receive(hb('a', 'inactive', 3, { eligible: false, released: true }), 1010);
+    assert.equal(c.currentRole, 'inactive');
+  });
+
+  it('a fenced Active ends its term: follows, asks for the standby runtime, and does not claim again before the failure timeout', () => {
+    const a = activeA();
+    const out = a.observe({ kind: 'fenced', reason: 'lease ran out: the node did not renew it for 700 ms' }, 1010);
+    assert.equal(a.currentRole, 'standby');
+    const role = roles(out)[0];
+    assert.match(role?.kind === 'role' ? role.reason : '', /Active term 3 ended: the guardian killed the runtime \(lease ran out/);
+    assert.deepEqual(effectsOf(out, 'runtime'), [{ kind: 'runtime', mode: 'standby' }]);
+    assert.equal(a.lease(1010).notice, null);
+    // b stays silent: a may fail over again only after the full failure timeout.
+    tickUntil(a, 1020, 1010 + T.failureTimeoutMs - TICK);
+    assert.equal(a.currentRole, 'standby');
+  });
+
+  it('a fence is ignored by a server that is not Active', () => {
+    const b = standbyBehindA();
+    const out = b.observe({ kind: 'fenced', reason: 'x' }, 1010);
+    assert.equal(b.currentRole, 'standby');
+    assert.deepEqual(effectsOf(out, 'runtime'), []);
+  });
+});
+
+describe('guardian: which releases count', () => {
+  it('a release from a server that was not heard as the Active of that term is ignored', () => {
+    const b = standbyBehindA({ a: 'main', b: 'backup', c: 'backup' });
+    b.receive(hb('c', 'inactive', 3, { eligible: false, released: true }), 1010);
+    assert.equal(b.currentRole, 'standby');
+  });
+
+  it('a release that piled up while this process was frozen is ignored: only what arrives afterwards counts', () => {
+    const b = standbyBehindA();
+    b.tick(1000 + T.failureTimeoutMs); // the first tick after a freeze comes late
+    b.receive(hb('a', 'inactive', 3, { eligible: false, released: true }), 1000 + T.failureTimeoutMs);
+    assert.equal(b.currentRole, 'standby');
+  });
+});
+
+describe('after a freeze', () => {
+  it('a grant that piled up while frozen is not taken; the same grant heard afterwards is', () => {
+    const b = standbyBehindA();
+    const woke = 1000 + T.failureTimeoutMs;
+    b.tick(woke);
+    b.receive(hb('a', 'standby', 3, { grantTo: 'b', grantEpoch: 3 }), woke);
+    assert.notEqual(b.currentRole, 'active');
+    b.receive(hb('a', 'standby', 3, { grantTo: 'b', grantEpoch: 3 }), woke + T.heartbeatIntervalMs);
+    assert.equal(b.currentRole, 'active');
+  });
+
+  it('an activate command that waited out a freeze announces itself instead of taking over at once', () => {
+    const b = standbyBehindA();
+    const woke = 1000 + T.failureTimeoutMs;
+    b.tick(woke);
+    const r = b.command({ kind: 'activate' }, woke);
+    assert.equal(r.accepted, true);
+    assert.equal(b.currentRole, 'activating');
+  });
+
+  it('an activation is given up when this server turns out to be incompatible with the Active', () => {
+    const b = standbyBehindA();
+    assert.equal(b.command({ kind: 'activate' }, 1000).accepted, true);
+    assert.equal(b.currentRole, 'activating');
+    // a's heartbeats carry no versions: once b knows its own, it cannot be compared with a's.
+    b.setInfo({ ver: '1.0.0', app: 'B', rev: { n: 1, t: 0, h: '0000000000000000' }, sync: 'in-sync', port: 1 }, 1010);
+    assert.equal(b.currentRole, 'inactive');
+  });
+});
