@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Cluster, sleep, waitFor, waitForRoles } from '../test/integration/cluster';
+import { insertBeforeEnd } from '../main/domain/end';
 import { summary } from './stats';
 
 const { values } = parseArgs({ options: { edits: { type: 'string', default: '20' }, 'bulk-trials': { type: 'string', default: '5' }, mb: { type: 'string', default: '200' } } });
@@ -50,7 +51,7 @@ async function propagation(): Promise<number[]> {
   const c = new Cluster(['a', 'b', 'c'], { separate: true });
   // Pad every copy to 100 KB with comments (the same on every server, so all start in sync).
   const pad = Array.from({ length: 1600 }, (_, i) => `# padding line ${String(i).padStart(4, '0')} ${'x'.repeat(40)}`).join('\n');
-  for (const s of c.servers) writeFileSync(c.fileOf(s), `${readFileSync(c.fileOf(s), 'utf8')}\n${pad}\n`);
+  for (const s of c.servers) writeFileSync(c.fileOf(s), insertBeforeEnd(readFileSync(c.fileOf(s), 'utf8'), pad));
   const times: number[] = [];
   try {
     c.startAll();

@@ -1,10 +1,11 @@
 /** `duplex init`: a complete, commented domain file and a new secret beside it. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_SYNC, DEFAULT_STATE_DIR, DEFAULT_TIMINGS } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import { stringify } from 'yaml';
-import { parseDomain } from './load';
+import { checkEnd, END_LINE, withEndLine } from './end';
+import { DomainFileError, parseDomain } from './load';
 import { newSecretText } from './secret';
 
 export interface InitOptions {
@@ -77,7 +78,11 @@ stateDir: ${DEFAULT_STATE_DIR}      # this server's state, admin endpoint and lo
 ${sync}
 appVersion: ${JSON.stringify(o.appVersion ?? '')}    # servers whose appVersion differs from the Active's are never Active or Standby; "files" = hash of the synced files
 
-${runtime}`;
+${runtime}
+# Duplex takes an edit of this file only when it ends with the next line: a file still being
+# written or cut short is never used or sent to the other servers.
+${END_LINE}
+`;
 }
 
 /** Writes the domain file, and a secret beside it unless one is there (servers already set up keep working). Refuses to overwrite the domain file unless `force`. */
@@ -91,4 +96,29 @@ export function initDomain(o: InitOptions): { file: string; secretFile: string }
   if (!existsSync(secretFile)) writeFileAtomic(secretFile, newSecretText(), { mode: 0o600 });
   writeFileAtomic(file, text);
   return { file, secretFile };
+}
+
+/**
+ * `duplex domain finish`: adds the end line to a whole domain file that has none (one written
+ * before Duplex had it). The file must otherwise be valid; it is written atomically.
+ * Returns false when the file already ends with the line.
+ */
+export function finishDomainFile(file: string): boolean {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new DomainFileError(abs, [`cannot read the file: ${(e as Error).message}`]);
+  }
+  const end = checkEnd(text);
+  if (end.ok) return false;
+  if (end.kind === 'twice' || end.anywhere !== null) {
+    const line = end.kind === 'twice' ? end.line : end.anywhere;
+    throw new DomainFileError(abs, [`line ${line}: the end line is there already, but not only as the last line; edit the file by hand so that it is whole and the end line is last`]);
+  }
+  const finished = withEndLine(text);
+  parseDomain(finished, abs); // a file that is not valid stays as it is: fix it first
+  writeFileAtomic(abs, finished, { keepPrevious: false });
+  return true;
 }

@@ -8,8 +8,7 @@ import { isCollection, LineCounter, parseDocument, type Document } from 'yaml';
 import { domainSchema, type DomainConfig } from './schema';
 import { DEFAULT_STATE_DIR } from '../defaults';
 import type { DomainLocation } from './location';
-
-
+import { checkEnd, END_LINE } from './end';
 
 export interface Domain {
   file: string;
@@ -23,8 +22,41 @@ export class DomainFileError extends Error {
   }
 }
 
-/** Parses and validates domain file text; throws DomainFileError listing every problem. */
+/**
+ * A domain file that does not end with its end line (domain/end.ts): it is still being
+ * written or was cut short. Never loaded, never taken as a revision, never sent.
+ */
+export class DomainFileUnfinished extends DomainFileError {
+  constructor(file: string, problem: string) {
+    super(file, [problem]);
+    this.message = `the domain file ${file} ${problem}`;
+  }
+}
+
+/** The problem with a domain file's end, or null when it ends with its end line (and has it once). */
+export function endProblem(text: string, file: string): string | null {
+  const end = checkEnd(text);
+  if (end.ok) return null;
+  if (end.kind === 'twice') {
+    return `line ${end.line}: the end line "${END_LINE}" is there twice; keep it only as the last line of the file (delete the one on line ${end.line})`;
+  }
+  const where = end.anywhere !== null
+    ? ` (it is on line ${end.anywhere}, with more after it)`
+    : `. A whole file written before Duplex had this line: check it and add the line with: duplex domain finish ${file}`;
+  return `does not end with the line "${END_LINE}": it may still be being written or was cut short; finish the edit and keep that line last${where}`;
+}
+
+/**
+ * Parses and validates domain file text; throws DomainFileError listing every problem, or
+ * DomainFileUnfinished when the text does not end with the end line.
+ */
 export function parseDomain(text: string, file: string): DomainConfig {
+  const end = checkEnd(text);
+  if (!end.ok) {
+    const problem = endProblem(text, file)!;
+    if (end.kind === 'unfinished') throw new DomainFileUnfinished(file, problem);
+    throw new DomainFileError(file, [problem]);
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { insertBeforeEnd } from '../../main/domain/end';
 import { initDomain } from '../../main/domain/init';
 import { locateDomain } from '../../main/domain/load';
 import { askNode } from '../../main/node/admin-client';
@@ -38,7 +39,8 @@ export class Cluster {
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
     this.group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
     initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime, sync: opts.sync, appVersion: opts.appVersion });
-    if (opts.extra) writeFileSync(this.file, `${readFileSync(this.file, 'utf8')}\n${opts.extra}\n`);
+    // Before the end line, which must stay last.
+    if (opts.extra) writeFileSync(this.file, insertBeforeEnd(readFileSync(this.file, 'utf8'), opts.extra));
     this.separate = opts.separate ?? false;
     if (this.separate) {
       for (const s of servers) {

@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newSecretText } from '../../main/domain/secret';
+import { END_LINE } from '../../main/domain/end';
 import { CLI, sleep, waitFor } from './cluster';
 
 const canRun = (() => {
@@ -80,6 +81,7 @@ servers:
   - { name: b, role: backup, address: ${HOSTS.b} }
   - { name: c, role: inactive, address: ${HOSTS.c} }
 multicast: { group: 239.255.77.7, port: ${port} }
+${END_LINE}
 `);
     for (const h of Object.keys(HOSTS) as Host[]) {
       procs.set(h, spawn('ip', ['netns', 'exec', ns(h), process.execPath, CLI, 'run', '--domain', file, '--server', h], { stdio: 'ignore' }));
@@ -149,6 +151,7 @@ servers:
   - { name: b, role: backup, address: ${hosts.b} }
 multicast: { group: 239.255.78.8, port: ${port} }
 failback: manual
+${END_LINE}
 `);
       procs.push(spawn('ip', ['netns', 'exec', nsOf(h), process.execPath, CLI, 'run', '--domain', fileOf(h), '--server', h], { stdio: 'ignore' }));
     }

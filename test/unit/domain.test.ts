@@ -1,14 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DomainFileError, loadDomain, parseDomain } from '../../main/domain/load';
-import { initDomain } from '../../main/domain/init';
+import { DomainFileError, DomainFileUnfinished, loadDomain, parseDomain } from '../../main/domain/load';
+import { domainFileText, finishDomainFile, initDomain } from '../../main/domain/init';
+import { END_LINE, insertBeforeEnd, withEndLine } from '../../main/domain/end';
 import { loadSecret } from '../../main/domain/secret';
 import { DEFAULT_TIMINGS, validateTimings } from '../../main/defaults';
 import { resolveInterface } from '../../main/node/interfaces';
 
+/** A domain file's content; `withEndLine` makes it a whole file. */
 const GOOD = `domain: plant
 servers:
   - name: a
@@ -21,7 +23,7 @@ multicast:
 
 function problems(text: string): string[] {
   try {
-    parseDomain(text, 'plant.yaml');
+    parseDomain(withEndLine(text), 'plant.yaml');
   } catch (e) {
     assert.ok(e instanceof DomainFileError);
     return e.problems;
@@ -31,7 +33,7 @@ function problems(text: string): string[] {
 
 describe('domain file', () => {
   it('fills every default', () => {
-    const d = parseDomain(GOOD, 'plant.yaml');
+    const d = parseDomain(withEndLine(GOOD), 'plant.yaml');
     assert.deepEqual(d.timings, { ...DEFAULT_TIMINGS });
     assert.equal(d.failback, 'manual');
     assert.equal(d.multicast.group, '239.255.80.1');
@@ -73,7 +75,7 @@ describe('domain file', () => {
   });
 
   it('runtime processes: defaults, names from the command, one name per process', () => {
-    const d = parseDomain(`${GOOD}runtime:\n  processes:\n    - command: C:\\Plant\\E3Run.exe\n    - command: /opt/opc/server\n      runOn: both\n      onActivate: [/opt/opc/takeover]\n`, 'plant.yaml');
+    const d = parseDomain(withEndLine(`${GOOD}runtime:\n  processes:\n    - command: C:\\Plant\\E3Run.exe\n    - command: /opt/opc/server\n      runOn: both\n      onActivate: [/opt/opc/takeover]\n`), 'plant.yaml');
     assert.equal(d.runtime!.confirmResume, false);
     const [a, b] = d.runtime!.processes;
     assert.deepEqual([a!.name, a!.runOn, a!.stopSignal, a!.stopTimeoutMs, a!.args, a!.env], ['E3Run', 'active', 'SIGTERM', 5000, [], {}]);
@@ -114,5 +116,146 @@ describe('domain file', () => {
     assert.equal(resolveInterface('10.0.0.0/8', here), '10.1.2.3');
     assert.equal(resolveInterface('172.16.0.0/12', here), null);
     assert.equal(resolveInterface('192.168.10.12', here), null);
+  });
+});
+
+/** Seeded random numbers (mulberry32): the same offsets on every run, so a failure replays. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A real domain file as `duplex init` writes it, with a runtime section, probes and four servers. */
+function realDomainFile(): Buffer {
+  const text = domainFileText({
+    file: '/plant/plant.yaml',
+    servers: ['srv1', 'srv2', 'srv3', 'srv4'],
+    interface: '192.168.10.0/24',
+    runtime: {
+      confirmResume: false,
+      processes: [
+        { name: 'scada', command: '/opt/plant/runtime', args: ['--project', 'plant.prj'], runOn: 'active' },
+        { name: 'opc', command: '/opt/opc/server', runOn: 'both', standbyArgs: ['--standby'], stopTimeoutMs: 8000 },
+      ],
+    },
+  });
+  return Buffer.from(insertBeforeEnd(text, `# Health probes (README: "Health and rated failover").
+probes:
+  - name: system
+    kind: system
+    minFreeDiskMB: 1000   # the state folder's disk
+  - name: gateway
+    kind: witness
+    address: 192.168.10.1
+    method: tcp
+    port: 443
+health:
+  marginPoints: 50
+  holdMs: 5000`));
+}
+
+function refusedAsUnfinished(text: string, what: string): void {
+  assert.throws(() => parseDomain(text, '/plant/plant.yaml'), (e: unknown) => {
+    assert.ok(e instanceof DomainFileUnfinished, `${what}: refused, but not as unfinished: ${(e as Error).message}`);
+    return true;
+  }, `${what}: a cut-short file was loaded`);
+}
+
+describe('the end line: a domain file cut short is never loaded', () => {
+  const whole = realDomainFile();
+  const text = whole.toString('utf8');
+  // Everything up to the end of the end line's text: a cut before this loses content.
+  const endOfContent = Buffer.byteLength(text.slice(0, text.lastIndexOf(END_LINE) + END_LINE.length));
+
+  it('duplex init writes the end line last, and the whole file loads with every section', () => {
+    assert.equal(text.trimEnd().split('\n').pop(), END_LINE);
+    const d = parseDomain(text, '/plant/plant.yaml');
+    assert.deepEqual(d.servers.map((s) => s.name), ['srv1', 'srv2', 'srv3', 'srv4']);
+    assert.deepEqual(d.runtime!.processes.map((p) => p.name), ['scada', 'opc']);
+    assert.deepEqual(d.probes.map((p) => p.name), ['system', 'gateway']);
+  });
+
+  it('cut at every line boundary: refused as unfinished', () => {
+    let cuts = 0;
+    for (let i = 0; i < whole.length - 1; i++) {
+      if (whole[i] !== 0x0a) continue;
+      refusedAsUnfinished(whole.subarray(0, i + 1).toString('utf8'), `cut after byte ${i + 1} (a line boundary)`);
+      cuts++;
+    }
+    refusedAsUnfinished('', 'an empty file');
+    assert.ok(cuts > 60, `${cuts} line boundaries`);
+  });
+
+  it('cut at 300 random byte offsets (seeded): refused as unfinished', () => {
+    const random = seeded(11_6);
+    for (let k = 0; k < 300; k++) {
+      const at = Math.floor(random() * endOfContent);
+      refusedAsUnfinished(whole.subarray(0, at).toString('utf8'), `cut after byte ${at} (seed 116, draw ${k})`);
+    }
+  });
+
+  it('many of those cuts are at harmless points: without the end line they would load, e.g. with the runtime section gone', () => {
+    const beforeRuntime = text.slice(0, text.indexOf('\nruntime:') + 1);
+    const d = parseDomain(withEndLine(beforeRuntime), '/plant/plant.yaml');
+    assert.equal(d.runtime, undefined, 'the cut file is a valid domain file without its runtime');
+    let harmless = 0;
+    for (let i = 0; i < whole.length - 1; i++) {
+      if (whole[i] !== 0x0a) continue;
+      try {
+        parseDomain(withEndLine(whole.subarray(0, i + 1).toString('utf8')), '/plant/plant.yaml');
+        harmless++;
+      } catch {
+        // cut where the rest is needed: refused for its content too
+      }
+    }
+    assert.ok(harmless >= 10, `${harmless} line boundaries give a valid file once the end line is added`);
+  });
+
+  it('a cut that removes only what follows the end line loses nothing and loads the same', () => {
+    const want = parseDomain(text, '/plant/plant.yaml');
+    for (let at = endOfContent; at < whole.length; at++) assert.deepEqual(parseDomain(whole.subarray(0, at).toString('utf8'), 'p'), want);
+    assert.deepEqual(parseDomain(`${text}\n\n  \n`, 'p'), want, 'blank lines after it');
+    assert.deepEqual(parseDomain(text.replace(/\n/g, '\r\n'), 'p'), want, 'Windows line ends');
+  });
+
+  it('the message names the file and says what to do; the line twice or not last is refused', () => {
+    const cut = text.slice(0, text.indexOf('\nruntime:') + 1);
+    assert.throws(() => parseDomain(cut, '/plant/plant.yaml'), (e: Error) => {
+      assert.equal(e.message, `the domain file /plant/plant.yaml does not end with the line "${END_LINE}": it may still be being written or was cut short; finish the edit and keep that line last. A whole file written before Duplex had this line: check it and add the line with: duplex domain finish /plant/plant.yaml`);
+      return true;
+    });
+    const after = `${text}servers: []\n`;
+    assert.throws(() => parseDomain(after, 'p'), /does not end with the line .*\(it is on line \d+, with more after it\)/);
+    const twice = text.replace('\nsecretFile:', `\n${END_LINE}\nsecretFile:`);
+    assert.throws(() => parseDomain(twice, 'p'), (e: unknown) => {
+      assert.ok(e instanceof DomainFileError && !(e instanceof DomainFileUnfinished));
+      assert.match(e.problems[0]!, /^line \d+: the end line .* is there twice; keep it only as the last line of the file/);
+      return true;
+    });
+  });
+
+  it('loadDomain refuses a file cut short; duplex domain finish adds the line to a whole file from an older Duplex', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'duplex-end-'));
+    const file = join(dir, 'plant.yaml');
+    writeFileSync(file, text.slice(0, text.indexOf('\nruntime:') + 1));
+    assert.throws(() => loadDomain(file), DomainFileUnfinished);
+    const old = GOOD; // a file written before the end line existed
+    writeFileSync(file, old);
+    assert.throws(() => loadDomain(file), /duplex domain finish/);
+    assert.equal(finishDomainFile(file), true);
+    assert.equal(readFileSync(file, 'utf8'), `${old}${END_LINE}\n`);
+    assert.equal(loadDomain(file).config.domain, 'plant');
+    assert.equal(finishDomainFile(file), false, 'already finished: nothing to do');
+    writeFileSync(file, GOOD.replace('role: backup', 'role: standby'));
+    assert.throws(() => finishDomainFile(file), /servers\[1\]\.role/);
+    assert.equal(readFileSync(file, 'utf8'), GOOD.replace('role: backup', 'role: standby'), 'an invalid file is left as it is');
+    writeFileSync(file, `${GOOD}${END_LINE}\nfailback: auto\n`);
+    assert.throws(() => finishDomainFile(file), /the end line is there already, but not only as the last line/);
   });
 });
