@@ -8,15 +8,16 @@
  * folder, fsync, rename) and keeps previous domain-file versions beside it. Concurrent
  * edits converge on one winner (revision.ts); what loses is kept as a conflict copy.
  */
-import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { createReadStream, createWriteStream, fsync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { SYNC_DEBOUNCE_MS, SYNC_REQUEST_TIMEOUT_MS, SYNC_RETRY_MS, SYNC_SETTLE_MS } from '../defaults';
-import { DomainFileError, parseDomain, type Domain } from '../domain/load';
+import { DomainFileError, DomainFileUnfinished, parseDomain, type Domain } from '../domain/load';
 import { domainPath } from '../domain/location';
 import type { NodeInfo, RevisionAdvert, SyncState } from '../engine/types';
 import type { Logger } from '../util/logger';
@@ -24,6 +25,8 @@ import { syncDir, writeFileAtomic } from '../util/atomic';
 import { isOwnFile, resolveSyncPath, TEMP_SUFFIX } from './paths';
 import { advertOf, compareAdverts, contentHash, descends, filesHash, initialRevision, nextRevision, pickSource, hashBytes, HASH_ALGORITHM, digestHex, type Content, type FileEntry, type Revision } from './revision';
 import { ProjectScanner, ScanError, Unsettled } from './scan';
+import { SettleWatch } from './settle';
+import { keptVersions, versionFile } from './versions';
 import { readBody, request, SyncServer, syncKey, type Reply } from './wire';
 import type { SyncStatus } from './status';
 
@@ -85,6 +88,8 @@ export class DomainSync {
   private conflicts: string[] = [];
   private stopped = false;
   private app = '';
+  /** An edit of the domain file is taken only once the file has stopped changing for SYNC_SETTLE_MS. */
+  private readonly settle = new SettleWatch(SYNC_SETTLE_MS);
 
   private constructor(private readonly opts: DomainSyncOptions) {
     this.file = opts.domain.file;
@@ -251,9 +256,16 @@ export class DomainSync {
     if (this.stopped) return;
     this.pruneConflicts();
     let bytes: Buffer;
+    let st: Stats;
     let files: FileEntry[];
     try {
-      bytes = readFileSync(this.file);
+      const fd = openSync(this.file, 'r');
+      try {
+        st = fstatSync(fd);
+        bytes = readFileSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       files = await this.scanner.scan(this.config.sync.files, this.config.sync.maxFileBytes, SYNC_SETTLE_MS);
     } catch (e) {
       if (e instanceof Unsettled) {
@@ -269,20 +281,33 @@ export class DomainSync {
     const content: Content = { domain: { size: bytes.length, hash: hashBytes(bytes) }, files };
     const hash = contentHash(content);
     if (hash === this.rev.hash) {
+      this.settle.reset();
       this.setEditError(null, null);
       return;
+    }
+    const domainEdited = content.domain.hash !== this.content.domain.hash;
+    if (domainEdited) {
+      // Still being written (saved in steps, copied in): look again once it has stopped changing.
+      const wait = this.settle.observe({ hash: content.domain.hash, size: st.size, mtimeMs: st.mtimeMs }, Date.now(), performance.now());
+      if (wait > 0) {
+        this.scheduleCheck(wait);
+        return;
+      }
     }
     let config: Domain['config'];
     try {
       config = parseDomain(bytes.toString('utf8'), this.file);
     } catch (e) {
       const problems = e instanceof DomainFileError ? e.problems.join('; ') : (e as Error).message;
-      this.setEditError(`the domain file was edited but is not valid (${problems}); revision ${this.rev.n} stays in force and the edit is not sent to the other servers`, hash);
+      const detail = e instanceof DomainFileUnfinished ? `is not finished: it ${problems}` : `is not valid (${problems})`;
+      this.setEditError(`the domain file was edited but ${detail}; revision ${this.rev.n} stays in force and the edit is not sent to the other servers`, hash);
       return;
     }
     this.setEditError(null, null);
+    this.settle.reset();
     const rev = nextRevision(this.rev, hash, this.opts.server, Date.now());
-    const what = content.domain.hash !== this.content.domain.hash ? 'domain file' : 'project files';
+    const what = domainEdited ? 'domain file' : 'project files';
+    if (domainEdited) this.keepVersion();
     this.commitRevision(rev, content, bytes, config);
     this.opts.log.info('sync', `local edit of the ${what}: revision ${rev.n} (${hash.slice(0, 12)}); sending it to the other servers`);
   }
@@ -403,11 +428,8 @@ export class DomainSync {
       }
       const disk = existsSync(this.file) ? readFileSync(this.file) : null;
       const diskHash = disk ? hashBytes(disk) : undefined;
+      if (content.domain.hash !== this.content.domain.hash) this.keepVersion();
       if (diskHash !== content.domain.hash) {
-        if (disk && diskHash === this.content.domain.hash && this.config.sync.keepVersions > 0) {
-          copyFileSync(this.file, `${this.file}.rev${this.rev.n}`);
-          this.pruneVersions();
-        }
         if (disk && (conflict || diskHash !== this.content.domain.hash)) copies.push(this.conflictCopy(this.file, stamp, true));
         writeFileAtomic(this.file, bytes, { keepPrevious: false });
       }
@@ -525,13 +547,25 @@ export class DomainSync {
     }
   }
 
+  /**
+   * Keeps the domain file of the revision in force as `<file>.rev<N>` before another takes
+   * its place (from memory: the file on disk may already be the new one). `duplex domain
+   * rollback <N>` puts it back. A version that cannot be written is logged, not fatal.
+   */
+  private keepVersion(): void {
+    if (this.config.sync.keepVersions <= 0) return;
+    const kept = versionFile(this.file, this.rev.n);
+    try {
+      writeFileAtomic(kept, this.domainBytes, { keepPrevious: false });
+      this.pruneVersions();
+    } catch (e) {
+      this.opts.log.warn('sync', `cannot keep the previous domain file as ${kept} (${(e as Error).message}); duplex domain rollback ${this.rev.n} will not be possible`);
+    }
+  }
+
   private pruneVersions(): void {
-    const name = basename(this.file);
-    const versions = readdirSync(this.root)
-      .map((f) => ({ f, n: f.startsWith(`${name}.rev`) ? Number(f.slice(name.length + 4)) : NaN }))
-      .filter((v) => Number.isInteger(v.n))
-      .sort((a, b) => b.n - a.n);
-    for (const v of versions.slice(this.config.sync.keepVersions)) rmSync(join(this.root, v.f), { force: true });
+    const versions = keptVersions(this.file).reverse();
+    for (const n of versions.slice(this.config.sync.keepVersions)) rmSync(versionFile(this.file, n), { force: true });
   }
 
   /** Temp files left by a transfer that was cut (the node was killed): removed at start. */

@@ -1,6 +1,12 @@
-/** Revisions (which wins, what descends) and paths from the network. */
+/** Revisions (which wins, what descends), paths from the network, the settle time of an edit, kept versions and rollback. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SettleWatch } from '../../main/sync/settle';
+import { keptVersions, rollbackText, RollbackError } from '../../main/sync/versions';
+import { END_LINE } from '../../main/domain/end';
 import { advertOf, compareAdverts, contentHash, descends, initialRevision, LINEAGE, nextRevision, pickSource } from '../../main/sync/revision';
 import { isOwnFile, resolveSyncPath } from '../../main/sync/paths';
 
@@ -64,5 +70,65 @@ describe('paths from the network', () => {
     assert.ok(isOwnFile('plant.yaml.conflict-b-20261122T031500'));
     assert.ok(isOwnFile('plant.yaml.rev12'));
     assert.ok(!isOwnFile('plant.yaml'));
+  });
+});
+
+describe('an edit of the domain file is taken once it has stopped changing', () => {
+  const SETTLE = 300;
+  const f = (hash: string, mtimeMs: number, size = 10) => ({ hash, size, mtimeMs });
+
+  it('a file modified just now waits the rest of the settle time; an old one is taken at once', () => {
+    const w = new SettleWatch(SETTLE);
+    assert.equal(w.observe(f('x', 10_000), 10_050, 0), 250);
+    assert.equal(w.observe(f('x', 10_000), 10_300, 250), 0);
+    const fresh = new SettleWatch(SETTLE);
+    assert.equal(fresh.observe(f('y', 5_000), 10_000, 0), 0, 'last modified 5 s ago');
+  });
+
+  it('every change starts the wait again', () => {
+    const w = new SettleWatch(SETTLE);
+    assert.equal(w.observe(f('a', 1_000), 1_100, 100), 200);
+    assert.equal(w.observe(f('b', 1_250), 1_290, 290), 260, 'changed again: wait from its new time');
+    assert.equal(w.observe(f('b', 1_250, 11), 1_400, 400), 150, 'same time, other size: still changing');
+    assert.equal(w.observe(f('b', 1_250, 11), 1_560, 560), 0);
+  });
+
+  it('a modification time in the future (another clock) is settled by watching the file for the settle time', () => {
+    const w = new SettleWatch(SETTLE);
+    assert.equal(w.observe(f('z', 99_999), 1_000, 0), SETTLE);
+    assert.equal(w.observe(f('z', 99_999), 1_200, 200), 100);
+    assert.equal(w.observe(f('z', 99_999), 1_300, 300), 0);
+    w.reset();
+    assert.equal(w.observe(f('z', 99_999), 1_400, 400), SETTLE, 'after a reset the watch starts over');
+  });
+});
+
+describe('kept versions and rollback', () => {
+  const body = 'domain: plant\nservers:\n  - name: a\n    role: main\nmulticast:\n  interface: 127.0.0.1\n';
+
+  it('lists the kept revisions; rollback of one that is not kept names the ones that are', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'duplex-rev-'));
+    const file = join(dir, 'plant.yaml');
+    writeFileSync(file, `${body}${END_LINE}\n`);
+    assert.throws(() => rollbackText(file, 1), (e: Error) => e instanceof RollbackError && /^no previous revisions are kept beside .*plant\.yaml/.test(e.message));
+    for (const n of [3, 12, 4]) writeFileSync(`${file}.rev${n}`, `${body}failback: auto\n${END_LINE}\n`);
+    writeFileSync(`${file}.rev7.tmp`, 'x');
+    writeFileSync(join(dir, 'other.yaml.rev5'), 'x');
+    assert.deepEqual(keptVersions(file), [3, 4, 12]);
+    assert.throws(() => rollbackText(file, 5), (e: Error) => e instanceof RollbackError && e.message.endsWith('revision 5 is not kept beside ' + file + '; the kept revisions are 3, 4, 12 (duplex domain rollback <one of them>)'));
+    const r = rollbackText(file, 4);
+    assert.equal(r.text, `${body}failback: auto\n${END_LINE}\n`);
+    assert.equal(r.addedEndLine, false);
+  });
+
+  it('a kept version without the end line gets it; an invalid one is refused with its problems', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'duplex-rev-'));
+    const file = join(dir, 'plant.yaml');
+    writeFileSync(`${file}.rev2`, body);
+    const r = rollbackText(file, 2);
+    assert.equal(r.text, `${body}${END_LINE}\n`);
+    assert.equal(r.addedEndLine, true);
+    writeFileSync(`${file}.rev3`, `${body}failback: sometimes\n${END_LINE}\n`);
+    assert.throws(() => rollbackText(file, 3), /revision 3 \(.*plant\.yaml\.rev3\) is not a valid domain file for this Duplex, so it is not put back:\n {2}line 7: failback: /);
   });
 });
