@@ -6,11 +6,15 @@
  * Exit codes: 0 done; 1 refused or failed (the message says why); 2 wrong usage or a bad
  * domain file; 3 no node is running for that server.
  *
- * Only `run`, `init` and `domain check` load the node or the domain file's parser (yaml, zod);
+ * Only `run`, `init`, `domain check`, `domain finish` and `domain rollback` load the node or the
+ * domain file's parser (yaml, zod);
  * every other command finds the node from the domain file's `stateDir` line and talks to it
  * through the admin client alone.
  */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ROLLBACK_WAIT_MS } from './defaults';
 import { quickLocate, type DomainLocation } from './domain/location';
 import { askNode, NoNodeError, type AdminReply } from './node/admin-client';
 import { nodePaths } from './node/paths';
@@ -30,6 +34,11 @@ Usage:
   duplex report-failure --domain <file> --server <name> --reason <text>   the application asks for a switchover
   duplex domain check <file>                            validate a domain file (exit 2 with the problems)
   duplex domain status --domain <file> --server <name>  revision and sync state of every server
+  duplex domain rollback <N> --domain <file> --server <name>
+                                                        put the kept revision N (<file>.rev<N>) back in force on
+                                                        every server, as a new revision
+  duplex domain finish <file>                           add the end line to a whole domain file written by an
+                                                        older Duplex (it is refused without it)
 
 Exit codes: 0 done, 1 refused or failed, 2 wrong usage or bad domain file, 3 no node running.
 `;
@@ -113,7 +122,19 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(formatDomainStatus(await status(need('domain'), need('server'))));
         return EXIT.ok;
       }
-      throw new UsageError('duplex domain needs check or status');
+      if (arg === 'rollback') return rollback(need('domain'), need('server'), positionals[2]);
+      if (arg === 'finish') {
+        const file = positionals[2] ?? values.domain;
+        if (!file) throw new UsageError('duplex domain finish needs the file: duplex domain finish plant.yaml');
+        const { finishDomainFile } = await import('./domain/init');
+        const { END_LINE } = await import('./domain/end');
+        const done = finishDomainFile(file);
+        process.stdout.write(done
+          ? `ok: added the line "${END_LINE}" at the end of ${resolve(file)}; a running node takes it as an edit and sends it to the other servers\n`
+          : `ok: ${resolve(file)} already ends with the line "${END_LINE}"; nothing to do\n`);
+        return EXIT.ok;
+      }
+      throw new UsageError('duplex domain needs check, status, rollback or finish');
     }
     case 'report-failure': {
       if (!values.reason?.trim()) throw new UsageError('duplex report-failure needs --reason <text> (what failed, for the log and the Standby)');
@@ -141,6 +162,86 @@ async function status(domainFile: string, server: string): Promise<StatusView> {
     if (problem) warnInvalid(problem);
   }
   return s;
+}
+
+/**
+ * `duplex domain rollback <N>`: writes the kept version of revision N as the domain file
+ * (atomically). The node takes it like any edit — a new, higher revision — and sends it to
+ * the other servers; this waits until it is in force here and on every server that answers.
+ */
+async function rollback(domainFile: string, server: string, nArg: string | undefined): Promise<number> {
+  if (nArg === undefined || !/^\d+$/.test(nArg)) {
+    throw new UsageError(`duplex domain rollback needs the number of the revision to put back, e.g. duplex domain rollback 3 --domain ${domainFile} --server ${server}`);
+  }
+  const n = Number(nArg);
+  const { rollbackText, RollbackError } = await import('./sync/versions');
+  const { writeFileAtomic } = await import('./util/atomic');
+  const file = resolve(domainFile);
+  let back: { text: string; from: string; addedEndLine: boolean };
+  try {
+    back = rollbackText(file, n);
+  } catch (e) {
+    if (!(e instanceof RollbackError)) throw e;
+    process.stderr.write(`duplex: ${e.message}\n`);
+    return EXIT.failed;
+  }
+  let current: string | null = null;
+  try {
+    current = readFileSync(file, 'utf8');
+  } catch {
+    // missing: put back all the same
+  }
+  if (current === back.text) {
+    process.stdout.write(`ok: ${file} already holds the content of revision ${n}; nothing to do (duplex domain status shows what is in force)\n`);
+    return EXIT.ok;
+  }
+  let before: StatusView;
+  try {
+    before = (await call(domainFile, server, 'GET', '/status')).body as StatusView;
+  } catch (e) {
+    if (!(e instanceof NoNodeError)) throw e;
+    writeFileAtomic(file, back.text, { keepPrevious: false });
+    throw new NoNodeError(`${e.message}. The domain file is put back to revision ${n} (from ${back.from}); it becomes a new revision, sent to the other servers, when the node starts`);
+  }
+  writeFileAtomic(file, back.text, { keepPrevious: false });
+  if (back.addedEndLine) process.stdout.write(`note: ${back.from} was kept without the end line; it is put back with it\n`);
+  const deadline = Date.now() + ROLLBACK_WAIT_MS;
+  const ask = async () => (await call(domainFile, server, 'GET', '/status')).body as StatusView;
+  let now = await ask();
+  // The node takes the file once it has stopped changing (the settle time).
+  while (now.sync.revision.n <= before.sync.revision.n && !(before.sync.state === 'error' && now.sync.state !== 'error')) {
+    if (Date.now() > deadline) {
+      process.stderr.write(`duplex: ${server} has not taken the put-back file within ${ROLLBACK_WAIT_MS / 1000} s; revision ${now.sync.revision.n} stays in force${now.sync.message ? ` (${now.sync.message})` : ''}; see duplex status --domain ${domainFile} --server ${server}\n`);
+      return EXIT.failed;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    now = await ask();
+  }
+  if (now.sync.revision.n === before.sync.revision.n) {
+    process.stdout.write(`ok: revision ${n} is the content of revision ${now.sync.revision.n}, which is in force; the edit on disk is gone and nothing new is sent\n`);
+    return EXIT.ok;
+  }
+  // Every server that answers should have it; one that is unreachable gets it when it is back.
+  const rev = now.sync.revision;
+  const missing = (s: StatusView) => s.peers.filter((p) => p.role !== 'unreachable' && p.role !== 'unknown' && (p.revision?.n !== rev.n || p.revision.hash !== rev.hash.slice(0, 16)));
+  while (missing(now).length && Date.now() <= deadline && now.sync.revision.n === rev.n) {
+    await new Promise((r) => setTimeout(r, 100));
+    now = await ask();
+  }
+  const late = missing(now);
+  const away = now.peers.filter((p) => p.role === 'unreachable' || p.role === 'unknown').map((p) => p.server);
+  const have = [server, ...now.peers.filter((p) => !late.includes(p) && !away.includes(p.server)).map((p) => p.server)];
+  if (now.sync.revision.n !== rev.n) {
+    process.stdout.write(`ok: revision ${n} was put back as revision ${rev.n}; revision ${now.sync.revision.n} (a later edit) is in force now\n`);
+    return EXIT.ok;
+  }
+  const awayText = away.length ? `; ${away.join(', ')} ${away.length > 1 ? 'are' : 'is'} unreachable and get${away.length > 1 ? '' : 's'} it when back` : '';
+  if (late.length) {
+    process.stderr.write(`duplex: revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}, but not yet on ${late.map((p) => `${p.server} (${p.sync ?? '?'})`).join(', ')}${awayText}; see duplex domain status --domain ${domainFile} --server ${server}\n`);
+    return EXIT.failed;
+  }
+  process.stdout.write(`ok: revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}${awayText}\n`);
+  return EXIT.ok;
 }
 
 async function run(domainFile: string, server: string): Promise<number> {

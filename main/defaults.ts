@@ -84,6 +84,12 @@ export const SYNC_RETRY_MS = 2_000;
 export const SYNC_SETTLE_MS = 300;
 /** File events are gathered this long before the files are read (editors write in steps). */
 export const SYNC_DEBOUNCE_MS = 30;
+/**
+ * `duplex domain rollback` waits this long for the new revision to be in force here and on
+ * every server that answers: the settle time, the periodic check as a fallback for a missed
+ * file event, and transfers to a few servers, with room for a loaded machine.
+ */
+export const ROLLBACK_WAIT_MS = 15_000;
 
 /** Probes: every second, 2 s to answer, 100 points off the score while failing; system limits. */
 export const DEFAULT_PROBE = { intervalMs: 1_000, timeoutMs: 2_000, weight: 100, minFreeDiskMB: 500, maxMemoryPercent: 95, maxEventLoopDelayMs: 500 } as const;
@@ -105,6 +111,15 @@ export const RUNTIME_RESTART_MAX_MS = 30_000;
 /** 3 unexpected exits within a minute are a crash loop. */
 export const RUNTIME_CRASH_LOOP_EXITS = 3;
 export const RUNTIME_CRASH_LOOP_WINDOW_MS = 60_000;
+/**
+ * `runtime.failureResetMs`: a server that handed the Active role over because of a runtime
+ * crash loop may not be Active or Standby again for this long after its last crash loop
+ * (Pacemaker's failure-timeout), unless `duplex clear` lifts it. 10 minutes: a runtime that
+ * cannot start anywhere (a missing program, a licence) moves at most once in that time instead
+ * of bouncing between the servers, and a technician has time to look; a passing fault is
+ * forgotten without anyone's help.
+ */
+export const DEFAULT_FAILURE_RESET_MS = 600_000;
 /** The runtime's own output file starts over (keeping one old copy) at this size. */
 export const RUNTIME_LOG_MAX_BYTES = 5 * 1024 * 1024;
 

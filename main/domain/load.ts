@@ -42,7 +42,7 @@ export function endProblem(text: string, file: string): string | null {
   }
   const where = end.anywhere !== null
     ? ` (it is on line ${end.anywhere}, with more after it)`
-    : `. A whole file written before Duplex had this line: check it and add the line with: duplex domain finish ${file}`;
+    : `. If it is a whole file from a Duplex that did not write this line yet, check it and add the line with: duplex domain finish ${file}`;
   return `does not end with the line "${END_LINE}": it may still be being written or was cut short; finish the edit and keep that line last${where}`;
 }
 

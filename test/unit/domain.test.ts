@@ -227,7 +227,7 @@ describe('the end line: a domain file cut short is never loaded', () => {
   it('the message names the file and says what to do; the line twice or not last is refused', () => {
     const cut = text.slice(0, text.indexOf('\nruntime:') + 1);
     assert.throws(() => parseDomain(cut, '/plant/plant.yaml'), (e: Error) => {
-      assert.equal(e.message, `the domain file /plant/plant.yaml does not end with the line "${END_LINE}": it may still be being written or was cut short; finish the edit and keep that line last. A whole file written before Duplex had this line: check it and add the line with: duplex domain finish /plant/plant.yaml`);
+      assert.equal(e.message, `the domain file /plant/plant.yaml does not end with the line "${END_LINE}": it may still be being written or was cut short; finish the edit and keep that line last. If it is a whole file from a Duplex that did not write this line yet, check it and add the line with: duplex domain finish /plant/plant.yaml`);
       return true;
     });
     const after = `${text}servers: []\n`;
