@@ -253,8 +253,17 @@ async function run(domainFile: string, server: string): Promise<number> {
     node.log.info('stop', `received ${signal}; stopping`);
     fatal(EXIT.ok);
   };
+  // A closed terminal (SIGHUP; on Windows also a closed console window) is a clean stop too.
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGHUP', () => stop('SIGHUP (its terminal or console closed)'));
+  // A bug must not leave the runtime to its own devices: stop cleanly (hand over or fence) and say why.
+  const crashed = (e: unknown) => {
+    node.log.error('fatal', `unexpected error: ${e instanceof Error ? e.stack ?? e.message : String(e)}; stopping this node cleanly (its runtime is stopped and the Standby takes over)`);
+    fatal(EXIT.failed);
+  };
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
   const code = await ended;
   await node.stop();
   return code;

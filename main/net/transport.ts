@@ -106,7 +106,15 @@ export class MulticastTransport implements HeartbeatTransport {
     });
   }
 
-  dropped(): Record<DropReason, number> {
+  /**
+   * `msg` as the next datagram this node would send, without sending it: the guardian's
+   * release continues this node's sequence, so peers accept it once and never after a newer one.
+   */
+  seal(msg: Heartbeat): Buffer {
+    return encode({ incarnation: this.opts.incarnation, seq: (this.seq + 1) >>> 0, msg }, this.opts.keys);
+  }
+
+    dropped(): Record<DropReason, number> {
     return { ...this.counts };
   }
 

@@ -109,6 +109,8 @@ export class EngineDriver {
   private linkUp = true;
   private stopped = false;
   private nextRequest = 1;
+  /** What the last lease renewal said: release or not, Standby ready or not. */
+  private leaseKind = '';
   private readonly waiters = new Map<number, { resolve: (r: CommandOutcome) => void; cancel: () => void }>();
   private readonly history: RoleEvent[] = [];
   private readonly listeners = new Set<(e: RoleEvent) => void>();
@@ -250,10 +252,14 @@ export class EngineDriver {
         log.warn('network', `cannot send a heartbeat: ${(e as Error).message}`);
       }
     }
-    if (out.send.length) {
-      const { notice, standbyReady } = this.engine.lease(this.now());
+    // Renewed with every heartbeat, and at once when what the guardian would do if this node
+    // died changes (a Standby became ready, or the Active role began or ended).
+    const lease = this.engine.lease(this.now());
+    const kind = `${lease.notice !== null}/${lease.standbyReady}`;
+    if (out.send.length || kind !== this.leaseKind) {
+      this.leaseKind = kind;
       try {
-        this.ports.lease.renew(notice, standbyReady);
+        this.ports.lease.renew(lease.notice, lease.standbyReady);
       } catch (e) {
         log.warn('guardian', `cannot renew the guardian's lease: ${(e as Error).message}`);
       }

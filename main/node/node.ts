@@ -6,9 +6,8 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import {
-  LINK_CHECK_INTERVAL_MS, RUNTIME_STOP_TIMEOUT_MS, RUNTIME_CRASH_LOOP_EXITS, RUNTIME_CRASH_LOOP_WINDOW_MS, RUNTIME_RESTART_INITIAL_MS, RUNTIME_RESTART_MAX_MS,
+  leaseMs, LINK_CHECK_INTERVAL_MS, RUNTIME_STOP_TIMEOUT_MS, RUNTIME_CRASH_LOOP_EXITS, RUNTIME_CRASH_LOOP_WINDOW_MS, RUNTIME_RESTART_INITIAL_MS, RUNTIME_RESTART_MAX_MS,
 } from '../defaults';
 import { domainChanges } from '../domain/changes';
 import { loadDomain, type Domain } from '../domain/load';
@@ -21,13 +20,16 @@ import { MulticastTransport } from '../net/transport';
 import type { RedundancyServer } from '../opcua/server';
 import { ProbeRunner } from '../probes/runner';
 import { serviceLevel } from '../probes/score';
-import { pidFileName, stopLeftoverRuntimes, Supervisor, type ProcessSpec } from '../runtime/runtime';
+import { GuardianClient } from '../guardian/client';
+import { pidFileName, stopLeftoverRuntimes } from '../runtime/host';
+import { Supervisor, type ProcessSpec } from '../runtime/runtime';
 import { DomainSync } from '../sync/sync';
 import type { DuplexApi, StatusView } from '../ui/contract';
 import type { Logger } from '../util/logger';
 import { VERSION } from '../version';
 import { AdminServer } from './admin-server';
-import { EngineDriver, type Clock } from './driver';
+import { realClock } from './clock';
+import { EngineDriver } from './driver';
 import { localIPv4Addresses, resolveInterface } from './interfaces';
 import { releaseLock, takeLock } from './lock';
 import { createLogger } from './log';
@@ -35,22 +37,13 @@ import { nodePaths, type NodePaths } from './paths';
 import { FileStateStore } from './state-store';
 import { statusView } from './status';
 
-/** This machine's clocks: monotonic for decisions, wall time only for what people read. */
-export const realClock: Clock = {
-  now: () => performance.now(),
-  wallMs: () => Date.now(),
-  setTimer: (at, fn) => {
-    const t = setTimeout(fn, Math.max(0, Math.ceil(at - performance.now())));
-    return () => clearTimeout(t);
-  },
-};
-
 export class DuplexNode {
   private engine!: Engine;
   private driver!: EngineDriver;
   private transport!: MulticastTransport;
   private admin!: AdminServer;
   private runtime!: Supervisor;
+  private guardian: GuardianClient | null = null;
   private sync!: DomainSync;
   private probes: ProbeRunner | null = null;
   private opcua: RedundancyServer | null = null;
@@ -88,7 +81,11 @@ export class DuplexNode {
   private async boot(): Promise<void> {
     const cfg = this.domain.config;
     takeLock(this.paths.lock, this.server, this.log);
-    await stopLeftoverRuntimes(this.paths.dir, this.log, Math.max(RUNTIME_STOP_TIMEOUT_MS, ...(cfg.runtime?.processes ?? []).map((p) => p.stopTimeoutMs)));
+    const stopTimeoutMs = Math.max(RUNTIME_STOP_TIMEOUT_MS, ...(cfg.runtime?.processes ?? []).map((p) => p.stopTimeoutMs));
+    const guardian = await GuardianClient.open({ dir: this.paths.dir, server: this.server, leaseMs: leaseMs(cfg.timings), log: this.log });
+    this.guardian = guardian;
+    await guardian.stopHeld(stopTimeoutMs);
+    await stopLeftoverRuntimes(this.paths.dir, this.log, stopTimeoutMs);
     const store = new FileStateStore(this.paths.state, this.log);
     const stored = store.read();
     store.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
@@ -118,6 +115,7 @@ export class DuplexNode {
       })),
       this.log,
       (detail) => this.driver.observe({ kind: 'runtime-failed', reason: detail }),
+      guardian,
     );
 
     this.sync = await DomainSync.start({
@@ -149,14 +147,17 @@ export class DuplexNode {
       },
       onWarning: (event, detail) => this.log.warn(event, detail),
     });
+    guardian.setRoute({ group: cfg.multicast.group, port: cfg.multicast.port, iface: address, ttl: cfg.multicast.ttl }, (hb) => this.transport.seal(hb));
 
     this.engine = new Engine(this.engineConfig(), persisted, realClock.now());
     const link = { up: () => localIPv4Addresses().includes(address), detail: address };
     this.driver = new EngineDriver(this.engine, {
-      clock: realClock, transport: this.transport, runtime: this.runtime, store, link, log: this.log, lease: { renew: () => undefined },
+      clock: realClock, transport: this.transport, runtime: this.runtime, store, link, log: this.log, lease: guardian,
       onFatal: (message) => void this.stop().then(() => this.onFatal(message)),
     }, this.server);
     this.driver.onRoleChange((e) => this.probes?.setMaintenance(e.to === 'maintenance'));
+    guardian.onFenced = (reason) => this.driver.observe({ kind: 'fenced', reason });
+    guardian.onLost = (why) => void this.stop().then(() => this.onFatal(why));
     this.publishInfo();
 
     this.admin = await AdminServer.start(this.paths.admin, this.uiApi());
@@ -279,9 +280,12 @@ export class DuplexNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Once the runtime is stopped the guardian multicasts the release: the Standby takes over at once.
+    const release = this.driver ? this.engine.lease(realClock.now()).notice : null;
     this.driver?.stop();
     if (this.linkTimer) clearInterval(this.linkTimer);
     if (this.runtime) await this.runtime.setMode('stopped');
+    this.guardian?.bye(release);
     if (this.opcua) await this.opcua.close().catch(() => undefined);
     if (this.probes) await this.probes.stop();
     if (this.sync) await this.sync.stop();

@@ -10,13 +10,10 @@
  * reported so that the Active can hand over.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { writeFileAtomic } from '../util/atomic';
-import { isAlive } from '../util/process';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { RotatingFile } from '../util/rotating-file';
+import { LocalProcessHost, type ProcessHost, type Started } from './host';
 import { RestartPolicy, type RestartPolicyConfig } from './restart-policy';
 import { step, wantedMode, type ProcessMode, type ProcessState, type ProcessStatus, type RunOn } from './plan';
 
@@ -57,9 +54,6 @@ export interface ProcessSpec {
   restart: RestartPolicyConfig;
 }
 
-/** Pid files of supervised processes in a node's folder: `runtime-<process>.pid`. */
-export const pidFileName = (processName: string) => `runtime-${processName}.pid`;
-
 /**
  * Runs the declared processes for the mode the node asks for. Mode changes and restarts
  * go through one queue, so they never interleave. Starting follows the declared order;
@@ -76,8 +70,10 @@ export class Supervisor implements RuntimeControl {
     private readonly log: Logger,
     /** A process in active mode keeps dying (a crash loop): the Active should hand over. */
     private readonly onCrashLoop: (detail: string) => void = () => undefined,
+    /** Where the processes run: the node's guardian, or this process. */
+    host: ProcessHost = new LocalProcessHost(),
   ) {
-    this.procs = specs.map((s) => new ManagedProcess(s, log, (p, how) => this.onUnexpectedExit(p, how)));
+    this.procs = specs.map((s) => new ManagedProcess(s, log, host, (p, how) => this.onUnexpectedExit(p, how)));
   }
 
   setMode(mode: RuntimeMode): Promise<void> {
@@ -155,7 +151,9 @@ export class Supervisor implements RuntimeControl {
 
 /** One declared process and the child currently running it. */
 class ManagedProcess {
-  child: ChildProcess | null = null;
+  /** The process running now (it may be on its way out while `stopping`). */
+  proc: Started | null = null;
+  private launching = false;
   runningAs: ProcessMode | null = null;
   private startedAt: number | null = null;
   private stopping = false;
@@ -169,6 +167,7 @@ class ManagedProcess {
   constructor(
     readonly spec: ProcessSpec,
     private readonly log: Logger,
+    private readonly host: ProcessHost,
     private readonly onUnexpectedExit: (p: ManagedProcess, how: string) => void,
   ) {
     this.policy = new RestartPolicy(spec.restart);
@@ -176,13 +175,13 @@ class ManagedProcess {
   }
 
   status(): ProcessStatus {
-    const state: ProcessState = this.stopping ? 'stopping' : this.child ? (this.startedAt === null ? 'starting' : 'running') : this.waiting ? 'waiting to restart' : 'stopped';
+    const state: ProcessState = this.stopping ? 'stopping' : this.launching ? 'starting' : this.proc ? 'running' : this.waiting ? 'waiting to restart' : 'stopped';
     return {
       name: this.spec.name,
       runOn: this.spec.runOn,
       state,
-      mode: this.child ? this.runningAs : null,
-      pid: this.child?.pid ?? null,
+      mode: this.proc ? this.runningAs : null,
+      pid: this.proc?.pid ?? null,
       uptimeMs: this.startedAt === null ? null : Math.round(performance.now() - this.startedAt),
       restarts: this.restarts,
       lastExit: this.lastExit,
@@ -190,14 +189,14 @@ class ManagedProcess {
   }
 
   async moveTo(want: ProcessMode | null): Promise<void> {
-    if (want === null || !this.child) {
+    if (want === null || !this.proc) {
       // Stopped on purpose, or about to start afresh: no pending restart, no remembered exits.
       if (this.restartTimer) clearTimeout(this.restartTimer);
       this.restartTimer = null;
       this.waiting = false;
       if (want === null) this.policy.reset();
     }
-    const running = this.child ? this.runningAs : null;
+    const running = this.proc ? this.runningAs : null;
     const s = step({
       runOn: this.spec.runOn,
       hasActivateHook: this.spec.onActivate !== undefined,
@@ -216,7 +215,7 @@ class ManagedProcess {
         await this.stop();
         return this.start(want!);
       case 'keep':
-        this.log.info('runtime', `${name} runs the same in both modes; keeping pid ${this.child!.pid} in ${want} mode`);
+        this.log.info('runtime', `${name} runs the same in both modes; keeping pid ${this.proc!.pid} in ${want} mode`);
         this.runningAs = want;
         return;
       case 'activate-hook':
@@ -226,7 +225,7 @@ class ManagedProcess {
         const r = await this.runHelper(label, hook, want!);
         if (r.ok) {
           this.runningAs = want;
-          this.log.info('runtime', `${name} moved to ${want} mode by its ${label} hook (pid ${this.child?.pid})`);
+          this.log.info('runtime', `${name} moved to ${want} mode by its ${label} hook (pid ${this.proc?.pid})`);
           return;
         }
         // A process whose mode is unknown must not stay: it could still be active.
@@ -237,79 +236,65 @@ class ManagedProcess {
     }
   }
 
-  private start(mode: ProcessMode): Promise<void> {
-    const args = mode === 'standby' ? this.spec.standbyArgs ?? this.spec.args : this.spec.args;
-    return new Promise((resolveStart) => {
-      const child = spawn(this.spec.command, args, {
-        cwd: this.spec.cwd,
-        env: { ...process.env, ...this.spec.env, DUPLEX_MODE: mode, DUPLEX_PROCESS: this.spec.name },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: process.platform !== 'win32', // its own process group, stopped as a whole
-        windowsHide: true,
-      });
-      this.child = child;
-      this.runningAs = mode;
+  private async start(mode: ProcessMode): Promise<void> {
+    const spec = this.spec;
+    const args = mode === 'standby' ? spec.standbyArgs ?? spec.args : spec.args;
+    const env = { ...process.env, ...spec.env, DUPLEX_MODE: mode, DUPLEX_PROCESS: spec.name } as Record<string, string>;
+    this.launching = true;
+    let proc: Started;
+    try {
+      proc = await this.host.start({ name: spec.name, command: spec.command, args, cwd: spec.cwd, env, mode, logFile: spec.logFile, pidFile: spec.pidFile });
+    } catch (e) {
+      this.launching = false;
+      const message = (e as Error).message;
+      this.log.error('runtime', `cannot start ${spec.name} (${spec.command}): ${message}. Check runtime.processes[${spec.name}].command and cwd in the domain file`);
+      this.lastExit = `start failed: ${message}`;
+      this.onUnexpectedExit(this, this.lastExit);
+      return;
+    }
+    this.launching = false;
+    this.proc = proc;
+    this.runningAs = mode;
+    this.startedAt = performance.now();
+    this.log.info('runtime', `started ${spec.name} (${spec.command}) in ${mode} mode, pid ${proc.pid}; output in ${spec.logFile}`);
+    void proc.exited.then((how) => {
+      this.lastExit = how;
+      if (this.proc !== proc) return;
+      this.proc = null;
       this.startedAt = null;
-      child.stdout!.on('data', (b: Buffer) => this.output.write(b));
-      child.stderr!.on('data', (b: Buffer) => this.output.write(b));
-      child.once('spawn', () => {
-        this.startedAt = performance.now();
-        recordPid(this.spec.pidFile, child.pid!, this.spec.command);
-        this.log.info('runtime', `started ${this.spec.name} (${this.spec.command}) in ${mode} mode, pid ${child.pid}; output in ${this.spec.logFile}`);
-        resolveStart();
-      });
-      child.once('error', (err) => {
-        if (this.child !== child) return;
-        this.log.error('runtime', `cannot start ${this.spec.name} (${this.spec.command}): ${err.message}. Check runtime.processes[${this.spec.name}].command and cwd in the domain file`);
-        this.child = null;
-        this.lastExit = `start failed: ${err.message}`;
-        this.onUnexpectedExit(this, this.lastExit);
-        resolveStart();
-      });
-      child.once('exit', (code, signal) => {
-        this.lastExit = signal ? `signal ${signal}` : `code ${code}`;
-        if (this.child !== child) return;
-        this.child = null;
-        this.startedAt = null;
-        rmSync(this.spec.pidFile, { force: true });
-        if (!this.stopping) this.onUnexpectedExit(this, this.lastExit);
-      });
+      if (!this.stopping) this.onUnexpectedExit(this, how);
     });
   }
 
   private stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.pid === undefined) return Promise.resolve();
-    const pid = child.pid;
+    const proc = this.proc;
+    if (!proc) return Promise.resolve();
+    const pid = proc.pid;
     const name = this.spec.name;
     this.stopping = true;
-    return new Promise((resolveStop) => {
-      let helper: ChildProcess | null = null;
-      const killer = setTimeout(() => {
-        this.log.warn('runtime', `${name} (pid ${pid}) did not stop within ${this.spec.stopTimeoutMs} ms of ${this.spec.stopCommand ? 'its stop command' : this.spec.stopSignal}; killing its process group`);
-        killTree(pid, 'SIGKILL');
-      }, this.spec.stopTimeoutMs);
-      child.once('exit', () => {
-        clearTimeout(killer);
-        // The leader is gone; whatever it started and left behind goes with it.
-        killTree(pid, 'SIGKILL');
-        if (helper?.pid !== undefined && helper.exitCode === null) killTree(helper.pid, 'SIGKILL');
-        this.child = null;
-        this.startedAt = null;
-        this.runningAs = null;
-        this.stopping = false;
-        rmSync(this.spec.pidFile, { force: true });
-        this.log.info('runtime', `stopped ${name} (pid ${pid}, ${this.lastExit})`);
-        resolveStop();
+    let helper: ChildProcess | null = null;
+    const killer = setTimeout(() => {
+      this.log.warn('runtime', `${name} (pid ${pid}) did not stop within ${this.spec.stopTimeoutMs} ms of ${this.spec.stopCommand ? 'its stop command' : this.spec.stopSignal}; killing its process group`);
+      this.host.signal(pid, 'SIGKILL');
+    }, this.spec.stopTimeoutMs);
+    if (this.spec.stopCommand) {
+      helper = this.spawnHelper(this.spec.stopCommand, this.runningAs ?? 'active', (err) => {
+        this.log.warn('runtime', `${name}: the stop command could not run (${err.message}); sending ${this.spec.stopSignal} instead`);
+        this.host.signal(pid, this.spec.stopSignal);
       });
-      if (this.spec.stopCommand) {
-        helper = this.spawnHelper(this.spec.stopCommand, this.runningAs ?? 'active', (err) => {
-          this.log.warn('runtime', `${name}: the stop command could not run (${err.message}); sending ${this.spec.stopSignal} instead`);
-          killTree(pid, this.spec.stopSignal);
-        });
-      } else {
-        killTree(pid, this.spec.stopSignal);
-      }
+    } else {
+      this.host.signal(pid, this.spec.stopSignal);
+    }
+    return proc.exited.then((how) => {
+      clearTimeout(killer);
+      // The leader is gone; whatever it started and left behind goes with it.
+      this.host.signal(pid, 'SIGKILL');
+      if (helper?.pid !== undefined && helper.exitCode === null) this.host.signal(helper.pid, 'SIGKILL');
+      this.proc = null;
+      this.startedAt = null;
+      this.runningAs = null;
+      this.stopping = false;
+      this.log.info('runtime', `stopped ${name} (pid ${pid}, ${how})`);
     });
   }
 
@@ -317,7 +302,7 @@ class ManagedProcess {
   private spawnHelper(argv: string[], mode: ProcessMode, onError: (err: Error) => void): ChildProcess {
     const h = spawn(argv[0]!, argv.slice(1), {
       cwd: this.spec.cwd,
-      env: { ...process.env, ...this.spec.env, DUPLEX_MODE: mode, DUPLEX_PROCESS: this.spec.name, DUPLEX_PID: String(this.child?.pid ?? '') },
+      env: { ...process.env, ...this.spec.env, DUPLEX_MODE: mode, DUPLEX_PROCESS: this.spec.name, DUPLEX_PID: String(this.proc?.pid ?? '') },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: process.platform !== 'win32',
       windowsHide: true,
@@ -336,7 +321,7 @@ class ManagedProcess {
         resolveRun({ ok: false, detail: `${argv[0]} could not run: ${err.message}` });
       });
       const timer = setTimeout(() => {
-        if (h.pid !== undefined) killTree(h.pid, 'SIGKILL');
+        if (h.pid !== undefined) this.host.signal(h.pid, 'SIGKILL');
         resolveRun({ ok: false, detail: `${label} did not finish within ${this.spec.hookTimeoutMs} ms and was killed` });
       }, this.spec.hookTimeoutMs);
       h.once('exit', (code, signal) => {
@@ -344,83 +329,5 @@ class ManagedProcess {
         resolveRun(code === 0 ? { ok: true, detail: 'code 0' } : { ok: false, detail: `${label} ended with ${signal ? `signal ${signal}` : `code ${code}`}` });
       });
     });
-  }
-}
-
-interface PidRecord {
-  pid: number;
-  /** Linux: start time of the process in clock ticks since boot (/proc/<pid>/stat field 22). */
-  startTicks: number | null;
-  command: string;
-}
-
-function startTicks(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return null;
-  }
-}
-
-function recordPid(file: string, pid: number, command: string): void {
-  const rec: PidRecord = { pid, startTicks: startTicks(pid), command };
-  writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, keepPrevious: false });
-}
-
-/**
- * Before a node does anything else: runtime processes left running by a previous node of
- * this server (Duplex crashed or was killed) are stopped, process group and all, so that
- * they can never run next to the ones the domain chooses. A pid is trusted only when the
- * process's start time matches the record (Linux); elsewhere a leftover is reported, not
- * killed. Every `runtime-*.pid` in `dir` is checked, so a process renamed or removed from
- * the domain file meanwhile is found too.
- */
-export async function stopLeftoverRuntimes(dir: string, log: Logger, timeoutMs: number): Promise<void> {
-  let files: string[];
-  try {
-    files = readdirSync(dir).filter((f) => /^runtime-.+\.pid$/.test(f));
-  } catch {
-    return;
-  }
-  await Promise.all(files.map((f) => stopLeftover(join(dir, f), log, timeoutMs)));
-}
-
-async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number): Promise<void> {
-  let rec: PidRecord;
-  try {
-    rec = JSON.parse(readFileSync(pidFile, 'utf8')) as PidRecord;
-  } catch {
-    rmSync(pidFile, { force: true });
-    return;
-  }
-  rmSync(pidFile, { force: true });
-  if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1 || !isAlive(rec.pid)) return;
-  const now = startTicks(rec.pid);
-  if (rec.startTicks === null || now === null) {
-    log.warn('runtime', `a runtime process (${rec.command}, pid ${rec.pid}) may still run from before this node started; it cannot be verified on this system, so it was left alone: check it by hand`);
-    return;
-  }
-  if (now !== rec.startTicks) return; // the pid belongs to another process now
-  log.warn('runtime', `found the runtime process (${rec.command}, pid ${rec.pid}) left running by a previous Duplex node of this server; stopping it before joining the domain`);
-  killTree(rec.pid, 'SIGTERM');
-  const deadline = performance.now() + timeoutMs;
-  while (isAlive(rec.pid) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  killTree(rec.pid, 'SIGKILL');
-  while (isAlive(rec.pid) && performance.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 20));
-  log.info('runtime', isAlive(rec.pid) ? `pid ${rec.pid} is still there after SIGKILL` : `leftover runtime pid ${rec.pid} stopped`);
-}
-
-/** Signals a process and everything it started: the process group on POSIX, the tree on Windows. */
-export function killTree(pid: number, signal: NodeJS.Signals): void {
-  if (process.platform === 'win32') {
-    // taskkill /T walks the tree; /F forces (Windows has no SIGTERM for console-less processes).
-    spawn('taskkill', ['/pid', String(pid), '/T', ...(signal === 'SIGKILL' ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true }).on('error', () => undefined);
-    return;
-  }
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is already gone
   }
 }

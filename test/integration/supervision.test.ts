@@ -1,6 +1,6 @@
 /**
  * Runtimes under real nodes: a crash loop on the Active moves the runtime to the Standby;
- * a runtime left behind by a SIGKILLed node is stopped when the node comes back.
+ * a runtime left behind by a node SIGKILLed together with its guardian is stopped when the node comes back.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -98,7 +98,7 @@ describe('runtime supervision with real nodes', () => {
     }
   });
 
-  describe('a node SIGKILLed with its runtime running', () => {
+  describe('a node and its guardian SIGKILLed with the runtime running (the runtime orphaned)', () => {
     const pids = mkdtempSync(join(tmpdir(), 'duplex-pids-'));
     const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'victim', command: process.execPath, args: [VICTIM, '--ignore-term', '--grandchild', '--pid-dir', pids] }] } });
     after(async () => {
@@ -113,9 +113,14 @@ describe('runtime supervision with real nodes', () => {
       c.startAll();
       await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
       const orphan = await waitFor("a's runtime pid", 5_000, async () => pidOf(pids, 'a'));
+      // Frozen first, so that the node cannot react to its guardian's death: both die as in a
+      // crash of Duplex as a whole, and nothing fences the runtime.
+      const guardian = (JSON.parse(readFileSync(c.pathOf('a', 'duplex-state', 'a', 'guardian.json'), 'utf8')) as { pid: number }).pid;
+      c.kill('a', 'SIGSTOP');
+      process.kill(guardian, 'SIGKILL');
       c.kill('a', 'SIGKILL');
       await c.nodes.get('a')!.exited;
-      assert.ok(isAlive(orphan), 'the runtime outlives its killed node');
+      assert.ok(isAlive(orphan), 'the runtime outlives its killed node and guardian');
       await waitFor('b to run the runtime', 10_000, async () => ((await c.process('b')).state === 'running' ? true : undefined), 100);
       const survivor = await waitFor("b's runtime pid", 5_000, async () => pidOf(pids, 'b'));
       c.start('a');

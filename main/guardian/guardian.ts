@@ -1,0 +1,261 @@
+/**
+ * The guardian: a small process beside each node that runs the node's runtime processes and
+ * holds the kill switch. The node renews a lease with every heartbeat it sends. The runtime
+ * may run in active mode only while that lease holds:
+ *  - the node's connection closes (it died, by any signal or crash) while it was Active with a
+ *    Standby ready: the guardian kills the runtime at once and multicasts the node's release,
+ *    so the Standby takes over without waiting for the failure timeout;
+ *  - the lease runs out (the node froze or hangs, or died with no Standby to take over and did
+ *    not come back): the guardian kills the runtime, multicasts the release, and refuses active
+ *    mode until the node has stepped down.
+ * The lease is shorter than the failure timeout (defaults.ts leaseMs), so the kill always
+ * comes before any Standby may take over on silence. A node that comes back within its lease
+ * finds its guardian and its runtime still running.
+ *
+ * The guardian is started detached (its own session and process group), so it does not die
+ * with the node's terminal or process group.
+ */
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { LocalProcessHost, killTree } from '../runtime/host';
+import { writeFileAtomic } from '../util/atomic';
+import type { Logger } from '../util/logger';
+import { GUARDIAN_FILE, guardianSocket, readLines, writeLine, type FromGuardian, type GuardianFile, type ReleaseRoute, type ToGuardian } from './protocol';
+
+/** How long the guardian waits for killed processes to be gone before it multicasts the release anyway. */
+const KILL_WAIT_MS = 2_000;
+
+export class Guardian {
+  private readonly host = new LocalProcessHost();
+  private readonly token = randomBytes(16).toString('hex');
+  private readonly socketPath: string;
+  private server: Server | null = null;
+  private client: Socket | null = null;
+  private serverName = '';
+  private leaseMs = 0;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  private renewedAt = 0;
+  private notice: Buffer | null = null;
+  private standbyReady = false;
+  private fencedWhy: string | null = null;
+  private route: ReleaseRoute | null = null;
+  private udp: UdpSocket | null = null;
+  private leaving = false;
+  private ended = false;
+
+  constructor(private readonly dir: string, private readonly log: Logger, private readonly onEnd: () => void) {
+    this.socketPath = guardianSocket(dir);
+  }
+
+  async listen(): Promise<void> {
+    if (process.platform !== 'win32') rmSync(this.socketPath, { force: true }); // a guardian that is gone left it
+    const server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => resolve());
+    });
+    this.server = server;
+    const file: GuardianFile = { pid: process.pid, socket: this.socketPath, token: this.token };
+    writeFileAtomic(join(this.dir, GUARDIAN_FILE), JSON.stringify(file), { mode: 0o600, keepPrevious: false });
+    this.log.info('guardian', `started, pid ${process.pid}, listening on ${this.socketPath}`);
+  }
+
+  private accept(socket: Socket): void {
+    let hello = false;
+    readLines<ToGuardian>(socket, (msg) => {
+      if (!hello) {
+        if (msg.t !== 'hello' || msg.token !== this.token) {
+          writeLine(socket, { t: 'refused', message: 'wrong or missing token' });
+          socket.end();
+          return;
+        }
+        if (this.client) {
+          writeLine(socket, { t: 'refused', message: `the guardian of ${this.serverName} already serves a node` });
+          socket.end();
+          return;
+        }
+        hello = true;
+        this.welcome(socket, msg.server, msg.leaseMs);
+        return;
+      }
+      this.handle(msg);
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (hello && this.client === socket) this.nodeGone();
+    });
+  }
+
+  private welcome(socket: Socket, server: string, leaseMs: number): void {
+    const back = this.serverName !== '';
+    this.client = socket;
+    this.serverName = server;
+    this.leaseMs = leaseMs;
+    this.leaving = false;
+    const processes = [...this.host.running.values()].map((p) => ({ name: p.name, pid: p.pid, mode: p.mode }));
+    this.log.info('guardian', back
+      ? `the node is back (lease ${leaseMs} ms); it finds ${processes.length ? processes.map((p) => `${p.name} (pid ${p.pid}, ${p.mode})`).join(', ') : 'no runtime process'} running`
+      : `serving the node of ${server} (lease ${leaseMs} ms)`);
+    this.send({ t: 'welcome', pid: process.pid, processes, fenced: this.fencedWhy });
+    this.renewed(this.notice, this.standbyReady);
+  }
+
+  private handle(msg: ToGuardian): void {
+    switch (msg.t) {
+      case 'route':
+        this.openRoute(msg.route);
+        return;
+      case 'renew':
+        this.renewed(msg.notice === null ? null : Buffer.from(msg.notice, 'base64'), msg.standbyReady);
+        return;
+      case 'start':
+        if (msg.spec.mode === 'active' && this.fencedWhy !== null) {
+          this.send({ t: 'start-failed', id: msg.id, message: `the guardian killed this server's runtime (${this.fencedWhy}) and allows active mode again only once the node has stepped down` });
+          return;
+        }
+        this.host.start(msg.spec).then(
+          (p) => {
+            this.send({ t: 'started', id: msg.id, pid: p.pid });
+            void p.exited.then((how) => this.send({ t: 'exit', pid: p.pid, how }));
+          },
+          (e: Error) => this.send({ t: 'start-failed', id: msg.id, message: e.message }),
+        );
+        return;
+      case 'signal':
+        if (Number.isSafeInteger(msg.pid) && msg.pid > 1) this.host.signal(msg.pid, msg.signal);
+        return;
+      case 'bye':
+        this.leaving = true;
+        this.notice = msg.notice === null ? null : Buffer.from(msg.notice, 'base64');
+        return;
+      case 'hello':
+        return;
+    }
+  }
+
+  /** A renewal: the lease runs for another `leaseMs` from now. */
+  private renewed(notice: Buffer | null, standbyReady: boolean): void {
+    this.renewedAt = performance.now();
+    this.notice = notice;
+    this.standbyReady = standbyReady;
+    if (notice === null && this.fencedWhy !== null) {
+      this.log.info('guardian', 'the node has stepped down; the runtime may run in active mode again when it is Active');
+      this.fencedWhy = null;
+    }
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    this.leaseTimer = setTimeout(() => this.leaseRanOut(), this.leaseMs);
+  }
+
+  private leaseRanOut(): void {
+    this.leaseTimer = null;
+    const late = Math.round(performance.now() - this.renewedAt);
+    const active = this.notice !== null || [...this.host.running.values()].some((p) => p.mode === 'active');
+    if (this.client) {
+      if (active) void this.fence(`the lease ran out: the node did not renew it for ${late} ms (frozen or hung)`);
+      return;
+    }
+    // The node died and did not come back within its lease.
+    void this.fence(`the node did not come back within its lease (${this.leaseMs} ms)`).then(() => this.end());
+  }
+
+  private nodeGone(): void {
+    this.client = null;
+    if (this.leaving) {
+      this.log.info('guardian', `the node stopped cleanly${this.notice ? ' after stopping the runtime' : ''}`);
+      void this.fence('the node stopped', true).then(() => this.end());
+      return;
+    }
+    const running = this.host.running.size;
+    if (this.notice !== null && this.standbyReady) {
+      void this.fence('the node died (its connection closed) while Active; a Standby is ready to take over').then(() => this.end());
+    } else if (running === 0 && this.notice === null) {
+      this.log.warn('guardian', 'the node died (its connection closed); no runtime process runs');
+      this.end();
+    } else {
+      this.log.warn('guardian', `the node died (its connection closed); keeping its runtime for the rest of the lease (${Math.max(0, Math.round(this.renewedAt + this.leaseMs - performance.now()))} ms) in case it comes back: no Standby is ready to take over`);
+    }
+  }
+
+  /**
+   * Kills every runtime process at once, process group and all, waits until they are gone,
+   * then multicasts the release (if the node was Active) and tells the node (if it is there).
+   */
+  private async fence(reason: string, quiet = false): Promise<void> {
+    const procs = [...this.host.running.values()];
+    const notice = this.notice;
+    this.notice = null;
+    if (!quiet) this.fencedWhy = reason;
+    const t0 = performance.now();
+    for (const p of procs) {
+      if (process.platform === 'win32') {
+        try {
+          process.kill(p.pid, 'SIGKILL'); // TerminateProcess now; taskkill below walks the tree
+        } catch {
+          // already gone
+        }
+      }
+      killTree(p.pid, 'SIGKILL');
+    }
+    await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]);
+    const gone = procs.filter((p) => !this.host.running.has(p.pid));
+    const killed = procs.length ? `killed ${procs.map((p) => `${p.name} (pid ${p.pid}, ${p.mode})`).join(', ')} in ${Math.round(performance.now() - t0)} ms` : 'no runtime process was running';
+    const stuck = procs.length - gone.length;
+    if (!quiet || procs.length) this.log.warn('fence', `${killed}${stuck ? `; ${stuck} did not exit within ${KILL_WAIT_MS} ms` : ''}: ${reason}`);
+    if (notice) await this.release(notice);
+    if (!quiet && this.client) this.send({ t: 'fenced', reason });
+  }
+
+  private openRoute(route: ReleaseRoute): void {
+    this.route = route;
+    if (this.udp) return;
+    const udp = createSocket({ type: 'udp4', reuseAddr: true });
+    udp.on('error', (e) => this.log.warn('guardian', `release socket: ${e.message}`));
+    udp.bind({ port: 0, address: route.iface }, () => {
+      try {
+        udp.setMulticastInterface(route.iface);
+        udp.setMulticastTTL(route.ttl);
+        udp.setMulticastLoopback(true);
+      } catch (e) {
+        this.log.warn('guardian', `cannot send releases on ${route.iface}: ${(e as Error).message}`);
+      }
+    });
+    this.udp = udp;
+  }
+
+  private release(notice: Buffer): Promise<void> {
+    const route = this.route;
+    const udp = this.udp;
+    if (!route || !udp) {
+      this.log.warn('release', 'no release sent: the node never said where its domain listens');
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      udp.send(notice, route.port, route.group, (err) => {
+        if (err) this.log.warn('release', `could not multicast the release: ${err.message}; the Standby takes over after its failure timeout`);
+        else this.log.warn('release', `multicast the release of ${this.serverName}'s Active term to ${route.group}:${route.port}: the Standby may take over at once`);
+        resolve();
+      });
+    });
+  }
+
+  private send(msg: FromGuardian): void {
+    if (this.client) writeLine(this.client, msg);
+  }
+
+  /** Ends the guardian (nothing of the node is left to guard). */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    for (const p of this.host.running.values()) killTree(p.pid, 'SIGKILL');
+    rmSync(join(this.dir, GUARDIAN_FILE), { force: true });
+    this.udp?.close();
+    this.server?.close();
+    this.log.info('guardian', 'ended');
+    this.onEnd();
+  }
+}

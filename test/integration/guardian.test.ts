@@ -1,0 +1,127 @@
+/**
+ * The guardian with real nodes on loopback: whatever ends the Active's node (SIGKILL, SIGHUP,
+ * an uncaught error, a freeze), its runtime is dead before the Standby's runtime starts in
+ * active mode, and the Standby takes over on the release instead of waiting for silence.
+ * The runtime stand-in (fixtures/victim) records any moment two active-mode runtimes run.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, sleep, waitFor, waitForRoles } from './cluster';
+import type { GuardianFile } from '../../main/guardian/protocol';
+
+const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
+const THROW_ON_USR2 = join(__dirname, '..', 'fixtures', 'throw-on-usr2.js');
+
+/** Alive and not a zombie. */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
+  }
+}
+
+function guardianOf(c: Cluster, server: string): GuardianFile | null {
+  try {
+    return JSON.parse(readFileSync(c.pathOf(server, 'duplex-state', server, 'guardian.json'), 'utf8')) as GuardianFile;
+  } catch {
+    return null;
+  }
+}
+
+/** Two servers with a runtime that registers itself in `ledger` when it runs in active mode. */
+async function pair(preload: boolean) {
+  const ledger = mkdtempSync(join(tmpdir(), 'duplex-ledger-'));
+  const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--ledger', ledger] }] } });
+  c.start('a', preload ? ['-r', THROW_ON_USR2] : []);
+  c.start('b');
+  await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
+  const runtime = await waitFor("a's runtime", 5_000, async () => {
+    const p = await c.process('a');
+    return p.state === 'running' && p.mode === 'active' ? p.pid! : undefined;
+  });
+  await waitFor('a to know b as its Standby', 5_000, async () => ((await c.status('a')).peers.find((p) => p.server === 'b')?.role === 'standby' ? true : undefined));
+  const guardian = guardianOf(c, 'a');
+  assert.ok(guardian && running(guardian.pid), "a's guardian runs");
+  return { c, ledger, runtime, guardian: guardian!, cleanup: async () => {
+    await c.stop();
+    rmSync(ledger, { recursive: true, force: true });
+  } };
+}
+
+/** Waits for b to run the runtime in active mode; returns how it became Active. */
+async function bTakesOver(c: Cluster): Promise<string> {
+  return waitFor('b to run the runtime in active mode', 10_000, async () => {
+    const s = await c.status('b').catch(() => null);
+    const p = s?.runtime.processes[0];
+    if (s?.role !== 'active' || p?.state !== 'running' || p.mode !== 'active') return undefined;
+    return s.events.filter((e) => e.to === 'active').at(-1)?.reason;
+  }, 10);
+}
+
+function overlaps(ledger: string): string[] {
+  return readdirSync(ledger).filter((f) => f.startsWith('overlap-')).map((f) => readFileSync(join(ledger, f), 'utf8'));
+}
+
+describe('the guardian fences the runtime of a node that is gone', () => {
+  for (const [how, preload, signal] of [
+    ['SIGKILL', false, 'SIGKILL'],
+    ['SIGHUP (a closed terminal)', false, 'SIGHUP'],
+    ['an uncaught error', true, 'SIGUSR2'],
+  ] as const) {
+    it(`${how} of the Active's node: its runtime is dead before the Standby's starts, and the release is used`, async () => {
+      const { c, ledger, runtime, guardian, cleanup } = await pair(preload);
+      try {
+        c.kill('a', signal);
+        const reason = await bTakesOver(c);
+        assert.equal(running(runtime), false, "a's runtime is gone");
+        assert.deepEqual(overlaps(ledger), [], 'two runtimes ran in active mode at once');
+        assert.match(reason ?? '', /a's guardian killed its runtime and released Active term \d+|released Active term/, `b took over on the release, not on silence: ${reason}`);
+        const code = await c.nodes.get('a')!.exited;
+        if (signal === 'SIGUSR2') {
+          assert.equal(code, 1);
+          assert.ok(c.nodes.get('a')!.output.some((l) => /fatal: unexpected error: Error: injected by test\/fixtures\/throw-on-usr2/.test(l)));
+        }
+        if (signal === 'SIGHUP') assert.equal(code, 0);
+        // The guardian ends once nothing of its node is left to guard.
+        await waitFor("a's guardian to end", 5_000, async () => (running(guardian.pid) ? undefined : true));
+        assert.equal(existsSync(c.pathOf('a', 'duplex-state', 'a', 'guardian.json')), false);
+        const log = readFileSync(c.pathOf('a', 'duplex-state', 'a', 'logs', 'guardian.log'), 'utf8');
+        if (signal === 'SIGKILL') {
+          assert.match(log, /fence: killed scada \(pid \d+, active\) in \d+ ms: the node died \(its connection closed\) while Active; a Standby is ready/);
+        } else {
+          assert.match(log, /the node stopped cleanly after stopping the runtime/);
+        }
+        assert.match(log, /release: multicast the release of a's Active term/);
+      } finally {
+        await cleanup();
+      }
+    });
+  }
+
+  it("SIGSTOP of the Active's node for 3 s: the guardian kills the runtime before the Standby's starts; the node steps down when it wakes", async () => {
+    const { c, ledger, runtime, cleanup } = await pair(false);
+    try {
+      c.kill('a', 'SIGSTOP');
+      const stoppedAt = Date.now();
+      const reason = await bTakesOver(c);
+      assert.equal(running(runtime), false, "a's runtime is gone");
+      assert.deepEqual(overlaps(ledger), []);
+      assert.match(reason ?? '', /released Active term/, `b took over on the release: ${reason}`);
+      await sleep(Math.max(0, 3_000 - (Date.now() - stoppedAt)));
+      c.kill('a', 'SIGCONT');
+      await waitForRoles(c, { a: 'standby', b: 'active' }, 10_000);
+      const a = await c.status('a');
+      assert.ok(a.events.some((e) => /the guardian killed the runtime \(the lease ran out/.test(e.reason)), JSON.stringify(a.events));
+      await sleep(500);
+      assert.deepEqual(overlaps(ledger), [], 'no second active runtime after the frozen node woke');
+      assert.equal((await c.status('b')).role, 'active');
+    } finally {
+      await cleanup();
+    }
+  });
+});
