@@ -62,6 +62,16 @@ export function nextEpoch(base: number, slot: number, n: number): number {
   return e + ((((slot - e) % n) + n) % n);
 }
 
+/** What status, log and tray say about an address whose datagrams fail authentication. */
+export function unverifiableText(address: string): string {
+  return `cannot verify ${address}: is the secret file the same on every server?`;
+}
+
+/** What status, log and tray say while another process runs with this server's name. */
+export function nameConflictText(self: string, address: string): string {
+  return `another Duplex node also runs as server ${self} at ${address} (a cloned machine or a copied tray.json?); give every server its own name`;
+}
+
 /** The name a command's request goes by in logs and `done` effects. */
 export function commandName(cmd: Command): CommandName {
   return cmd.kind === 'maintenance' ? (cmd.on ? 'maintenance-on' : 'maintenance-off') : cmd.kind;
@@ -87,6 +97,16 @@ export class Engine {
   private isolated: string | null = null;
   /** Since when the Active's health has been below the Standby's by the margin (rated failover). */
   private worseSince: number | null = null;
+
+  /** Another process with this server's name (a clone): where, and when last heard. */
+  private nameConflict: { address: string; at: number } | null = null;
+  /** Addresses whose datagrams fail authentication: the servers that may be sending them, and when last. */
+  private readonly unverifiable = new Map<string, { suspects: string[]; at: number }>();
+  /** The server last heard in an Active role: a failover acts on its silence. null: none heard since start. */
+  private lastActiveName: string | null = null;
+  /** This process has changed its role at least once (it has left its first role). */
+  private roleChanged = false;
+  private readonly startedAt: number;
 
   private role: Role = 'starting';
   private reason = 'listening for peers';
@@ -127,6 +147,7 @@ export class Engine {
     this.maxEpoch = persisted.epoch;
     this.maintenance = persisted.maintenance;
     this.roleSince = now;
+    this.startedAt = now;
     this.listeningSince = now;
     this.lastAwarenessChange = now;
     this.wakeAt = Infinity; // the first tick is never late: start-up work is not local trouble
@@ -193,6 +214,7 @@ export class Engine {
       this.lastAwarenessChange = now;
     }
     this.expire(now);
+    this.expireFaults(now);
     this.evaluate(now);
     return this.finish(now);
   }
@@ -207,7 +229,10 @@ export class Engine {
       this.releasedTerm = { from: msg.from, epoch: msg.epoch };
     }
     this.peers.set(msg.from, { name: msg.from, hb: msg, lastHeard: now });
-    if (ACTIVE_ROLES.has(msg.role)) this.lastActiveHeardAt = now;
+    if (ACTIVE_ROLES.has(msg.role)) {
+      this.lastActiveHeardAt = now;
+      this.lastActiveName = msg.from;
+    }
     if (msg.maxEpoch > this.maxEpoch) {
       this.maxEpoch = msg.maxEpoch;
       this.persist();
@@ -245,6 +270,13 @@ export class Engine {
         break;
       case 'fenced':
         this.fenced(now, fact.reason);
+        break;
+      case 'name-conflict':
+        this.nameConflicted(now, fact.address);
+        break;
+      case 'unverifiable':
+        if (!this.unverifiable.has(fact.address)) this.out.effects.push({ kind: 'fault', fault: unverifiableText(fact.address), on: true });
+        this.unverifiable.set(fact.address, { suspects: [...fact.suspects], at: now });
         break;
       case 'health':
         if (fact.score !== this.health || fact.isolated !== this.isolated) this.dirty = true;
@@ -303,6 +335,7 @@ export class Engine {
       health: { score: this.health, failing: this.healthWhy, isolated: this.isolated },
       runtime: { wanted: this.runtimeWanted, reached: this.runtimeReached },
       pending: this.describePending(),
+      faults: this.faults(now),
       peers,
     };
   }
@@ -493,6 +526,73 @@ export class Engine {
     this.follow(now, this.liveActive(now), `Active term ${this.epoch} ended: the guardian killed the runtime (${why}); `);
   }
 
+  // ---------------------------------------------------------------- clones and wrong secrets
+
+  /**
+   * Another process uses this server's name. A node that has not left its first role yet (it
+   * is starting, or has been in Maintenance since its start for less than discoveryMs) has
+   * claimed nothing: it yields, so the server that was there first keeps running. Any other
+   * node keeps its role, shows the fault, and takes the Active role on nothing while it lasts.
+   */
+  private nameConflicted(now: number, address: string): void {
+    const self = this.cfg.self;
+    if (!this.roleChanged && (this.role === 'starting' || now - this.startedAt < this.cfg.timings.discoveryMs)) {
+      this.out.effects.push({
+        kind: 'yield',
+        reason: `another Duplex node is already running as server ${self} at ${address} (a cloned machine or a copied tray.json?); this node stops. Give every server its own name`,
+      });
+    } else if (!this.nameConflict) {
+      this.out.effects.push({ kind: 'fault', fault: nameConflictText(self, address), on: true });
+    }
+    this.nameConflict = { address, at: now };
+  }
+
+  /** A fault counts while it was seen within the (awareness-stretched) failure timeout. */
+  private recent(at: number, now: number): boolean {
+    return now - at < this.effectiveTimeout();
+  }
+
+  private conflicted(now: number): boolean {
+    return this.nameConflict !== null && this.recent(this.nameConflict.at, now);
+  }
+
+  /** Faults not seen for the failure timeout are over; each end is logged. */
+  private expireFaults(now: number): void {
+    if (this.nameConflict && !this.recent(this.nameConflict.at, now)) {
+      this.out.effects.push({ kind: 'fault', fault: nameConflictText(this.cfg.self, this.nameConflict.address), on: false });
+      this.nameConflict = null;
+    }
+    for (const [address, u] of this.unverifiable) {
+      if (this.recent(u.at, now)) continue;
+      this.out.effects.push({ kind: 'fault', fault: unverifiableText(address), on: false });
+      this.unverifiable.delete(address);
+    }
+  }
+
+  private faults(now: number): string[] {
+    const out: string[] = [];
+    if (this.conflicted(now)) out.push(nameConflictText(this.cfg.self, this.nameConflict!.address));
+    for (const [address, u] of this.unverifiable) if (this.recent(u.at, now)) out.push(unverifiableText(address));
+    return out;
+  }
+
+  /**
+   * Why this server must not take the Active role on silence (start-up or failover), null when
+   * it may: a recent unverifiable address may hide the server whose silence it would act on —
+   * the Active it last heard, or, when it has heard none since start, any server not heard now.
+   */
+  private unverifiedSilence(now: number): string | null {
+    const live = new Set(this.livePeers(now).map((p) => p.name));
+    for (const [address, u] of this.unverifiable) {
+      if (!this.recent(u.at, now)) continue;
+      const silent = this.lastActiveName !== null ? u.suspects.filter((s) => s === this.lastActiveName) : u.suspects.filter((s) => !live.has(s));
+      if (silent.length) {
+        return `${unverifiableText(address)} Not taking over on the silence of ${silent.join(', ')}, which may be sending from there (duplex activate overrides)`;
+      }
+    }
+    return null;
+  }
+
   // ---------------------------------------------------------------- decisions
 
   private evaluate(now: number): void {
@@ -545,10 +645,12 @@ export class Engine {
     if (active) return this.follow(now, active);
     // Listening counts only while this process ran: a freeze inside the window restarts it.
     if (now - Math.max(this.roleSince, this.resumedAt) < this.cfg.timings.discoveryMs) return;
-    if (this.decl(this.cfg.self).kind === 'main' && this.canPromote(now) && !this.claimantAhead(now)) {
+    const unverified = this.unverifiedSilence(now);
+    if (this.decl(this.cfg.self).kind === 'main' && this.canPromote(now) && !this.claimantAhead(now) && !unverified) {
       return this.promote(now, 'startup', `no Active found in the domain within ${this.cfg.timings.discoveryMs} ms`);
     }
     this.follow(now, null);
+    if (unverified && this.decl(this.cfg.self).kind === 'main') this.reason = unverified;
   }
 
   private evaluateActive(now: number): void {
@@ -667,7 +769,10 @@ export class Engine {
     }
     if ((this.role === 'standby' || this.role === 'activating') && !active && this.canPromote(now) && !this.grant && !this.claimantAhead(now)) {
       const silent = now - this.silenceBase();
-      if (silent >= this.effectiveTimeout()) {
+      const unverified = silent >= this.effectiveTimeout() ? this.unverifiedSilence(now) : null;
+      if (unverified) {
+        this.reason = unverified;
+      } else if (silent >= this.effectiveTimeout()) {
         const last = this.lastActiveHeardAt === -Infinity ? 'no Active heard since start' : `no heartbeat from the Active for ${Math.round(now - this.lastActiveHeardAt)} ms`;
         return this.promote(now, 'failover', `failover: ${last}`);
       }
@@ -781,6 +886,7 @@ export class Engine {
    * cut off: it does not promote itself. Hearing a peer proves it is not alone.
    */
   private canPromote(now: number): boolean {
+    if (this.conflicted(now)) return false; // another process runs under this name: it may be the Active
     if (this.isolated !== null && this.livePeers(now).length === 0) return false;
     return this.linkUp && this.incompatible === null && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
   }
@@ -871,6 +977,7 @@ export class Engine {
     if (to === this.role) return;
     const from = this.role;
     this.role = to;
+    this.roleChanged = true;
     this.roleSince = now;
     this.dirty = true;
     this.standbySince = to === 'standby' ? now : null;

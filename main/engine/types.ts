@@ -144,7 +144,20 @@ export type Observation =
    * The probes' verdict: the score, the failing probe, and whether this server's own network
    * or witness checks fail (it may be the isolated one: it must not promote itself).
    */
-  | { kind: 'health'; score: number; failing: string | null; isolated: string | null };
+  | { kind: 'health'; score: number; failing: string | null; isolated: string | null }
+  /**
+   * An authenticated heartbeat with this server's own name came from another process at
+   * `address` (a cloned machine, a copied tray.json). A node that has not yet left its first
+   * role (starting, or Maintenance within discoveryMs of its start) yields; any other keeps its
+   * role but does not take the Active role while it lasts.
+   */
+  | { kind: 'name-conflict'; address: string }
+  /**
+   * A datagram from `address` failed authentication (another domain secret). `suspects`: the
+   * servers that may be sending it (declared at that address; or, without a declared address,
+   * last heard from there or never heard). No take-over on the silence of a suspect while it lasts.
+   */
+  | { kind: 'unverifiable'; address: string; suspects: string[] };
 
 export type Effect =
   | { kind: 'role'; from: Role; to: Role; reason: string; epoch: number; cause?: PromotionCause }
@@ -155,7 +168,14 @@ export type Effect =
   /** Hold the active runtime until a technician resumes it (reason), or forget a hold (null). Comes before the runtime effect it concerns. */
   | { kind: 'hold'; reason: string | null }
   /** This server's versions stopped or started matching those of the Active `active` (null: they match). */
-  | { kind: 'compatibility'; active: string; incompatible: string | null };
+  | { kind: 'compatibility'; active: string; incompatible: string | null }
+  | FaultEffect;
+
+export type FaultEffect =
+  /** A fault appeared (`on`) or has not been seen for the failure timeout; `fault` says what and what to do. */
+  | { kind: 'fault'; fault: string; on: boolean }
+  /** Another process runs as this server and this node has claimed nothing yet: it stops (fail-stop) with `reason`. */
+  | { kind: 'yield'; reason: string };
 
 export interface Output {
   send: Message[];
@@ -201,5 +221,7 @@ export interface EngineStatus {
   health: { score: number; failing: string | null; isolated: string | null };
   runtime: { wanted: RuntimeMode; reached: boolean };
   pending: string | null;
+  /** Faults seen within the failure timeout: another process with this server's name, addresses whose datagrams fail authentication. */
+  faults: string[];
   peers: PeerStatus[];
 }

@@ -4,6 +4,7 @@
  * receive path verifies, drops and counts, and never throws.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
 import { decode, DROP_REASONS, encode, type DomainKeys, type DropReason } from './codec';
 import { ReplayGuard } from './replay';
 import type { Heartbeat } from '../engine/types';
@@ -31,11 +32,20 @@ export interface MulticastOptions {
   onSendError: (err: Error) => void;
   /** Called once per distinct problem worth a log line (for example another node using our name). */
   onWarning: (event: string, detail: string) => void;
+  /**
+   * How long a peer's followed incarnation must be silent before another incarnation of the
+   * same name is taken (net/replay.ts: a clone started later must not take over the name).
+   */
+  holdIncarnationMs?: number;
+  /** An authenticated heartbeat with this server's own name from another process, and its address. */
+  onNameConflict?: (address: string) => void;
+  /** A datagram from `address` failed authentication (another domain secret?). */
+  onBadAuth?: (address: string) => void;
 }
 
 export class MulticastTransport implements HeartbeatTransport {
   private seq = 0;
-  private readonly guard = new ReplayGuard();
+  private readonly guard: ReplayGuard;
   private readonly counts = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
   private readonly warned = new Set<string>();
   /** The last datagrams we sent: multicast loopback brings them back, and they need no verification. */
@@ -45,6 +55,7 @@ export class MulticastTransport implements HeartbeatTransport {
 
   private constructor(private readonly socket: Socket, private readonly opts: MulticastOptions) {
     this.servers = opts.servers;
+    this.guard = new ReplayGuard(opts.holdIncarnationMs ?? 0);
   }
 
   static open(opts: MulticastOptions): Promise<MulticastTransport> {
@@ -129,24 +140,42 @@ export class MulticastTransport implements HeartbeatTransport {
     if (!d.ok) {
       const hint = MISCONFIGURATION_HINTS[d.reason];
       if (hint) this.warnOnce(`${d.reason}:${from}`, `datagrams from ${from} are dropped (${d.reason}): ${hint}; further ones are only counted (duplex status)`);
+      if (d.reason === 'bad-auth') this.notify(() => this.opts.onBadAuth?.(from));
       return this.drop(d.reason);
     }
     const { msg, incarnation, seq } = d.env;
     if (msg.from === this.opts.self) {
       if (incarnation === this.opts.incarnation) return; // our own datagram looped back
-      this.warnOnce('name-conflict', `another node also calls itself "${msg.from}" on this domain; every server needs its own name`);
+      this.warnOnce('name-conflict', `another node also calls itself "${msg.from}" on this domain (at ${from}); every server needs its own name`);
+      // A release with our name is our previous process's guardian, not a clone.
+      if (!msg.released) this.notify(() => this.opts.onNameConflict?.(from));
       return this.drop('name-conflict');
     }
     if (!this.servers.has(msg.from)) {
       this.warnOnce(`unknown:${msg.from}`, `heartbeat from "${msg.from}", which is not in this server's domain file`);
       return this.drop('unknown-sender');
     }
-    const replay = this.guard.check(msg.from, incarnation, seq);
+    const now = performance.now();
+    const replay = this.guard.check(msg.from, incarnation, seq, now);
     if (replay) return this.drop(replay);
+    const rival = this.guard.rival(msg.from, now);
+    if (rival !== null) {
+      this.warnOnce(`clone:${msg.from}`, `two processes call themselves "${msg.from}": boot ${incarnation} at ${from}, which this server follows, and boot ${rival}, started later: ` +
+        `a cloned machine or a copied tray.json? The later one is ignored while the first one is heard; give every server its own name`);
+    }
     try {
       this.opts.onMessage(msg, from);
     } catch (e) {
       this.warnOnce(`handler:${(e as Error).message}`, `error handling a heartbeat from ${msg.from}: ${(e as Error).stack ?? e}`);
+    }
+  }
+
+  /** A callback into the node: like the message handler, it never throws out of the receive path. */
+  private notify(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.warnOnce(`handler:${(e as Error).message}`, `error handling a dropped datagram: ${(e as Error).stack ?? e}`);
     }
   }
 

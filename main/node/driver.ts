@@ -293,6 +293,16 @@ export class EngineDriver {
           if (effect.incompatible === null) log.info('version', `compatible with the Active ${effect.active} again`);
           else log.warn('version', `incompatible: ${effect.incompatible}; this server will not be Active or Standby`);
           break;
+        case 'fault':
+          if (effect.on) log.warn('fault', effect.fault);
+          else log.info('fault', `over (not seen for the failure timeout): ${effect.fault}`);
+          break;
+        case 'yield':
+          // Another process already runs as this server: fail-stop before claiming anything.
+          log.error('fatal', effect.reason);
+          this.stop();
+          this.ports.onFatal(effect.reason);
+          return;
         case 'done':
           log.info('command', `${effect.command} ${effect.ok ? 'done' : 'failed'}: ${effect.message}`);
           this.settle(effect.id, { ok: effect.ok, message: effect.message });

@@ -28,6 +28,7 @@ import type { DuplexApi, StatusView } from '../ui/contract';
 import type { Logger } from '../util/logger';
 import { VERSION } from '../version';
 import { AdminServer } from './admin-server';
+import { cloneGuards } from './clones';
 import { realClock } from './clock';
 import { EngineDriver } from './driver';
 import { localIPv4Addresses, resolveInterface } from './interfaces';
@@ -146,6 +147,7 @@ export class DuplexNode {
         this.driver?.observe({ kind: 'send-failed' });
       },
       onWarning: (event, detail) => this.log.warn(event, detail),
+      ...cloneGuards(this.server, cfg.timings, () => this.domain.config.servers, this.addresses, (fact) => this.driver?.observe(fact)),
     });
     guardian.setRoute({ group: cfg.multicast.group, port: cfg.multicast.port, iface: address, ttl: cfg.multicast.ttl }, (hb) => this.transport.seal(hb));
 

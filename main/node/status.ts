@@ -40,6 +40,7 @@ export function statusView(p: NodeParts): StatusView {
     effectiveTimeoutMs: e.effectiveTimeoutMs,
     linkUp: e.linkUp,
     pending: e.pending,
+    faults: [...e.faults],
     runtime: { wanted: e.runtime.wanted, reached: e.runtime.reached, held: p.supervisor.held, processes: p.supervisor.processes.map(processView) },
     incompatible: e.incompatible,
     health: { score: e.health.score, failing: e.health.failing, isolated: e.health.isolated, probes: p.probes.map(probeView) },

@@ -136,6 +136,11 @@ export interface StatusView {
   effectiveTimeoutMs: number;
   linkUp: boolean;
   pending: string | null;
+  /**
+   * Faults seen within the failure timeout, each saying what to do: another process running as
+   * this server (a clone), `cannot verify <address>: is the secret file the same on every server?`.
+   */
+  faults: string[];
   runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[] };
   incompatible: string | null;
   /** This server's health score (0–255, OPC UA ServiceLevel meaning), the failing probe, and why it may be isolated. */

@@ -29,6 +29,7 @@ const cap = (r: string) => r.charAt(0).toUpperCase() + r.slice(1);
 /** Faults a technician must see at a glance; the first one found is named. */
 export function troubleOf(s: StatusView): string | null {
   if (s.incompatible) return `incompatible: ${s.incompatible}`;
+  if (s.faults.length) return s.faults[0]!;
   if (s.sync.state === 'conflict') return 'domain file conflict: review the conflict copy';
   if (s.sync.state === 'error') return `domain sync error: ${s.sync.message ?? 'see the log'}`;
   if (s.runtime.held) return 'runtime held: waiting for Resume';

@@ -7,7 +7,7 @@ import type { StatusView } from '../../main/ui/contract';
 function view(over: Partial<StatusView> = {}, peerRoles: Record<string, string> = { b: 'standby' }): StatusView {
   return {
     server: 'a', domain: 'plant', role: 'active', reason: '', epoch: 3, maxEpoch: 3, roleForMs: 1000, awareness: 0, effectiveTimeoutMs: 800,
-    linkUp: true, pending: null,
+    linkUp: true, pending: null, faults: [],
     runtime: { wanted: 'active', reached: true, held: null, processes: [] },
     incompatible: null,
     health: { score: 255, failing: null, isolated: null, probes: [] },
@@ -54,6 +54,8 @@ describe('tray model', () => {
       [{ role: 'inactive', incompatible: 'Duplex 0.2.0 here, 0.1.0 on the Active b' }, { b: 'active' }, /incompatible: Duplex 0\.2\.0/],
       [{ runtime: { ...view().runtime, held: 'took over after a failover' } }, { b: 'standby' }, /runtime held/],
       [{ role: 'standby', linkUp: false }, { b: 'active' }, /network card down/],
+      [{ role: 'standby', faults: ['cannot verify 192.168.10.12: is the secret file the same on every server?'] }, { b: 'active' }, /^cannot verify 192\.168\.10\.12: is the secret file the same on every server\?$/],
+      [{ faults: ['another Duplex node also runs as server a at 10.0.0.7 (a cloned machine or a copied tray.json?); give every server its own name'] }, { b: 'standby' }, /also runs as server a at 10\.0\.0\.7/],
     ];
     for (const [over, peers, why] of cases) {
       const m = trayModel(view(over, peers), { startAtLogon: true });
