@@ -175,6 +175,24 @@ export class Engine {
     if (this.removed) this.decls.set(cfg.self, { name: cfg.self, kind: 'inactive', maintenance: false });
   }
 
+  /**
+   * Right after construction: the guardian kept this server's runtime running in active mode
+   * while the node restarted (it came back within its lease), so the node takes its Active
+   * term back instead of starting afresh and the plant does not stop. Only the last term this
+   * server knows of (its persisted epoch), and only when it may be Active.
+   */
+  resumeTerm(epoch: number, now: number): boolean {
+    if (this.role !== 'starting' || epoch === 0 || epoch !== this.maxEpoch || !this.canPromote(now)) return false;
+    this.epoch = epoch;
+    this.role = 'active';
+    this.roleSince = now;
+    this.reason = `took Active term ${epoch} back after a restart of the node: its guardian kept the runtime running`;
+    this.runtimeWanted = 'active';
+    this.runtimeReached = true;
+    this.dirty = true;
+    return true;
+  }
+
   // ---------------------------------------------------------------- inputs
 
   /**
@@ -225,7 +243,7 @@ export class Engine {
     const before = this.peers.get(msg.from)?.hb;
     // A release counts only from the Active we heard in that very term, and not when it is
     // among what piled up while this process was frozen (others may have moved on meanwhile).
-    if (msg.released && before && ACTIVE_ROLES.has(before.role) && before.epoch === msg.epoch && !this.justResumed(now)) {
+    if (msg.released === this.cfg.self && before && ACTIVE_ROLES.has(before.role) && before.epoch === msg.epoch && !this.justResumed(now)) {
       this.releasedTerm = { from: msg.from, epoch: msg.epoch };
     }
     this.peers.set(msg.from, { name: msg.from, hb: msg, lastHeard: now });
@@ -358,10 +376,13 @@ export class Engine {
     if (!ACTIVE_ROLES.has(this.role)) return { notice: null, standbyReady: false };
     const notice: Heartbeat = {
       kind: 'heartbeat', from: this.cfg.self, role: 'inactive', epoch: this.epoch, maxEpoch: this.maxEpoch,
-      eligible: false, awareness: this.awareness, released: true,
+      eligible: false, awareness: this.awareness,
     };
+    // Without a Standby the notice still says the term is over; the others wait out the silence.
+    const standby = this.liveStandby(now);
+    if (standby) notice.released = standby.name;
     if (this.info) notice.info = this.info;
-    return { notice, standbyReady: this.liveStandby(now) !== null };
+    return { notice, standbyReady: standby !== null };
   }
 
   /** Whether a tick at `now` comes so late that this process must have been frozen meanwhile. */

@@ -82,10 +82,12 @@ export interface Heartbeat {
   info?: NodeInfo;
   /**
    * The fast release, multicast by the sender's guardian after it killed the sender's runtime
-   * (the node died or froze): the Active term `epoch` is over and no runtime of the sender runs
-   * in active mode. The Standby takes over at once instead of waiting for the failure timeout.
+   * (the node died or froze), or by a node that stopped cleanly: the Active term `epoch` is
+   * over and no runtime of the sender runs in active mode. The Standby it names takes over at
+   * once instead of waiting for the failure timeout (only that one: two servers may both
+   * believe for a moment that they are the Standby).
    */
-  released?: boolean;
+  released?: string;
 }
 
 /** A domain revision as advertised: number, edit time (ms since 1970) and the first 16 hex digits of its hash. */

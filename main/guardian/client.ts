@@ -30,7 +30,14 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
   /** The guardian went away while the node runs: nothing can fence the runtime any more. */
   onLost: (why: string) => void = () => undefined;
 
-  private constructor(private readonly socket: Socket, readonly pid: number, readonly held: HeldProcess[], readonly fenced: string | null, private readonly log: Logger) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly pid: number,
+    readonly held: HeldProcess[],
+    /** The Active term whose runtime the guardian kept running for this node to take back; null: none. */
+    readonly term: number | null,
+    private readonly log: Logger,
+  ) {
     for (const p of held) this.expectExit(p.pid);
   }
 
@@ -78,7 +85,7 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
         } else if (msg.t === 'welcome') {
           socket.off('error', reject);
           socket.on('error', () => undefined);
-          client = new GuardianClient(socket, msg.pid, msg.processes, msg.fenced, opts.log);
+          client = new GuardianClient(socket, msg.pid, msg.processes, msg.term, opts.log);
           socket.on('close', () => client!.closed());
           resolve(client);
         }
@@ -94,7 +101,7 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
 
   renew(notice: Heartbeat | null, standbyReady: boolean): void {
     const sealed = notice && this.seal ? this.seal(notice).toString('base64') : null;
-    writeLine(this.socket, { t: 'renew', notice: sealed, standbyReady });
+    writeLine(this.socket, { t: 'renew', notice: sealed, term: sealed ? notice!.epoch : null, standbyReady });
   }
 
   start(spec: StartSpec): Promise<Started> {
@@ -113,13 +120,23 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
     writeLine(this.socket, { t: 'signal', pid, signal });
   }
 
+  /** The processes the guardian still ran when this node connected, as started ones. */
+  heldProcesses(): (HeldProcess & Started)[] {
+    return this.held.map((p) => ({ ...p, exited: this.exits.get(p.pid)?.exited ?? Promise.resolve('gone') }));
+  }
+
   /**
    * Runtime processes the guardian still ran when this node connected (the previous node died
-   * and this one came back): stopped before the node joins, as any leftover.
+   * and this one came back). Kept when they run an Active term this node may take back (the
+   * term is returned); otherwise stopped before the node joins, as any leftover (null).
    */
-  async stopHeld(timeoutMs: number): Promise<void> {
-    const held = this.held.map((p) => ({ ...p, exited: this.exits.get(p.pid)?.exited ?? Promise.resolve('gone') }));
-    if (!held.length) return;
+  async keepOrStopHeld(epoch: number, timeoutMs: number): Promise<number | null> {
+    const held = this.heldProcesses();
+    if (this.term !== null && this.term === epoch && held.some((p) => p.mode === 'active')) {
+      this.log.warn('runtime', `the guardian kept ${held.map((p) => `${p.name} (pid ${p.pid}, ${p.mode} mode)`).join(', ')} running while this node restarted; taking Active term ${this.term} back`);
+      return this.term;
+    }
+    if (!held.length) return null;
     this.log.warn('runtime', `the guardian still runs ${held.map((p) => `${p.name} (pid ${p.pid}, ${p.mode} mode)`).join(', ')} from the previous node of this server; stopping ${held.length > 1 ? 'them' : 'it'} before joining the domain`);
     for (const p of held) this.signal(p.pid, 'SIGTERM');
     const all = Promise.all(held.map((p) => p.exited));
@@ -128,6 +145,8 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
       for (const p of held) this.signal(p.pid, 'SIGKILL');
       await all;
     }
+    this.held.length = 0;
+    return null;
   }
 
   /**

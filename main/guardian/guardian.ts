@@ -40,6 +40,7 @@ export class Guardian {
   private leaseTimer: NodeJS.Timeout | null = null;
   private renewedAt = 0;
   private notice: Buffer | null = null;
+  private term: number | null = null;
   private standbyReady = false;
   private fencedWhy: string | null = null;
   private route: ReleaseRoute | null = null;
@@ -100,8 +101,9 @@ export class Guardian {
     this.log.info('guardian', back
       ? `the node is back (lease ${leaseMs} ms); it finds ${processes.length ? processes.map((p) => `${p.name} (pid ${p.pid}, ${p.mode})`).join(', ') : 'no runtime process'} running`
       : `serving the node of ${server} (lease ${leaseMs} ms)`);
-    this.send({ t: 'welcome', pid: process.pid, processes, fenced: this.fencedWhy });
-    this.renewed(this.notice, this.standbyReady);
+    // The lease is not renewed by a welcome: a node that comes back must renew it in time itself.
+    const term = this.fencedWhy === null && this.notice !== null && this.leaseTimer !== null ? this.term : null;
+    this.send({ t: 'welcome', pid: process.pid, processes, fenced: this.fencedWhy, term });
   }
 
   private handle(msg: ToGuardian): void {
@@ -110,6 +112,7 @@ export class Guardian {
         this.openRoute(msg.route);
         return;
       case 'renew':
+        this.term = msg.term;
         this.renewed(msg.notice === null ? null : Buffer.from(msg.notice, 'base64'), msg.standbyReady);
         return;
       case 'start':

@@ -23,7 +23,7 @@ export type ToGuardian =
   | { t: 'hello'; token: string; server: string; leaseMs: number }
   | { t: 'route'; route: ReleaseRoute }
   /** `notice`: the sealed release datagram (base64) to multicast after a kill; null unless Active. */
-  | { t: 'renew'; notice: string | null; standbyReady: boolean }
+  | { t: 'renew'; notice: string | null; term: number | null; standbyReady: boolean }
   | { t: 'start'; id: number; spec: StartSpec }
   | { t: 'signal'; pid: number; signal: NodeJS.Signals }
   /** The node stops cleanly: its runtime is stopped; the guardian multicasts `notice` (if any) and ends once the node has gone. */
@@ -36,7 +36,8 @@ export interface HeldProcess {
 }
 
 export type FromGuardian =
-  | { t: 'welcome'; pid: number; processes: HeldProcess[]; fenced: string | null }
+  /** `term`: the Active term whose runtime still runs under a lease that has not run out (the node may take it back). */
+  | { t: 'welcome'; pid: number; processes: HeldProcess[]; fenced: string | null; term: number | null }
   | { t: 'refused'; message: string }
   | { t: 'started'; id: number; pid: number }
   | { t: 'start-failed'; id: number; message: string }

@@ -36,7 +36,7 @@ import { releaseLock, takeLock } from './lock';
 import { createLogger } from './log';
 import { nodePaths, type NodePaths } from './paths';
 import { FileStateStore } from './state-store';
-import { statusView } from './status';
+import { contractApi, statusView } from './status';
 
 export class DuplexNode {
   private engine!: Engine;
@@ -85,10 +85,10 @@ export class DuplexNode {
     const stopTimeoutMs = Math.max(RUNTIME_STOP_TIMEOUT_MS, ...(cfg.runtime?.processes ?? []).map((p) => p.stopTimeoutMs));
     const guardian = await GuardianClient.open({ dir: this.paths.dir, server: this.server, leaseMs: leaseMs(cfg.timings), log: this.log });
     this.guardian = guardian;
-    await guardian.stopHeld(stopTimeoutMs);
-    await stopLeftoverRuntimes(this.paths.dir, this.log, stopTimeoutMs);
     const store = new FileStateStore(this.paths.state, this.log);
     const stored = store.read();
+    const term = await guardian.keepOrStopHeld(stored.epoch, stopTimeoutMs);
+    await stopLeftoverRuntimes(this.paths.dir, this.log, stopTimeoutMs, guardian.held.map((p) => p.pid));
     store.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
     const persisted = { epoch: stored.epoch, maintenance: stored.maintenance };
     store.write(persisted);
@@ -152,6 +152,12 @@ export class DuplexNode {
     guardian.setRoute({ group: cfg.multicast.group, port: cfg.multicast.port, iface: address, ttl: cfg.multicast.ttl }, (hb) => this.transport.seal(hb));
 
     this.engine = new Engine(this.engineConfig(), persisted, realClock.now());
+    if (term !== null) {
+      this.runtime.adopt(guardian.heldProcesses());
+      const back = this.engine.resumeTerm(term, realClock.now());
+      if (!back) this.log.warn('runtime', `cannot take Active term ${term} back now (${this.engine.status(realClock.now()).reason}); stopping the runtime the guardian kept`);
+      void this.runtime.setMode(back ? 'active' : 'stopped');
+    }
     const link = { up: () => localIPv4Addresses().includes(address), detail: address };
     this.driver = new EngineDriver(this.engine, {
       clock: realClock, transport: this.transport, runtime: this.runtime, store, link, log: this.log, lease: guardian,
@@ -261,22 +267,7 @@ export class DuplexNode {
 
   /** The contract (ui/contract.ts), served by the admin API and by Electron over IPC. */
   uiApi(): DuplexApi {
-    return {
-      getStatus: async () => this.status(),
-      command: (cmd) => this.driver.command(cmd),
-      onStatus: (listener) => {
-        const push = () => {
-          if (!this.stopped) listener(this.status());
-        };
-        const timer = setInterval(push, 1_000);
-        const off = this.driver.onRoleChange(push);
-        push();
-        return () => {
-          clearInterval(timer);
-          off();
-        };
-      },
-    };
+    return contractApi(() => this.status(), () => !this.stopped, this.driver);
   }
 
   async stop(): Promise<void> {

@@ -7,8 +7,8 @@ import type { EngineStatus, PeerStatus } from '../engine/types';
 import type { ProbeStatus } from '../probes/score';
 import type { ProcessStatus, RuntimeStatus } from '../runtime/runtime';
 import type { SyncStatus } from '../sync/status';
-import type { EventView, PeerView, ProbeView, ProcessView, StatusView, SyncView } from '../ui/contract';
-import type { RoleEvent } from './driver';
+import type { DuplexApi, EventView, PeerView, ProbeView, ProcessView, StatusView, SyncView } from '../ui/contract';
+import type { EngineDriver, RoleEvent } from './driver';
 
 export interface NodeParts {
   engine: EngineStatus;
@@ -92,5 +92,28 @@ function peerView(p: PeerStatus, address: string | null): PeerView {
     revision: info ? { n: info.rev.n, hash: info.rev.h } : null,
     sync: info ? info.sync : null,
     progress: info?.pct ?? null,
+  };
+}
+
+/**
+ * The contract's calls on a node: its status, commands through the driver, and status pushed
+ * every second and at every role change while the node runs.
+ */
+export function contractApi(status: () => StatusView, running: () => boolean, driver: EngineDriver): DuplexApi {
+  return {
+    getStatus: async () => status(),
+    command: (cmd) => driver.command(cmd),
+    onStatus: (listener) => {
+      const push = () => {
+        if (running()) listener(status());
+      };
+      const timer = setInterval(push, 1_000);
+      const off = driver.onRoleChange(push);
+      push();
+      return () => {
+        clearInterval(timer);
+        off();
+      };
+    },
   };
 }

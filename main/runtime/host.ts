@@ -138,23 +138,23 @@ function recordPid(file: string, pid: number, command: string): void {
 
 /**
  * Before a node does anything else: runtime processes left running by a previous node of
- * this server whose guardian is gone too are stopped, process group and all, so that they can
+ * this server whose guardian is gone too are stopped (those in `keep` run under the guardian), process group and all, so that they can
  * never run next to the ones the domain chooses. A pid is trusted only when the process's
  * start time matches the record (Linux); elsewhere a leftover is reported, not killed. Every
  * `runtime-*.pid` in `dir` is checked, so a process renamed or removed from the domain file
  * meanwhile is found too.
  */
-export async function stopLeftoverRuntimes(dir: string, log: Logger, timeoutMs: number): Promise<void> {
+export async function stopLeftoverRuntimes(dir: string, log: Logger, timeoutMs: number, keep: readonly number[] = []): Promise<void> {
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => /^runtime-.+\.pid$/.test(f));
   } catch {
     return;
   }
-  await Promise.all(files.map((f) => stopLeftover(join(dir, f), log, timeoutMs)));
+  await Promise.all(files.map((f) => stopLeftover(join(dir, f), log, timeoutMs, keep)));
 }
 
-async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number): Promise<void> {
+async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number, keep: readonly number[]): Promise<void> {
   let rec: PidRecord;
   try {
     rec = JSON.parse(readFileSync(pidFile, 'utf8')) as PidRecord;
@@ -162,6 +162,7 @@ async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number): Pr
     rmSync(pidFile, { force: true });
     return;
   }
+  if (keep.includes(rec.pid)) return; // the guardian still runs it for this node
   rmSync(pidFile, { force: true });
   if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1 || !isAlive(rec.pid)) return;
   const now = startTicks(rec.pid);

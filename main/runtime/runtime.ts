@@ -71,9 +71,28 @@ export class Supervisor implements RuntimeControl {
     /** A process in active mode keeps dying (a crash loop): the Active should hand over. */
     private readonly onCrashLoop: (detail: string) => void = () => undefined,
     /** Where the processes run: the node's guardian, or this process. */
-    host: ProcessHost = new LocalProcessHost(),
+    private readonly host: ProcessHost = new LocalProcessHost(),
   ) {
     this.procs = specs.map((s) => new ManagedProcess(s, log, host, (p, how) => this.onUnexpectedExit(p, how)));
+  }
+
+  /**
+   * Takes back the processes that kept running in active mode while the node restarted (its
+   * guardian ran them): each declared one becomes that process again; one no longer declared
+   * is killed. Then `setMode('active')` starts whatever is missing.
+   */
+  adopt(held: (Started & { name: string; mode: ProcessMode })[]): void {
+    this.mode = 'active';
+    for (const h of held) {
+      const p = this.procs.find((x) => x.spec.name === h.name && !x.proc);
+      if (p) {
+        p.adopt(h, h.mode);
+        this.log.info('runtime', `took ${h.name} (pid ${h.pid}, ${h.mode} mode) back from the guardian`);
+      } else {
+        this.log.warn('runtime', `the guardian runs ${h.name} (pid ${h.pid}), which the domain file no longer declares; killing it`);
+        this.host.signal(h.pid, 'SIGKILL');
+      }
+    }
   }
 
   setMode(mode: RuntimeMode): Promise<void> {
@@ -253,10 +272,15 @@ class ManagedProcess {
       return;
     }
     this.launching = false;
+    this.log.info('runtime', `started ${spec.name} (${spec.command}) in ${mode} mode, pid ${proc.pid}; output in ${spec.logFile}`);
+    this.adopt(proc, mode);
+  }
+
+  /** `proc` is this process now, running in `mode`. */
+  adopt(proc: Started, mode: ProcessMode): void {
     this.proc = proc;
     this.runningAs = mode;
     this.startedAt = performance.now();
-    this.log.info('runtime', `started ${spec.name} (${spec.command}) in ${mode} mode, pid ${proc.pid}; output in ${spec.logFile}`);
     void proc.exited.then((how) => {
       this.lastExit = how;
       if (this.proc !== proc) return;

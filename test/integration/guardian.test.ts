@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, sleep, waitFor, waitForRoles } from './cluster';
@@ -122,6 +122,55 @@ describe('the guardian fences the runtime of a node that is gone', () => {
       assert.equal((await c.status('b')).role, 'active');
     } finally {
       await cleanup();
+    }
+  });
+
+  it('SIGKILL of the node and a restart within its lease (no Standby to take over): the same runtime runs on, with no handover', async () => {
+    const ledger = mkdtempSync(join(tmpdir(), 'duplex-ledger-'));
+    const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--ledger', ledger] }] } });
+    // A failure timeout of 3 s gives a lease of 2.25 s: time for the node to start again.
+    writeFileSync(c.file, readFileSync(c.file, 'utf8').replace(/failureTimeoutMs: \d+/, 'failureTimeoutMs: 3000'));
+    try {
+      c.start('a'); // b is declared but down: nobody could take over
+      await waitForRoles(c, { a: 'active' }, 10_000);
+      const before = await waitFor("a's runtime", 5_000, async () => {
+        const s = await c.status('a');
+        const p = s.runtime.processes[0]!;
+        return p.state === 'running' && p.mode === 'active' ? { pid: p.pid!, epoch: s.epoch } : undefined;
+      });
+      c.kill('a', 'SIGKILL');
+      await c.nodes.get('a')!.exited;
+      c.start('a');
+      // The runtime must run on without a gap while the node is away.
+      let gap = false;
+      const watch = setInterval(() => {
+        if (!running(before.pid)) gap = true;
+      }, 5);
+      try {
+        const after = await waitFor('a to be back', 10_000, async () => {
+          const s = await c.status('a').catch(() => null);
+          return s?.role === 'active' ? s : undefined;
+        });
+        await sleep(3_500); // past the old lease and the failure timeout: nothing fences it later
+        assert.equal(gap, false, 'the runtime stopped while the node restarted');
+        const now = await c.status('a');
+        assert.equal(now.role, 'active');
+        assert.equal(now.epoch, before.epoch, 'the same Active term, no new promotion');
+        assert.equal(now.runtime.processes[0]!.pid, before.pid);
+        assert.equal(now.runtime.processes[0]!.state, 'running');
+        assert.match(after.reason, /took Active term \d+ back after a restart of the node: its guardian kept the runtime running/);
+        assert.deepEqual(now.events.filter((e) => e.to === 'active'), [], 'no promotion after the restart');
+        assert.deepEqual(overlaps(ledger), []);
+        const log = readFileSync(c.pathOf('a', 'duplex-state', 'a', 'logs', 'guardian.log'), 'utf8');
+        assert.match(log, /keeping its runtime for the rest of the lease \(\d+ ms\) in case it comes back/);
+        assert.match(log, /the node is back \(lease 2250 ms\); it finds scada \(pid \d+, active\) running/);
+        assert.doesNotMatch(log, /fence:/);
+      } finally {
+        clearInterval(watch);
+      }
+    } finally {
+      await c.stop();
+      rmSync(ledger, { recursive: true, force: true });
     }
   });
 });

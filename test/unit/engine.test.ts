@@ -734,7 +734,7 @@ describe('guardian: lease, fence and fast release', () => {
     const a = activeA();
     const lease = a.lease(1000);
     assert.equal(lease.standbyReady, true);
-    assert.deepEqual({ ...lease.notice, info: undefined }, { kind: 'heartbeat', from: 'a', role: 'inactive', epoch: 3, maxEpoch: 3, eligible: false, awareness: 0, released: true, info: undefined });
+    assert.deepEqual({ ...lease.notice, info: undefined }, { kind: 'heartbeat', from: 'a', role: 'inactive', epoch: 3, maxEpoch: 3, eligible: false, awareness: 0, released: 'b', info: undefined });
     assert.equal(engine('a', ABC).lease(1000).notice, null);
     assert.deepEqual(standbyBehindA().lease(1000), { notice: null, standbyReady: false });
     const alone = engine('a', ABC);
@@ -744,7 +744,7 @@ describe('guardian: lease, fence and fast release', () => {
 
   it('a Standby that receives the release takes over at once, as a failover with a higher epoch', () => {
     const b = standbyBehindA();
-    const out = b.receive(hb('a', 'inactive', 3, { eligible: false, released: true }), 1010);
+    const out = b.receive(hb('a', 'inactive', 3, { eligible: false, released: 'b' }), 1010);
     assert.equal(b.currentRole, 'active');
     assert.ok(b.currentEpoch > 3);
     const role = roles(out)[0];
@@ -756,15 +756,27 @@ describe('guardian: lease, fence and fast release', () => {
   it('a release of an older term than the newest known is ignored (stale or replayed)', () => {
     const b = standbyBehindA();
     b.receive(hb('c', 'inactive', 0, { maxEpoch: 7 }), 1005);
-    b.receive(hb('a', 'inactive', 3, { eligible: false, released: true }), 1010);
+    b.receive(hb('a', 'inactive', 3, { eligible: false, released: 'b' }), 1010);
     assert.equal(b.currentRole, 'standby');
+  });
+
+  it('only the Standby the release names takes over: another that also believes it is the Standby waits', () => {
+    const b = standbyBehindA();
+    b.receive(hb('a', 'inactive', 3, { eligible: false, released: 'c' }), 1010);
+    assert.equal(b.currentRole, 'standby');
+  });
+
+  it('an Active without a Standby leaves a notice that names nobody', () => {
+    const alone = engine('a', ABC);
+    tickUntil(alone, 0, 1000);
+    assert.equal(alone.lease(1000).notice?.released, undefined);
   });
 
   it('an Inactive server next in line does not take over on a release', () => {
     const c = engine('c', { a: 'main', b: 'backup', c: 'backup' });
     tickUntil(c, 0, 1000, TICK, (now) => (now % 100 === 0 && now > 0 ? [hb('a', 'active', 3), hb('b', 'standby')] : []));
     assert.equal(c.currentRole, 'inactive');
-    c.receive(hb('a', 'inactive', 3, { eligible: false, released: true }), 1010);
+    c.receive(hb('a', 'inactive', 3, { eligible: false, released: 'b' }), 1010);
     assert.equal(c.currentRole, 'inactive');
   });
 
@@ -792,14 +804,14 @@ describe('guardian: lease, fence and fast release', () => {
 describe('guardian: which releases count', () => {
   it('a release from a server that was not heard as the Active of that term is ignored', () => {
     const b = standbyBehindA({ a: 'main', b: 'backup', c: 'backup' });
-    b.receive(hb('c', 'inactive', 3, { eligible: false, released: true }), 1010);
+    b.receive(hb('c', 'inactive', 3, { eligible: false, released: 'b' }), 1010);
     assert.equal(b.currentRole, 'standby');
   });
 
   it('a release that piled up while this process was frozen is ignored: only what arrives afterwards counts', () => {
     const b = standbyBehindA();
     b.tick(1000 + T.failureTimeoutMs); // the first tick after a freeze comes late
-    b.receive(hb('a', 'inactive', 3, { eligible: false, released: true }), 1000 + T.failureTimeoutMs);
+    b.receive(hb('a', 'inactive', 3, { eligible: false, released: 'b' }), 1000 + T.failureTimeoutMs);
     assert.equal(b.currentRole, 'standby');
   });
 });
