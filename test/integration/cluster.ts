@@ -63,9 +63,9 @@ export class Cluster {
     return join(this.separate ? join(this.dir, server) : this.dir, ...rel);
   }
 
-  /** `nodeArgs`: options for Node itself (e.g. `-r` a fixture). */
-  start(server: string, nodeArgs: string[] = []): RunningNode {
-    const proc = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--domain', this.fileOf(server), '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `nodeArgs`: options for Node itself (e.g. `-r` a fixture); `cli`: another install's cli.js. */
+  start(server: string, opts: { nodeArgs?: string[]; cli?: string } = {}): RunningNode {
+    const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'run', '--domain', this.fileOf(server), '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     const collect = (b: Buffer) => output.push(...b.toString('utf8').split('\n').filter(Boolean));
     proc.stdout!.on('data', collect);

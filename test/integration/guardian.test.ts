@@ -37,7 +37,7 @@ function guardianOf(c: Cluster, server: string): GuardianFile | null {
 async function pair(preload: boolean) {
   const ledger = mkdtempSync(join(tmpdir(), 'duplex-ledger-'));
   const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--ledger', ledger] }] } });
-  c.start('a', preload ? ['-r', THROW_ON_USR2] : []);
+  c.start('a', { nodeArgs: preload ? ['-r', THROW_ON_USR2] : [] });
   c.start('b');
   await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
   const runtime = await waitFor("a's runtime", 5_000, async () => {
