@@ -147,7 +147,7 @@ export class DuplexNode {
         this.driver?.observe({ kind: 'send-failed' });
       },
       onWarning: (event, detail) => this.log.warn(event, detail),
-      ...cloneGuards(this.server, cfg.timings, () => this.domain.config.servers, this.addresses, (fact) => this.driver?.observe(fact)),
+      ...cloneGuards(this.server, cfg.timings, () => this.domain.config.servers, this.addresses, (fact) => this.linkTimer && this.driver.observe(fact)), // once the driver runs
     });
     guardian.setRoute({ group: cfg.multicast.group, port: cfg.multicast.port, iface: address, ttl: cfg.multicast.ttl }, (hb) => this.transport.seal(hb));
 
