@@ -77,5 +77,7 @@ export function confirmText(cmd: Command, s: StatusView): string {
       return cmd.on ? `${s.server} will take part in nothing until Maintenance is switched off.` : `${s.server} will rejoin the domain.`;
     case 'report-failure':
       return `${s.server} will hand over to the Standby because of a reported failure (${cmd.reason}).`;
+    case 'clear':
+      return `${s.server} will forget its runtime crash loops and may be Active or Standby again.`;
   }
 }

@@ -7,10 +7,10 @@
  * Time comes in as a number from a monotonic clock; the engine never reads a clock,
  * never does IO and never starts a timer.
  */
-import { AWARENESS_DECAY_MS, MAX_AWARENESS } from '../defaults';
+import { AWARENESS_DECAY_MS, DEFAULT_FAILURE_RESET_MS, MAX_AWARENESS } from '../defaults';
 import type {
   Command, CommandName, CommandResult, EngineConfig, EngineStatus, Effect, Heartbeat, NodeInfo, Observation,
-  Output, PeerStatus, PersistedState, PromotionCause, Request, Role, RuntimeMode, ServerDecl,
+  Output, PeerStatus, PersistedState, PromotionCause, Request, Role, RuntimeFailures, RuntimeMode, ServerDecl,
 } from './types';
 
 interface PeerView {
@@ -72,6 +72,21 @@ export function nameConflictText(self: string, address: string): string {
   return `another Duplex node also runs as server ${self} at ${address} (a cloned machine or a copied tray.json?); give every server its own name`;
 }
 
+/** `major.minor` of a version (1.2.3 → 1.2); the whole text when it has no such form. */
+function minorOf(version: string): string {
+  const m = /^v?(\d+)\.(\d+)(?!\d)/.exec(version.trim());
+  return m ? `${Number(m[1])}.${Number(m[2])}` : version;
+}
+
+/**
+ * Duplex versions that may run side by side: the same major.minor. A patch release changes
+ * neither the engine's rules nor the heartbeat (the wire version, PROTOCOL_VERSION, is checked
+ * on every datagram: a peer heard at all speaks this server's wire version).
+ */
+export function duplexCompatible(a: string, b: string): boolean {
+  return minorOf(a) === minorOf(b);
+}
+
 /** The name a command's request goes by in logs and `done` effects. */
 export function commandName(cmd: Command): CommandName {
   return cmd.kind === 'maintenance' ? (cmd.on ? 'maintenance-on' : 'maintenance-off') : cmd.kind;
@@ -88,7 +103,7 @@ export class Engine {
   private incompatible: string | null = null;
   private info: NodeInfo | undefined;
   /** What the last Active heard said about its versions (E3's rule: others must match it). */
-  private activeInfo: { server: string; info: NodeInfo | undefined } | null = null;
+  private activeInfo: { server: string; info: NodeInfo | undefined; at: number } | null = null;
   /** A hold of the active runtime was asked for in this term (confirmResume). */
   private holding = false;
   private health = 255;
@@ -97,6 +112,8 @@ export class Engine {
   private isolated: string | null = null;
   /** Since when the Active's health has been below the Standby's by the margin (rated failover). */
   private worseSince: number | null = null;
+  /** Runtime crash loops counted here, and whether they banned this server from the Active role. */
+  private failures: RuntimeFailures | null = null;
 
   /** Another process with this server's name (a clone): where, and when last heard. */
   private nameConflict: { address: string; at: number } | null = null;
@@ -122,6 +139,8 @@ export class Engine {
   /** When the engine asked to be ticked next (the node sets one timer for it). */
   private wakeAt: number;
   private resumedAt = -Infinity;
+  /** When an incompatibility ended because no Active was heard any more: failover counts its silence from then. */
+  private freedAt = -Infinity;
   private lastActiveHeardAt = -Infinity;
   /** The Active term its guardian released (its runtime was killed): the Standby takes over at once. */
   private releasedTerm: { from: string; epoch: number } | null = null;
@@ -146,6 +165,8 @@ export class Engine {
     this.index(cfg);
     this.maxEpoch = persisted.epoch;
     this.maintenance = persisted.maintenance;
+    // A reset time read back from the state file is at most failureResetMs away (the wall clock may have jumped).
+    if (persisted.failures) this.failures = { ...persisted.failures, resetAt: Math.min(persisted.failures.resetAt, now + this.failureResetMs()) };
     this.roleSince = now;
     this.startedAt = now;
     this.listeningSince = now;
@@ -218,7 +239,7 @@ export class Engine {
     if (JSON.stringify(info) !== JSON.stringify(this.info)) {
       this.info = info;
       this.dirty = true;
-      if (this.checkCompatible()) this.evaluate(now);
+      if (this.checkCompatible(now)) this.evaluate(now);
     }
     return this.finish(now);
   }
@@ -256,9 +277,11 @@ export class Engine {
       this.persist();
     }
     if (msg.role === 'active') {
-      this.activeInfo = { server: msg.from, info: msg.info };
-      this.checkCompatible();
+      this.activeInfo = { server: msg.from, info: msg.info, at: now };
+    } else if (msg.role === 'deactivating' && this.activeInfo?.server === msg.from) {
+      this.activeInfo.at = now; // still the Active, handing over
     }
+    this.checkCompatible(now);
     this.expire(now);
     this.evaluate(now);
     return this.finish(now);
@@ -310,6 +333,8 @@ export class Engine {
   /** `id` names the request in the `done` effect that finishes it (0 when nobody waits for it). */
   command(cmd: Command, now: number, id = 0): CommandResult {
     this.begin();
+    this.expireFailures(now);
+    this.checkCompatible(now);
     const verdict = this.apply(cmd, now, { name: commandName(cmd), id });
     this.evaluate(now);
     const out = this.finish(now);
@@ -350,6 +375,9 @@ export class Engine {
       effectiveTimeoutMs: timeout,
       linkUp: this.linkUp,
       incompatible: this.incompatible,
+      failures: this.failures
+        ? { count: this.failures.count, last: this.failures.last, resetInMs: Math.max(0, Math.round(this.failures.resetAt - now)), banned: this.failures.banned }
+        : { count: 0, last: null, resetInMs: null, banned: false },
       health: { score: this.health, failing: this.healthWhy, isolated: this.isolated },
       runtime: { wanted: this.runtimeWanted, reached: this.runtimeReached },
       pending: this.describePending(),
@@ -411,11 +439,17 @@ export class Engine {
     return this.incompatible;
   }
 
+  /** Banned from the Active role after handing over because of a runtime crash loop. */
+  get runtimeBanned(): boolean {
+    return this.failures?.banned ?? false;
+  }
+
   // ---------------------------------------------------------------- commands
 
   private apply(cmd: Command, now: number, request: Request): { accepted: boolean; message: string } {
     const self = this.cfg.self;
     const refuse = (message: string) => ({ accepted: false, message });
+    if (cmd.kind === 'clear') return this.clearFailures(request);
     if (cmd.kind === 'activate') {
       if (this.role === 'active') return refuse(`${self} is already Active (epoch ${this.epoch})`);
       if (this.role === 'maintenance') return refuse(`${self} is in Maintenance; leave it first (duplex maintenance off)`);
@@ -424,6 +458,7 @@ export class Engine {
         return refuse(`${self} is declared "${this.decl(self).kind}" in the domain file; only the main and backup servers can be Active`);
       }
       if (!this.linkUp) return refuse(`${self} has lost its own network interface; it must not take over`);
+      if (this.failures?.banned) return refuse(this.banText());
       if (this.incompatible) return refuse(`${self} is incompatible with the Active: ${this.incompatible}`);
       if (this.role === 'starting') {
         const left = Math.max(0, this.cfg.timings.discoveryMs - (now - this.roleSince));
@@ -519,16 +554,64 @@ export class Engine {
     return { accepted: true, message: `${self} left Maintenance` };
   }
 
-  /** A crash loop of the local runtime: the Active hands over to a ready Standby, or says why it cannot. */
+  /**
+   * A crash loop of the local runtime (Pacemaker's migration-threshold of 1): the Active hands
+   * over to a ready Standby and is then banned from the Active role for failureResetMs after
+   * its last crash loop; with no Standby (a banned server is none) it keeps restarting here.
+   */
   private runtimeFailed(now: number, why: string): void {
     if (this.role !== 'active') return;
+    const count = (this.failures?.count ?? 0) + 1;
+    this.failures = { count, last: why, resetAt: now + this.failureResetMs(), banned: false };
     const standby = this.liveStandby(now);
     if (!standby) {
-      this.reason = `runtime crash loop (${why}); no Standby to hand over to, so it keeps restarting here`;
+      this.persist();
+      this.reason = `runtime crash loop (${why}); no Standby to hand over to, so it keeps restarting here (crash loop ${count} here)`;
       return;
     }
+    this.failures.banned = true;
+    this.persist();
+    this.dirty = true; // peers hear at once that this server is not eligible
     this.manualHold = true; // no failback onto a server whose runtime just failed
-    this.startHandover(now, standby.name, 'follower', null, `runtime crash loop (${why}): handing over to ${standby.name}`);
+    this.startHandover(now, standby.name, 'follower', null,
+      `runtime crash loop (${why}): handing over to ${standby.name}; ${this.cfg.self} is not eligible for ${this.seconds(this.failureResetMs())} (or until duplex clear)`);
+  }
+
+  /** `duplex clear`: forget the crash loops and lift the ban. */
+  private clearFailures(request: Request): { accepted: boolean; message: string } {
+    const self = this.cfg.self;
+    const f = this.failures;
+    const message = f
+      ? `${self}: ${f.count} runtime crash loop${f.count === 1 ? '' : 's'} forgotten (the last: ${f.last})${f.banned ? `; ${self} may be Active or Standby again` : ''}`
+      : `${self} has no runtime crash loops counted; nothing to clear`;
+    if (f) {
+      this.failures = null;
+      this.dirty = true;
+      this.persist();
+    }
+    this.done(request, true, message);
+    return { accepted: true, message };
+  }
+
+  /** The count (and a ban) ends failureResetMs after the last crash loop. */
+  private expireFailures(now: number): void {
+    if (!this.failures || now < this.failures.resetAt) return;
+    this.failures = null;
+    this.dirty = true;
+    this.persist();
+  }
+
+  private failureResetMs(): number {
+    return this.cfg.failureResetMs ?? DEFAULT_FAILURE_RESET_MS;
+  }
+
+  private seconds(ms: number): string {
+    return `${Math.ceil(ms / 1000)} s`;
+  }
+
+  private banText(): string {
+    const f = this.failures!;
+    return `${this.cfg.self} handed the Active role over because of a runtime crash loop (${f.last}); it is not eligible for ${this.seconds(this.failureResetMs())} after its last crash loop, or until duplex clear --server ${this.cfg.self}`;
   }
 
   /**
@@ -617,6 +700,8 @@ export class Engine {
   // ---------------------------------------------------------------- decisions
 
   private evaluate(now: number): void {
+    this.expireFailures(now);
+    this.checkCompatible(now);
     if (this.conform(now)) return;
     switch (this.role) {
       case 'maintenance':
@@ -771,7 +856,8 @@ export class Engine {
           a.from = active.name; // an Active showed up after all: ask it to hand over
           this.dirty = true;
         } else {
-          if (now - a.since >= 2 * this.cfg.timings.heartbeatIntervalMs && this.canPromote(now) && !this.claimantAhead(now)) {
+          // Not on waking from a freeze: an Active may have appeared meanwhile, its heartbeats not read yet.
+          if (now - a.since >= 2 * this.cfg.timings.heartbeatIntervalMs && this.canPromote(now) && !this.claimantAhead(now) && !this.justResumed(now)) {
             this.promote(now, 'manual', 'activated by command; no Active was reachable');
           }
           return;
@@ -825,6 +911,7 @@ export class Engine {
       return this.setRole(now, 'inactive', `${why}declared "${this.decl(self).kind}" in the domain file`);
     }
     if (this.incompatible) return this.setRole(now, 'inactive', `${why}incompatible: ${this.incompatible}`);
+    if (this.failures?.banned) return this.setRole(now, 'inactive', `${why}${this.banText()}`);
     let best = self;
     for (const p of this.livePeers(now)) {
       if (active && p.name === active.name) continue;
@@ -909,7 +996,7 @@ export class Engine {
   private canPromote(now: number): boolean {
     if (this.conflicted(now)) return false; // another process runs under this name: it may be the Active
     if (this.isolated !== null && this.livePeers(now).length === 0) return false;
-    return this.linkUp && this.incompatible === null && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
+    return this.linkUp && this.incompatible === null && !this.failures?.banned && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
   }
 
   private prec(name: string): number {
@@ -974,7 +1061,7 @@ export class Engine {
    */
   private silenceBase(): number {
     const heard = this.lastActiveHeardAt >= this.listeningSince;
-    return Math.max(heard ? this.lastActiveHeardAt : this.listeningSince + this.cfg.timings.discoveryMs, this.resumedAt);
+    return Math.max(heard ? this.lastActiveHeardAt : this.listeningSince + this.cfg.timings.discoveryMs, this.resumedAt, this.freedAt);
   }
 
   /**
@@ -1021,7 +1108,9 @@ export class Engine {
   }
 
   private persist(): void {
-    this.out.effects.push({ kind: 'persist', state: { epoch: this.maxEpoch, maintenance: this.maintenance } });
+    const state: PersistedState = { epoch: this.maxEpoch, maintenance: this.maintenance };
+    if (this.failures) state.failures = { ...this.failures };
+    this.out.effects.push({ kind: 'persist', state });
   }
 
   private done(request: Request, ok: boolean, message: string): void {
@@ -1040,22 +1129,33 @@ export class Engine {
   }
 
   /**
-   * E3's rule: a server whose Duplex or application version differs from the Active's is
-   * neither Active nor Standby. Compared with the last Active heard, while this server is not
-   * Active itself. True when the verdict changed.
+   * E3's rule, judged only against a live Active: a server whose Duplex major.minor or
+   * application version differs from the Active's is neither Active nor Standby. Compared with
+   * the last Active heard while an Active (or a handover) is heard within the failure timeout
+   * and this server is not Active itself. With no Active reachable the verdict ends, so a
+   * server left alone with other versions can take over (and be activated): nothing else runs
+   * the plant. True when the verdict changed.
    */
-  private checkCompatible(): boolean {
+  private checkCompatible(now: number): boolean {
     const a = this.activeInfo;
     const mine = this.info;
     if (!a || !mine || ACTIVE_ROLES.has(this.role)) return false;
+    // Gone: that Active not heard (as Active or handing over) for the failure timeout, and no handover under way.
+    const gone = now - a.at >= this.effectiveTimeout() && !this.livePeers(now).some((p) => p.hb.grantTo !== undefined);
     let why: string | null = null;
-    if (!a.info) why = `the Active ${a.server} does not say which Duplex version it runs (older than ${mine.ver}?)`;
-    else if (a.info.ver !== mine.ver) why = `Duplex ${mine.ver} here, ${a.info.ver} on the Active ${a.server}: install the same version on every server`;
-    else if (a.info.app !== mine.app) why = `application version ${mine.app || '(none)'} here, ${a.info.app || '(none)'} on the Active ${a.server}`;
+    if (gone) why = null;
+    else if (!a.info) why = `the Active ${a.server} does not say which Duplex version it runs (older than ${mine.ver}?)`;
+    else if (!duplexCompatible(a.info.ver, mine.ver)) {
+      why = `Duplex ${mine.ver} here, ${a.info.ver} on the Active ${a.server}: servers must run the same Duplex major.minor (patch releases may differ); install ${minorOf(a.info.ver)}.x here or upgrade every server`;
+    } else if (a.info.app !== mine.app) why = `application version ${mine.app || '(none)'} here, ${a.info.app || '(none)'} on the Active ${a.server}`;
     if (why === this.incompatible) return false;
+    // The Standby that was compatible all along goes first: this server's failover counts from now.
+    if (why === null && gone) this.freedAt = now;
     this.incompatible = why;
     this.dirty = true;
-    this.out.effects.push({ kind: 'compatibility', active: a.server, incompatible: why });
+    const effect: Effect = { kind: 'compatibility', active: a.server, incompatible: why };
+    if (why === null && gone) effect.activeGone = true;
+    this.out.effects.push(effect);
     return true;
   }
 
@@ -1103,6 +1203,7 @@ export class Engine {
     if (this.standbySince !== null) consider(this.standbySince + t.failbackDelayMs);
     if (this.awareness > 0) consider(this.lastAwarenessChange + AWARENESS_DECAY_MS);
     if (this.worseSince !== null && this.cfg.rated) consider(this.worseSince + this.cfg.rated.holdMs);
+    if (this.failures) consider(this.failures.resetAt);
     return at;
   }
 
@@ -1113,7 +1214,7 @@ export class Engine {
       role: this.role,
       epoch: this.epoch,
       maxEpoch: this.maxEpoch,
-      eligible: this.declEligible(this.cfg.self) && this.linkUp && this.incompatible === null && this.isolated === null,
+      eligible: this.declEligible(this.cfg.self) && this.linkUp && this.incompatible === null && this.isolated === null && !this.failures?.banned,
       awareness: this.awareness,
       health: this.health,
     };

@@ -43,6 +43,23 @@ export interface EngineConfig {
   timings: Timings;
   /** After a failover the new Active holds its runtime until a technician resumes it (`runtime.confirmResume`). */
   confirmResume?: boolean;
+  /** `runtime.failureResetMs`: how long runtime crash loops are counted, and a server that handed over because of one is banned from the Active role. Default DEFAULT_FAILURE_RESET_MS. */
+  failureResetMs?: number;
+}
+
+/**
+ * Crash loops of this server's runtime (Pacemaker's fail-count and migration-threshold of 1):
+ * counted until `failureResetMs` after the last one, or until `duplex clear`.
+ */
+export interface RuntimeFailures {
+  /** Crash loops reported while this server was Active. */
+  count: number;
+  /** The supervisor's description of the last one. */
+  last: string;
+  /** When the count resets and a ban ends, on the engine's clock (the state file stores it as wall time). */
+  resetAt: number;
+  /** This server handed the Active role over because of a crash loop: it is neither Active nor Standby until the reset. */
+  banned: boolean;
 }
 
 /** What survives a restart (written atomically by the node). */
@@ -51,6 +68,8 @@ export interface PersistedState {
   epoch: number;
   /** Maintenance switched on from the CLI or tray. */
   maintenance: boolean;
+  /** Runtime crash loops still counted (absent: none; state files of older versions have none). */
+  failures?: RuntimeFailures;
 }
 
 /** The only message: a snapshot of the sender's state, multicast every heartbeat interval and on every change. */
@@ -119,7 +138,7 @@ export type RuntimeMode = 'active' | 'standby' | 'stopped';
 
 export type PromotionCause = 'startup' | 'failover' | 'switchover' | 'failback' | 'manual';
 
-export type CommandName = 'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off' | 'report-failure';
+export type CommandName = 'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off' | 'report-failure' | 'clear';
 
 /** The engine's commands: the public vocabulary (ui/contract.ts) less `resume`, which the supervisor answers. */
 export type Command = Exclude<AnyCommand, { kind: 'resume' }>;
@@ -170,7 +189,8 @@ export type Effect =
   /** Hold the active runtime until a technician resumes it (reason), or forget a hold (null). Comes before the runtime effect it concerns. */
   | { kind: 'hold'; reason: string | null }
   /** This server's versions stopped or started matching those of the Active `active` (null: they match). */
-  | { kind: 'compatibility'; active: string; incompatible: string | null }
+  /** `activeGone`: the verdict ended because `active` is no longer heard (versions are judged only against a live Active). */
+  | { kind: 'compatibility'; active: string; incompatible: string | null; activeGone?: boolean }
   | FaultEffect;
 
 export type FaultEffect =
@@ -220,6 +240,8 @@ export interface EngineStatus {
   linkUp: boolean;
   /** Why this server may be neither Active nor Standby (versions differ from the Active's), null when compatible. */
   incompatible: string | null;
+  /** Runtime crash loops counted here; `resetInMs`: when the count (and a ban) ends, null when nothing is counted. */
+  failures: { count: number; last: string | null; resetInMs: number | null; banned: boolean };
   health: { score: number; failing: string | null; isolated: string | null };
   runtime: { wanted: RuntimeMode; reached: boolean };
   pending: string | null;

@@ -290,7 +290,9 @@ export class EngineDriver {
           break;
         }
         case 'compatibility':
-          if (effect.incompatible === null) log.info('version', `compatible with the Active ${effect.active} again`);
+          if (effect.incompatible === null && effect.activeGone) {
+            log.warn('version', `the Active ${effect.active} is no longer heard: versions are judged only against a live Active, so this server may take over (or be activated) although its versions differ`);
+          } else if (effect.incompatible === null) log.info('version', `compatible with the Active ${effect.active} again`);
           else log.warn('version', `incompatible: ${effect.incompatible}; this server will not be Active or Standby`);
           break;
         case 'fault':

@@ -41,7 +41,10 @@ export function statusView(p: NodeParts): StatusView {
     linkUp: e.linkUp,
     pending: e.pending,
     faults: [...e.faults],
-    runtime: { wanted: e.runtime.wanted, reached: e.runtime.reached, held: p.supervisor.held, processes: p.supervisor.processes.map(processView) },
+    runtime: {
+      wanted: e.runtime.wanted, reached: e.runtime.reached, held: p.supervisor.held, processes: p.supervisor.processes.map(processView),
+      failures: { count: e.failures.count, last: e.failures.last, resetInMs: e.failures.resetInMs, banned: e.failures.banned },
+    },
     incompatible: e.incompatible,
     health: { score: e.health.score, failing: e.health.failing, isolated: e.health.isolated, probes: p.probes.map(probeView) },
     sync: syncView(p.sync),

@@ -23,7 +23,9 @@ export type Command =
   /** The application asks for a switchover (E3's ReportFailure). */
   | { kind: 'report-failure'; reason: string }
   /** Start a runtime held after a failover (confirmResume). */
-  | { kind: 'resume' };
+  | { kind: 'resume' }
+  /** Forget this server's runtime crash loops and lift its ban from the Active role (Pacemaker's `crm_resource --cleanup`). */
+  | { kind: 'clear' };
 
 export type CommandKind = Command['kind'];
 
@@ -33,7 +35,7 @@ export interface CommandOutcome {
 }
 
 /** What `parseCommand` accepts, for error messages. */
-export const COMMAND_SHAPE = '{"kind": "activate" | "deactivate" | "resume"}, {"kind": "maintenance", "on": true | false, "force"?: true | false} or {"kind": "report-failure", "reason": text}';
+export const COMMAND_SHAPE = '{"kind": "activate" | "deactivate" | "resume" | "clear"}, {"kind": "maintenance", "on": true | false, "force"?: true | false} or {"kind": "report-failure", "reason": text}';
 
 /** A reported failure's reason is kept to this many characters (it travels in logs and role reasons). */
 const MAX_REASON_CHARS = 200;
@@ -46,6 +48,7 @@ export function parseCommand(x: unknown): Command | null {
     case 'activate':
     case 'deactivate':
     case 'resume':
+    case 'clear':
       return { kind: o.kind };
     case 'maintenance':
       if (typeof o.on !== 'boolean' || (o.force !== undefined && typeof o.force !== 'boolean')) return null;
@@ -114,6 +117,17 @@ export interface PeerView {
   progress: number | null;
 }
 
+/** Runtime crash loops counted on this server (Pacemaker's fail-count); `duplex clear` forgets them. */
+export interface FailuresView {
+  count: number;
+  /** The last crash loop, as the supervisor described it; null when none is counted. */
+  last: string | null;
+  /** Milliseconds until the count resets (and a ban ends): `runtime.failureResetMs` after the last crash loop; null when none is counted. */
+  resetInMs: number | null;
+  /** Handed the Active role over because of a crash loop: neither Active nor Standby until the reset or `duplex clear`. */
+  banned: boolean;
+}
+
 export interface EventView {
   at: string;
   from: Role;
@@ -141,7 +155,7 @@ export interface StatusView {
    * this server (a clone), `cannot verify <address>: is the secret file the same on every server?`.
    */
   faults: string[];
-  runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[] };
+  runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[]; failures: FailuresView };
   incompatible: string | null;
   /** This server's health score (0–255, OPC UA ServiceLevel meaning), the failing probe, and why it may be isolated. */
   health: { score: number; failing: string | null; isolated: string | null; probes: ProbeView[] };

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { nextEpoch } from '../../main/engine/engine';
+import { duplexCompatible, nextEpoch } from '../../main/engine/engine';
 import type { Engine } from '../../main/engine/engine';
 import type { NodeInfo } from '../../main/engine/types';
 import { effectsOf, engine, hb, roles, T, TICK, tickUntil } from './harness';
@@ -357,6 +357,96 @@ describe('runtime crash loop', () => {
   });
 });
 
+describe('runtime crash loop: the ban (Pacemaker migration-threshold)', () => {
+  const RESET = 5_000;
+  /** Active a hands over to b on a crash loop at 1010; b is heard Active from 1100 on. */
+  function bannedA(): Engine {
+    const a = activeA(ABC, { failureResetMs: RESET });
+    a.observe({ kind: 'runtime-failed', reason: 'scada: 3 exits within 60 s' }, 1010);
+    a.observe({ kind: 'runtime', mode: 'standby' }, 1050);
+    a.receive(hb('b', 'active', 4), 1100);
+    return a;
+  }
+  const bActive = (now: number) => (now % 100 === 0 ? [hb('b', 'active', 4)] : []);
+
+  it('a server that handed over because of a crash loop is neither Active nor Standby, and says why', () => {
+    const a = activeA(ABC, { failureResetMs: RESET });
+    const out = a.observe({ kind: 'runtime-failed', reason: 'scada: 3 exits within 60 s' }, 1010);
+    const kept = effectsOf(out, 'persist').at(-1)!.state.failures;
+    assert.deepEqual(kept, { count: 1, last: 'scada: 3 exits within 60 s', resetAt: 1010 + RESET, banned: true }, 'the ban is persisted');
+    assert.equal(out.send.at(-1)!.eligible, false, 'peers hear at once that it is not eligible');
+    a.observe({ kind: 'runtime', mode: 'standby' }, 1050);
+    a.receive(hb('b', 'active', 4), 1100);
+    assert.equal(a.currentRole, 'inactive');
+    const st = a.status(1100);
+    assert.match(st.reason, /handed the Active role over because of a runtime crash loop \(scada: 3 exits within 60 s\); it is not eligible for 5 s after its last crash loop, or until duplex clear --server a/);
+    assert.deepEqual(st.failures, { count: 1, last: 'scada: 3 exits within 60 s', resetInMs: RESET - 90, banned: true });
+    const r = a.command({ kind: 'activate' }, 1110);
+    assert.equal(r.accepted, false);
+    assert.match(r.message, /not eligible .* or until duplex clear --server a/);
+  });
+
+  it('a banned server does not fail over when the Active goes silent, and the Active does not hand back to it', () => {
+    const a = bannedA();
+    const out = tickUntil(a, 1125, 1010 + RESET - TICK);
+    assert.equal(a.currentRole, 'inactive', 'no failover while banned');
+    assert.equal(roles(out).length, 0);
+    assert.ok(out.send.every((m) => !m.eligible));
+    // The Active b: a's heartbeat says not eligible, so b has no Standby and keeps its runtime on its own crash loop.
+    const b = engine('b', ABC);
+    tickUntil(b, 0, 400, TICK, (now) => (now % 100 === 0 ? [hb('a', 'starting')] : []));
+    b.receive(hb('a', 'active', 3), 420);
+    tickUntil(b, 425, 1000, TICK, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
+    assert.equal(b.currentRole, 'standby');
+    b.receive(hb('a', 'deactivating', 3, { eligible: false }), 1010);
+    b.receive(hb('a', 'inactive', 3, { eligible: false, grantTo: 'b', grantEpoch: 3 }), 1050);
+    assert.equal(b.currentRole, 'active');
+    tickUntil(b, 1075, 2000, TICK, (now) => (now % 100 === 0 ? [hb('a', 'inactive', 3, { eligible: false })] : []));
+    b.observe({ kind: 'runtime-failed', reason: 'scada: 3 exits within 60 s' }, 2010);
+    const again = b.observe({ kind: 'runtime-failed', reason: 'scada: 4 exits within 60 s' }, 4010);
+    assert.equal(b.currentRole, 'active', 'the last eligible server keeps the runtime');
+    assert.match(b.status(4010).reason, /no Standby to hand over to, so it keeps restarting here \(crash loop 2 here\)/);
+    assert.deepEqual(b.status(4010).failures, { count: 2, last: 'scada: 4 exits within 60 s', resetInMs: 600_000, banned: false });
+    assert.equal(effectsOf(again, 'runtime').length, 0, 'the runtime is not moved');
+  });
+
+  it('the ban ends failureResetMs after the last crash loop: the server is Standby again', () => {
+    const a = bannedA();
+    tickUntil(a, 1125, 1010 + RESET - TICK, TICK, bActive);
+    assert.equal(a.currentRole, 'inactive');
+    assert.ok(a.nextTickAt <= 1010 + RESET, 'the engine asks to be woken when the ban ends');
+    const out = a.tick(1010 + RESET);
+    assert.equal(a.currentRole, 'standby');
+    assert.equal(out.send.at(-1)!.eligible, true);
+    assert.equal(effectsOf(out, 'persist').at(-1)!.state.failures, undefined, 'the end of the ban is persisted');
+    assert.deepEqual(a.status(1010 + RESET).failures, { count: 0, last: null, resetInMs: null, banned: false });
+  });
+
+  it('duplex clear lifts the ban at once; with nothing counted it says so', () => {
+    const a = bannedA();
+    const r = a.command({ kind: 'clear' }, 1200, 7);
+    assert.equal(r.accepted, true);
+    assert.equal(a.currentRole, 'standby');
+    assert.deepEqual(effectsOf(r, 'done'), [{ kind: 'done', id: 7, command: 'clear', ok: true, message: 'a: 1 runtime crash loop forgotten (the last: scada: 3 exits within 60 s); a may be Active or Standby again' }]);
+    assert.equal(effectsOf(r, 'persist').at(-1)!.state.failures, undefined);
+    assert.equal(r.send.at(-1)!.eligible, true);
+    const twice = a.command({ kind: 'clear' }, 1210);
+    assert.equal(twice.accepted, true);
+    assert.equal(twice.message, 'a has no runtime crash loops counted; nothing to clear');
+    assert.equal(effectsOf(twice, 'persist').length, 0);
+  });
+
+  it('the ban survives a restart (persisted), capped at failureResetMs when the stored time is further away', () => {
+    const failures = { count: 2, last: 'scada: 3 exits within 60 s', resetAt: 50_000, banned: true };
+    const a = engine('a', ABC, { failureResetMs: RESET, persisted: { epoch: 3, failures } }, 0);
+    tickUntil(a, 0, RESET - TICK);
+    assert.equal(a.currentRole, 'inactive', 'the main does not claim at start-up while banned');
+    assert.equal(a.status(RESET - TICK).failures.resetInMs, TICK, 'capped at failureResetMs from the start');
+    tickUntil(a, RESET, RESET + T.failureTimeoutMs + T.discoveryMs);
+    assert.equal(a.currentRole, 'active', 'alone and no longer banned: it takes over');
+  });
+});
+
 describe('refusals', () => {
   const refused = (e: Engine, cmd: Parameters<Engine['command']>[0], now: number, pattern: RegExp) => {
     const r = e.command(cmd, now);
@@ -599,19 +689,89 @@ describe('version compatibility', () => {
     const r = b.command({ kind: 'activate' }, 1020);
     assert.equal(r.accepted, false);
     assert.match(r.message, /incompatible with the Active/);
-    tickUntil(b, 1025, 1000 + 3 * T.failureTimeoutMs);
-    assert.equal(b.currentRole, 'inactive', 'never takes over while incompatible');
+    const aLive = (now: number) => (now % 100 === 0 ? [hb('a', 'active', 3, { info: info('1') })] : []);
+    const meanwhile = tickUntil(b, 1025, 1000 + 3 * T.failureTimeoutMs, TICK, aLive);
+    assert.equal(b.currentRole, 'inactive', 'never Standby while the Active it differs from is heard');
+    assert.ok(meanwhile.send.every((m) => !m.eligible));
     const back = b.setInfo(info('1'), 3500);
     assert.deepEqual(effectsOf(back, 'compatibility'), [{ kind: 'compatibility', active: 'a', incompatible: null }]);
-    tickUntil(b, 3500, 3600);
-    assert.equal(b.currentRole, 'active', 'compatible again, with the Active long gone: takes over');
+    assert.equal(b.currentRole, 'standby', 'compatible again: Standby at once');
+  });
+
+  it('a patch release is compatible (same major.minor), a minor release is not', () => {
+    const b = standbyBehindA();
+    b.setInfo(info('1', '1.2.4'), 1005);
+    b.receive(hb('a', 'active', 3, { info: info('1', '1.2.3') }), 1010);
+    assert.equal(b.status(1010).incompatible, null);
+    assert.equal(b.currentRole, 'standby', 'a rolling patch upgrade changes no role');
+    b.receive(hb('a', 'active', 3, { info: info('1', '1.3.0') }), 1020);
+    assert.equal(b.status(1020).incompatible, 'Duplex 1.2.4 here, 1.3.0 on the Active a: servers must run the same Duplex major.minor (patch releases may differ); install 1.3.x here or upgrade every server');
+    assert.equal(b.currentRole, 'inactive');
+    assert.equal(duplexCompatible('1.2.3', '1.2.10'), true);
+    assert.equal(duplexCompatible('1.2.3-beta.1', '1.2.0'), true);
+    assert.equal(duplexCompatible('1.2.3', '1.20.3'), false);
+    assert.equal(duplexCompatible('2.2.3', '1.2.3'), false);
+  });
+
+  it('no deadlock: an incompatible server whose Active goes silent becomes eligible, fails over, and accepts activate', () => {
+    const b = standbyBehindA();
+    b.setInfo(info('2'), 1005);
+    b.receive(hb('a', 'active', 3, { info: info('1') }), 1010);
+    assert.equal(b.currentRole, 'inactive');
+    // a dies at 1010. At 1010 + failureTimeout it is no longer a live Active: the verdict ends.
+    tickUntil(b, 1025, 1010 + T.failureTimeoutMs - TICK);
+    assert.equal(b.status(1010 + T.failureTimeoutMs - TICK).incompatible, 'application version 2 here, 1 on the Active a');
+    const freed = b.tick(1010 + T.failureTimeoutMs);
+    assert.deepEqual(effectsOf(freed, 'compatibility'), [{ kind: 'compatibility', active: 'a', incompatible: null, activeGone: true }]);
+    assert.equal(b.currentRole, 'standby');
+    assert.equal(freed.send.at(-1)!.eligible, true);
+    // A Standby that was compatible all along fails over now; this one waits one more failure timeout.
+    tickUntil(b, 1010 + T.failureTimeoutMs + TICK, 1010 + 2 * T.failureTimeoutMs - TICK);
+    assert.equal(b.currentRole, 'standby');
+    const out = tickUntil(b, 1010 + 2 * T.failureTimeoutMs, 1010 + 2 * T.failureTimeoutMs + TICK);
+    assert.equal(b.currentRole, 'active', 'fails over: nothing else runs the plant');
+    assert.equal(roles(out).find((r) => r.kind === 'role' && r.to === 'active')!.kind === 'role' && (roles(out)[0] as { cause?: string }).cause, 'failover');
+    // The old Active comes back with its versions: the higher epoch stays Active; b is judged against a again only if a wins.
+    assert.ok(b.currentEpoch > 3);
+  });
+
+  it('no deadlock: activate works on an incompatible server once no Active is reachable', () => {
+    const b = standbyBehindA({ a: 'main', b: 'backup', c: 'backup' });
+    b.setInfo(info('2'), 1005);
+    b.receive(hb('a', 'active', 3, { info: info('1') }), 1010);
+    const refused = b.command({ kind: 'activate' }, 1020);
+    assert.equal(refused.accepted, false);
+    assert.match(refused.message, /incompatible with the Active/);
+    // a falls silent; c (compatible with a) is not heard either: b is alone.
+    tickUntil(b, 1025, 1010 + T.failureTimeoutMs + TICK);
+    const r = b.command({ kind: 'activate' }, 1010 + T.failureTimeoutMs + 2 * TICK);
+    assert.equal(r.accepted, true, r.message);
+    assert.equal(b.currentRole, 'active');
+  });
+
+  it('the verdict holds through a switchover (a handover is under way), and follows the new Active', () => {
+    const c = engine('c', { a: 'main', b: 'backup', c: 'backup' });
+    c.setInfo(info('2'), 0);
+    tickUntil(c, 0, 1000, TICK, (now) => (now % 100 === 0 ? [hb('a', 'active', 3, { info: info('1') }), hb('b', 'standby', 0, { info: info('1') })] : []));
+    assert.equal(c.currentRole, 'inactive');
+    // a hands over to b: deactivating, then inactive with a grant; b's first heartbeat as Active comes later.
+    const feed = (now: number) => {
+      if (now % 100 !== 0) return [];
+      if (now < 1300) return [hb('a', 'deactivating', 3, { info: info('1') }), hb('b', 'standby', 0, { info: info('1') })];
+      if (now < 1600) return [hb('a', 'inactive', 3, { info: info('1'), grantTo: 'b', grantEpoch: 3 }), hb('b', 'standby', 0, { info: info('1') })];
+      return [hb('a', 'standby', 3, { info: info('1') }), hb('b', 'active', 4, { info: info('1') })];
+    };
+    const out = tickUntil(c, 1025, 3000, TICK, feed);
+    assert.deepEqual(effectsOf(out, 'compatibility').map((e) => e.incompatible), ['application version 2 here, 1 on the Active b'], 'never compatible during the handover: only the Active named changes');
+    assert.equal(roles(out).length, 0);
+    assert.equal(c.status(3000).incompatible, 'application version 2 here, 1 on the Active b');
   });
 
   it('is decided on every heartbeat of an Active: another Duplex version, or none said', () => {
     const b = standbyBehindA();
     b.setInfo(info('1'), 1005);
     b.receive(hb('a', 'active', 3, { info: info('1', '0.9.0') }), 1010);
-    assert.equal(b.status(1010).incompatible, 'Duplex 1.0.0 here, 0.9.0 on the Active a: install the same version on every server');
+    assert.equal(b.status(1010).incompatible, 'Duplex 1.0.0 here, 0.9.0 on the Active a: servers must run the same Duplex major.minor (patch releases may differ); install 0.9.x here or upgrade every server');
     b.receive(hb('a', 'active', 3), 1020);
     assert.equal(b.status(1020).incompatible, 'the Active a does not say which Duplex version it runs (older than 1.0.0?)');
     b.receive(hb('a', 'active', 3, { info: info('1') }), 1030);
@@ -834,6 +994,21 @@ describe('after a freeze', () => {
     const r = b.command({ kind: 'activate' }, woke);
     assert.equal(r.accepted, true);
     assert.equal(b.currentRole, 'activating');
+  });
+
+  it('an announced activation does not take over on waking from a freeze: the Active that appeared meanwhile is heard first', () => {
+    const b = engine('b', ABC);
+    const feed = (now: number) => (now % 200 === 0 ? [hb('a', 'standby')] : []);
+    tickUntil(b, 0, T.discoveryMs + 100, TICK, feed);
+    const at = T.discoveryMs + 110;
+    assert.equal(b.command({ kind: 'activate' }, at).accepted, true);
+    assert.equal(b.currentRole, 'activating');
+    // Frozen from here; meanwhile a took over. Waking, the overdue tick comes before a's heartbeats.
+    const woke = at + 2 * T.failureTimeoutMs;
+    b.tick(woke);
+    assert.equal(b.currentRole, 'activating', 'no promotion on the tick that notices the freeze');
+    b.receive(hb('a', 'active', 3), woke + 1);
+    assert.notEqual(b.currentRole, 'active');
   });
 
   it('an activation is given up when this server turns out to be incompatible with the Active', () => {

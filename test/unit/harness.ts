@@ -7,7 +7,7 @@ export const T = DEFAULT_TIMINGS;
 /** The step tests tick at: finer than any deadline, so no tick is ever late. */
 export const TICK = 25;
 
-export function engine(self: string, kinds: Record<string, ServerKind>, opts: { failback?: 'manual' | 'auto'; persisted?: Partial<PersistedState>; timings?: Partial<Timings>; maintenanceDecl?: string[]; rated?: RatedConfig; confirmResume?: boolean } = {}, now = 0): Engine {
+export function engine(self: string, kinds: Record<string, ServerKind>, opts: { failback?: 'manual' | 'auto'; persisted?: Partial<PersistedState>; timings?: Partial<Timings>; maintenanceDecl?: string[]; rated?: RatedConfig; confirmResume?: boolean; failureResetMs?: number } = {}, now = 0): Engine {
   return new Engine(
     {
       self,
@@ -16,6 +16,7 @@ export function engine(self: string, kinds: Record<string, ServerKind>, opts: { 
       timings: { ...T, ...opts.timings },
       ...(opts.rated ? { rated: opts.rated } : {}),
       ...(opts.confirmResume ? { confirmResume: true } : {}),
+      ...(opts.failureResetMs ? { failureResetMs: opts.failureResetMs } : {}),
     },
     { epoch: 0, maintenance: false, ...opts.persisted },
     now,

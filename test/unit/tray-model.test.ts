@@ -8,7 +8,7 @@ function view(over: Partial<StatusView> = {}, peerRoles: Record<string, string> 
   return {
     server: 'a', domain: 'plant', role: 'active', reason: '', epoch: 3, maxEpoch: 3, roleForMs: 1000, awareness: 0, effectiveTimeoutMs: 800,
     linkUp: true, pending: null, faults: [],
-    runtime: { wanted: 'active', reached: true, held: null, processes: [] },
+    runtime: { wanted: 'active', reached: true, held: null, processes: [], failures: { count: 0, last: null, resetInMs: null, banned: false } },
     incompatible: null,
     health: { score: 255, failing: null, isolated: null, probes: [] },
     sync: { file: '/plant/plant.yaml', revision: { n: 1, t: 0, by: '', hash: 'f'.repeat(64) }, state: 'in-sync', message: null, progress: null, conflicts: [], appVersion: '', port: 47801 },
