@@ -31,6 +31,8 @@ Usage:
   duplex deactivate  --domain <file> --server <name>
   duplex maintenance on|off --domain <file> --server <name> [--force]
   duplex resume      --domain <file> --server <name>    start a runtime held after a failover (confirmResume)
+  duplex clear       --domain <file> --server <name>    forget the server's runtime crash loops: a server that
+                                                        handed over because of one may be Active again at once
   duplex report-failure --domain <file> --server <name> --reason <text>   the application asks for a switchover
   duplex domain check <file>                            validate a domain file (exit 2 with the problems)
   duplex domain status --domain <file> --server <name>  revision and sync state of every server
@@ -142,6 +144,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'resume':
       return command(need('domain'), need('server'), { kind: 'resume' });
+    case 'clear':
+      return command(need('domain'), need('server'), { kind: 'clear' });
     default:
       throw new UsageError(`unknown command "${verb}"`);
   }
@@ -333,6 +337,14 @@ export function formatDomainStatus(s: StatusView): string {
   return lines.join('\n');
 }
 
+/** The crash-loop count, when it resets, and a ban from the Active role. */
+function formatFailures(s: StatusView): string {
+  const f = s.runtime.failures;
+  const resets = f.resetInMs === null ? '' : `, resets in ${f.resetInMs >= 60_000 ? `${Math.floor(f.resetInMs / 60_000)} min ${Math.round((f.resetInMs % 60_000) / 1000)} s` : `${Math.ceil(f.resetInMs / 1000)} s`}`;
+  const banned = f.banned ? `; NOT ELIGIBLE for Active or Standby until then (duplex clear --server ${s.server} lifts it)` : '';
+  return `  runtime failures: ${f.count} crash loop${f.count === 1 ? '' : 's'}${resets} (the last: ${f.last})${banned}`;
+}
+
 function formatStatus(s: StatusView): string {
   const cap = (r: string) => r.charAt(0).toUpperCase() + r.slice(1);
   const lines = [
@@ -344,6 +356,7 @@ function formatStatus(s: StatusView): string {
       ? s.runtime.processes.map((p) => `  runtime ${p.name}: ${p.state}${p.mode ? ` in ${p.mode} mode` : ''}${p.pid ? ` (pid ${p.pid}, up ${Math.round((p.uptimeMs ?? 0) / 1000)} s)` : ''}, ${p.restarts} restarts${p.lastExit ? `, last exit ${p.lastExit}` : ''}`)
       : ['  runtime: none declared in the domain file']),
     ...(s.incompatible ? [`  INCOMPATIBLE: ${s.incompatible}`] : []),
+    ...(s.runtime.failures.count ? [formatFailures(s)] : []),
     `  domain: revision ${s.sync.revision.n} (${s.sync.revision.hash.slice(0, 12)}), ${s.sync.state}${s.sync.progress !== null ? ` ${s.sync.progress}%` : ''}${s.sync.message ? `: ${s.sync.message}` : ''}`,
     ...(s.restartNeeded.length ? [`  restart needed for: ${s.restartNeeded.join(', ')}`] : []),
     '',

@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_HEALTH, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
+import { DEFAULT_FAILURE_RESET_MS, DEFAULT_HEALTH, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const name = (what: string) =>
@@ -93,6 +93,8 @@ export const processSchema = z.strictObject({
 export const runtimeSchema = z.strictObject({
   /** After a failover (not a switchover), the new Active waits for `duplex resume` before starting its runtime. */
   confirmResume: z.boolean({ error: 'confirmResume must be true or false' }).default(false),
+  /** A server that handed over because of a runtime crash loop is neither Active nor Standby for this long after its last crash loop (or until `duplex clear`). */
+  failureResetMs: ms(DEFAULT_FAILURE_RESET_MS),
   processes: z.array(processSchema, { error: 'runtime.processes must be a list of processes' }).min(1, { error: 'runtime.processes must list at least one process' }),
 }).superRefine((r, ctx) => {
   const seen = new Set<string>();

@@ -90,7 +90,7 @@ export class DuplexNode {
     const term = await guardian.keepOrStopHeld(stored.epoch, stopTimeoutMs);
     await stopLeftoverRuntimes(this.paths.dir, this.log, stopTimeoutMs, guardian.held.map((p) => p.pid));
     store.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
-    const persisted = { epoch: stored.epoch, maintenance: stored.maintenance };
+    const persisted = { epoch: stored.epoch, maintenance: stored.maintenance, ...(stored.failures ? { failures: stored.failures } : {}) };
     store.write(persisted);
 
     const { secret, warning } = loadSecret(domainPath(this.domain, cfg.secretFile));
@@ -241,6 +241,7 @@ export class DuplexNode {
       timings: cfg.timings,
       rated: cfg.health,
       confirmResume: cfg.runtime?.confirmResume ?? false,
+      failureResetMs: cfg.runtime?.failureResetMs,
     };
   }
 

@@ -1,10 +1,16 @@
 /**
- * The node's persisted state: the engine's (highest epoch, maintenance) and the boot counter
- * of the transport. Written atomically with the previous version kept; read back from the
- * previous version when the newest is damaged.
+ * The node's persisted state: the engine's (highest epoch, maintenance, runtime crash loops)
+ * and the boot counter of the transport. Written atomically with the previous version kept;
+ * read back from the previous version when the newest is damaged.
+ *
+ * The engine's times are on this process's monotonic clock, which starts again with every
+ * process: the reset time of the crash-loop count is stored as wall time (`resetAtWall`, ms
+ * since 1970) and turned back into monotonic time when read. A wall clock that jumped while the
+ * node was down can shorten the ban, or lengthen it to at most failureResetMs (the engine caps it).
  */
 import { readFileSync } from 'node:fs';
-import type { PersistedState } from '../engine/types';
+import { performance } from 'node:perf_hooks';
+import type { PersistedState, RuntimeFailures } from '../engine/types';
 import type { StateStore } from './driver';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
@@ -12,6 +18,25 @@ import type { Logger } from '../util/logger';
 export interface StoredState extends PersistedState {
   /** Boot counter: grows with every start, so datagrams of an older boot are refused. */
   incarnation: number;
+}
+
+/** How `failures` is written: the reset time as wall time. */
+interface StoredFailures {
+  count: number;
+  last: string;
+  resetAtWall: number;
+  banned: boolean;
+}
+
+/** Monotonic time (this process) to wall time and back. */
+const toWall = (monotonic: number) => Math.round(Date.now() + (monotonic - performance.now()));
+const fromWall = (wall: number) => performance.now() + (wall - Date.now());
+
+function readFailures(x: unknown): RuntimeFailures | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const f = x as Partial<StoredFailures>;
+  if (!Number.isSafeInteger(f.count) || typeof f.last !== 'string' || !Number.isFinite(f.resetAtWall) || typeof f.banned !== 'boolean') return undefined;
+  return { count: f.count!, last: f.last, resetAt: fromWall(f.resetAtWall!), banned: f.banned };
 }
 
 export class FileStateStore implements StateStore {
@@ -30,10 +55,12 @@ export class FileStateStore implements StateStore {
         continue;
       }
       try {
-        const s = JSON.parse(text) as Partial<StoredState>;
+        const s = JSON.parse(text) as Partial<StoredState> & { failures?: unknown };
         if (Number.isSafeInteger(s.epoch) && typeof s.maintenance === 'boolean' && Number.isSafeInteger(s.incarnation)) {
           if (file !== this.file) this.log.warn('state', `${this.file} was unreadable; using the previous version`);
-          return { epoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation! };
+          // Files written before crash loops were counted have no `failures`: none counted.
+          const failures = readFailures(s.failures);
+          return { epoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation!, ...(failures ? { failures } : {}) };
         }
       } catch {
         // fall through to the previous version
@@ -45,7 +72,9 @@ export class FileStateStore implements StateStore {
 
   /** Throws, naming the file, when the state cannot be written. */
   write(state: PersistedState): void {
-    const stored: StoredState = { epoch: state.epoch, maintenance: state.maintenance, incarnation: this.incarnation };
+    const stored: Omit<StoredState, 'failures'> & { failures?: StoredFailures } = { epoch: state.epoch, maintenance: state.maintenance, incarnation: this.incarnation };
+    const f = state.failures;
+    if (f) stored.failures = { count: f.count, last: f.last, resetAtWall: toWall(f.resetAt), banned: f.banned };
     try {
       writeFileAtomic(this.file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     } catch (e) {
