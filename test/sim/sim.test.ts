@@ -10,7 +10,7 @@ const SEEDS = Number(process.env.SIM_SEEDS ?? 2000);
 
 function sweep(faults: Faults, count: number, first: number) {
   const failures: string[] = [];
-  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0 };
+  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0, crashLoopHandovers: 0 };
   for (let seed = first; seed < first + count; seed++) {
     const sim = new Simulation({ seed, faults });
     try {
@@ -31,6 +31,7 @@ describe('deterministic simulation', () => {
     assert.ok(totals.switchovers > SEEDS / 2, `too few switchovers exercised: ${totals.switchovers}`);
     assert.ok(totals.incompatible > SEEDS / 5, `too few version mismatches exercised: ${totals.incompatible}`);
     assert.ok(totals.diskFailures > SEEDS / 100, `too few failed state writes exercised: ${totals.diskFailures}`);
+    assert.ok(totals.crashLoopHandovers > SEEDS / 5, `too few crash-loop handovers exercised: ${totals.crashLoopHandovers}`);
     assert.deepEqual(failures, [], `${failures.length} seeds broke an invariant:\n${failures.slice(0, 5).join('\n')}`);
   });
 

@@ -42,6 +42,12 @@ export interface Faults {
   versionSkew: boolean;
 }
 
+/** Crash-loop handovers counted by the simulation. */
+interface CrashLoopHandover {
+  server: string;
+  at: number;
+}
+
 /** Faults that can break liveness and produce brief split brains, but never safety. */
 export const CHAOS: Faults = {
   loss: 0.05, duplicate: 0.05, delayMinMs: 0, delayMaxMs: 80,
@@ -150,10 +156,21 @@ export class Simulation {
   /** An invariant broken inside a port (where throwing would be caught by the driver). */
   private broken: string | null = null;
   readonly skewUntil: number;
-  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0 };
+  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0 };
+  /** runtime.failureResetMs of this run: how long a server that handed over because of a crash loop is banned. */
+  readonly failureResetMs: number;
+  /** Every server's runtime crash-loops whenever it runs in active mode (a runtime that cannot start anywhere). */
+  readonly allCrashLoop: boolean;
+  private readonly crashLoopHandovers: CrashLoopHandover[] = [];
+  private lastClearAt = -Infinity;
+  /** Draws for what was added later (crash-loop bans), so that older runs keep their random sequence. */
+  private readonly r2: () => number;
 
   constructor(readonly opts: SimOptions) {
     this.r = rng(opts.seed);
+    this.r2 = rng(opts.seed ^ 0x5bd1e995);
+    this.failureResetMs = 3_000 + Math.floor(this.r2() * 57_000);
+    this.allCrashLoop = opts.faults.commands && this.r2() < 0.15;
     this.chaosMs = opts.chaosMs ?? 30_000;
     this.healMs = opts.healMs ?? 25_000;
     const n = 2 + Math.floor(this.r() * 4);
@@ -169,6 +186,7 @@ export class Simulation {
       servers: kinds.map((kind, i) => ({ name: `s${i}`, kind, maintenance: false })),
       failback: this.r() < 0.3 ? 'auto' : 'manual',
       timings: this.timings,
+      failureResetMs: this.failureResetMs,
     };
     // A rolling upgrade: one main or backup server runs another application version for a while.
     const skew = opts.faults.versionSkew && this.r() < 0.3;
@@ -187,7 +205,8 @@ export class Simulation {
 
   describe(): string {
     const skew = this.skewed ? `, ${this.skewed} on application version B until ${Math.round(this.skewUntil)} ms` : '';
-    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms${skew}`;
+    const loops = `, failureResetMs ${this.failureResetMs}${this.allCrashLoop ? ', every runtime crash-loops' : ''}`;
+    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms${skew}${loops}`;
   }
 
   // --------------------------------------------------------------- engine
@@ -244,6 +263,10 @@ export class Simulation {
   }
 
   private boot(n: SimNode): void {
+    // Back within the lease: the guardian still runs the node's Active term, which it takes back.
+    const g = n.guardian;
+    const keep = g.orphaned && !g.fenced && n.runtimeActive && g.notice !== null && this.now < g.renewedAt + this.lease ? g.notice.epoch : null;
+    if (keep !== null) g.orphaned = false;
     if (n.guardian.orphaned) {
       // Like stopLeftoverRuntimes: a runtime the guardian still holds is stopped before joining.
       if (n.runtimeActive) this.trace(`${n.name} stops the runtime left running under its guardian`);
@@ -310,6 +333,16 @@ export class Simulation {
         });
       },
     };
+    if (keep !== null) {
+      if (engine.resumeTerm(keep, this.now)) {
+        this.stats.resumes += 1;
+        this.trace(`${n.name} takes Active term ${keep} back: its guardian kept the runtime running`);
+      } else {
+        this.trace(`${n.name} cannot take Active term ${keep} back; stops the runtime its guardian kept`);
+        n.runtimeActive = false;
+        n.runtimeWanted = 'stopped';
+      }
+    }
     const driver = new EngineDriver(engine, ports, n.name);
     n.engine = engine;
     n.driver = driver;
@@ -322,6 +355,32 @@ export class Simulation {
 
   private onRole(n: SimNode, e: RoleEvent): void {
     if (e.to === 'active') this.checkPromotion(n, e.cause ?? 'manual', e.reason);
+    if (e.to === 'deactivating' && e.reason.startsWith('runtime crash loop')) this.checkCrashLoopHandover(n, e.reason);
+  }
+
+  /**
+   * Pacemaker's migration-threshold: a server that handed over because of a crash loop is
+   * banned for failureResetMs, so each server hands over for this reason at most once per
+   * failureResetMs, never to a banned server, and in any window of failureResetMs there are at
+   * most (main and backup servers − 1) such handovers: ≤ 1 with two servers, however every
+   * runtime crash-loops. `duplex clear` lifts the ban; handovers before a clear are not counted.
+   */
+  private checkCrashLoopHandover(n: SimNode, reason: string): void {
+    this.stats.crashLoopHandovers += 1;
+    this.lastCommandAt = this.now; // the switchover it causes is asked for, like a command
+    const to = /handing over to (\S+?);/.exec(reason)?.[1];
+    const target = this.nodes.find((x) => x.name === to);
+    if (!target) this.fail(`${n.name} handed over because of a crash loop, but the reason names no server: ${reason}`);
+    if (target.engine?.runtimeBanned) this.fail(`${n.name} handed over to ${to}, which is banned after its own crash loop`);
+    const since = Math.max(this.now - this.failureResetMs, this.lastClearAt);
+    const recent = this.crashLoopHandovers.filter((h) => h.at > since);
+    const again = recent.find((h) => h.server === n.name);
+    if (again) this.fail(`${n.name} handed over because of a crash loop at ${Math.round(again.at)} ms and again now, within failureResetMs (${this.failureResetMs} ms)`);
+    const mayMove = this.cfgBase.servers.filter((s) => s.kind !== 'inactive').length - 1;
+    if (recent.length + 1 > mayMove) {
+      this.fail(`${recent.length + 1} crash-loop handovers within failureResetMs (${this.failureResetMs} ms): ${[...recent.map((h) => `${h.server}@${Math.round(h.at)}`), `${n.name}@${Math.round(this.now)}`].join(', ')}; at most ${mayMove}`);
+    }
+    this.crashLoopHandovers.push({ server: n.name, at: this.now });
   }
 
   /**
@@ -448,10 +507,6 @@ export class Simulation {
     throw new Violation(`seed ${this.opts.seed} at ${Math.round(this.now)} ms: ${what}\n  ${this.describe()}\n  replay: npm run build && SIM_SEED=${this.opts.seed} node out/test/sim/replay.js`);
   }
 
-  private incompatibleNow(): boolean {
-    return this.now < this.skewUntil || this.nodes.some((n) => n.engine && n.engine.currentIncompatibility !== null);
-  }
-
   private checkPromotion(n: SimNode, cause: string, reason: string): void {
     this.stats.promotions += 1;
     if (n.engine?.currentIncompatibility) this.fail(`${n.name} promoted itself (${cause}) although incompatible: ${n.engine.currentIncompatibility}`);
@@ -475,12 +530,18 @@ export class Simulation {
 
   private checkStep(): void {
     if (this.broken) this.fail(this.broken);
-    // Versions: a server that finds itself incompatible with the Active is neither Active nor Standby.
+    // Versions: a server that finds itself incompatible with the Active is neither Active nor
+    // Standby, and it is so only while an Active is heard: one gone silent (for the failure
+    // timeout, stretched by awareness) or a handover that outlasted the handover timeout leaves
+    // no verdict behind (no deadlock). Judged awake.
     for (const n of this.nodes) {
       const why = n.engine?.currentIncompatibility ?? null;
       if (why === null) continue;
       const role = n.engine!.currentRole;
       if (role === 'active' || role === 'standby' || role === 'activating') this.fail(`${n.name} is ${role} although incompatible (${why})`);
+      const heardFor = this.now - n.lastActiveDelivered;
+      const bound = this.timings.failureTimeoutMs * (1 + MAX_AWARENESS) + this.timings.handoverTimeoutMs + this.timings.heartbeatIntervalMs;
+      if (this.now >= n.pausedUntil && heardFor > bound) this.fail(`${n.name} is still incompatible (${why}) although no Active has reached it for ${Math.round(heardFor)} ms`);
     }
     const actives = this.nodes.filter((n) => n.engine && (n.engine.currentRole === 'active' || n.engine.currentRole === 'deactivating'));
     const epochs = new Set<number>();
@@ -491,11 +552,11 @@ export class Simulation {
     }
     // Liveness on a connected network, at every step: an eligible server never goes without
     // an Active for longer than the failover bound.
-    const eligible = this.nodes.some((n) => n.engine && n.engine.currentRole !== 'maintenance' && this.cfgBase.servers.find((s) => s.name === n.name)!.kind !== 'inactive');
+    const eligible = this.nodes.some((n) => n.engine && n.engine.currentRole !== 'maintenance' && !n.engine.runtimeBanned && this.cfgBase.servers.find((s) => s.name === n.name)!.kind !== 'inactive');
     const anyActive = this.nodes.some((n) => n.engine?.currentRole === 'active');
-    // While versions differ, an incompatible server waits for an Active of its own versions:
-    // liveness is judged once every server is compatible again.
-    if (anyActive || !eligible || this.incompatibleNow()) this.noActiveSince = null;
+    // Versions are judged only against a live Active: with none, a server on other versions is
+    // eligible again, so liveness holds while versions differ too.
+    if (anyActive || !eligible) this.noActiveSince = null;
     else if (this.noActiveSince === null) this.noActiveSince = this.now;
     const connected = !this.opts.faults.partitions && !this.opts.faults.linkLoss && this.opts.faults.loss === 0;
     const settled = this.now >= this.healedAt + 3_000;
@@ -516,12 +577,15 @@ export class Simulation {
   private checkSettled(): void {
     const eligible = this.nodes.filter((n) => {
       const decl = this.cfgBase.servers.find((s) => s.name === n.name)!;
-      return n.engine && decl.kind !== 'inactive' && n.engine.currentRole !== 'maintenance';
+      return n.engine && decl.kind !== 'inactive' && n.engine.currentRole !== 'maintenance' && !n.engine.runtimeBanned;
     });
-    const active = this.nodes.filter((n) => n.engine?.currentRole === 'active');
+    // A crash loop may start a handover at any time (every runtime crash-loops): one under way at
+    // the end is no missing Active (the liveness check at every step bounds the gap).
+    const handingOver = this.now - (this.crashLoopHandovers.at(-1)?.at ?? -Infinity) < this.timings.handoverTimeoutMs;
+    const active = this.nodes.filter((n) => n.engine?.currentRole === 'active' || (handingOver && n.engine?.currentRole === 'deactivating'));
     const roles = this.nodes.map((n) => `${n.name}=${n.engine?.currentRole ?? 'down'}`).join(' ');
-    if (eligible.length > 0 && active.length !== 1) this.fail(`${active.length} Actives ${this.healMs} ms after the network healed (${roles})`);
-    if (active.length === 1 && !active[0]!.runtimeActive) this.fail(`${active[0]!.name} is Active but its runtime is not running`);
+    if (eligible.length > 0 && (active.length > 1 || (active.length === 0 && !handingOver))) this.fail(`${active.length} Actives ${this.healMs} ms after the network healed (${roles})`);
+    if (active.length === 1 && active[0]!.engine!.currentRole === 'active' && !active[0]!.runtimeActive) this.fail(`${active[0]!.name} is Active but its runtime is not running`);
     const standby = this.nodes.filter((n) => n.engine?.currentRole === 'standby');
     if (eligible.length >= 2 && standby.length !== 1) this.fail(`${standby.length} Standbys after the network healed (${roles})`);
   }
@@ -581,7 +645,9 @@ export class Simulation {
           if (!n.driver) return;
           this.expectPromptFailover(n);
           this.crash(n, onlyTheNode ? 'node process died (the machine and the guardian live on)' : 'crashed (the machine)', onlyTheNode);
-          this.schedule(this.now + dur(4_000), () => {
+          // A node process restarted at once (by a service manager) may be back within its lease.
+          const back = onlyTheNode && this.r() < 0.5 ? 100 + this.r() * 500 : dur(4_000);
+          this.schedule(this.now + back, () => {
             if (!n.driver) this.boot(n);
           });
         });
@@ -619,10 +685,18 @@ export class Simulation {
         const n = pick();
         this.schedule(at(), () => this.onNode(n, () => {
           if (!n.driver) return;
-          this.lastCommandAt = this.now; // the handover it causes is asked for, like a command
           this.trace(`${n.name} runtime crash loop`);
           n.driver.observe({ kind: 'runtime-failed', reason: 'simulated crash loop' });
         }));
+      }
+      if (this.allCrashLoop) for (const n of this.nodes) this.crashLoopForever(n, 2_000);
+      // Now and then a technician clears a server's crash loops.
+      if (this.r2() < 0.3) {
+        const n = this.nodes[Math.floor(this.r2() * this.nodes.length)]!;
+        this.schedule(1_000 + this.r2() * (end - 2_000), () => {
+          this.lastClearAt = this.now;
+          this.command(n, { kind: 'clear' });
+        });
       }
       for (let i = 0; i < 6; i++) {
         const n = pick();
@@ -634,6 +708,23 @@ export class Simulation {
   }
 
   /**
+   * A runtime that cannot start anywhere: while it is meant to run in active mode, the
+   * supervisor reports a crash loop at every exit (1-4 s apart with its backoff).
+   */
+  private crashLoopForever(n: SimNode, at: number): void {
+    this.schedule(at, () => {
+      if (n.driver && n.runtimeActive && n.runtimeWanted === 'active') {
+        this.onNode(n, () => {
+          if (!n.driver) return;
+          this.trace(`${n.name} runtime crash loop (it cannot start)`);
+          n.driver.observe({ kind: 'runtime-failed', reason: 'simulated runtime that cannot start' });
+        });
+      }
+      this.crashLoopForever(n, this.now + 1_000 + this.r2() * 3_000);
+    });
+  }
+
+  /**
    * Failover speed on a connected network: when a settled Active crashes with a Standby ready
    * and no switchover under way, a new Active exists within the failure timeout plus the
    * network delay (and a heartbeat of slack).
@@ -641,7 +732,7 @@ export class Simulation {
   private expectPromptFailover(victim: SimNode): void {
     const f = this.opts.faults;
     if (f.partitions || f.pauses || f.linkLoss || f.loss > 0) return;
-    if (victim.engine?.currentRole !== 'active' || this.incompatibleNow()) return;
+    if (victim.engine?.currentRole !== 'active') return;
     if (this.now - this.lastCommandAt < 2 * this.timings.handoverTimeoutMs) return;
     const standby = this.nodes.find((n) => n.engine?.currentRole === 'standby' && n.engine.status(this.now).awareness === 0);
     if (!standby) return;
