@@ -1,14 +1,17 @@
 /**
- * npm run bench:failover [-- --trials 20] [-- --soak 10]
+ * npm run bench:failover [-- --trials 10] [-- --soak 10]
  *
- * Real `duplex run` processes on loopback with default timings:
- *  - failover: SIGKILL of the Active → the Standby logs "→ active";
+ * Real `duplex run` processes on loopback with default timings, a runtime stand-in on each:
+ *  - failover: SIGKILL, SIGHUP, SIGSTOP of the Active's node and a machine crash → the Standby
+ *    logs "→ active" and starts its runtime; overlaps of two active runtimes are counted;
  *  - switchover: admin-API activate on the Standby → the call returns with the new Active in place;
- *  - idle: CPU% of one core and RSS of each idle node over 30 s;
+ *  - idle: CPU% of one core and RSS of each idle node with its guardian over 30 s;
  *  - soak (optional): 3 idle nodes for N minutes with both cores saturated; counts role changes.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Cluster, sleep, waitForRoles, type RunningNode } from '../test/integration/cluster';
@@ -16,8 +19,9 @@ import { loadDomain } from '../main/domain/load';
 import { askNode } from '../main/node/admin-client';
 import { summary } from './stats';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '20' }, soak: { type: 'string' }, 'idle-seconds': { type: 'string', default: '30' } } });
+const { values } = parseArgs({ options: { trials: { type: 'string', default: '10' }, soak: { type: 'string' }, 'idle-seconds': { type: 'string', default: '30' } } });
 const TRIALS = Number(values.trials);
+const VICTIM = join(__dirname, '..', 'test', 'fixtures', 'victim.js');
 
 /** Resolves with performance.now() when `node` prints a line matching `re`. */
 function whenLogged(node: RunningNode, re: RegExp): Promise<number> {
@@ -41,22 +45,61 @@ async function activeAndStandby(c: Cluster): Promise<[string, string]> {
   return [active, standby];
 }
 
-async function failovers(c: Cluster): Promise<number[]> {
-  const times: number[] = [];
+type Fault = 'SIGKILL' | 'SIGHUP' | 'SIGSTOP' | 'machine';
+
+interface FaultFigures {
+  role: number[];
+  runtime: number[];
+  /** Milliseconds two runtimes ran in active mode at once, per trial (0 when they never did). */
+  overlap: number[];
+  released: number;
+}
+
+/**
+ * One kind of fault on the Active, `TRIALS` times: SIGKILL / SIGHUP / SIGSTOP (3 s) of its node,
+ * or a machine crash (node, guardian and runtime killed at once). Measured from the fault to the
+ * Standby's "→ active" and to its runtime started in active mode; the runtime stand-in records
+ * any overlap of two active runtimes in the ledger.
+ */
+async function faults(c: Cluster, fault: Fault, ledger: string): Promise<FaultFigures> {
+  const out: FaultFigures = { role: [], runtime: [], overlap: [], released: 0 };
   for (let i = 0; i < TRIALS; i++) {
     const [active, standby] = await activeAndStandby(c);
     await sleep(300 + Math.random() * 200);
-    const promoted = whenLogged(c.nodes.get(standby)!, new RegExp(`role: \\w+ → active`));
+    const node = c.nodes.get(standby)!;
+    const promoted = whenLogged(node, /role: \w+ → active/);
+    const started = whenLogged(node, /runtime: started \S+ .* in active mode/);
+    const runtimePid = (await c.process(active)).pid;
+    const guardian = (JSON.parse(readFileSync(c.pathOf(active, 'duplex-state', active, 'guardian.json'), 'utf8')) as { pid: number }).pid;
+    const before = new Set(readdirSync(ledger));
     const t0 = performance.now();
-    c.kill(active, 'SIGKILL');
-    const t1 = await Promise.race([promoted, sleep(10_000).then(() => NaN)]);
-    if (Number.isNaN(t1)) throw new Error(`trial ${i}: ${standby} did not take over within 10 s`);
-    times.push(t1 - t0);
-    await c.nodes.get(active)!.exited;
-    c.start(active);
-    await waitForRoles(c, { [active]: 'standby', [standby]: 'active' }, 10_000);
+    if (fault === 'machine') {
+      c.kill(active, 'SIGSTOP');
+      process.kill(guardian, 'SIGKILL');
+      if (runtimePid) process.kill(-runtimePid, 'SIGKILL');
+      c.kill(active, 'SIGKILL');
+    } else {
+      c.kill(active, fault);
+    }
+    const [t1, t2] = await Promise.all([promoted, started].map((p) => Promise.race([p, sleep(10_000).then(() => NaN)])));
+    if (Number.isNaN(t1!) || Number.isNaN(t2!)) throw new Error(`${fault} trial ${i}: ${standby} did not take over within 10 s`);
+    out.role.push(t1! - t0);
+    out.runtime.push(t2! - t0);
+    const reason = (await c.status(standby)).events.filter((e) => e.to === 'active').at(-1)?.reason ?? '';
+    if (/released Active term/.test(reason)) out.released += 1;
+    await sleep(300); // an overlap is measured until the older runtime is gone
+    const overlaps = readdirSync(ledger).filter((f) => f.startsWith('overlap-') && !before.has(f));
+    out.overlap.push(Math.max(0, ...overlaps.map((f) => (JSON.parse(readFileSync(join(ledger, f), 'utf8')) as { ms: number | null }).ms ?? Infinity)));
+    if (fault === 'SIGSTOP') {
+      await sleep(Math.max(0, 3_000 - (performance.now() - t0)));
+      c.kill(active, 'SIGCONT');
+    } else {
+      await c.nodes.get(active)!.exited;
+      c.start(active);
+    }
+    await waitForRoles(c, { [active]: 'standby', [standby]: 'active' }, 15_000);
   }
-  return times;
+  return out;
 }
 
 async function switchovers(c: Cluster): Promise<number[]> {
@@ -88,15 +131,22 @@ async function idle(seconds: number): Promise<{ cpu: number[]; rssMb: number[] }
   try {
     await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 10_000);
     await sleep(10_000); // past start-up compilation and the first awareness decay
-    const pids = [...c.nodes.values()].map((n) => n.proc.pid!);
+    // Each server is its node and its guardian together.
+    const guardians = [...c.nodes.keys()].map((s) => (JSON.parse(readFileSync(c.pathOf(s, 'duplex-state', s, 'guardian.json'), 'utf8')) as { pid: number }).pid);
+    const pairs = [...c.nodes.values()].map((n, i) => [n.proc.pid!, guardians[i]!]);
+    const stat = () => pairs.map(([a, b]) => {
+      const x = procStat(a!);
+      const y = procStat(b!);
+      return { cpuTicks: x.cpuTicks + y.cpuTicks, rssKb: x.rssKb + y.rssKb };
+    });
     const cpu: number[] = [];
     const rssMb: number[] = [];
-    let prev = pids.map(procStat);
+    let prev = stat();
     let prevT = performance.now();
     // 5-second windows: the kernel counts CPU in 10 ms ticks, too coarse for 1-second samples.
     for (let s = 0; s < seconds; s += 5) {
       await sleep(5_000);
-      const now = pids.map(procStat);
+      const now = stat();
       const dt = (performance.now() - prevT) / 1000;
       now.forEach((st, i) => {
         cpu.push(((st.cpuTicks - prev[i]!.cpuTicks) / 100 / dt) * 100); // CLK_TCK = 100
@@ -143,21 +193,30 @@ async function soak(minutes: number): Promise<void> {
 async function main(): Promise<void> {
   if (values.soak) return soak(Number(values.soak));
   process.stdout.write(`bench:failover — ${TRIALS} trials each, default timings, real processes on loopback multicast\n`);
-  const c = new Cluster(['a', 'b', 'c']);
+  const ledger = mkdtempSync(join(tmpdir(), 'duplex-bench-ledger-'));
+  const c = new Cluster(['a', 'b', 'c'], { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--ledger', ledger] }] } });
   c.startAll();
   try {
     await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 10_000);
-    const f = await failovers(c);
-    process.stdout.write(`${summary('failover (SIGKILL → new Active)', f, 'ms')}\n`);
+    const labels: Record<Fault, string> = {
+      SIGKILL: 'node SIGKILL (fast release)', SIGHUP: 'node SIGHUP (clean stop)', SIGSTOP: 'node SIGSTOP 3 s (lease)', machine: 'machine crash (node+guardian+runtime)',
+    };
+    for (const fault of ['SIGKILL', 'SIGHUP', 'SIGSTOP', 'machine'] as const) {
+      const f = await faults(c, fault, ledger);
+      process.stdout.write(`${summary(`${labels[fault]} → new Active`, f.role, 'ms')}\n`);
+      process.stdout.write(`${summary(`${labels[fault]} → its runtime started`, f.runtime, 'ms')}\n`);
+      process.stdout.write(`  ${fault}: two active runtimes at once in ${f.overlap.filter((v) => v > 0).length} of ${f.overlap.length} trials (longest ${Math.max(...f.overlap).toFixed(0)} ms); took over on the release in ${f.released} of ${f.overlap.length}\n`);
+    }
     const s = await switchovers(c);
     process.stdout.write(`${summary('switchover (activate → new Active)', s, 'ms')}\n`);
   } finally {
     await c.stop();
+    rmSync(ledger, { recursive: true, force: true });
   }
   const idleSeconds = Number(values['idle-seconds']);
   const i = await idle(idleSeconds);
-  process.stdout.write(`${summary(`idle node CPU (% of one core, ${idleSeconds} s)`, i.cpu, '%', 2)}\n`);
-  process.stdout.write(`${summary('idle node RSS', i.rssMb, 'MB', 1)}\n`);
+  process.stdout.write(`${summary(`idle node+guardian CPU (% of one core, ${idleSeconds} s)`, i.cpu, '%', 2)}\n`);
+  process.stdout.write(`${summary('idle node+guardian RSS', i.rssMb, 'MB', 1)}\n`);
 }
 
 main().catch((e: Error) => {

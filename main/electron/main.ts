@@ -74,6 +74,15 @@ async function main(): Promise<void> {
     app.exit(1);
     return;
   }
+  // A stop request or a bug must not leave the runtime to its own devices: stop cleanly, so the
+  // runtime is stopped and the guardian releases the Active term to the Standby.
+  const stopNow = (code: number, why: string) => {
+    if (code) node.log.error('fatal', why);
+    else node.log.info('stop', why);
+    void node.stop().then(() => app.exit(code));
+  };
+  process.on('uncaughtException', (e) => stopNow(1, `unexpected error: ${e.stack ?? e.message}; stopping this node cleanly`));
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stopNow(0, `received ${signal}; stopping`));
   const api = node.uiApi();
   const settings = readSettings();
   const applyLoginItem = () => app.setLoginItemSettings({ openAtLogin: settings.startAtLogon, args: ['--domain', domainFile, '--server', server] });

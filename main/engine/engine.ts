@@ -563,7 +563,8 @@ export class Engine {
     if (this.role !== 'active') return;
     const count = (this.failures?.count ?? 0) + 1;
     this.failures = { count, last: why, resetAt: now + this.failureResetMs(), banned: false };
-    const standby = this.liveStandby(now);
+    // Just after a freeze what is known of the peers is stale: keep the runtime until heard again.
+    const standby = this.justResumed(now) ? null : this.liveStandby(now);
     if (!standby) {
       this.persist();
       this.reason = `runtime crash loop (${why}); no Standby to hand over to, so it keeps restarting here (crash loop ${count} here)`;
@@ -596,6 +597,8 @@ export class Engine {
   /** The count (and a ban) ends failureResetMs after the last crash loop. */
   private expireFailures(now: number): void {
     if (!this.failures || now < this.failures.resetAt) return;
+    // Like a server freed of an incompatibility: a Standby that was eligible all along fails over first.
+    if (this.failures.banned) this.freedAt = now;
     this.failures = null;
     this.dirty = true;
     this.persist();
@@ -1140,8 +1143,10 @@ export class Engine {
     const a = this.activeInfo;
     const mine = this.info;
     if (!a || !mine || ACTIVE_ROLES.has(this.role)) return false;
-    // Gone: that Active not heard (as Active or handing over) for the failure timeout, and no handover under way.
-    const gone = now - a.at >= this.effectiveTimeout() && !this.livePeers(now).some((p) => p.hb.grantTo !== undefined);
+    // Gone: that Active not heard (as Active or handing over) for the failure timeout. While it
+    // hands over (its grant) a verdict is kept until the new Active is heard, never made anew.
+    const handingOver = this.livePeers(now).some((p) => p.name === a.server && p.hb.grantTo !== undefined);
+    const gone = now - a.at >= this.effectiveTimeout() && !(handingOver && this.incompatible !== null);
     let why: string | null = null;
     if (gone) why = null;
     else if (!a.info) why = `the Active ${a.server} does not say which Duplex version it runs (older than ${mine.ver}?)`;

@@ -149,12 +149,17 @@ export class Guardian {
       this.log.info('guardian', 'the node has stepped down; the runtime may run in active mode again when it is Active');
       this.fencedWhy = null;
     }
-    if (this.leaseTimer) clearTimeout(this.leaseTimer);
-    this.leaseTimer = setTimeout(() => this.leaseRanOut(), this.leaseMs);
+    // One timer, moved on only when it fires: five renewals a second cost no timer churn.
+    this.leaseTimer ??= setTimeout(() => this.leaseRanOut(), this.leaseMs);
   }
 
   private leaseRanOut(): void {
     this.leaseTimer = null;
+    const left = this.renewedAt + this.leaseMs - performance.now();
+    if (left > 0) {
+      this.leaseTimer = setTimeout(() => this.leaseRanOut(), Math.ceil(left));
+      return;
+    }
     const late = Math.round(performance.now() - this.renewedAt);
     const active = this.notice !== null || [...this.host.running.values()].some((p) => p.mode === 'active');
     if (this.client) {

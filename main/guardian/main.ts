@@ -1,10 +1,26 @@
 /**
  * The guardian's process: `node out/main/guardian/main.js --dir <node folder> --server <name>`.
- * Started detached by the node (GuardianClient); it logs to `<node folder>/logs/guardian.log`.
+ * Started detached by the node (GuardianClient); it logs to `<node folder>/logs/guardian.log`,
+ * in the node's format (`time level [server] event: detail`) but without electron-log, which
+ * would add 10 MB to a process that should stay small.
  */
 import { join } from 'node:path';
-import { createLogger } from '../node/log';
+import type { Logger } from '../util/logger';
+import { RotatingFile } from '../util/rotating-file';
 import { Guardian } from './guardian';
+
+const LOG_MAX_BYTES = 5 * 1024 * 1024;
+
+function fileLogger(server: string, file: string): Logger {
+  const out = new RotatingFile(file, LOG_MAX_BYTES);
+  const two = (n: number, w = 2) => String(n).padStart(w, '0');
+  const line = (level: string) => (event: string, detail: string) => {
+    const d = new Date();
+    const time = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${two(d.getMilliseconds(), 3)}`;
+    out.write(`${time} ${level} [${server}] ${event}: ${detail}\n`);
+  };
+  return { info: line('info'), warn: line('warn'), error: line('error'), file };
+}
 
 function arg(name: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,7 +34,7 @@ function arg(name: string): string {
 
 const dir = arg('dir');
 const server = arg('server');
-const log = createLogger(server, { file: join(dir, 'logs', 'guardian.log'), console: false });
+const log = fileLogger(server, join(dir, 'logs', 'guardian.log'));
 // The node's terminal closing, or Ctrl+C in it, is not the guardian's business.
 process.on('SIGHUP', () => undefined);
 process.on('SIGINT', () => undefined);
