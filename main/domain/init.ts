@@ -1,11 +1,11 @@
 /** `duplex init`: a complete, commented domain file and a new secret beside it. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_MULTICAST, DEFAULT_SECRET_FILE, DEFAULT_SYNC, DEFAULT_STATE_DIR, DEFAULT_TIMINGS } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import { stringify } from 'yaml';
 import { checkEnd, END_LINE, withEndLine } from './end';
-import { DomainFileError, parseDomain } from './load';
+import { DomainFileError, parseDomain, readDomainText } from './load';
 import { newSecretText } from './secret';
 
 export interface InitOptions {
@@ -104,13 +104,7 @@ export function initDomain(o: InitOptions): { file: string; secretFile: string }
  * Returns false when the file already ends with the line.
  */
 export function finishDomainFile(file: string): boolean {
-  const abs = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (e) {
-    throw new DomainFileError(abs, [`cannot read the file: ${(e as Error).message}`]);
-  }
+  const { abs, text } = readDomainText(file);
   const end = checkEnd(text);
   if (end.ok) return false;
   if (end.kind === 'twice' || end.anywhere !== null) {

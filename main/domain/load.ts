@@ -74,14 +74,18 @@ export function parseDomain(text: string, file: string): DomainConfig {
   throw new DomainFileError(file, problems);
 }
 
-export function loadDomain(file: string): Domain {
+/** The text of a domain file and its absolute path; a file that cannot be read is a DomainFileError. */
+export function readDomainText(file: string): { abs: string; text: string } {
   const abs = resolve(file);
-  let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    return { abs, text: readFileSync(abs, 'utf8') };
   } catch (e) {
     throw new DomainFileError(abs, [`cannot read the file: ${(e as Error).message}`]);
   }
+}
+
+export function loadDomain(file: string): Domain {
+  const { abs, text } = readDomainText(file);
   return { file: abs, config: parseDomain(text, abs) };
 }
 

@@ -11,19 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, sleep, waitFor, waitForRoles } from './cluster';
 import type { GuardianFile } from '../../main/guardian/protocol';
+import { isRunning } from '../../main/util/process';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 const THROW_ON_USR2 = join(__dirname, '..', 'fixtures', 'throw-on-usr2.js');
 
-/** Alive and not a zombie. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
 
 function guardianOf(c: Cluster, server: string): GuardianFile | null {
   try {
@@ -46,7 +38,7 @@ async function pair(preload: boolean) {
   });
   await waitFor('a to know b as its Standby', 5_000, async () => ((await c.status('a')).peers.find((p) => p.server === 'b')?.role === 'standby' ? true : undefined));
   const guardian = guardianOf(c, 'a');
-  assert.ok(guardian && running(guardian.pid), "a's guardian runs");
+  assert.ok(guardian && isRunning(guardian.pid), "a's guardian runs");
   return { c, ledger, runtime, guardian: guardian!, cleanup: async () => {
     await c.stop();
     rmSync(ledger, { recursive: true, force: true });
@@ -78,7 +70,7 @@ describe('the guardian fences the runtime of a node that is gone', () => {
       try {
         c.kill('a', signal);
         const reason = await bTakesOver(c);
-        assert.equal(running(runtime), false, "a's runtime is gone");
+        assert.equal(isRunning(runtime), false, "a's runtime is gone");
         assert.deepEqual(overlaps(ledger), [], 'two runtimes ran in active mode at once');
         assert.match(reason ?? '', /a's guardian killed its runtime and released Active term \d+|released Active term/, `b took over on the release, not on silence: ${reason}`);
         const code = await c.nodes.get('a')!.exited;
@@ -88,7 +80,7 @@ describe('the guardian fences the runtime of a node that is gone', () => {
         }
         if (signal === 'SIGHUP') assert.equal(code, 0);
         // The guardian ends once nothing of its node is left to guard.
-        await waitFor("a's guardian to end", 5_000, async () => (running(guardian.pid) ? undefined : true));
+        await waitFor("a's guardian to end", 5_000, async () => (isRunning(guardian.pid) ? undefined : true));
         assert.equal(existsSync(c.pathOf('a', 'duplex-state', 'a', 'guardian.json')), false);
         const log = readFileSync(c.pathOf('a', 'duplex-state', 'a', 'logs', 'guardian.log'), 'utf8');
         if (signal === 'SIGKILL') {
@@ -109,7 +101,7 @@ describe('the guardian fences the runtime of a node that is gone', () => {
       c.kill('a', 'SIGSTOP');
       const stoppedAt = Date.now();
       const reason = await bTakesOver(c);
-      assert.equal(running(runtime), false, "a's runtime is gone");
+      assert.equal(isRunning(runtime), false, "a's runtime is gone");
       assert.deepEqual(overlaps(ledger), []);
       assert.match(reason ?? '', /released Active term/, `b took over on the release: ${reason}`);
       await sleep(Math.max(0, 3_000 - (Date.now() - stoppedAt)));
@@ -144,7 +136,7 @@ describe('the guardian fences the runtime of a node that is gone', () => {
       // The runtime must run on without a gap while the node is away.
       let gap = false;
       const watch = setInterval(() => {
-        if (!running(before.pid)) gap = true;
+        if (!isRunning(before.pid)) gap = true;
       }, 5);
       try {
         const after = await waitFor('a to be back', 10_000, async () => {

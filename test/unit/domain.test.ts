@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { rng } from '../sim/simulator';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -119,17 +120,6 @@ describe('domain file', () => {
   });
 });
 
-/** Seeded random numbers (mulberry32): the same offsets on every run, so a failure replays. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A real domain file as `duplex init` writes it, with a runtime section, probes and four servers. */
 function realDomainFile(): Buffer {
@@ -193,7 +183,7 @@ describe('the end line: a domain file cut short is never loaded', () => {
   });
 
   it('cut at 300 random byte offsets (seeded): refused as unfinished', () => {
-    const random = seeded(11_6);
+    const random = rng(11_6);
     for (let k = 0; k < 300; k++) {
       const at = Math.floor(random() * endOfContent);
       refusedAsUnfinished(whole.subarray(0, at).toString('utf8'), `cut after byte ${at} (seed 116, draw ${k})`);
