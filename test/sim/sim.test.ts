@@ -10,7 +10,7 @@ const SEEDS = Number(process.env.SIM_SEEDS ?? 2000);
 
 function sweep(faults: Faults, count: number, first: number) {
   const failures: string[] = [];
-  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0, crashLoopHandovers: 0 };
+  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0 };
   for (let seed = first; seed < first + count; seed++) {
     const sim = new Simulation({ seed, faults });
     try {
@@ -41,6 +41,7 @@ describe('deterministic simulation', () => {
     // The guardian must actually have fenced frozen and dead nodes, and Standbys taken over on its release.
     assert.ok(totals.fences > SEEDS / 4, `too few fences exercised: ${totals.fences}`);
     assert.ok(totals.releases > SEEDS / 8, `too few fast releases exercised: ${totals.releases}`);
+    assert.ok(totals.resumes > SEEDS / 100, `too few nodes back within their lease exercised: ${totals.resumes}`);
     assert.deepEqual(failures, [], `${failures.length} seeds broke an invariant:\n${failures.slice(0, 5).join('\n')}`);
   });
 

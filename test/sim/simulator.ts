@@ -318,7 +318,8 @@ export class Simulation {
       },
       store: {
         write: (state) => {
-          if (this.r() < this.opts.faults.diskFailures) throw new Error(`cannot write ${n.name}'s state file: simulated disk failure`);
+          // Like every fault, disks fail only until the chaos ends (the heal must be able to settle).
+          if (this.r() < this.opts.faults.diskFailures && this.now < this.chaosMs) throw new Error(`cannot write ${n.name}'s state file: simulated disk failure`);
           n.store.write(state);
         },
       },
