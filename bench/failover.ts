@@ -69,18 +69,10 @@ async function faults(c: Cluster, fault: Fault, ledger: string): Promise<FaultFi
     const node = c.nodes.get(standby)!;
     const promoted = whenLogged(node, /role: \w+ → active/);
     const started = whenLogged(node, /runtime: started \S+ .* in active mode/);
-    const runtimePid = (await c.process(active)).pid;
-    const guardian = (JSON.parse(readFileSync(c.pathOf(active, 'duplex-state', active, 'guardian.json'), 'utf8')) as { pid: number }).pid;
     const before = new Set(readdirSync(ledger));
+    const strike = fault === 'machine' ? await c.crasher(active) : () => c.kill(active, fault);
     const t0 = performance.now();
-    if (fault === 'machine') {
-      c.kill(active, 'SIGSTOP');
-      process.kill(guardian, 'SIGKILL');
-      if (runtimePid) process.kill(-runtimePid, 'SIGKILL');
-      c.kill(active, 'SIGKILL');
-    } else {
-      c.kill(active, fault);
-    }
+    strike();
     const [t1, t2] = await Promise.all([promoted, started].map((p) => Promise.race([p, sleep(10_000).then(() => NaN)])));
     if (Number.isNaN(t1!) || Number.isNaN(t2!)) throw new Error(`${fault} trial ${i}: ${standby} did not take over within 10 s`);
     out.role.push(t1! - t0);

@@ -17,7 +17,7 @@ import { Engine } from '../engine/engine';
 import type { EngineConfig, Heartbeat, NodeInfo } from '../engine/types';
 import { deriveKeys } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
-import type { RedundancyServer } from '../opcua/server';
+import { OpcuaThread } from '../opcua/thread';
 import { ProbeRunner } from '../probes/runner';
 import { serviceLevel } from '../probes/score';
 import { GuardianClient } from '../guardian/client';
@@ -47,7 +47,7 @@ export class DuplexNode {
   private guardian: GuardianClient | null = null;
   private sync!: DomainSync;
   private probes: ProbeRunner | null = null;
-  private opcua: RedundancyServer | null = null;
+  private opcua: OpcuaThread | null = null;
   private restartNeeded: string[] = [];
   private readonly addresses = new Map<string, string>();
   private linkTimer: NodeJS.Timeout | null = null;
@@ -180,21 +180,27 @@ export class DuplexNode {
       interfaceAddress: address,
       linkUp: () => this.driver.linkIsUp,
       resolvePath: (p) => domainPath(this.domain, p),
-    }, this.log, (h) => this.driver.observe({ kind: 'health', score: h.score, failing: h.failing, isolated: h.isolated }));
+    }, this.log, (h) => {
+      this.driver.observe({ kind: 'health', score: h.score, failing: h.failing, isolated: h.isolated });
+      this.opcua?.setLevel(this.serviceLevel());
+    });
     this.probes.setMaintenance(this.engine.currentRole === 'maintenance');
     this.probes.start();
 
     if (cfg.opcuaServer) {
-      // node-opcua is large: loaded only by nodes that serve OPC UA.
-      const { RedundancyServer } = await import('../opcua/server');
-      this.opcua = await RedundancyServer.start({
+      this.opcua = await OpcuaThread.start({
         port: cfg.opcuaServer.port,
         domain: cfg.domain,
         server: this.server,
         servers: cfg.servers.map((s) => s.name),
         pkiDir: join(this.paths.dir, 'pki'),
-        serviceLevel: () => this.serviceLevel(),
+        level: this.serviceLevel(),
+      }, (why) => {
+        this.log.error('opcua', `the OPC UA endpoint stopped: ${why}; OPC UA clients cannot see this server until the node restarts`);
+        this.opcua = null;
       });
+      this.opcua.setLevel(this.serviceLevel()); // the role may have changed while it started
+      this.driver.onRoleChange(() => this.opcua?.setLevel(this.serviceLevel()));
       this.log.info('opcua', `OPC UA redundancy endpoint ${this.opcua.endpoint} (ServiceLevel follows the role and health)`);
     }
 

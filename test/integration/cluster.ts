@@ -109,6 +109,22 @@ export class Cluster {
     this.nodes.get(server)!.proc.kill(signal);
   }
 
+  /**
+   * A machine crash as far as loopback can show one: the node, its guardian and the runtime's
+   * process groups are killed at once, so nobody releases the Active term. Resolves to the
+   * crash itself, ready to be timed.
+   */
+  async crasher(server: string): Promise<() => void> {
+    const runtimes = (await this.status(server)).runtime.processes.map((p) => p.pid).filter((p): p is number => !!p);
+    const guardian = (JSON.parse(readFileSync(this.pathOf(server, 'duplex-state', server, 'guardian.json'), 'utf8')) as { pid: number }).pid;
+    return () => {
+      this.kill(server, 'SIGSTOP');
+      process.kill(guardian, 'SIGKILL');
+      for (const pid of runtimes) process.kill(-pid, 'SIGKILL');
+      this.kill(server, 'SIGKILL');
+    };
+  }
+
   async stop(): Promise<void> {
     for (const n of this.nodes.values()) {
       if (n.proc.exitCode === null && n.proc.signalCode === null) {

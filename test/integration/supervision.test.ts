@@ -47,7 +47,8 @@ describe('runtime supervision with real nodes', () => {
       }, 100);
       assert.equal(b.runtime.processes[0]!.mode, 'active');
       const a = await c.status('a');
-      assert.equal(a.role, 'standby');
+      assert.equal(a.role, 'inactive', 'the crash loop bans a from the Active role until duplex clear or runtime.failureResetMs');
+      assert.equal(a.runtime.failures.banned, true);
       assert.ok(a.events.some((e) => /runtime crash loop \(victim: 3 exits within 60 s, the last code 7\): handing over to b/.test(e.reason)), JSON.stringify(a.events));
       assert.equal(a.runtime.processes[0]!.state, 'stopped');
     } finally {
