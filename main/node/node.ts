@@ -194,12 +194,11 @@ export class DuplexNode {
         server: this.server,
         servers: cfg.servers.map((s) => s.name),
         pkiDir: join(this.paths.dir, 'pki'),
-        level: this.serviceLevel(),
       }, (why) => {
         this.log.error('opcua', `the OPC UA endpoint stopped: ${why}; OPC UA clients cannot see this server until the node restarts`);
         this.opcua = null;
       });
-      this.opcua.setLevel(this.serviceLevel()); // the role may have changed while it started
+      this.opcua.setLevel(this.serviceLevel()); // it serves 1 (no data) until told
       this.driver.onRoleChange(() => this.opcua?.setLevel(this.serviceLevel()));
       this.log.info('opcua', `OPC UA redundancy endpoint ${this.opcua.endpoint} (ServiceLevel follows the role and health)`);
     }

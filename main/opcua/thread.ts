@@ -7,7 +7,7 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { RedundancyServerOptions } from './server';
 
-type Options = Omit<RedundancyServerOptions, 'serviceLevel'> & { level: number };
+type Options = Omit<RedundancyServerOptions, 'serviceLevel'>;
 type FromThread = { kind: 'up'; endpoint: string } | { kind: 'failed'; message: string } | { kind: 'closed' };
 type ToThread = { kind: 'level'; level: number } | { kind: 'close' };
 
@@ -58,7 +58,7 @@ export class OpcuaThread {
 }
 
 async function serve(port: NonNullable<typeof parentPort>, options: Options): Promise<void> {
-  let level = options.level;
+  let level = 1; // no data, until the node says
   const { RedundancyServer } = await import('./server');
   const server = await RedundancyServer.start({ ...options, serviceLevel: () => level });
   port.on('message', (m: ToThread) => {
