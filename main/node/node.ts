@@ -18,7 +18,7 @@ import type { EngineConfig, Heartbeat, NodeInfo } from '../engine/types';
 import { deriveKeys } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
 import { OpcuaThread } from '../opcua/thread';
-import { ProbeRunner } from '../probes/runner';
+import { loadProbeLibraries, ProbeRunner } from '../probes/runner';
 import { serviceLevel } from '../probes/score';
 import { GuardianClient } from '../guardian/client';
 import { pidFileName, stopLeftoverRuntimes } from '../runtime/host';
@@ -82,9 +82,10 @@ export class DuplexNode {
   private async boot(): Promise<void> {
     const cfg = this.domain.config;
     takeLock(this.paths.lock, this.server, this.log);
+    const probes = cfg.probes.filter((p) => !p.servers || p.servers.includes(this.server));
+    await loadProbeLibraries(probes);
     const stopTimeoutMs = Math.max(RUNTIME_STOP_TIMEOUT_MS, ...(cfg.runtime?.processes ?? []).map((p) => p.stopTimeoutMs));
-    const guardian = await GuardianClient.open({ dir: this.paths.dir, server: this.server, leaseMs: leaseMs(cfg.timings), log: this.log });
-    this.guardian = guardian;
+    const guardian = (this.guardian = await GuardianClient.open({ dir: this.paths.dir, server: this.server, leaseMs: leaseMs(cfg.timings), log: this.log }));
     const store = new FileStateStore(this.paths.state, this.log);
     const stored = store.read();
     const term = await guardian.keepOrStopHeld(stored.epoch, stopTimeoutMs);
@@ -92,7 +93,6 @@ export class DuplexNode {
     store.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
     const persisted = { epoch: stored.epoch, maintenance: stored.maintenance, ...(stored.failures ? { failures: stored.failures } : {}) };
     store.write(persisted);
-
     const { secret, warning } = loadSecret(domainPath(this.domain, cfg.secretFile));
     if (warning) this.log.warn('security', warning);
     const decl = cfg.servers.find((s) => s.name === this.server)!;
@@ -175,7 +175,7 @@ export class DuplexNode {
       (cfg.runtime ? `, runtime ${cfg.runtime.processes.map((p) => `${p.name} (${p.runOn})`).join(', ')}${cfg.runtime.confirmResume ? ', confirmResume' : ''}` : ', no runtime declared'));
     if (this.engine.currentRole === 'maintenance') this.log.info('role', `maintenance (${this.driver.status().reason})`);
 
-    this.probes = new ProbeRunner(cfg.probes.filter((p) => !p.servers || p.servers.includes(this.server)), {
+    this.probes = new ProbeRunner(probes, {
       dataDir: this.paths.dir,
       interfaceAddress: address,
       linkUp: () => this.driver.linkIsUp,
@@ -195,8 +195,8 @@ export class DuplexNode {
         servers: cfg.servers.map((s) => s.name),
         pkiDir: join(this.paths.dir, 'pki'),
       }, (why) => {
-        this.log.error('opcua', `the OPC UA endpoint stopped: ${why}; OPC UA clients cannot see this server until the node restarts`);
         this.opcua = null;
+        this.log.error('opcua', `the OPC UA endpoint stopped: ${why}; OPC UA clients cannot see this server until the node restarts`);
       });
       this.opcua.setLevel(this.serviceLevel()); // it serves 1 (no data) until told
       this.driver.onRoleChange(() => this.opcua?.setLevel(this.serviceLevel()));

@@ -33,6 +33,17 @@ export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Prom
   ]);
 }
 
+/**
+ * Loads the large client libraries the probes need (node-opcua takes about 0.7 s of this
+ * thread, mssql 0.3 s). A node calls it before it holds a lease or judges silence: a thread
+ * blocked that long later would let the guardian's lease run out, or fail a first check
+ * on its own timeout.
+ */
+export async function loadProbeLibraries(probes: readonly ProbeConfig[]): Promise<void> {
+  if (probes.some((p) => p.kind === 'opcua')) await import('node-opcua');
+  if (probes.some((p) => p.kind === 'mssql')) await import('mssql');
+}
+
 type Of<K extends ProbeConfig['kind']> = Extract<ProbeConfig, { kind: K }>;
 
 export interface ProbeContext {

@@ -8,6 +8,7 @@ import { createProbe, withTimeout, type Probe, type ProbeContext } from './probe
 import { healthScore, type Health, type ProbeReading, type ProbeStatus } from './score';
 
 export type { ProbeStatus };
+export { loadProbeLibraries } from './probes';
 
 export interface HealthReport extends Health {
   /** The failing check that may mean this server is cut off, null when none. */
