@@ -1,11 +1,11 @@
 /**
- * npm run bench:failover [-- --trials 10] [-- --soak 10]
+ * npm run bench:failover [-- --trials 10] [-- --soak 10] [-- --idle-only] [-- --idle-seconds 60]
  *
  * Real `duplex run` processes on loopback with default timings, a runtime stand-in on each:
  *  - failover: SIGKILL, SIGHUP, SIGSTOP of the Active's node and a machine crash → the Standby
  *    logs "→ active" and starts its runtime; overlaps of two active runtimes are counted;
  *  - switchover: admin-API activate on the Standby → the call returns with the new Active in place;
- *  - idle: CPU% of one core and RSS of each idle node with its guardian over 30 s;
+ *  - idle: CPU% of one core and RSS of each idle node with its guardian over 60 s, after 60 s;
  *  - soak (optional): 3 idle nodes for N minutes with both cores saturated; counts role changes.
  */
 import { spawn } from 'node:child_process';
@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Cluster, sleep, waitForRoles, type RunningNode } from '../test/integration/cluster';
+import { Cluster, sleep, waitFor, waitForRoles, type RunningNode } from '../test/integration/cluster';
 import { loadDomain } from '../main/domain/load';
 import { askNode } from '../main/node/admin-client';
 import { summary } from './stats';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '10' }, soak: { type: 'string' }, 'idle-seconds': { type: 'string', default: '30' } } });
+const { values } = parseArgs({ options: { trials: { type: 'string', default: '10' }, soak: { type: 'string' }, 'idle-seconds': { type: 'string', default: '60' }, 'idle-only': { type: 'boolean' } } });
 const TRIALS = Number(values.trials);
 const VICTIM = join(__dirname, '..', 'test', 'fixtures', 'victim.js');
 
@@ -42,6 +42,9 @@ async function activeAndStandby(c: Cluster): Promise<[string, string]> {
   const active = Object.keys(r).find((s) => r[s] === 'active');
   const standby = Object.keys(r).find((s) => r[s] === 'standby');
   if (!active || !standby) throw new Error(`no Active/Standby pair: ${JSON.stringify(r)}`);
+  // A Standby that was frozen itself a moment ago (the SIGSTOP trials) stretches its failure
+  // timeout for a while (awareness, README "Roles"); each trial starts from a settled one.
+  await waitFor(`${standby}'s awareness back to 0`, 60_000, async () => ((await c.status(standby)).awareness === 0 ? true : undefined), 200);
   return [active, standby];
 }
 
@@ -122,7 +125,9 @@ async function idle(seconds: number): Promise<{ cpu: number[]; rssMb: number[] }
   c.startAll();
   try {
     await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 10_000);
-    await sleep(10_000); // past start-up compilation and the first awareness decay
+    // Past start-up: V8 goes on compiling and optimising for about a minute (measured right
+    // after start, the same nodes use about a third more CPU), and the first awareness decay.
+    await sleep(60_000);
     // Each server is its node and its guardian together.
     const guardians = [...c.nodes.keys()].map((s) => (JSON.parse(readFileSync(c.pathOf(s, 'duplex-state', s, 'guardian.json'), 'utf8')) as { pid: number }).pid);
     const pairs = [...c.nodes.values()].map((n, i) => [n.proc.pid!, guardians[i]!]);
@@ -135,9 +140,9 @@ async function idle(seconds: number): Promise<{ cpu: number[]; rssMb: number[] }
     const rssMb: number[] = [];
     let prev = stat();
     let prevT = performance.now();
-    // 5-second windows: the kernel counts CPU in 10 ms ticks, too coarse for 1-second samples.
-    for (let s = 0; s < seconds; s += 5) {
-      await sleep(5_000);
+    // 10-second windows: the kernel counts CPU in 10 ms ticks (0.1 % of a core per window).
+    for (let s = 0; s < seconds; s += 10) {
+      await sleep(10_000);
       const now = stat();
       const dt = (performance.now() - prevT) / 1000;
       now.forEach((st, i) => {
@@ -150,7 +155,7 @@ async function idle(seconds: number): Promise<{ cpu: number[]; rssMb: number[] }
     const names = [...c.nodes.keys()];
     for (let i = 0; i < names.length; i++) {
       const mine = cpu.filter((_, k) => k % names.length === i);
-      process.stdout.write(`  idle ${names[i]}: CPU ${mine.map((v) => v.toFixed(1)).join(' ')} % per 5 s window\n`);
+      process.stdout.write(`  idle ${names[i]}: CPU ${mine.map((v) => v.toFixed(1)).join(' ')} % per 10 s window\n`);
     }
     return { cpu, rssMb };
   } finally {
@@ -184,6 +189,7 @@ async function soak(minutes: number): Promise<void> {
 
 async function main(): Promise<void> {
   if (values.soak) return soak(Number(values.soak));
+  if (values['idle-only']) return report(await idle(Number(values['idle-seconds'])));
   process.stdout.write(`bench:failover — ${TRIALS} trials each, default timings, real processes on loopback multicast\n`);
   const ledger = mkdtempSync(join(tmpdir(), 'duplex-bench-ledger-'));
   const c = new Cluster(['a', 'b', 'c'], { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--ledger', ledger] }] } });
@@ -205,9 +211,11 @@ async function main(): Promise<void> {
     await c.stop();
     rmSync(ledger, { recursive: true, force: true });
   }
-  const idleSeconds = Number(values['idle-seconds']);
-  const i = await idle(idleSeconds);
-  process.stdout.write(`${summary(`idle node+guardian CPU (% of one core, ${idleSeconds} s)`, i.cpu, '%', 2)}\n`);
+  report(await idle(Number(values['idle-seconds'])));
+}
+
+function report(i: { cpu: number[]; rssMb: number[] }): void {
+  process.stdout.write(`${summary(`idle node+guardian CPU (% of one core, ${values['idle-seconds']} s)`, i.cpu, '%', 2)}\n`);
   process.stdout.write(`${summary('idle node+guardian RSS', i.rssMb, 'MB', 1)}\n`);
 }
 
