@@ -10,9 +10,8 @@
  * reported so that the Active can hand over.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
-import { RotatingFile } from '../util/rotating-file';
 import { LocalProcessHost, type ProcessHost, type Started } from './host';
 import { RestartPolicy, type RestartPolicyConfig } from './restart-policy';
 import { step, wantedMode, type ProcessMode, type ProcessState, type ProcessStatus, type RunOn } from './plan';
@@ -181,7 +180,6 @@ class ManagedProcess {
   restartTimer: NodeJS.Timeout | null = null;
   private lastExit: string | null = null;
   readonly policy: RestartPolicy;
-  private readonly output: RotatingFile;
 
   constructor(
     readonly spec: ProcessSpec,
@@ -190,7 +188,6 @@ class ManagedProcess {
     private readonly onUnexpectedExit: (p: ManagedProcess, how: string) => void,
   ) {
     this.policy = new RestartPolicy(spec.restart);
-    this.output = new RotatingFile(spec.logFile, RUNTIME_LOG_MAX_BYTES);
   }
 
   status(): ProcessStatus {
@@ -322,7 +319,11 @@ class ManagedProcess {
     });
   }
 
-  /** Starts a hook or stop command with the process's folder and environment, output to its log. */
+  /**
+   * Starts a hook or stop command with the process's folder and environment, its output
+   * appended to the process's log while it runs. The host (the guardian) writes and rotates
+   * that log; a file kept open here would go on writing into the rotated copy.
+   */
   private spawnHelper(argv: string[], mode: ProcessMode, onError: (err: Error) => void): ChildProcess {
     const h = spawn(argv[0]!, argv.slice(1), {
       cwd: this.spec.cwd,
@@ -331,9 +332,15 @@ class ManagedProcess {
       detached: process.platform !== 'win32',
       windowsHide: true,
     });
-    h.stdout!.on('data', (b: Buffer) => this.output.write(b));
-    h.stderr!.on('data', (b: Buffer) => this.output.write(b));
-    h.once('error', onError);
+    const out = createWriteStream(this.spec.logFile, { flags: 'a' });
+    out.on('error', (e) => this.log.warn('runtime', `the output of ${argv[0]} cannot go to ${this.spec.logFile}: ${e.message}`));
+    h.stdout!.pipe(out, { end: false });
+    h.stderr!.pipe(out, { end: false });
+    h.once('close', () => out.end());
+    h.once('error', (err) => {
+      out.end();
+      onError(err);
+    });
     return h;
   }
 

@@ -214,6 +214,8 @@ describe('runtime supervision', () => {
     await waitFor('bysignal to say it got SIGINT', 2_000, async () => (/victim: SIGINT received, exiting/.test(output('bysignal')) ? true : undefined));
     await waitFor('bycommand to say it got SIGUSR2', 2_000, async () => (/victim: SIGUSR2 received, exiting/.test(output('bycommand')) ? true : undefined));
     assert.deepEqual(hookLines(f), [`stop bycommand active ${pid}`]);
+    // A stop command's output goes to the process's log too.
+    await waitFor("the stop command's output in the log", 2_000, async () => (/hook stop: bycommand in active mode/.test(output('bycommand')) ? true : undefined));
     assert.equal(proc('bysignal').lastExit, 'code 0');
     assert.equal(proc('bycommand').lastExit, 'code 0');
     assert.ok(!lines.some((l) => /killing its process group/.test(l)), lines.join('\n'));
