@@ -281,9 +281,8 @@ export class Engine {
     } else if (msg.role === 'deactivating' && this.activeInfo?.server === msg.from) {
       this.activeInfo.at = now; // still the Active, handing over
     }
-    this.checkCompatible(now);
     this.expire(now);
-    this.evaluate(now);
+    this.evaluate(now); // judges compatibility against what was just heard
     return this.finish(now);
   }
 
