@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { Cluster, sleep, waitFor, waitForRoles, type RunningNode } from '../test/integration/cluster';
 import { loadDomain } from '../main/domain/load';
 import { askNode } from '../main/node/admin-client';
+import { procStat } from '../main/util/process';
 import { summary } from './stats';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '10' }, soak: { type: 'string' }, 'idle-seconds': { type: 'string', default: '60' }, 'idle-only': { type: 'boolean' } } });
@@ -112,9 +113,8 @@ async function switchovers(c: Cluster): Promise<number[]> {
   return times;
 }
 
-function procStat(pid: number): { cpuTicks: number; rssKb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+function usage(pid: number): { cpuTicks: number; rssKb: number } {
+  const fields = procStat(pid) ?? [];
   const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
   const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { cpuTicks, rssKb: Number(rss?.[1] ?? 0) };
@@ -132,8 +132,8 @@ async function idle(seconds: number): Promise<{ cpu: number[]; rssMb: number[] }
     const guardians = [...c.nodes.keys()].map((s) => (JSON.parse(readFileSync(c.pathOf(s, 'duplex-state', s, 'guardian.json'), 'utf8')) as { pid: number }).pid);
     const pairs = [...c.nodes.values()].map((n, i) => [n.proc.pid!, guardians[i]!]);
     const stat = () => pairs.map(([a, b]) => {
-      const x = procStat(a!);
-      const y = procStat(b!);
+      const x = usage(a!);
+      const y = usage(b!);
       return { cpuTicks: x.cpuTicks + y.cpuTicks, rssKb: x.rssKb + y.rssKb };
     });
     const cpu: number[] = [];

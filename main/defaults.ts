@@ -120,6 +120,8 @@ export const RUNTIME_CRASH_LOOP_WINDOW_MS = 60_000;
  * forgotten without anyone's help.
  */
 export const DEFAULT_FAILURE_RESET_MS = 600_000;
+/** Duplex's own logs (the node's, the guardian's) start over at this size, the old one kept as *.old.log. */
+export const LOG_MAX_BYTES = 5 * 1024 * 1024;
 /** The runtime's own output file starts over (keeping one old copy) at this size. */
 export const RUNTIME_LOG_MAX_BYTES = 5 * 1024 * 1024;
 

@@ -12,6 +12,13 @@ export const END_LINE = '# end of domain file (Duplex: keep this line last)';
 /** The same text with trailing spaces and a CR allowed (editors on Windows, trailing blanks). */
 const isEndLine = (line: string): boolean => line.trimEnd() === END_LINE;
 
+/** The index of the last line at or before `from` with something on it; -1 when none has. */
+function lastFilled(lines: readonly string[], from = lines.length - 1): number {
+  let i = from;
+  while (i >= 0 && lines[i]!.trim() === '') i--;
+  return i;
+}
+
 export type EndCheck =
   | { ok: true }
   /** The last non-empty line is not the end line; `anywhere`: the line is somewhere else in the file. */
@@ -22,8 +29,7 @@ export type EndCheck =
 /** Whether `text` ends with the end line (and has it only once). */
 export function checkEnd(text: string): EndCheck {
   const lines = text.split('\n');
-  let last = lines.length - 1;
-  while (last >= 0 && lines[last]!.trim() === '') last--;
+  const last = lastFilled(lines);
   const first = lines.findIndex(isEndLine);
   if (last < 0 || !isEndLine(lines[last]!)) return { ok: false, kind: 'unfinished', anywhere: first >= 0 ? first + 1 : null };
   if (first !== last) return { ok: false, kind: 'twice', line: first + 1 };
@@ -49,11 +55,7 @@ export function insertBeforeEnd(text: string, extra: string): string {
 /** `text` without its end line (and the blank lines around it at the end). */
 export function withoutEndLine(text: string): string {
   const lines = text.split('\n');
-  let last = lines.length - 1;
-  while (last >= 0 && lines[last]!.trim() === '') last--;
-  if (last >= 0 && isEndLine(lines[last]!)) {
-    last--;
-    while (last >= 0 && lines[last]!.trim() === '') last--;
-  }
+  let last = lastFilled(lines);
+  if (last >= 0 && isEndLine(lines[last]!)) last = lastFilled(lines, last - 1);
   return last < 0 ? '' : `${lines.slice(0, last + 1).join('\n')}\n`;
 }

@@ -5,11 +5,10 @@
  * would add 10 MB to a process that should stay small.
  */
 import { join } from 'node:path';
+import { LOG_MAX_BYTES } from '../defaults';
 import type { Logger } from '../util/logger';
 import { RotatingFile } from '../util/rotating-file';
 import { Guardian } from './guardian';
-
-const LOG_MAX_BYTES = 5 * 1024 * 1024;
 
 function fileLogger(server: string, file: string): Logger {
   const out = new RotatingFile(file, LOG_MAX_BYTES);

@@ -125,7 +125,7 @@ export class MulticastTransport implements HeartbeatTransport {
     return encode({ incarnation: this.opts.incarnation, seq: (this.seq + 1) >>> 0, msg }, this.opts.keys);
   }
 
-    dropped(): Record<DropReason, number> {
+  dropped(): Record<DropReason, number> {
     return { ...this.counts };
   }
 

@@ -3,10 +3,8 @@
  * rotating file, through electron-log's Node flavour (electron-log/main needs Electron).
  */
 import electronLog from 'electron-log/node';
+import { LOG_MAX_BYTES } from '../defaults';
 import type { Logger } from '../util/logger';
-
-/** Log file rotation: at this size the file is renamed to *.old.log and a new one begins. */
-const MAX_LOG_BYTES = 5 * 1024 * 1024;
 
 export function createLogger(server: string, opts: { file?: string; console?: boolean } = {}): Logger {
   const log = electronLog.create({ logId: `duplex-${server}-${process.pid}-${Math.random()}` });
@@ -17,7 +15,7 @@ export function createLogger(server: string, opts: { file?: string; console?: bo
     const file = opts.file;
     log.transports.file.resolvePathFn = () => file;
     log.transports.file.format = format;
-    log.transports.file.maxSize = MAX_LOG_BYTES;
+    log.transports.file.maxSize = LOG_MAX_BYTES;
     log.transports.file.level = 'info';
   } else {
     log.transports.file.level = false;

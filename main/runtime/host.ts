@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
-import { isAlive } from '../util/process';
+import { isAlive, procStat } from '../util/process';
 import { RotatingFile } from '../util/rotating-file';
 import type { ProcessMode } from './plan';
 
@@ -123,12 +123,8 @@ interface PidRecord {
 }
 
 function startTicks(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return null;
-  }
+  const ticks = procStat(pid)?.[19];
+  return ticks === undefined ? null : Number(ticks);
 }
 
 function recordPid(file: string, pid: number, command: string): void {

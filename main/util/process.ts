@@ -11,16 +11,24 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
+ * Linux: the fields of /proc/<pid>/stat after the command name, so that index 0 is the state
+ * (field 3 in proc(5)); null when there is no such process or no /proc.
+ */
+export function procStat(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Whether the process runs: alive and not a zombie (a killed process stays a zombie until its
  * parent reaps it, and `kill(pid, 0)` still succeeds on it). Linux (/proc); elsewhere `isAlive`.
  */
 export function isRunning(pid: number): boolean {
   if (process.platform !== 'linux') return isAlive(pid);
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  const state = procStat(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }
