@@ -23,7 +23,8 @@ const ms = (def: number) => z.number({ error: 'expected a number of milliseconds
 
 export const serverSchema = z.strictObject({
   name: name('server name'),
-  role: z.enum(['main', 'backup', 'inactive'], { error: 'role must be one of main, backup, inactive' }),
+  /** witness: only votes (quorum); runs `duplex run` headless, never a runtime, never Active or Standby. */
+  role: z.enum(['main', 'backup', 'inactive', 'witness'], { error: 'role must be one of main, backup, inactive, witness' }),
   /** This server's address on the redundancy network (overrides multicast.interface for it). */
   address: ipv4('address').optional(),
   maintenance: z.boolean({ error: 'maintenance must be true or false' }).default(false),
@@ -191,6 +192,8 @@ export const domainSchema = z.strictObject({
   multicast: multicastSchema.prefault({}),
   timings: timingsSchema.prefault({}),
   failback: z.enum(['manual', 'auto'], { error: 'failback must be manual or auto' }).default('manual'),
+  /** auto: with 3 or more voters a server takes over, and an Active keeps its runtime, only with a majority's support. off: never. */
+  quorum: z.enum(['auto', 'off'], { error: 'quorum must be auto or off' }).default('auto'),
   secretFile: z.string().min(1).default(DEFAULT_SECRET_FILE),
   stateDir: z.string().min(1).default(DEFAULT_STATE_DIR),
   runtime: runtimeSchema.optional(),

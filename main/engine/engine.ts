@@ -8,9 +8,10 @@
  * never does IO and never starts a timer.
  */
 import { AWARENESS_DECAY_MS, DEFAULT_FAILURE_RESET_MS, MAX_AWARENESS } from '../defaults';
+import { majorityEnd, majorityOf, noQuorumWarning, quorumInForce, supportEnd, votersOf } from './quorum';
 import type {
   Command, CommandName, CommandResult, EngineConfig, EngineStatus, Effect, Heartbeat, NodeInfo, Observation,
-  Output, PeerStatus, PersistedState, PromotionCause, Request, Role, RuntimeFailures, RuntimeMode, ServerDecl,
+  Output, PeerStatus, PersistedState, PromotionCause, QuorumStatus, Request, Role, RuntimeFailures, RuntimeMode, ServerDecl, Support,
 } from './types';
 
 interface PeerView {
@@ -41,6 +42,23 @@ interface Grant {
   epoch: number;
   until: number;
   request: Request | null;
+}
+
+/** Whom this server supports (quorum), and what it promised. */
+interface Backing extends Support {
+  /** When it heard heartbeat `n`. */
+  heardAt: number;
+  /** It supports no one else before this (the promise its acknowledgements carry). */
+  lockUntil: number;
+  /** When the support began: a later heartbeat of `to` that no longer holds `epoch` releases it. */
+  since: number;
+}
+
+/** This server asks the voters for Active term `epoch` (quorum); it promotes once a majority supports it. */
+interface Claim {
+  epoch: number;
+  cause: PromotionCause;
+  reason: string;
 }
 
 interface Refusal {
@@ -158,6 +176,23 @@ export class Engine {
   private manualHold = false;
   private out: Output = { send: [], effects: [] };
 
+  // Quorum (3 or more voters): supports given and received, and the claim of a candidate.
+  private readonly boot: number;
+  /** Number of the last heartbeat built, and when each recent one was built (the lease counts from there). */
+  private sentN = 0;
+  private readonly sentAt = new Map<number, number>();
+  private support: Backing | null = null;
+  /** The supports naming this server and boot, by voter, with the awareness each was sent with. */
+  private readonly acks = new Map<string, { epoch: number; n: number; awareness: number }>();
+  private claiming: Claim | null = null;
+  /** A lease the guardian still held for a term taken back after a restart (until acks arrive). */
+  private carriedLease = -Infinity;
+  /** After a restart this server supports no one until its forgotten promises have run out. */
+  private readonly blackoutUntil: number;
+  private supportedOnce: boolean;
+  /** The last heartbeat number heard from each peer (lost heartbeats raise awareness). */
+  private readonly lastN = new Map<string, { boot: number; n: number }>();
+
   constructor(cfg: EngineConfig, persisted: PersistedState, now: number) {
     this.cfg = cfg;
     this.slot = cfg.servers.findIndex((s) => s.name === cfg.self);
@@ -165,6 +200,10 @@ export class Engine {
     this.index(cfg);
     this.maxEpoch = persisted.epoch;
     this.maintenance = persisted.maintenance;
+    this.boot = cfg.boot ?? 0;
+    this.supportedOnce = persisted.supported ?? false;
+    // A promise lasts at most the failure timeout stretched by the highest awareness.
+    this.blackoutUntil = this.supportedOnce ? now + cfg.timings.failureTimeoutMs * (1 + MAX_AWARENESS) : -Infinity;
     // A reset time read back from the state file is at most failureResetMs away (the wall clock may have jumped).
     if (persisted.failures) this.failures = { ...persisted.failures, resetAt: Math.min(persisted.failures.resetAt, now + this.failureResetMs()) };
     this.roleSince = now;
@@ -188,7 +227,7 @@ export class Engine {
     this.decls.clear();
     const mains = cfg.servers.filter((s) => s.kind === 'main');
     const backups = cfg.servers.filter((s) => s.kind === 'backup');
-    const rest = cfg.servers.filter((s) => s.kind === 'inactive');
+    const rest = cfg.servers.filter((s) => s.kind === 'inactive' || s.kind === 'witness');
     [...mains, ...backups, ...rest].forEach((s, i) => this.precedence.set(s.name, i));
     cfg.servers.forEach((s) => this.decls.set(s.name, s));
     this.removed = !this.decls.has(cfg.self);
@@ -202,8 +241,12 @@ export class Engine {
    * term back instead of starting afresh and the plant does not stop. Only the last term this
    * server knows of (its persisted epoch), and only when it may be Active.
    */
-  resumeTerm(epoch: number, now: number): boolean {
+  resumeTerm(epoch: number, now: number, leaseLeftMs = Infinity): boolean {
     if (this.role !== 'starting' || epoch === 0 || epoch !== this.maxEpoch || !this.canPromote(now)) return false;
+    // With quorum the term goes on only under the lease the guardian still holds, until the voters' acknowledgements arrive.
+    if (this.quorumOn() && !(leaseLeftMs > 0)) return false;
+    this.carriedLease = now + leaseLeftMs;
+    this.setSupport({ to: this.cfg.self, epoch, boot: this.boot, n: 0, heardAt: now, lockUntil: Infinity, since: now });
     this.epoch = epoch;
     this.role = 'active';
     this.roleSince = now;
@@ -262,6 +305,8 @@ export class Engine {
     this.begin();
     if (msg.from === this.cfg.self || !this.decls.has(msg.from)) return this.out;
     const before = this.peers.get(msg.from)?.hb;
+    this.countLost(msg, now);
+    this.noteSupport(msg, now);
     // A release counts only from the Active we heard in that very term, and not when it is
     // among what piled up while this process was frozen (others may have moved on meanwhile).
     if (msg.released === this.cfg.self && before && ACTIVE_ROLES.has(before.role) && before.epoch === msg.epoch && !this.justResumed(now)) {
@@ -381,6 +426,7 @@ export class Engine {
       runtime: { wanted: this.runtimeWanted, reached: this.runtimeReached },
       pending: this.describePending(),
       faults: this.faults(now),
+      quorum: this.quorumStatus(now),
       peers,
     };
   }
@@ -399,8 +445,8 @@ export class Engine {
    * notice it multicasts if it has to kill this server's runtime (null unless this server may
    * run its runtime in active mode), and whether a Standby is ready to take over at once.
    */
-  lease(now: number): { notice: Heartbeat | null; standbyReady: boolean } {
-    if (!ACTIVE_ROLES.has(this.role)) return { notice: null, standbyReady: false };
+  lease(now: number): { notice: Heartbeat | null; standbyReady: boolean; quorumMs: number | null } {
+    if (!ACTIVE_ROLES.has(this.role)) return { notice: null, standbyReady: false, quorumMs: null };
     const notice: Heartbeat = {
       kind: 'heartbeat', from: this.cfg.self, role: 'inactive', epoch: this.epoch, maxEpoch: this.maxEpoch,
       eligible: false, awareness: this.awareness,
@@ -409,7 +455,9 @@ export class Engine {
     const standby = this.liveStandby(now);
     if (standby) notice.released = standby.name;
     if (this.info) notice.info = this.info;
-    return { notice, standbyReady: standby !== null };
+    // With quorum the guardian also kills when the majority's support runs out (the node may be frozen then).
+    const quorumMs = this.quorumOn() ? Math.max(0, Math.floor(this.leaseEnd() - now)) : null;
+    return { notice, standbyReady: standby !== null, quorumMs };
   }
 
   /** Whether a tick at `now` comes so late that this process must have been frozen meanwhile. */
@@ -467,11 +515,13 @@ export class Engine {
         return refuse('a switchover is already in progress; wait for it to finish');
       }
       const active = this.liveActive(now);
+      const minority = this.minorityText(now);
+      if (!active && minority) return refuse(minority);
       if (!active && this.claimantAhead(now)) {
         return refuse('another server is starting or taking over right now; try again in a second');
       }
       // Just after a freeze nobody has been heard yet: that is not the same as nobody being there.
-      if (!active && !this.livePeers(now).some((p) => p.hb.eligible) && !this.justResumed(now)) {
+      if (!active && !this.quorumOn() && !this.livePeers(now).some((p) => p.hb.eligible) && !this.justResumed(now)) {
         this.promote(now, 'manual', 'activated by command; no Active was reachable');
         this.done(request, true, `${self} is Active (epoch ${this.epoch})`);
         return { accepted: true, message: `no Active reachable: ${self} took over at once` };
@@ -623,13 +673,18 @@ export class Engine {
    */
   private fenced(now: number, why: string): void {
     if (!ACTIVE_ROLES.has(this.role)) return;
+    this.endTerm(now, why, `Active term ${this.epoch} ended: the guardian killed the runtime (${why}); `);
+  }
+
+  /** The runtime was killed, or is being killed: the Active term is over and this server follows. */
+  private endTerm(now: number, why: string, reason: string): void {
     const d = this.deactivation;
     if (d?.request) this.done(d.request, false, `the runtime was fenced: ${why}`);
     this.deactivation = null;
     this.grant = null;
-    this.manualHold = true; // no failback onto a server that just froze
+    this.manualHold = true; // no failback onto a server that just froze or was cut off
     this.lastActiveHeardAt = now;
-    this.follow(now, this.liveActive(now), `Active term ${this.epoch} ended: the guardian killed the runtime (${why}); `);
+    this.follow(now, this.liveActive(now), reason);
   }
 
   // ---------------------------------------------------------------- clones and wrong secrets
@@ -704,6 +759,14 @@ export class Engine {
   private evaluate(now: number): void {
     this.expireFailures(now);
     this.checkCompatible(now);
+    if (this.quorumOn()) {
+      this.updateSupport(now);
+      if (ACTIVE_ROLES.has(this.role) && this.leaseEnd() <= now) return this.loseQuorum(now);
+      if (this.progressClaim(now)) return;
+    } else {
+      this.claiming = null;
+      this.setSupport(null);
+    }
     if (this.conform(now)) return;
     switch (this.role) {
       case 'maintenance':
@@ -859,6 +922,9 @@ export class Engine {
           this.dirty = true;
         } else {
           // Not on waking from a freeze: an Active may have appeared meanwhile, its heartbeats not read yet.
+          if (now - a.since >= this.cfg.timings.handoverTimeoutMs && this.claiming) {
+            return this.failActivation(now, null, `no majority of the voters supported ${this.cfg.self} within ${this.cfg.timings.handoverTimeoutMs} ms`);
+          }
           if (now - a.since >= 2 * this.cfg.timings.heartbeatIntervalMs && this.canPromote(now) && !this.claimantAhead(now) && !this.justResumed(now)) {
             this.promote(now, 'manual', 'activated by command; no Active was reachable');
           }
@@ -927,8 +993,14 @@ export class Engine {
     this.setRole(now, 'inactive', `${why}${best} is the Standby; waiting next in line`);
   }
 
+  /** Takes the Active role: at once without quorum; with quorum, by asking the voters first (claim). */
   private promote(now: number, cause: PromotionCause, reason: string, floor = 0): void {
-    const e = nextEpoch(Math.max(this.maxEpoch, floor), this.slot, this.cfg.servers.length);
+    if (this.quorumOn()) return this.claim(now, cause, reason, floor);
+    this.becomeActive(now, cause, reason, nextEpoch(Math.max(this.maxEpoch, floor), this.slot, this.cfg.servers.length));
+  }
+
+  private becomeActive(now: number, cause: PromotionCause, reason: string, e: number): void {
+    this.claiming = null;
     this.epoch = e;
     this.maxEpoch = e;
     this.persist();
@@ -977,6 +1049,212 @@ export class Engine {
     }
   }
 
+  // ---------------------------------------------------------------- quorum
+
+  private quorumOn(): boolean {
+    return quorumInForce(this.cfg.quorum, this.voters().length);
+  }
+
+  private voters(): string[] {
+    return votersOf(this.cfg.servers);
+  }
+
+  /** The voters heard within the failure timeout, this server included. */
+  private votersHeard(now: number): string[] {
+    const live = new Set(this.livePeers(now).map((p) => p.name));
+    return this.voters().filter((v) => v === this.cfg.self || live.has(v));
+  }
+
+  /** Why this server may not take over (it hears no majority of the voters); null when it may, or without quorum. */
+  private minorityText(now: number): string | null {
+    if (!this.quorumOn()) return null;
+    const voters = this.voters();
+    const heard = this.votersHeard(now);
+    if (heard.length >= majorityOf(voters.length)) return null;
+    return `${this.cfg.self} hears ${heard.length} of ${voters.length} voters (${heard.join(', ')}); ${majorityOf(voters.length)} are needed: a server in the minority never becomes Active`;
+  }
+
+  /** A heartbeat holds Active term `epoch`: it is Active (or handing over) in it, or asks the voters for it. */
+  private holdsTerm(hb: Heartbeat, epoch: number): boolean {
+    return (ACTIVE_ROLES.has(hb.role) && hb.epoch === epoch) || hb.claim === epoch;
+  }
+
+  private setSupport(s: Backing | null): void {
+    if (s === null && this.support === null) return;
+    this.support = s;
+    this.dirty = true;
+    if (s && !this.supportedOnce) {
+      this.supportedOnce = true;
+      this.persist();
+    }
+  }
+
+  /** Awareness counts lost heartbeats too: two or more missing in a row from one peer raise it (Lifeguard). */
+  private countLost(msg: Heartbeat, now: number): void {
+    if (msg.n === undefined || msg.boot === undefined) return;
+    const last = this.lastN.get(msg.from);
+    this.lastN.set(msg.from, { boot: msg.boot, n: msg.n });
+    if (last && last.boot === msg.boot && msg.n - last.n >= 3) this.raiseAwareness(now);
+  }
+
+  /** What a heartbeat says about supports: one naming this server counts for it; the supported Active's renews ours. */
+  private noteSupport(msg: Heartbeat, now: number): void {
+    if (!this.quorumOn()) return;
+    const a = msg.ack;
+    if (a && a.to === this.cfg.self && a.boot === this.boot && this.voters().includes(msg.from)) {
+      this.acks.set(msg.from, { epoch: a.epoch, n: a.n, awareness: Math.min(msg.awareness, MAX_AWARENESS) });
+    } else {
+      this.acks.delete(msg.from);
+    }
+    const s = this.support;
+    if (s && s.to === msg.from && ACTIVE_ROLES.has(msg.role) && msg.epoch === s.epoch) {
+      s.boot = msg.boot ?? 0;
+      s.n = msg.n ?? 0;
+      s.heardAt = now;
+      s.lockUntil = Math.max(s.lockUntil, now + this.effectiveTimeout());
+      this.dirty = true; // acknowledged at once: the Active's lease counts from the heartbeat acknowledged
+    }
+  }
+
+  /**
+   * A voter supports one server at a time: the Active it hears, or one candidate (its vote). It
+   * moves its support only when the supported server gave the term up (heard without it), when
+   * it has not heard it for its failure timeout (the promise ran out), or to a live Active of a
+   * higher term (which a majority elected after this promise ran out elsewhere).
+   */
+  private updateSupport(now: number): void {
+    const self = this.cfg.self;
+    const s = this.support;
+    const active = this.liveActive(now);
+    if (s && s.to === self) {
+      const holds = this.claiming ? this.claiming.epoch === s.epoch : ACTIVE_ROLES.has(this.role) && this.epoch === s.epoch;
+      if (!holds) this.setSupport(null);
+    } else if (s) {
+      const p = this.peers.get(s.to);
+      const released = p !== undefined && p.lastHeard >= s.since && !this.holdsTerm(p.hb, s.epoch);
+      const overtaken = active !== null && active.name !== s.to && active.hb.epoch > s.epoch;
+      if (released || overtaken || now >= s.lockUntil) this.setSupport(null);
+    }
+    if (this.support || this.claiming || now < this.blackoutUntil) return;
+    if (active) {
+      if (!ACTIVE_ROLES.has(active.hb.role)) return;
+      this.setSupport({ to: active.name, epoch: active.hb.epoch, boot: active.hb.boot ?? 0, n: active.hb.n ?? 0, heardAt: active.lastHeard, lockUntil: active.lastHeard + this.effectiveTimeout(), since: now });
+      return;
+    }
+    // A vote: the first candidate in precedence whose term is newer than any this server knows of.
+    const candidate = this.livePeers(now)
+      .filter((p) => p.hb.claim !== undefined && p.hb.claim > this.maxEpoch && p.hb.eligible && this.declEligible(p.name))
+      .sort((a, b) => this.prec(a.name) - this.prec(b.name))[0];
+    if (candidate) {
+      const c = candidate.hb;
+      this.setSupport({ to: candidate.name, epoch: c.claim!, boot: c.boot ?? 0, n: c.n ?? 0, heardAt: candidate.lastHeard, lockUntil: candidate.lastHeard + this.effectiveTimeout(), since: now });
+    }
+  }
+
+  /** Asks the voters for an Active term (this server counts itself); promotes once a majority supports it. */
+  private claim(now: number, cause: PromotionCause, reason: string, floor: number): void {
+    const s = this.support;
+    if (s && s.to !== this.cfg.self) {
+      this.reason = `${reason}; waiting: ${this.cfg.self} still supports ${s.to} in term ${s.epoch} for ${Math.ceil(s.lockUntil - now)} ms`;
+      return;
+    }
+    if (now < this.blackoutUntil) {
+      this.reason = `${reason}; waiting: restarted ${Math.round(now - this.startedAt)} ms ago, ${this.cfg.self} supports no one for ${Math.ceil(this.blackoutUntil - now)} ms more (it may have promised its support before the restart)`;
+      return;
+    }
+    if (!this.claiming || this.claiming.epoch <= Math.max(this.maxEpoch, floor)) {
+      const epoch = nextEpoch(Math.max(this.maxEpoch, floor), this.slot, this.cfg.servers.length);
+      this.claiming = { epoch, cause, reason };
+      this.setSupport({ to: this.cfg.self, epoch, boot: this.boot, n: 0, heardAt: now, lockUntil: Infinity, since: now });
+    } else {
+      this.claiming.cause = cause;
+      this.claiming.reason = reason;
+    }
+    if (this.role === 'starting') this.follow(now, null);
+    this.progressClaim(now);
+  }
+
+  /**
+   * A claim goes on while nothing better turns up: it ends when an Active is heard, when this
+   * server may no longer be Active, or when a candidate ahead of it in precedence asks too (it
+   * then gets this server's vote). It wins once a majority supports it. True when it promoted.
+   */
+  private progressClaim(now: number): boolean {
+    const c = this.claiming;
+    if (!c) return false;
+    const self = this.cfg.self;
+    const ahead = this.livePeers(now).some((p) => p.hb.claim !== undefined && p.hb.claim > this.maxEpoch && p.hb.eligible && this.declEligible(p.name) && this.prec(p.name) < this.prec(self));
+    if (this.liveActive(now) || ahead || !this.canPromote(now) || ACTIVE_ROLES.has(this.role) || this.role === 'maintenance' || c.epoch <= this.maxEpoch) {
+      this.claiming = null;
+      this.dirty = true;
+      return false;
+    }
+    const need = majorityOf(this.voters().length);
+    const supporters = 1 + [...this.acks.values()].filter((a) => a.epoch === c.epoch).length;
+    this.reason = `${c.reason}; asking the voters for Active term ${c.epoch} (${supporters} of the ${need} needed support it)`;
+    if (this.leaseEnd() <= now) return false;
+    this.becomeActive(now, c.cause, `${c.reason} (supported by a majority of the voters)`, c.epoch);
+    return true;
+  }
+
+  /**
+   * Until when a majority of the voters supports this server's term (Raft's leader lease): each
+   * voter's support counts from when this server built the heartbeat the voter acknowledged;
+   * this server counts itself. -Infinity when it holds no term and asks for none.
+   */
+  private leaseEnd(): number {
+    const epoch = this.claiming?.epoch ?? (ACTIVE_ROLES.has(this.role) ? this.epoch : null);
+    if (epoch === null) return -Infinity;
+    const ends: number[] = [];
+    for (const v of this.voters()) {
+      if (v === this.cfg.self) {
+        ends.push(Infinity);
+        continue;
+      }
+      const a = this.acks.get(v);
+      const sent = a && a.epoch === epoch ? this.sentAt.get(a.n) : undefined;
+      if (a && sent !== undefined) ends.push(supportEnd(sent, a.awareness, this.cfg.timings));
+    }
+    const end = majorityEnd(ends, majorityOf(this.voters().length));
+    return this.claiming ? end : Math.max(end, this.carriedLease);
+  }
+
+  /** Voter `v` supports this server's term now (its acknowledgement's lease has not run out). */
+  private supportsNow(v: string, now: number): boolean {
+    const a = this.acks.get(v);
+    const sent = a && a.epoch === (this.claiming?.epoch ?? this.epoch) ? this.sentAt.get(a.n) : undefined;
+    return sent !== undefined && supportEnd(sent, a!.awareness, this.cfg.timings) > now;
+  }
+
+  /** The majority's support ran out: the runtime is killed at once (fence) and this server follows. */
+  private loseQuorum(now: number): void {
+    const voters = this.voters();
+    const silent = voters.filter((v) => v !== this.cfg.self && !this.supportsNow(v, now));
+    const why = `lost the majority's support: ${silent.join(', ')} acknowledged none of its recent heartbeats (${majorityOf(voters.length)} of ${voters.length} voters needed, itself included)`;
+    this.carriedLease = -Infinity;
+    this.out.effects.push({ kind: 'fence', reason: why });
+    this.endTerm(now, why, `Active term ${this.epoch} ended: ${why}; the runtime was killed; `);
+  }
+
+  private quorumStatus(now: number): QuorumStatus {
+    const voters = this.voters();
+    const on = this.quorumOn();
+    const heard = this.votersHeard(now);
+    const s = this.support;
+    const lease = on && ACTIVE_ROLES.has(this.role) ? Math.max(0, Math.round(this.leaseEnd() - now)) : null;
+    return {
+      mode: this.cfg.quorum ?? 'auto',
+      on,
+      voters,
+      majority: majorityOf(voters.length),
+      heard,
+      has: !on || heard.length >= majorityOf(voters.length),
+      supports: s ? `${s.to} (term ${s.epoch}${s.to === this.cfg.self ? '' : ', acknowledged'})` : null,
+      leaseMs: lease === null || Number.isFinite(lease) ? lease : null,
+      warning: on ? null : noQuorumWarning(this.cfg.quorum, voters),
+    };
+  }
+
   // ---------------------------------------------------------------- helpers
 
   private decl(name: string): ServerDecl {
@@ -987,7 +1265,7 @@ export class Engine {
 
   private declEligible(name: string): boolean {
     const d = this.decls.get(name);
-    if (!d || d.kind === 'inactive' || d.maintenance) return false;
+    if (!d || (d.kind !== 'main' && d.kind !== 'backup') || d.maintenance) return false;
     return name === this.cfg.self ? !this.maintenance : true;
   }
 
@@ -1112,6 +1390,7 @@ export class Engine {
   private persist(): void {
     const state: PersistedState = { epoch: this.maxEpoch, maintenance: this.maintenance };
     if (this.failures) state.failures = { ...this.failures };
+    if (this.supportedOnce) state.supported = true;
     this.out.effects.push({ kind: 'persist', state });
   }
 
@@ -1208,6 +1487,11 @@ export class Engine {
     if (this.awareness > 0) consider(this.lastAwarenessChange + AWARENESS_DECAY_MS);
     if (this.worseSince !== null && this.cfg.rated) consider(this.worseSince + this.cfg.rated.holdMs);
     if (this.failures) consider(this.failures.resetAt);
+    if (this.quorumOn()) {
+      if (this.support && this.support.to !== this.cfg.self) consider(this.support.lockUntil);
+      consider(this.blackoutUntil);
+      if (ACTIVE_ROLES.has(this.role) || this.claiming) consider(this.leaseEnd());
+    }
     return at;
   }
 
@@ -1221,7 +1505,23 @@ export class Engine {
       eligible: this.declEligible(this.cfg.self) && this.linkUp && this.incompatible === null && this.isolated === null && !this.failures?.banned,
       awareness: this.awareness,
       health: this.health,
+      boot: this.boot,
+      n: ++this.sentN,
     };
+    this.sentAt.set(hb.n!, now);
+    // Only heartbeats within the longest possible support are worth remembering.
+    const horizon = now - this.cfg.timings.failureTimeoutMs * (1 + MAX_AWARENESS);
+    for (const [n, at] of this.sentAt) {
+      if (at >= horizon) break;
+      this.sentAt.delete(n);
+    }
+    const s = this.support;
+    if (s && s.to !== this.cfg.self) {
+      // What this acknowledgement promises, with the awareness it carries: no other support before then.
+      s.lockUntil = Math.max(s.lockUntil, s.heardAt + this.effectiveTimeout());
+      hb.ack = { to: s.to, epoch: s.epoch, boot: s.boot, n: s.n };
+    }
+    if (this.claiming) hb.claim = this.claiming.epoch;
     if (this.info) hb.info = this.info;
     if (this.role === 'activating' && this.activation) {
       hb.wantId = this.activation.wantId;

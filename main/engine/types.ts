@@ -17,8 +17,11 @@ export type Role =
 
 export const ROLES: readonly Role[] = ['starting', 'active', 'standby', 'inactive', 'maintenance', 'activating', 'deactivating'];
 
-/** How a server is declared in the domain file. */
-export type ServerKind = 'main' | 'backup' | 'inactive';
+/** How a server is declared in the domain file. A witness only votes: it is never Active or Standby and runs no runtime. */
+export type ServerKind = 'main' | 'backup' | 'inactive' | 'witness';
+
+/** `auto`: quorum with 3 or more voters; `off`: never (today's behaviour for any number of servers). */
+export type QuorumMode = 'auto' | 'off';
 
 export interface ServerDecl {
   name: string;
@@ -43,6 +46,13 @@ export interface EngineConfig {
   timings: Timings;
   /** After a failover the new Active holds its runtime until a technician resumes it (`runtime.confirmResume`). */
   confirmResume?: boolean;
+  /** Quorum with 3 or more voters (default `auto`). */
+  quorum?: QuorumMode;
+  /**
+   * This process's boot id (any number that differs between two runs of the node): the
+   * heartbeats it numbers are told apart from those of an earlier run with the same numbers.
+   */
+  boot?: number;
   /** `runtime.failureResetMs`: how long runtime crash loops are counted, and a server that handed over because of one is banned from the Active role. Default DEFAULT_FAILURE_RESET_MS. */
   failureResetMs?: number;
 }
@@ -70,6 +80,24 @@ export interface PersistedState {
   maintenance: boolean;
   /** Runtime crash loops still counted (absent: none; state files of older versions have none). */
   failures?: RuntimeFailures;
+  /**
+   * This server has supported an Active or a candidate (quorum): after a restart it gives no
+   * support for the longest promise it could have made (it has forgotten whom it promised).
+   */
+  supported?: boolean;
+}
+
+/**
+ * A voter's support, carried in its heartbeats (quorum): it has heard heartbeat `n` of boot
+ * `boot` of server `to`, which holds (or asks the voters for) Active term `epoch`. The voter
+ * promises to support no one else until it has not heard `to` for its failure timeout, counted
+ * from when it heard `n` (stretched by the awareness it sends with the support).
+ */
+export interface Support {
+  to: string;
+  epoch: number;
+  boot: number;
+  n: number;
 }
 
 /** The only message: a snapshot of the sender's state, multicast every heartbeat interval and on every change. */
@@ -107,6 +135,13 @@ export interface Heartbeat {
    * believe for a moment that they are the Standby).
    */
   released?: string;
+  /** The sender's boot id and the number of this heartbeat within it (quorum: what a voter's support names). */
+  boot?: number;
+  n?: number;
+  /** Quorum: whom the sender supports (a voter's acknowledgement of an Active, or its vote for a candidate). */
+  ack?: Support;
+  /** Quorum: the sender asks the voters for Active term `claim` (it would take over and needs a majority). */
+  claim?: number;
 }
 
 /** A domain revision as advertised: number, edit time (ms since 1970) and the first 16 hex digits of its hash. */
@@ -188,6 +223,8 @@ export type Effect =
   | { kind: 'done'; id: number; command: CommandName; ok: boolean; message: string }
   /** Hold the active runtime until a technician resumes it (reason), or forget a hold (null). Comes before the runtime effect it concerns. */
   | { kind: 'hold'; reason: string | null }
+  /** Kill the active runtime now (not a graceful stop): this server lost the majority's support (quorum). Comes before the role and runtime effects that follow it. */
+  | { kind: 'fence'; reason: string }
   /** This server's versions stopped or started matching those of the Active `active` (null: they match). */
   /** `activeGone`: the verdict ended because `active` is no longer heard (versions are judged only against a live Active). */
   | { kind: 'compatibility'; active: string; incompatible: string | null; activeGone?: boolean }
@@ -247,5 +284,25 @@ export interface EngineStatus {
   pending: string | null;
   /** Faults seen within the failure timeout: another process with this server's name, addresses whose datagrams fail authentication. */
   faults: string[];
+  quorum: QuorumStatus;
   peers: PeerStatus[];
+}
+
+export interface QuorumStatus {
+  mode: QuorumMode;
+  /** Quorum is in force: 3 or more voters and mode auto. */
+  on: boolean;
+  /** The voters (every server not set to maintenance in the domain file, and every witness), in domain-file order. */
+  voters: string[];
+  /** How many voters make a majority. */
+  majority: number;
+  /** The voters this server hears now, itself included. */
+  heard: string[];
+  /** This server hears a majority of the voters (with quorum off: true). */
+  has: boolean;
+  /** Whom this server supports, and (Active) for how much longer a majority supports it; null when none. */
+  supports: string | null;
+  leaseMs: number | null;
+  /** Without quorum: what a cut redundancy network does, and how to prevent it; null with quorum. */
+  warning: string | null;
 }

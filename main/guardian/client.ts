@@ -36,6 +36,8 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
     readonly held: HeldProcess[],
     /** The Active term whose runtime the guardian kept running for this node to take back; null: none. */
     readonly term: number | null,
+    /** Until when (performance.now()) the guardian holds that term's lease (quorum: the majority's support). */
+    readonly termLeaseUntil: number,
     private readonly log: Logger,
   ) {
     for (const p of held) this.expectExit(p.pid);
@@ -85,7 +87,7 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
         } else if (msg.t === 'welcome') {
           socket.off('error', reject);
           socket.on('error', () => undefined);
-          client = new GuardianClient(socket, msg.pid, msg.processes, msg.term, opts.log);
+          client = new GuardianClient(socket, msg.pid, msg.processes, msg.term, performance.now() + (msg.leaseLeftMs ?? 0), opts.log);
           socket.on('close', () => client!.closed());
           resolve(client);
         }
@@ -99,9 +101,14 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
     writeLine(this.socket, { t: 'route', route });
   }
 
-  renew(notice: Heartbeat | null, standbyReady: boolean): void {
+  renew(notice: Heartbeat | null, standbyReady: boolean, quorumMs: number | null): void {
     const sealed = notice && this.seal ? this.seal(notice).toString('base64') : null;
-    writeLine(this.socket, { t: 'renew', notice: sealed, term: sealed ? notice!.epoch : null, standbyReady });
+    writeLine(this.socket, { t: 'renew', notice: sealed, term: sealed ? notice!.epoch : null, standbyReady, quorumMs });
+  }
+
+  /** Kill the active runtime now: this server lost the majority's support. */
+  fence(reason: string): void {
+    writeLine(this.socket, { t: 'fence', reason });
   }
 
   start(spec: StartSpec): Promise<Started> {

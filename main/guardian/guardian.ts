@@ -8,6 +8,9 @@
  *  - the lease runs out (the node froze or hangs, or died with no Standby to take over and did
  *    not come back): the guardian kills the runtime, multicasts the release, and refuses active
  *    mode until the node has stepped down.
+ *  - with quorum, the majority's support for the Active term runs out (each renewal says for
+ *    how much longer it holds): the guardian kills the runtime then, even if the node still
+ *    renews (it may be frozen, or cut off with the node unable to act).
  * The lease is shorter than the failure timeout (defaults.ts leaseMs), so the kill always
  * comes before any Standby may take over on silence. A node that comes back within its lease
  * finds its guardian and its runtime still running.
@@ -39,6 +42,8 @@ export class Guardian {
   private leaseMs = 0;
   private leaseTimer: NodeJS.Timeout | null = null;
   private renewedAt = 0;
+  /** When the majority's support runs out (quorum), on this process's clock; Infinity without quorum. */
+  private quorumUntil = Infinity;
   private notice: Buffer | null = null;
   private term: number | null = null;
   private standbyReady = false;
@@ -103,7 +108,8 @@ export class Guardian {
       : `serving the node of ${server} (lease ${leaseMs} ms)`);
     // The lease is not renewed by a welcome: a node that comes back must renew it in time itself.
     const term = this.fencedWhy === null && this.notice !== null && this.leaseTimer !== null ? this.term : null;
-    this.send({ t: 'welcome', pid: process.pid, processes, fenced: this.fencedWhy, term });
+    const leaseLeftMs = term === null ? null : Math.max(0, Math.floor(this.deadline() - performance.now()));
+    this.send({ t: 'welcome', pid: process.pid, processes, fenced: this.fencedWhy, term, leaseLeftMs });
   }
 
   private handle(msg: ToGuardian): void {
@@ -113,7 +119,10 @@ export class Guardian {
         return;
       case 'renew':
         this.term = msg.term;
-        this.renewed(msg.notice === null ? null : Buffer.from(msg.notice, 'base64'), msg.standbyReady);
+        this.renewed(msg.notice === null ? null : Buffer.from(msg.notice, 'base64'), msg.standbyReady, msg.quorumMs);
+        return;
+      case 'fence':
+        if (this.notice !== null || [...this.host.running.values()].some((p) => p.mode === 'active')) void this.fence(msg.reason);
         return;
       case 'start':
         if (msg.spec.mode === 'active' && this.fencedWhy !== null) {
@@ -140,9 +149,10 @@ export class Guardian {
     }
   }
 
-  /** A renewal: the lease runs for another `leaseMs` from now. */
-  private renewed(notice: Buffer | null, standbyReady: boolean): void {
+  /** A renewal: the lease runs for another `leaseMs` from now (and no longer than the majority's support). */
+  private renewed(notice: Buffer | null, standbyReady: boolean, quorumMs: number | null): void {
     this.renewedAt = performance.now();
+    this.quorumUntil = quorumMs === null ? Infinity : this.renewedAt + quorumMs;
     this.notice = notice;
     this.standbyReady = standbyReady;
     if (notice === null && this.fencedWhy !== null) {
@@ -150,20 +160,40 @@ export class Guardian {
       this.fencedWhy = null;
     }
     // One timer, moved on only when it fires: five renewals a second cost no timer churn.
-    this.leaseTimer ??= setTimeout(() => this.leaseRanOut(), this.leaseMs);
+    // A deadline moved earlier (the majority's support) needs the timer moved too.
+    if (this.leaseTimer && this.deadline() < this.timerAt) {
+      clearTimeout(this.leaseTimer);
+      this.leaseTimer = null;
+    }
+    this.armLease();
+  }
+
+  private timerAt = Infinity;
+
+  /** When the runtime must be gone unless renewed: the lease, or the majority's support if that ends first. */
+  private deadline(): number {
+    return Math.min(this.renewedAt + this.leaseMs, this.quorumUntil);
+  }
+
+  private armLease(): void {
+    if (this.leaseTimer) return;
+    this.timerAt = this.deadline();
+    this.leaseTimer = setTimeout(() => this.leaseRanOut(), Math.max(0, Math.ceil(this.timerAt - performance.now())));
   }
 
   private leaseRanOut(): void {
     this.leaseTimer = null;
-    const left = this.renewedAt + this.leaseMs - performance.now();
-    if (left > 0) {
-      this.leaseTimer = setTimeout(() => this.leaseRanOut(), Math.ceil(left));
-      return;
-    }
-    const late = Math.round(performance.now() - this.renewedAt);
+    const now = performance.now();
+    if (this.deadline() > now) return this.armLease();
+    const late = Math.round(now - this.renewedAt);
     const active = this.notice !== null || [...this.host.running.values()].some((p) => p.mode === 'active');
+    const quorum = this.quorumUntil < this.renewedAt + this.leaseMs;
     if (this.client) {
-      if (active) void this.fence(`the lease ran out: the node did not renew it for ${late} ms (frozen or hung)`);
+      if (active) {
+        void this.fence(quorum
+          ? `the majority's support ran out ${Math.round(now - this.quorumUntil)} ms ago (the voters' acknowledgements stopped: cut off, or the node is frozen)`
+          : `the lease ran out: the node did not renew it for ${late} ms (frozen or hung)`);
+      }
       return;
     }
     // The node died and did not come back within its lease.

@@ -22,8 +22,14 @@ export interface ReleaseRoute {
 export type ToGuardian =
   | { t: 'hello'; token: string; server: string; leaseMs: number }
   | { t: 'route'; route: ReleaseRoute }
-  /** `notice`: the sealed release datagram (base64) to multicast after a kill; null unless Active. */
-  | { t: 'renew'; notice: string | null; term: number | null; standbyReady: boolean }
+  /**
+   * `notice`: the sealed release datagram (base64) to multicast after a kill; null unless Active.
+   * `quorumMs`: with quorum, how much longer a majority of the voters supports the Active term;
+   * the runtime is killed when it runs out even if the node goes on renewing (null: no quorum).
+   */
+  | { t: 'renew'; notice: string | null; term: number | null; standbyReady: boolean; quorumMs: number | null }
+  /** The node lost the majority's support: kill the runtime now. */
+  | { t: 'fence'; reason: string }
   | { t: 'start'; id: number; spec: StartSpec }
   | { t: 'signal'; pid: number; signal: NodeJS.Signals }
   /** The node stops cleanly: its runtime is stopped; the guardian multicasts `notice` (if any) and ends once the node has gone. */
@@ -36,8 +42,8 @@ export interface HeldProcess {
 }
 
 export type FromGuardian =
-  /** `term`: the Active term whose runtime still runs under a lease that has not run out (the node may take it back). */
-  | { t: 'welcome'; pid: number; processes: HeldProcess[]; fenced: string | null; term: number | null }
+  /** `term`: the Active term whose runtime still runs under a lease that has not run out (the node may take it back), for `leaseLeftMs` more. */
+  | { t: 'welcome'; pid: number; processes: HeldProcess[]; fenced: string | null; term: number | null; leaseLeftMs: number | null }
   | { t: 'refused'; message: string }
   | { t: 'started'; id: number; pid: number }
   | { t: 'start-failed'; id: number; message: string }

@@ -58,6 +58,11 @@ export class MulticastTransport implements HeartbeatTransport {
     this.guard = new ReplayGuard(opts.holdIncarnationMs ?? 0);
   }
 
+  /** This boot's number (its heartbeats name it, so they are told apart from an earlier run's). */
+  get incarnation(): number {
+    return this.opts.incarnation;
+  }
+
   static open(opts: MulticastOptions): Promise<MulticastTransport> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
     const t = new MulticastTransport(socket, opts);

@@ -60,8 +60,14 @@ export interface StateStore {
  * and multicasts `notice`.
  */
 export interface LeaseHolder {
-  /** `notice`: the release to multicast after a kill (null unless this server is Active); `standbyReady`: a Standby can take over at once. */
-  renew(notice: Heartbeat | null, standbyReady: boolean): void;
+  /**
+   * `notice`: the release to multicast after a kill (null unless this server is Active);
+   * `standbyReady`: a Standby can take over at once; `quorumMs`: with quorum, how much longer a
+   * majority supports the Active term (the guardian kills when it runs out; null: no quorum).
+   */
+  renew(notice: Heartbeat | null, standbyReady: boolean, quorumMs: number | null): void;
+  /** Kill the active runtime now (not a graceful stop): the majority's support ran out. */
+  fence(reason: string): void;
 }
 
 /** Whether this server's own redundancy network card is there. */
@@ -259,7 +265,7 @@ export class EngineDriver {
     if (out.send.length || kind !== this.leaseKind) {
       this.leaseKind = kind;
       try {
-        this.ports.lease.renew(lease.notice, lease.standbyReady);
+        this.ports.lease.renew(lease.notice, lease.standbyReady, lease.quorumMs);
       } catch (e) {
         log.warn('guardian', `cannot renew the guardian's lease: ${(e as Error).message}`);
       }
@@ -277,6 +283,10 @@ export class EngineDriver {
           for (const l of this.listeners) l(event);
           break;
         }
+        case 'fence':
+          log.error('fence', `killing the active runtime now: ${effect.reason}`);
+          this.ports.lease.fence(effect.reason);
+          break;
         case 'hold':
           if (effect.reason === null) this.ports.runtime.dropHold();
           else this.ports.runtime.hold(effect.reason);

@@ -91,7 +91,7 @@ export class DuplexNode {
     const term = await guardian.keepOrStopHeld(stored.epoch, stopTimeoutMs);
     await stopLeftoverRuntimes(this.paths.dir, this.log, stopTimeoutMs, guardian.held.map((p) => p.pid));
     store.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
-    const persisted = { epoch: stored.epoch, maintenance: stored.maintenance, ...(stored.failures ? { failures: stored.failures } : {}) };
+    const { incarnation: _, ...persisted } = stored;
     store.write(persisted);
     const { secret, warning } = loadSecret(domainPath(this.domain, cfg.secretFile));
     if (warning) this.log.warn('security', warning);
@@ -154,7 +154,7 @@ export class DuplexNode {
     this.engine = new Engine(this.engineConfig(), persisted, realClock.now());
     if (term !== null) {
       this.runtime.adopt(guardian.heldProcesses());
-      const back = this.engine.resumeTerm(term, realClock.now());
+      const back = this.engine.resumeTerm(term, realClock.now(), guardian.termLeaseUntil - realClock.now());
       if (!back) this.log.warn('runtime', `cannot take Active term ${term} back now (${this.engine.status(realClock.now()).reason}); stopping the runtime the guardian kept`);
       void this.runtime.setMode(back ? 'active' : 'stopped');
     }
@@ -243,6 +243,8 @@ export class DuplexNode {
       self: this.server,
       servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
       failback: cfg.failback,
+      quorum: cfg.quorum,
+      boot: this.transport.incarnation,
       timings: cfg.timings,
       rated: cfg.health,
       confirmResume: cfg.runtime?.confirmResume ?? false,

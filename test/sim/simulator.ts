@@ -40,6 +40,15 @@ export interface Faults {
   diskFailures: number;
   /** Runs with a server on other versions for a while (a rolling upgrade). */
   versionSkew: boolean;
+  /**
+   * Partitions of every shape: two sides, one server cut off, one voter bridging two sides that
+   * do not hear each other, one link cut, links cut one way. False: two sides only.
+   */
+  shapes?: boolean;
+  /** Partitions last this long at most (default 5 s). */
+  partitionMaxMs?: number;
+  /** Domains of this kind only: 3 to 5 voters with quorum on, witnesses among them. */
+  quorumOnly?: boolean;
 }
 
 /** Crash-loop handovers counted by the simulation. */
@@ -61,6 +70,24 @@ export const CHAOS: Faults = {
 export const CONNECTED: Faults = {
   loss: 0, duplicate: 0.1, delayMinMs: 0, delayMaxMs: 60,
   partitions: false, pauses: true, crashes: true, linkLoss: false, commands: true, diskFailures: 0.002, versionSkew: true,
+};
+
+/**
+ * Quorum under partitions of every shape, pauses, crashes, loss and commands: with 3 or more
+ * voters two active runtimes must never coexist, not even for a moment, on any network.
+ */
+export const QUORUM: Faults = {
+  ...CHAOS, shapes: true, quorumOnly: true,
+};
+
+/**
+ * Long clean partitions and nothing else: the side holding a majority of the voters, with a
+ * server that may be Active, has an Active within the failover bound.
+ */
+export const MAJORITY: Faults = {
+  loss: 0, duplicate: 0.05, delayMinMs: 0, delayMaxMs: 20,
+  partitions: true, pauses: false, crashes: false, linkLoss: false, commands: false, diskFailures: 0, versionSkew: false,
+  quorumOnly: true, partitionMaxMs: 8_000,
 };
 
 /** Loss after the heal: a working LAN. */
@@ -93,7 +120,6 @@ interface SimNode {
   /** The newest mode asked for: like the supervisor, each queued change converges to it. */
   runtimeWanted: RuntimeMode;
   lastActiveDelivered: number;
-  group: number;
   generation: number;
   /** The application version this server runs now. */
   app: string;
@@ -107,12 +133,18 @@ interface SimNode {
  */
 interface SimGuardian {
   renewedAt: number;
+  /** With quorum: when the majority's support runs out (renewals say), Infinity without. */
+  quorumUntil: number;
   notice: Heartbeat | null;
   standbyReady: boolean;
   /** Killed the runtime; refuses active mode until the node renews as a non-Active. */
   fenced: boolean;
   /** The node process is gone (the guardian waits for the lease, then fences). */
   orphaned: boolean;
+}
+
+function freshGuardian(): SimGuardian {
+  return { renewedAt: -Infinity, quorumUntil: Infinity, notice: null, standbyReady: false, fenced: false, orphaned: false };
 }
 
 /** The simulation's stand-in for a Promise: completed synchronously by a scheduled event. */
@@ -156,7 +188,7 @@ export class Simulation {
   /** An invariant broken inside a port (where throwing would be caught by the driver). */
   private broken: string | null = null;
   readonly skewUntil: number;
-  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0 };
+  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0, quorumFences: 0 };
   /** runtime.failureResetMs of this run: how long a server that handed over because of a crash loop is banned. */
   readonly failureResetMs: number;
   /** Every server's runtime crash-loops whenever it runs in active mode (a runtime that cannot start anywhere). */
@@ -165,6 +197,10 @@ export class Simulation {
   private lastClearAt = -Infinity;
   /** Draws for what was added later (crash-loop bans), so that older runs keep their random sequence. */
   private readonly r2: () => number;
+  /** Links cut, one way each (`from>to`): partitions of every shape. */
+  private cut = new Set<string>();
+  /** The partition in force, when it is two clean sides (liveness is judged on those). */
+  private sides: { since: number; groups: SimNode[][] } | null = null;
 
   constructor(readonly opts: SimOptions) {
     this.r = rng(opts.seed);
@@ -176,6 +212,9 @@ export class Simulation {
     const n = 2 + Math.floor(this.r() * 4);
     const kinds: ServerKind[] = ['main', 'backup'];
     while (kinds.length < n) kinds.push(this.r() < 0.6 ? 'backup' : 'inactive');
+    // Witnesses: one in a third of the domains (always one for two servers in the quorum classes).
+    if (this.r2() < 0.33 || (opts.faults.quorumOnly && kinds.length < 3)) kinds.push('witness');
+    if (kinds.length > 5) kinds.splice(4, 1);
     this.timings = {
       ...DEFAULT_TIMINGS,
       handoverTimeoutMs: 2_000 + Math.floor(this.r() * 8_000),
@@ -185,6 +224,7 @@ export class Simulation {
     this.cfgBase = {
       servers: kinds.map((kind, i) => ({ name: `s${i}`, kind, maintenance: false })),
       failback: this.r() < 0.3 ? 'auto' : 'manual',
+      quorum: !opts.faults.quorumOnly && this.r2() < 0.2 ? 'off' : 'auto',
       timings: this.timings,
       failureResetMs: this.failureResetMs,
     };
@@ -196,8 +236,8 @@ export class Simulation {
       this.nodes.push({
         name: s.name, driver: null, engine: null, store: new MemoryStateStore(), incarnation: 0, seq: 0,
         guard: new ReplayGuard(), pausedUntil: 0, dueTimers: [], buffered: [], linkUp: true, runtimeActive: false,
-        runtimeFreeAt: 0, runtimeWanted: 'stopped', lastActiveDelivered: -Infinity, group: 0, generation: 0,
-        guardian: { renewedAt: -Infinity, notice: null, standbyReady: false, fenced: false, orphaned: false },
+        runtimeFreeAt: 0, runtimeWanted: 'stopped', lastActiveDelivered: -Infinity, generation: 0,
+        guardian: freshGuardian(),
         app: s.name === this.skewed ? 'B' : 'A',
       });
     }
@@ -206,7 +246,7 @@ export class Simulation {
   describe(): string {
     const skew = this.skewed ? `, ${this.skewed} on application version B until ${Math.round(this.skewUntil)} ms` : '';
     const loops = `, failureResetMs ${this.failureResetMs}${this.allCrashLoop ? ', every runtime crash-loops' : ''}`;
-    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms${skew}${loops}`;
+    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), quorum ${this.quorumOn ? 'on' : 'off'}, failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms${skew}${loops}`;
   }
 
   // --------------------------------------------------------------- engine
@@ -265,14 +305,14 @@ export class Simulation {
   private boot(n: SimNode): void {
     // Back within the lease: the guardian still runs the node's Active term, which it takes back.
     const g = n.guardian;
-    const keep = g.orphaned && !g.fenced && n.runtimeActive && g.notice !== null && this.now < g.renewedAt + this.lease ? g.notice.epoch : null;
+    const keep = g.orphaned && !g.fenced && n.runtimeActive && g.notice !== null && this.now < this.deadline(g) ? g.notice.epoch : null;
     if (keep !== null) g.orphaned = false;
     if (n.guardian.orphaned) {
       // Like stopLeftoverRuntimes: a runtime the guardian still holds is stopped before joining.
       if (n.runtimeActive) this.trace(`${n.name} stops the runtime left running under its guardian`);
       n.runtimeActive = false;
       n.runtimeWanted = 'stopped';
-      n.guardian = { renewedAt: -Infinity, notice: null, standbyReady: false, fenced: false, orphaned: false };
+      n.guardian = freshGuardian();
     }
     n.incarnation += 1;
     n.seq = 0;
@@ -280,7 +320,7 @@ export class Simulation {
     this.lastBootAt = this.now;
     const gen = n.generation;
     const alive = () => n.generation === gen;
-    const engine = new Engine({ ...this.cfgBase, self: n.name }, { ...n.store.durable }, this.now);
+    const engine = new Engine({ ...this.cfgBase, self: n.name, boot: n.incarnation }, { ...n.store.durable }, this.now);
     const say = (level: string) => (event: string, detail: string) => {
       if (event === 'version' && level === 'warn') this.stats.incompatible += 1;
       this.trace(`${n.name} ${level === 'info' ? '' : `${level} `}${event}: ${detail}`);
@@ -324,7 +364,10 @@ export class Simulation {
         },
       },
       link: { up: () => n.linkUp, detail: `${n.name}'s card` },
-      lease: { renew: (notice, standbyReady) => this.renew(n, notice, standbyReady) },
+      lease: {
+        renew: (notice, standbyReady, quorumMs) => this.renew(n, notice, standbyReady, quorumMs),
+        fence: (why) => this.fence(n, why),
+      },
       log,
       onFatal: () => {
         this.stats.diskFailures += 1;
@@ -335,7 +378,7 @@ export class Simulation {
       },
     };
     if (keep !== null) {
-      if (engine.resumeTerm(keep, this.now)) {
+      if (engine.resumeTerm(keep, this.now, this.deadline(g) - this.now)) {
         this.stats.resumes += 1;
         this.trace(`${n.name} takes Active term ${keep} back: its guardian kept the runtime running`);
       } else {
@@ -377,7 +420,7 @@ export class Simulation {
     const recent = this.crashLoopHandovers.filter((h) => h.at > since);
     const again = recent.find((h) => h.server === n.name);
     if (again) this.fail(`${n.name} handed over because of a crash loop at ${Math.round(again.at)} ms and again now, within failureResetMs (${this.failureResetMs} ms)`);
-    const mayMove = this.cfgBase.servers.filter((s) => s.kind !== 'inactive').length - 1;
+    const mayMove = this.cfgBase.servers.filter((s) => this.mayBeActive(s.name)).length - 1;
     if (recent.length + 1 > mayMove) {
       this.fail(`${recent.length + 1} crash-loop handovers within failureResetMs (${this.failureResetMs} ms): ${[...recent.map((h) => `${h.server}@${Math.round(h.at)}`), `${n.name}@${Math.round(this.now)}`].join(', ')}; at most ${mayMove}`);
     }
@@ -407,31 +450,40 @@ export class Simulation {
     return done;
   }
 
-  /** A lease renewal: the guardian fences if no other one comes within the lease. */
-  private renew(n: SimNode, notice: Heartbeat | null, standbyReady: boolean): void {
+  /** A lease renewal: the guardian fences if no other one comes within the lease (or the majority's support runs out first). */
+  private renew(n: SimNode, notice: Heartbeat | null, standbyReady: boolean, quorumMs: number | null): void {
     const g = n.guardian;
     g.renewedAt = this.now;
+    g.quorumUntil = quorumMs === null ? Infinity : this.now + quorumMs;
     g.notice = notice ? structuredClone(notice) : null;
     g.standbyReady = standbyReady;
     if (!notice) g.fenced = false;
     this.scheduleLeaseCheck(n);
   }
 
+  private deadline(g: SimGuardian): number {
+    return Math.min(g.renewedAt + this.lease, g.quorumUntil);
+  }
+
   private scheduleLeaseCheck(n: SimNode): void {
-    const renewedAt = n.guardian.renewedAt;
+    const g = n.guardian;
+    const renewedAt = g.renewedAt;
+    const at = this.deadline(g);
     // The guardian's timer fires a little late too; the margin to the failure timeout covers it.
-    this.schedule(renewedAt + this.lease + this.r() * 20, () => {
-      if (n.guardian.renewedAt === renewedAt && (n.runtimeActive || n.guardian.notice)) this.fence(n, 'the lease ran out');
+    this.schedule(at + this.r() * 20, () => {
+      if (n.guardian !== g || g.renewedAt !== renewedAt || !(n.runtimeActive || g.notice)) return;
+      this.fence(n, at < renewedAt + this.lease ? "the majority's support ran out" : 'the lease ran out');
     });
   }
 
   /** The guardian kills the runtime, then multicasts the release (if the node was Active) and tells the node. */
   private fence(n: SimNode, why: string): void {
     const g = n.guardian;
-    if (g.fenced) return;
+    if (g.fenced || (!n.runtimeActive && !g.notice)) return;
     g.fenced = true;
     n.runtimeActive = false;
     this.stats.fences += 1;
+    if (/majority/.test(why)) this.stats.quorumFences += 1;
     this.trace(`${n.name}'s guardian killed the runtime: ${why}${g.notice ? `; releases Active term ${g.notice.epoch}` : ''}`);
     if (g.notice) {
       this.broadcast(n, g.notice);
@@ -459,7 +511,7 @@ export class Simulation {
       n.buffered = [];
       return;
     }
-    n.guardian = { renewedAt: -Infinity, notice: null, standbyReady: false, fenced: false, orphaned: false };
+    n.guardian = freshGuardian();
     n.runtimeActive = false; // the server went down with its runtime
     n.runtimeWanted = 'stopped';
     n.runtimeFreeAt = 0;
@@ -489,7 +541,7 @@ export class Simulation {
         const delay = f.delayMinMs + this.r() * (f.delayMaxMs - f.delayMinMs);
         this.schedule(this.now + delay, () => {
           // Connectivity is judged on arrival: a partition or lost link drops what is in flight.
-          if (!from.linkUp || !to.linkUp || from.group !== to.group || !to.driver) return;
+          if (!from.linkUp || !to.linkUp || this.cut.has(`${from.name}>${to.name}`) || !to.driver) return;
           this.onNode(to, () => {
             const driver = to.driver;
             if (!driver || to.guard.check(env.msg.from, env.incarnation, env.seq)) return;
@@ -529,8 +581,25 @@ export class Simulation {
     }
   }
 
+  /** Declared main or backup. */
+  private mayBeActive(name: string): boolean {
+    const kind = this.cfgBase.servers.find((s) => s.name === name)!.kind;
+    return kind === 'main' || kind === 'backup';
+  }
+
+  /** 3 or more voters and quorum auto (no server is set to maintenance in the simulated domain files). */
+  get quorumOn(): boolean {
+    return this.cfgBase.quorum !== 'off' && this.cfgBase.servers.length >= 3;
+  }
+
   private checkStep(): void {
     if (this.broken) this.fail(this.broken);
+    // Quorum: never two active runtimes at once, ever (any partition, pause, loss or crash).
+    if (this.quorumOn) {
+      const running = this.nodes.filter((n) => n.runtimeActive);
+      if (running.length > 1) this.fail(`runtimes active at once on ${running.map((n) => n.name).join(' and ')} with quorum on`);
+      this.checkMajoritySide();
+    }
     // Versions: a server that finds itself incompatible with the Active is neither Active nor
     // Standby, and it is so only while an Active is heard: one gone silent (for the failure
     // timeout, stretched by awareness) or a handover that outlasted the handover timeout leaves
@@ -553,7 +622,7 @@ export class Simulation {
     }
     // Liveness on a connected network, at every step: an eligible server never goes without
     // an Active for longer than the failover bound.
-    const eligible = this.nodes.some((n) => n.engine && n.engine.currentRole !== 'maintenance' && !n.engine.runtimeBanned && this.cfgBase.servers.find((s) => s.name === n.name)!.kind !== 'inactive');
+    const eligible = this.nodes.some((n) => n.engine && n.engine.currentRole !== 'maintenance' && !n.engine.runtimeBanned && this.mayBeActive(n.name));
     const anyActive = this.nodes.some((n) => n.engine?.currentRole === 'active');
     // Versions are judged only against a live Active: with none, a server on other versions is
     // eligible again, so liveness holds while versions differ too.
@@ -574,11 +643,30 @@ export class Simulation {
     }
   }
 
+  /**
+   * Liveness with quorum: while the network is cut in two clean sides, the side holding a
+   * majority of the voters, all of them up and awake, with a main or backup server that may be
+   * Active, has an Active within the failover bound (the stretched failure timeout, a vote's
+   * round trip and a heartbeat).
+   */
+  private checkMajoritySide(): void {
+    const sides = this.sides;
+    if (!sides || this.opts.faults.pauses || this.opts.faults.crashes || this.opts.faults.commands) return;
+    const majority = Math.floor(this.nodes.length / 2) + 1;
+    const side = sides.groups.find((g) => g.length >= majority);
+    if (!side || !side.some((n) => this.mayBeActive(n.name))) return;
+    if (!side.every((n) => n.engine && n.linkUp && this.now >= n.pausedUntil)) return;
+    const bound = this.timings.failureTimeoutMs * (1 + MAX_AWARENESS) + 2 * this.opts.faults.delayMaxMs + this.timings.heartbeatIntervalMs + this.lease;
+    if (this.now - sides.since <= bound) return;
+    if (!side.some((n) => n.engine!.currentRole === 'active' && n.runtimeActive)) {
+      this.fail(`no Active ${Math.round(this.now - sides.since)} ms into a partition on the majority side ${side.map((n) => `${n.name}=${n.engine!.currentRole}`).join(' ')}`);
+    }
+  }
+
   /** Liveness: after the heal bound, exactly one Active (if anyone may be Active), and one Standby when two could be. */
   private checkSettled(): void {
     const eligible = this.nodes.filter((n) => {
-      const decl = this.cfgBase.servers.find((s) => s.name === n.name)!;
-      return n.engine && decl.kind !== 'inactive' && n.engine.currentRole !== 'maintenance' && !n.engine.runtimeBanned;
+      return n.engine && this.mayBeActive(n.name) && n.engine.currentRole !== 'maintenance' && !n.engine.runtimeBanned;
     });
     // A crash loop may start a handover at any time (every runtime crash-loops): one under way at
     // the end is no missing Active (the liveness check at every step bounds the gap).
@@ -602,13 +690,11 @@ export class Simulation {
     if (f.partitions) {
       for (let i = 0; i < 3; i++) {
         const t = at();
-        const d = dur(5_000);
-        this.schedule(t, () => {
-          for (const n of this.nodes) n.group = this.r() < 0.5 ? 0 : 1;
-          this.trace(`partition: ${this.nodes.map((n) => `${n.name}:${n.group}`).join(' ')}`);
-        });
+        const d = dur(f.partitionMaxMs ?? 5_000);
+        this.schedule(t, () => this.partition());
         this.schedule(Math.min(t + d, end), () => {
-          for (const n of this.nodes) n.group = 0;
+          this.cut.clear();
+          this.sides = null;
           this.trace('partition healed');
         });
       }
@@ -706,6 +792,49 @@ export class Simulation {
         this.schedule(at(), () => this.command(n, cmd));
       }
     }
+  }
+
+  /** Cuts the network: two sides, or (with `shapes`) one server alone, a bridge, one link, or links one way. */
+  private partition(): void {
+    const cut = (a: SimNode, b: SimNode) => this.cut.add(`${a.name}>${b.name}`);
+    const split = (groups: SimNode[][]) => {
+      for (const g of groups) for (const h of groups) if (g !== h) for (const a of g) for (const b of h) cut(a, b);
+    };
+    this.cut.clear();
+    this.sides = null;
+    const shape = this.opts.faults.shapes ? Math.floor(this.r2() * 5) : 0;
+    const nodes = this.nodes;
+    const one = nodes[Math.floor(this.r2() * nodes.length)]!;
+    const others = nodes.filter((x) => x !== one);
+    let what: string;
+    if (shape === 0) {
+      const side = nodes.map(() => this.r() < 0.5);
+      const groups = [nodes.filter((_, i) => side[i]), nodes.filter((_, i) => !side[i])];
+      split(groups);
+      this.sides = { since: this.now, groups };
+      what = groups.map((g) => g.map((x) => x.name).join(',')).join(' | ');
+    } else if (shape === 1) {
+      split([[one], others]);
+      this.sides = { since: this.now, groups: [[one], others] };
+      what = `${one.name} cut off from all`;
+    } else if (shape === 2) {
+      // A voter that bridges two sides which do not hear each other.
+      const side = others.map(() => this.r2() < 0.5);
+      split([others.filter((_, i) => side[i]), others.filter((_, i) => !side[i])]);
+      what = `${others.filter((_, i) => side[i]).map((x) => x.name).join(',')} | ${others.filter((_, i) => !side[i]).map((x) => x.name).join(',')}, bridged by ${one.name}`;
+    } else if (shape === 3) {
+      const other = others[Math.floor(this.r2() * others.length)]!;
+      split([[one], [other]]);
+      what = `link ${one.name}-${other.name} cut`;
+    } else {
+      const pairs: string[] = [];
+      for (const a of nodes) for (const b of nodes) if (a !== b && this.r2() < 0.3) {
+        cut(a, b);
+        pairs.push(`${a.name}>${b.name}`);
+      }
+      what = `one way: ${pairs.join(' ') || 'none'}`;
+    }
+    this.trace(`partition: ${what}`);
   }
 
   /**

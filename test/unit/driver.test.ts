@@ -39,7 +39,10 @@ function rig(opts: { failWrites?: boolean } = {}) {
       },
     },
     link: { up: () => true, detail: '127.0.0.1' },
-    lease: { renew: (notice, standbyReady) => calls.push(`renew ${notice ? `release of term ${notice.epoch}` : 'no release'}${standbyReady ? ', standby ready' : ''}`) },
+    lease: {
+      renew: (notice, standbyReady) => calls.push(`renew ${notice ? `release of term ${notice.epoch}` : 'no release'}${standbyReady ? ', standby ready' : ''}`),
+      fence: (why) => calls.push(`fence: ${why}`),
+    },
     log: { info: () => undefined, warn: () => undefined, error: () => undefined, file: null },
     onFatal: (m) => {
       fatal = m;
