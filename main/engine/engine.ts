@@ -8,6 +8,7 @@
  * never does IO and never starts a timer.
  */
 import { AWARENESS_DECAY_MS, DEFAULT_FAILURE_RESET_MS, MAX_AWARENESS } from '../defaults';
+import type { DomainConfig } from '../domain/schema';
 import { majorityEnd, majorityOf, noQuorumWarning, quorumInForce, supportEnd, votersOf } from './quorum';
 import type {
   Command, CommandName, CommandResult, EngineConfig, EngineStatus, Effect, Heartbeat, NodeInfo, Observation,
@@ -103,6 +104,21 @@ function minorOf(version: string): string {
  */
 export function duplexCompatible(a: string, b: string): boolean {
   return minorOf(a) === minorOf(b);
+}
+
+/** The engine's configuration from a domain file, for server `self` in boot `boot`. */
+export function engineConfigOf(cfg: DomainConfig, self: string, boot: number): EngineConfig {
+  return {
+    self,
+    servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
+    failback: cfg.failback,
+    quorum: cfg.quorum,
+    boot,
+    timings: cfg.timings,
+    rated: cfg.health,
+    confirmResume: cfg.runtime?.confirmResume ?? false,
+    failureResetMs: cfg.runtime?.failureResetMs,
+  };
 }
 
 /** The name a command's request goes by in logs and `done` effects. */

@@ -13,7 +13,7 @@ import { domainChanges } from '../domain/changes';
 import { loadDomain, type Domain } from '../domain/load';
 import { domainPath } from '../domain/location';
 import { loadSecret } from '../domain/secret';
-import { Engine } from '../engine/engine';
+import { Engine, engineConfigOf } from '../engine/engine';
 import type { EngineConfig, Heartbeat, NodeInfo } from '../engine/types';
 import { deriveKeys } from '../net/codec';
 import { MulticastTransport } from '../net/transport';
@@ -238,18 +238,7 @@ export class DuplexNode {
   }
 
   private engineConfig(): EngineConfig {
-    const cfg = this.domain.config;
-    return {
-      self: this.server,
-      servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
-      failback: cfg.failback,
-      quorum: cfg.quorum,
-      boot: this.transport.incarnation,
-      timings: cfg.timings,
-      rated: cfg.health,
-      confirmResume: cfg.runtime?.confirmResume ?? false,
-      failureResetMs: cfg.runtime?.failureResetMs,
-    };
+    return engineConfigOf(this.domain.config, this.server, this.transport.incarnation);
   }
 
   private serviceLevel(): number {

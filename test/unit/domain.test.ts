@@ -43,7 +43,7 @@ describe('domain file', () => {
 
   it('names the line and field of a wrong value', () => {
     const p = problems(GOOD.replace('role: backup', 'role: standby'));
-    assert.deepEqual(p, ['line 6: servers[1].role: role must be one of main, backup, inactive']);
+    assert.deepEqual(p, ['line 6: servers[1].role: role must be one of main, backup, inactive, witness']);
   });
 
   it('names an unknown (misspelt) field and its line', () => {

@@ -589,6 +589,7 @@ describe('live reconfiguration (a new domain revision)', () => {
     self,
     servers: Object.entries(kinds).map(([name, kind]) => ({ name, kind, maintenance: maintenance.includes(name) })),
     failback: 'manual' as const,
+    quorum: 'off' as const,
     timings: T,
   });
 
@@ -896,7 +897,7 @@ describe('guardian: lease, fence and fast release', () => {
     assert.equal(lease.standbyReady, true);
     assert.deepEqual({ ...lease.notice, info: undefined }, { kind: 'heartbeat', from: 'a', role: 'inactive', epoch: 3, maxEpoch: 3, eligible: false, awareness: 0, released: 'b', info: undefined });
     assert.equal(engine('a', ABC).lease(1000).notice, null);
-    assert.deepEqual(standbyBehindA().lease(1000), { notice: null, standbyReady: false });
+    assert.deepEqual(standbyBehindA().lease(1000), { notice: null, standbyReady: false, quorumMs: null });
     const alone = engine('a', ABC);
     tickUntil(alone, 0, 1000);
     assert.equal(alone.lease(1000).standbyReady, false);

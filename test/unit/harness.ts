@@ -1,18 +1,25 @@
 /** Small helpers to drive one engine by hand in unit tests. */
 import { DEFAULT_TIMINGS, type Timings } from '../../main/defaults';
 import { Engine } from '../../main/engine/engine';
-import type { Effect, Heartbeat, Output, PersistedState, RatedConfig, Role, ServerKind } from '../../main/engine/types';
+import type { Effect, Heartbeat, Output, PersistedState, QuorumMode, RatedConfig, Role, ServerKind } from '../../main/engine/types';
 
 export const T = DEFAULT_TIMINGS;
 /** The step tests tick at: finer than any deadline, so no tick is ever late. */
 export const TICK = 25;
 
-export function engine(self: string, kinds: Record<string, ServerKind>, opts: { failback?: 'manual' | 'auto'; persisted?: Partial<PersistedState>; timings?: Partial<Timings>; maintenanceDecl?: string[]; rated?: RatedConfig; confirmResume?: boolean; failureResetMs?: number } = {}, now = 0): Engine {
+/**
+ * One engine. Quorum is off unless `quorum: 'auto'` is given: most unit tests pin rules that
+ * hold with and without it, driving one engine by hand without voters' acknowledgements; the
+ * quorum tests give it and play the voters.
+ */
+export function engine(self: string, kinds: Record<string, ServerKind>, opts: { failback?: 'manual' | 'auto'; persisted?: Partial<PersistedState>; timings?: Partial<Timings>; maintenanceDecl?: string[]; rated?: RatedConfig; confirmResume?: boolean; failureResetMs?: number; quorum?: QuorumMode; boot?: number } = {}, now = 0): Engine {
   return new Engine(
     {
       self,
       servers: Object.entries(kinds).map(([name, kind]) => ({ name, kind, maintenance: (opts.maintenanceDecl ?? []).includes(name) })),
       failback: opts.failback ?? 'manual',
+      quorum: opts.quorum ?? 'off',
+      ...(opts.boot !== undefined ? { boot: opts.boot } : {}),
       timings: { ...T, ...opts.timings },
       ...(opts.rated ? { rated: opts.rated } : {}),
       ...(opts.confirmResume ? { confirmResume: true } : {}),
