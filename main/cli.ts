@@ -118,6 +118,11 @@ async function main(argv: string[]): Promise<number> {
         const d = loadDomain(file);
         const servers = d.config.servers.map((x) => `${x.name} (${x.role}${x.maintenance ? ', maintenance' : ''})`).join(', ');
         process.stdout.write(`ok: ${d.file} is a valid domain file: domain ${d.config.domain}, servers ${servers}${d.config.sync.files.length ? `, syncs ${d.config.sync.files.join(', ')}` : ''}\n`);
+        const { noQuorumWarning, quorumInForce, votersOf } = await import('./engine/quorum');
+        const voters = votersOf(d.config.servers.map((x) => ({ name: x.name, kind: x.role, maintenance: x.maintenance })));
+        process.stdout.write(quorumInForce(d.config.quorum, voters.length)
+          ? `quorum: ${voters.length} voters (${voters.join(', ')}); a server takes over, and an Active keeps its runtime, only with ${Math.floor(voters.length / 2) + 1} of them\n`
+          : `warning: ${noQuorumWarning(d.config.quorum, voters)}\n`);
         return EXIT.ok;
       }
       if (arg === 'status') {
@@ -345,6 +350,13 @@ function formatFailures(s: StatusView): string {
   return `  runtime failures: ${f.count} crash loop${f.count === 1 ? '' : 's'}${resets} (the last: ${f.last})${banned}`;
 }
 
+function formatQuorum(s: StatusView): string {
+  const q = s.quorum;
+  if (!q.on) return `  WARNING: ${q.warning}`;
+  const lease = q.leaseMs !== null ? `; the majority's support holds for ${q.leaseMs} ms more` : '';
+  return `  quorum: ${q.has ? 'yes' : 'NO'}, hears ${q.heard.length} of ${q.voters.length} voters (${q.heard.join(', ')}; ${q.majority} needed)${q.supports ? `, supports ${q.supports}` : ''}${lease}`;
+}
+
 function formatStatus(s: StatusView): string {
   const cap = (r: string) => r.charAt(0).toUpperCase() + r.slice(1);
   const lines = [
@@ -357,6 +369,7 @@ function formatStatus(s: StatusView): string {
       : ['  runtime: none declared in the domain file']),
     ...(s.incompatible ? [`  INCOMPATIBLE: ${s.incompatible}`] : []),
     ...(s.runtime.failures.count ? [formatFailures(s)] : []),
+    formatQuorum(s),
     `  domain: revision ${s.sync.revision.n} (${s.sync.revision.hash.slice(0, 12)}), ${s.sync.state}${s.sync.progress !== null ? ` ${s.sync.progress}%` : ''}${s.sync.message ? `: ${s.sync.message}` : ''}`,
     ...(s.restartNeeded.length ? [`  restart needed for: ${s.restartNeeded.join(', ')}`] : []),
     '',

@@ -4,7 +4,7 @@
  * token from the address (#token=…).
  */
 import type { DuplexApi, StatusView, Command } from '../main/ui/contract';
-import { confirmText, rows, summary } from './view.js';
+import { confirmText, quorumLine, rows, summary } from './view.js';
 import { connectWs } from './ws-api.js';
 
 declare global {
@@ -46,6 +46,9 @@ function render(s: StatusView): void {
     }
     return tr;
   }));
+  const q = quorumLine(s);
+  $('quorum').textContent = q.text;
+  $('quorum').className = q.warn ? 'warn' : '';
   ($('activate') as HTMLButtonElement).disabled = busy || !(s.role === 'standby' || s.role === 'inactive') || s.incompatible !== null;
   ($('deactivate') as HTMLButtonElement).disabled = busy || s.role !== 'active';
   $('resume').hidden = s.runtime.held === null;

@@ -54,6 +54,17 @@ export function rows(s: StatusView): Row[] {
   return [self, ...peers];
 }
 
+/** Quorum in one line: the voters heard and whom this server supports, or what a domain without quorum risks. */
+export function quorumLine(s: StatusView): { text: string; warn: boolean } {
+  const q = s.quorum;
+  if (!q.on) return { text: `Warning: ${q.warning}`, warn: true };
+  const lease = q.leaseMs !== null ? `; the majority's support holds for ${q.leaseMs} ms more` : '';
+  return {
+    text: `Quorum: ${q.has ? 'yes' : 'NO'} — hears ${q.heard.length} of ${q.voters.length} voters (${q.heard.join(', ')}; ${q.majority} needed)${q.supports ? `, supports ${q.supports}` : ''}${lease}`,
+    warn: !q.has,
+  };
+}
+
 export function summary(s: StatusView): string {
   return `${s.server} is ${cap(s.role)}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''}: ${s.reason}${s.pending ? ` — ${s.pending}` : ''}`;
 }

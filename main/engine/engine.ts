@@ -60,6 +60,7 @@ interface Claim {
   epoch: number;
   cause: PromotionCause;
   reason: string;
+  since: number;
 }
 
 interface Refusal {
@@ -1180,13 +1181,12 @@ export class Engine {
     }
     if (!this.claiming || this.claiming.epoch <= Math.max(this.maxEpoch, floor)) {
       const epoch = nextEpoch(Math.max(this.maxEpoch, floor), this.slot, this.cfg.servers.length);
-      this.claiming = { epoch, cause, reason };
+      this.claiming = { epoch, cause, reason, since: now };
       this.setSupport({ to: this.cfg.self, epoch, boot: this.boot, n: 0, heardAt: now, lockUntil: Infinity, since: now });
     } else {
       this.claiming.cause = cause;
       this.claiming.reason = reason;
     }
-    if (this.role === 'starting') this.follow(now, null);
     this.progressClaim(now);
   }
 
@@ -1205,6 +1205,8 @@ export class Engine {
       this.dirty = true;
       return false;
     }
+    // A main that finds no majority at start-up waits as a follower (one role change when it wins).
+    if (this.role === 'starting' && now - c.since >= this.cfg.timings.failureTimeoutMs) this.follow(now, null);
     const need = majorityOf(this.voters().length);
     const supporters = 1 + [...this.acks.values()].filter((a) => a.epoch === c.epoch).length;
     this.reason = `${c.reason}; asking the voters for Active term ${c.epoch} (${supporters} of the ${need} needed support it)`;
@@ -1507,6 +1509,7 @@ export class Engine {
       if (this.support && this.support.to !== this.cfg.self) consider(this.support.lockUntil);
       consider(this.blackoutUntil);
       if (ACTIVE_ROLES.has(this.role) || this.claiming) consider(this.leaseEnd());
+      if (this.claiming && this.role === 'starting') consider(this.claiming.since + t.failureTimeoutMs);
     }
     return at;
   }

@@ -41,6 +41,10 @@ export function statusView(p: NodeParts): StatusView {
     linkUp: e.linkUp,
     pending: e.pending,
     faults: [...e.faults],
+    quorum: {
+      mode: e.quorum.mode, on: e.quorum.on, voters: [...e.quorum.voters], majority: e.quorum.majority, heard: [...e.quorum.heard],
+      has: e.quorum.has, supports: e.quorum.supports, leaseMs: e.quorum.leaseMs, warning: e.quorum.warning,
+    },
     runtime: {
       wanted: e.runtime.wanted, reached: e.runtime.reached, held: p.supervisor.held, processes: p.supervisor.processes.map(processView),
       failures: { count: e.failures.count, last: e.failures.last, resetInMs: e.failures.resetInMs, banned: e.failures.banned },

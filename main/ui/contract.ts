@@ -137,6 +137,28 @@ export interface EventView {
 }
 
 /** `duplex status --json` and `GET /status`: the one view of a node that the CLI, the tray and the status window show. */
+/**
+ * Quorum: with 3 or more voters (every server not set to maintenance in the domain file, and
+ * every witness) a server takes over, and an Active keeps its runtime, only while a majority
+ * supports it.
+ */
+export interface QuorumView {
+  mode: 'auto' | 'off';
+  on: boolean;
+  voters: string[];
+  majority: number;
+  /** The voters this server hears now, itself included. */
+  heard: string[];
+  /** This server hears a majority of the voters (true when quorum is not in force). */
+  has: boolean;
+  /** Whom this server supports, e.g. "a (term 4, acknowledged)"; null: nobody. */
+  supports: string | null;
+  /** The Active: how much longer the majority's support holds; null otherwise. */
+  leaseMs: number | null;
+  /** Without quorum: what a cut redundancy network does and how a witness prevents it. */
+  warning: string | null;
+}
+
 export interface StatusView {
   server: string;
   domain: string;
@@ -155,6 +177,7 @@ export interface StatusView {
    * this server (a clone), `cannot verify <address>: is the secret file the same on every server?`.
    */
   faults: string[];
+  quorum: QuorumView;
   runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[]; failures: FailuresView };
   incompatible: string | null;
   /** This server's health score (0–255, OPC UA ServiceLevel meaning), the failing probe, and why it may be isolated. */

@@ -30,6 +30,9 @@ const cap = (r: string) => r.charAt(0).toUpperCase() + r.slice(1);
 export function troubleOf(s: StatusView): string | null {
   if (s.incompatible) return `incompatible: ${s.incompatible}`;
   if (s.faults.length) return s.faults[0]!;
+  if (s.quorum.on && !s.quorum.has) {
+    return `no quorum: ${s.server} hears ${s.quorum.heard.length} of ${s.quorum.voters.length} voters (${s.quorum.majority} needed); it will not take over`;
+  }
   if (s.sync.state === 'conflict') return 'domain file conflict: review the conflict copy';
   if (s.sync.state === 'error') return `domain sync error: ${s.sync.message ?? 'see the log'}`;
   if (s.runtime.held) return 'runtime held: waiting for Resume';

@@ -36,6 +36,8 @@ test.describe.serial('status window', () => {
     await expect(page.locator('#title')).toHaveText(/Duplex · domain plant · revision 0/);
     await expect(page.locator('tr[data-server="a"] td.address')).toHaveText('127.0.0.1');
     await expect(page.locator('#timeline li').first()).toContainText('starting → standby');
+    // Three voters: quorum, and whom b supports.
+    await expect(page.locator('#quorum')).toHaveText(/^Quorum: yes — hears 3 of 3 voters \(a, b, c; 2 needed\), supports a \(term \d+, acknowledged\)$/);
     await expect(page.getByRole('button', { name: 'Activate this server', exact: true })).toBeEnabled();
     await expect(page.getByRole('button', { name: 'Deactivate this server' })).toBeDisabled();
     const shot = info.outputPath('status-window.png');

@@ -8,6 +8,7 @@ function view(over: Partial<StatusView> = {}, peerRoles: Record<string, string> 
   return {
     server: 'a', domain: 'plant', role: 'active', reason: '', epoch: 3, maxEpoch: 3, roleForMs: 1000, awareness: 0, effectiveTimeoutMs: 800,
     linkUp: true, pending: null, faults: [],
+    quorum: { mode: 'auto', on: true, voters: ['a', 'b', 'w'], majority: 2, heard: ['a', 'b', 'w'], has: true, supports: 'a (term 3)', leaseMs: 500, warning: null },
     runtime: { wanted: 'active', reached: true, held: null, processes: [], failures: { count: 0, last: null, resetInMs: null, banned: false } },
     incompatible: null,
     health: { score: 255, failing: null, isolated: null, probes: [] },
@@ -46,7 +47,7 @@ describe('tray model', () => {
     assert.equal(trayModel(view({ server: 'srv1', role: 'standby' }, { b: 'active' }), { startAtLogon: true }).tooltip, 'Duplex · srv1 · Standby · plant');
   });
 
-  it('trouble: alone without a Standby, sync conflict or error, incompatible, held runtime, card down', () => {
+  it('trouble: alone without a Standby, sync conflict or error, incompatible, held runtime, card down, no quorum', () => {
     const cases: [Partial<StatusView>, Record<string, string>, RegExp][] = [
       [{}, { b: 'unreachable' }, /Active without a Standby/],
       [{ role: 'standby', sync: { ...view().sync, state: 'conflict' } }, { b: 'active' }, /conflict/],
@@ -56,6 +57,7 @@ describe('tray model', () => {
       [{ role: 'standby', linkUp: false }, { b: 'active' }, /network card down/],
       [{ role: 'standby', faults: ['cannot verify 192.168.10.12: is the secret file the same on every server?'] }, { b: 'active' }, /^cannot verify 192\.168\.10\.12: is the secret file the same on every server\?$/],
       [{ faults: ['another Duplex node also runs as server a at 10.0.0.7 (a cloned machine or a copied tray.json?); give every server its own name'] }, { b: 'standby' }, /also runs as server a at 10\.0\.0\.7/],
+      [{ role: 'standby', quorum: { ...view().quorum, heard: ['a'], has: false } }, { b: 'unreachable' }, /^no quorum: a hears 1 of 3 voters \(2 needed\); it will not take over$/],
     ];
     for (const [over, peers, why] of cases) {
       const m = trayModel(view(over, peers), { startAtLogon: true });
