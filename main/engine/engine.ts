@@ -1002,6 +1002,7 @@ export class Engine {
       if (active && p.name === active.name) continue;
       if (!p.hb.eligible || !this.declEligible(p.name)) continue;
       if (p.hb.role !== 'standby' && p.hb.role !== 'inactive' && p.hb.role !== 'activating') continue;
+      if (p.hb.claim !== undefined) continue; // asking the voters for the Active role: not the one to wait behind
       if (this.prec(p.name) < this.prec(best)) best = p.name;
     }
     if (best === self) {

@@ -1,7 +1,7 @@
 /**
  * Real partitions: three servers in network namespaces this test creates (and removes),
  * joined by a Linux bridge in a fourth. Traffic stays inside those namespaces.
- * Needs root and iproute2 (CI has both); skipped with the reason otherwise.
+ * Needs root, iproute2 and nftables (CI has them); skipped with the reason otherwise.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,48 +12,13 @@ import { join } from 'node:path';
 import { newSecretText } from '../../main/domain/secret';
 import { END_LINE } from '../../main/domain/end';
 import { CLI, sleep, waitFor } from './cluster';
-
-const canRun = (() => {
-  if (process.getuid?.() !== 0) return 'needs root for network namespaces';
-  try {
-    execFileSync('ip', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return 'needs iproute2 (ip)';
-  }
-})();
+import { bridge, canRunNetns as canRun, ip, unbridge } from './netns';
 
 const tag = `dpx${process.pid % 100000}`;
 const BR = `${tag}-br`;
 const HOSTS = { a: '10.231.77.1', b: '10.231.77.2', c: '10.231.77.3' } as const;
 type Host = keyof typeof HOSTS;
 const ns = (h: Host) => `${tag}-${h}`;
-const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-
-/** A bridge namespace `br` joining one namespace per host (named by `nsOf`), each with its address. */
-function bridge<H extends string>(br: string, hosts: Record<H, string>, nsOf: (h: H) => string): void {
-  ip('netns', 'add', br);
-  ip('-n', br, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
-  ip('-n', br, 'link', 'set', 'br0', 'up');
-  for (const h of Object.keys(hosts) as H[]) {
-    ip('netns', 'add', nsOf(h));
-    ip('-n', br, 'link', 'add', `v-${h}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nsOf(h));
-    ip('-n', br, 'link', 'set', `v-${h}`, 'master', 'br0', 'up');
-    ip('-n', nsOf(h), 'addr', 'add', `${hosts[h]}/24`, 'dev', 'eth0');
-    ip('-n', nsOf(h), 'link', 'set', 'eth0', 'up');
-    ip('-n', nsOf(h), 'link', 'set', 'lo', 'up');
-  }
-}
-
-function unbridge(namespaces: string[]): void {
-  for (const n of namespaces) {
-    try {
-      ip('netns', 'del', n);
-    } catch {
-      // already gone
-    }
-  }
-}
 
 describe('partitions between network namespaces', { skip: canRun === true ? false : canRun }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'duplex-netns-'));
@@ -100,11 +65,11 @@ ${END_LINE}
     await waitRoles({ a: 'active', b: 'standby', c: 'inactive' }, 15_000);
   });
 
-  it('cut the Active off: the Standby takes over; heal: the lower epoch steps down', async () => {
+  it('cut the Active off: it fences its runtime (three voters: quorum), the Standby takes over; heal: one Active', async () => {
     const before = status('a').epoch;
     ip('-n', BR, 'link', 'set', 'v-a', 'down');
     await waitRoles({ b: 'active', c: 'inactive' }, 5_000);
-    assert.equal(status('a').role, 'active', 'a hears nobody and keeps running: a split brain until the heal');
+    assert.equal(status('a').role, 'standby', 'a hears no majority: its lease ran out and it stepped down');
     assert.ok(status('b').epoch > before);
     ip('-n', BR, 'link', 'set', 'v-a', 'up');
     const r = await waitRoles({ a: 'standby', b: 'active', c: 'inactive' }, 5_000);
