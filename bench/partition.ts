@@ -83,6 +83,8 @@ async function main(): Promise<void> {
     { name: 'two servers + witness', d: new NsDomain(`bw${tag}`, { a: { role: 'main', address: '10.231.92.1' }, b: { role: 'backup', address: '10.231.92.2' }, w: { role: 'witness', address: '10.231.92.3' } }, '239.255.92.1'), third: 'w' },
     { name: 'two servers, no witness', d: new NsDomain(`bp${tag}`, { a: { role: 'main', address: '10.231.93.1' }, b: { role: 'backup', address: '10.231.93.2' } }, '239.255.93.1'), third: null },
   ];
+  // Ctrl-C: stop the nodes and remove the namespaces before leaving.
+  process.once('SIGINT', () => void Promise.all(shapes.map((s) => s.d.close())).then(() => process.exit(130)));
   try {
     for (const s of shapes) s.d.startAll();
     await Promise.all(shapes.map(settled));

@@ -27,6 +27,9 @@ export const serverSchema = z.strictObject({
   role: z.enum(['main', 'backup', 'inactive', 'witness'], { error: 'role must be one of main, backup, inactive, witness' }),
   /** This server's address on the redundancy network (overrides multicast.interface for it). */
   address: ipv4('address').optional(),
+  /** This server's addresses on several networks (one to four), e.g. the redundancy link and the plant network; instead of `address`. */
+  addresses: z.array(ipv4('addresses[]'), { error: 'addresses must be a list of IPv4 addresses' })
+    .min(1, { error: 'addresses must name one to four addresses' }).max(4, { error: 'addresses must name one to four addresses' }).optional(),
   maintenance: z.boolean({ error: 'maintenance must be true or false' }).default(false),
 });
 
@@ -50,6 +53,9 @@ export const multicastSchema = z.strictObject({
   }),
   port: z.number().int().min(1024, { error: 'multicast.port must be 1024-65535' }).max(65535, { error: 'multicast.port must be 1024-65535' }).default(DEFAULT_MULTICAST.port),
   interface: interfaceSpec.optional(),
+  /** Several networks (one to four), each an address or a CIDR block like `interface`; heartbeats go out on each. */
+  interfaces: z.array(interfaceSpec, { error: 'multicast.interfaces must be a list of addresses or networks' })
+    .min(1, { error: 'multicast.interfaces must name one to four networks' }).max(4, { error: 'multicast.interfaces must name one to four networks' }).optional(),
   ttl: z.number().int().min(1).max(255).default(DEFAULT_MULTICAST.ttl),
 });
 
@@ -219,12 +225,29 @@ export const domainSchema = z.strictObject({
   if (mains !== 1) {
     ctx.addIssue({ code: 'custom', path: ['servers'], message: `exactly one server must have role main (found ${mains})` });
   }
-  if (!d.multicast.interface) {
-    d.servers.forEach((s, i) => {
-      if (!s.address) ctx.addIssue({ code: 'custom', path: ['servers', i, 'address'], message: `server ${s.name} needs an address, or set multicast.interface for all servers` });
-    });
+  if (d.multicast.interface && d.multicast.interfaces) {
+    ctx.addIssue({ code: 'custom', path: ['multicast', 'interfaces'], message: 'set multicast.interface (one network) or multicast.interfaces (several), not both' });
+  }
+  const counts = new Set<number>();
+  d.servers.forEach((s, i) => {
+    if (s.address && s.addresses) ctx.addIssue({ code: 'custom', path: ['servers', i, 'addresses'], message: `server ${s.name}: set address (one network) or addresses (several), not both` });
+    if (!s.address && !s.addresses && !d.multicast.interface && !d.multicast.interfaces) {
+      ctx.addIssue({ code: 'custom', path: ['servers', i, 'address'], message: `server ${s.name} needs an address, or set multicast.interface for all servers` });
+    }
+    counts.add(networkSpecs(d, s).length);
+  });
+  if (counts.size > 1) {
+    ctx.addIssue({ code: 'custom', path: ['servers'], message: `every server needs the same number of networks (found ${[...counts].sort().join(' and ')}): give each the same number of addresses, or use multicast.interfaces` });
   }
 });
+
+/**
+ * What names server `s`'s card on each network, in order: its `addresses`, its `address`, or
+ * the domain's `multicast.interfaces` or `multicast.interface` (addresses or CIDR blocks).
+ */
+export function networkSpecs(d: { multicast: { interface?: string | undefined; interfaces?: string[] | undefined } }, s: { address?: string | undefined; addresses?: string[] | undefined }): string[] {
+  return s.addresses ?? (s.address ? [s.address] : d.multicast.interfaces ?? (d.multicast.interface ? [d.multicast.interface] : []));
+}
 
 export type DomainConfig = z.infer<typeof domainSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;

@@ -208,7 +208,7 @@ export class Engine {
   private readonly blackoutUntil: number;
   private supportedOnce: boolean;
   /** The last heartbeat number heard from each peer (lost heartbeats raise awareness). */
-  private readonly lastN = new Map<string, { boot: number; n: number }>();
+  private readonly lastN = new Map<string, { boot: number; n: number; at: number }>();
 
   constructor(cfg: EngineConfig, persisted: PersistedState, now: number) {
     this.cfg = cfg;
@@ -1107,12 +1107,16 @@ export class Engine {
     }
   }
 
-  /** Awareness counts lost heartbeats too: two or more missing in a row from one peer raise it (Lifeguard). */
+  /**
+   * Awareness counts lost heartbeats too (Lifeguard): two or more missing in a row from a peer
+   * heard within the failure timeout raise it. A peer back after a longer silence was cut off or
+   * restarted; its gap is no sign of a lossy network.
+   */
   private countLost(msg: Heartbeat, now: number): void {
     if (msg.n === undefined || msg.boot === undefined) return;
     const last = this.lastN.get(msg.from);
-    this.lastN.set(msg.from, { boot: msg.boot, n: msg.n });
-    if (last && last.boot === msg.boot && msg.n - last.n >= 3) this.raiseAwareness(now);
+    this.lastN.set(msg.from, { boot: msg.boot, n: msg.n, at: now });
+    if (last && last.boot === msg.boot && msg.n - last.n >= 3 && now - last.at < this.cfg.timings.failureTimeoutMs) this.raiseAwareness(now);
   }
 
   /** What a heartbeat says about supports: one naming this server counts for it; the supported Active's renews ours. */

@@ -6,6 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { decode, DROP_REASONS, encode, type DomainKeys, type DropReason } from './codec';
+import { LinkTracker, type LinkView } from './links';
 import { ReplayGuard } from './replay';
 import type { Heartbeat } from '../engine/types';
 import type { HeartbeatTransport } from '../node/driver';
@@ -20,8 +21,13 @@ const MISCONFIGURATION_HINTS: Partial<Record<DropReason, string>> = {
 export interface MulticastOptions {
   group: string;
   port: number;
-  /** Local address of the card to send and receive on. */
-  interfaceAddress: string;
+  /**
+   * Local address of the card on each network to send and receive on (one to four): every
+   * heartbeat goes out on each, and a peer is alive when heard on any.
+   */
+  interfaceAddresses: string[];
+  /** The prefix length of each of those addresses (which network a datagram came in on). */
+  prefixes?: number[];
   ttl: number;
   keys: DomainKeys;
   self: string;
@@ -52,10 +58,14 @@ export class MulticastTransport implements HeartbeatTransport {
   private readonly recent: Buffer[] = [];
 
   private servers: ReadonlySet<string>;
+  private readonly links: LinkTracker;
+  /** Send-only sockets of the second and further networks (the first network's socket also receives). */
+  private readonly extra: Socket[] = [];
 
   private constructor(private readonly socket: Socket, private readonly opts: MulticastOptions) {
     this.servers = opts.servers;
     this.guard = new ReplayGuard(opts.holdIncarnationMs ?? 0);
+    this.links = new LinkTracker(opts.interfaceAddresses, opts.prefixes);
   }
 
   /** This boot's number (its heartbeats name it, so they are told apart from an earlier run's). */
@@ -63,13 +73,14 @@ export class MulticastTransport implements HeartbeatTransport {
     return this.opts.incarnation;
   }
 
-  static open(opts: MulticastOptions): Promise<MulticastTransport> {
+  static async open(opts: MulticastOptions): Promise<MulticastTransport> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
     const t = new MulticastTransport(socket, opts);
-    return new Promise((resolvePromise, reject) => {
+    const [first, ...others] = opts.interfaceAddresses;
+    await new Promise<void>((resolvePromise, reject) => {
       const fail = (err: Error) => {
         socket.close();
-        reject(new Error(`cannot open multicast ${opts.group}:${opts.port} on ${opts.interfaceAddress}: ${err.message}`));
+        reject(new Error(`cannot open multicast ${opts.group}:${opts.port} on ${opts.interfaceAddresses.join(', ')}: ${err.message}`));
       };
       socket.once('error', fail);
       socket.on('message', (buf, rinfo) => t.onDatagram(buf, rinfo.address));
@@ -77,8 +88,8 @@ export class MulticastTransport implements HeartbeatTransport {
       const bindAddress = process.platform === 'linux' ? opts.group : '0.0.0.0';
       socket.bind({ port: opts.port, address: bindAddress, exclusive: false }, () => {
         try {
-          socket.addMembership(opts.group, opts.interfaceAddress);
-          socket.setMulticastInterface(opts.interfaceAddress);
+          for (const a of opts.interfaceAddresses) socket.addMembership(opts.group, a);
+          socket.setMulticastInterface(first!);
           socket.setMulticastTTL(opts.ttl);
           socket.setMulticastLoopback(true);
         } catch (e) {
@@ -87,9 +98,23 @@ export class MulticastTransport implements HeartbeatTransport {
         }
         socket.off('error', fail);
         socket.on('error', (err) => opts.onSendError(err));
-        resolvePromise(t);
+        resolvePromise();
       });
     });
+    for (const address of others) {
+      try {
+        t.extra.push(await sendSocket(address, opts.ttl, opts.onSendError));
+      } catch (e) {
+        await t.close();
+        throw new Error(`cannot send multicast on ${address}: ${(e as Error).message}`);
+      }
+    }
+    return t;
+  }
+
+  /** Each network's state for `peer` (heard within `timeoutMs`). */
+  linksOf(peer: string, timeoutMs: number): LinkView[] {
+    return this.links.links(peer, performance.now(), timeoutMs);
   }
 
   /** The domain's server list changed (a new revision): heartbeats from others are dropped from now on. */
@@ -99,16 +124,22 @@ export class MulticastTransport implements HeartbeatTransport {
 
   /** Joins the group again after the card lost and regained its address. */
   rejoin(): void {
-    try {
-      this.socket.dropMembership(this.opts.group, this.opts.interfaceAddress);
-    } catch {
-      // the membership died with the address; nothing to drop
+    for (const address of this.opts.interfaceAddresses) {
+      try {
+        this.socket.dropMembership(this.opts.group, address);
+      } catch {
+        // the membership died with the address; nothing to drop
+      }
+      try {
+        this.socket.addMembership(this.opts.group, address);
+      } catch (e) {
+        this.warnOnce(`multicast:${address}`, `cannot join ${this.opts.group} on ${address}: ${(e as Error).message}`);
+      }
     }
     try {
-      this.socket.addMembership(this.opts.group, this.opts.interfaceAddress);
-      this.socket.setMulticastInterface(this.opts.interfaceAddress);
+      this.socket.setMulticastInterface(this.opts.interfaceAddresses[0]!);
     } catch (e) {
-      this.warnOnce('multicast', `cannot join ${this.opts.group} on ${this.opts.interfaceAddress}: ${(e as Error).message}`);
+      this.warnOnce('multicast', `cannot send on ${this.opts.interfaceAddresses[0]}: ${(e as Error).message}`);
     }
   }
 
@@ -120,6 +151,8 @@ export class MulticastTransport implements HeartbeatTransport {
     this.socket.send(buf, this.opts.port, this.opts.group, (err) => {
       if (err) this.opts.onSendError(err);
     });
+    // The other networks: a failure there is a link fault (status), not local trouble.
+    for (const s of this.extra) s.send(buf, this.opts.port, this.opts.group, () => undefined);
   }
 
   /**
@@ -134,8 +167,8 @@ export class MulticastTransport implements HeartbeatTransport {
     return { ...this.counts };
   }
 
-  close(): Promise<void> {
-    return new Promise((r) => this.socket.close(() => r()));
+  async close(): Promise<void> {
+    await Promise.all([this.socket, ...this.extra].map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 
   /** The receive path: never throws, counts every drop. */
@@ -161,8 +194,11 @@ export class MulticastTransport implements HeartbeatTransport {
       return this.drop('unknown-sender');
     }
     const now = performance.now();
+    // The same datagram over another network: it shows that network works, and is delivered once.
+    if (this.links.arrived(msg.from, incarnation, seq, this.links.networkOf(from), now)) return;
     const replay = this.guard.check(msg.from, incarnation, seq, now);
     if (replay) return this.drop(replay);
+    this.links.delivered(msg.from, incarnation, seq);
     const rival = this.guard.rival(msg.from, now);
     if (rival !== null) {
       this.warnOnce(`clone:${msg.from}`, `two processes call themselves "${msg.from}": boot ${incarnation} at ${from}, which this server follows, and boot ${rival}, started later: ` +
@@ -193,4 +229,25 @@ export class MulticastTransport implements HeartbeatTransport {
     this.warned.add(key);
     this.opts.onWarning('network', detail);
   }
+}
+
+/** A socket that only sends multicast out of the card with `address` (its datagrams carry that source address). */
+function sendSocket(address: string, ttl: number, onError: (err: Error) => void): Promise<Socket> {
+  const s = createSocket({ type: 'udp4' });
+  return new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind({ port: 0, address }, () => {
+      try {
+        s.setMulticastInterface(address);
+        s.setMulticastTTL(ttl);
+      } catch (e) {
+        s.close();
+        reject(e as Error);
+        return;
+      }
+      s.off('error', reject);
+      s.on('error', onError);
+      resolve(s);
+    });
+  });
 }

@@ -1,5 +1,6 @@
 /** Finding the local address of the redundancy network card (cheap: os.networkInterfaces, no shell). */
 import { networkInterfaces } from 'node:os';
+import { ipv4ToInt as toInt } from '../net/links';
 
 export function localIPv4Addresses(): string[] {
   const out: string[] = [];
@@ -9,8 +10,12 @@ export function localIPv4Addresses(): string[] {
   return out;
 }
 
-function toInt(addr: string): number {
-  return addr.split('.').reduce((n, o) => ((n << 8) | Number(o)) >>> 0, 0);
+/** The prefix length of local address `address` (24 for a /24 card), 32 when unknown. */
+export function prefixOf(address: string): number {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && a.address === address && a.cidr) return Number(a.cidr.split('/')[1]);
+  }
+  return 32;
 }
 
 /** `spec` is an address or a CIDR block; returns the matching local address, or null. */

@@ -16,6 +16,7 @@ import { loadSecret } from '../domain/secret';
 import { Engine, engineConfigOf } from '../engine/engine';
 import type { EngineConfig, Heartbeat, NodeInfo } from '../engine/types';
 import { deriveKeys } from '../net/codec';
+import type { LinkView } from '../net/links';
 import { MulticastTransport } from '../net/transport';
 import { OpcuaThread } from '../opcua/thread';
 import { loadProbeLibraries, ProbeRunner } from '../probes/runner';
@@ -31,9 +32,10 @@ import { AdminServer } from './admin-server';
 import { cloneGuards } from './clones';
 import { realClock } from './clock';
 import { EngineDriver } from './driver';
-import { localIPv4Addresses, resolveInterface } from './interfaces';
+
 import { releaseLock, takeLock } from './lock';
 import { createLogger } from './log';
+import { Networks } from './networks';
 import { nodePaths, type NodePaths } from './paths';
 import { FileStateStore } from './state-store';
 import { contractApi, statusView } from './status';
@@ -45,6 +47,7 @@ export class DuplexNode {
   private admin!: AdminServer;
   private runtime!: Supervisor;
   private guardian: GuardianClient | null = null;
+  private networks!: Networks;
   private sync!: DomainSync;
   private probes: ProbeRunner | null = null;
   private opcua: OpcuaThread | null = null;
@@ -96,11 +99,8 @@ export class DuplexNode {
     const { secret, warning } = loadSecret(domainPath(this.domain, cfg.secretFile));
     if (warning) this.log.warn('security', warning);
     const decl = cfg.servers.find((s) => s.name === this.server)!;
-    const spec = decl.address ?? cfg.multicast.interface!;
-    const address = resolveInterface(spec);
-    if (!address) {
-      throw new Error(`the redundancy network card ${spec} (from ${decl.address ? `servers[${this.server}].address` : 'multicast.interface'}) is not an address of this machine; its IPv4 addresses are ${localIPv4Addresses().join(', ')}`);
-    }
+    const networks = (this.networks = new Networks(cfg, this.server));
+    const address = networks.first;
 
     this.runtime = new Supervisor(
       (cfg.runtime?.processes ?? []).map((p): ProcessSpec => ({
@@ -135,7 +135,8 @@ export class DuplexNode {
     this.transport = await MulticastTransport.open({
       group: cfg.multicast.group,
       port: cfg.multicast.port,
-      interfaceAddress: address,
+      interfaceAddresses: networks.addresses,
+      prefixes: networks.prefixes,
       ttl: cfg.multicast.ttl,
       keys: deriveKeys(cfg.domain, secret),
       self: this.server,
@@ -158,9 +159,8 @@ export class DuplexNode {
       if (!back) this.log.warn('runtime', `cannot take Active term ${term} back now (${this.engine.status(realClock.now()).reason}); stopping the runtime the guardian kept`);
       void this.runtime.setMode(back ? 'active' : 'stopped');
     }
-    const link = { up: () => localIPv4Addresses().includes(address), detail: address };
     this.driver = new EngineDriver(this.engine, {
-      clock: realClock, transport: this.transport, runtime: this.runtime, store, link, log: this.log, lease: guardian,
+      clock: realClock, transport: this.transport, runtime: this.runtime, store, link: networks, log: this.log, lease: guardian,
       onFatal: (message) => void this.stop().then(() => this.onFatal(message)),
     }, this.server);
     this.driver.onRoleChange((e) => this.probes?.setMaintenance(e.to === 'maintenance'));
@@ -171,7 +171,7 @@ export class DuplexNode {
     this.admin = await AdminServer.start(this.paths.admin, this.uiApi());
 
     this.log.info('start', `Duplex ${VERSION} node for server ${this.server} (${decl.role}) of domain ${cfg.domain}, pid ${process.pid}, ` +
-      `multicast ${cfg.multicast.group}:${cfg.multicast.port} on ${address}, admin API 127.0.0.1:${this.admin.endpoint.port}, epoch ${persisted.epoch}` +
+      `multicast ${cfg.multicast.group}:${cfg.multicast.port} on ${networks.detail}, admin API 127.0.0.1:${this.admin.endpoint.port}, epoch ${persisted.epoch}` +
       (cfg.runtime ? `, runtime ${cfg.runtime.processes.map((p) => `${p.name} (${p.runOn})`).join(', ')}${cfg.runtime.confirmResume ? ', confirmResume' : ''}` : ', no runtime declared'));
     if (this.engine.currentRole === 'maintenance') this.log.info('role', `maintenance (${this.driver.status().reason})`);
 
@@ -188,13 +188,8 @@ export class DuplexNode {
     this.probes.start();
 
     if (cfg.opcuaServer) {
-      this.opcua = await OpcuaThread.start({
-        port: cfg.opcuaServer.port,
-        domain: cfg.domain,
-        server: this.server,
-        servers: cfg.servers.map((s) => s.name),
-        pkiDir: join(this.paths.dir, 'pki'),
-      }, (why) => {
+      const pkiDir = join(this.paths.dir, 'pki');
+      this.opcua = await OpcuaThread.start({ port: cfg.opcuaServer.port, domain: cfg.domain, server: this.server, servers: cfg.servers.map((s) => s.name), pkiDir }, (why) => {
         this.opcua = null;
         this.log.error('opcua', `the OPC UA endpoint stopped: ${why}; OPC UA clients cannot see this server until the node restarts`);
       });
@@ -203,7 +198,10 @@ export class DuplexNode {
       this.log.info('opcua', `OPC UA redundancy endpoint ${this.opcua.endpoint} (ServiceLevel follows the role and health)`);
     }
 
-    this.linkTimer = setInterval(() => this.driver.checkLink(), LINK_CHECK_INTERVAL_MS);
+    this.linkTimer = setInterval(() => {
+      this.driver.checkLink();
+      this.networks.check(this.peerLinks(), this.log);
+    }, LINK_CHECK_INTERVAL_MS);
     this.driver.start();
   }
 
@@ -258,8 +256,16 @@ export class DuplexNode {
       probes: this.probes?.status() ?? [],
       opcua: this.opcua ? { endpoint: this.opcua.endpoint, serviceLevel: this.serviceLevel() } : null,
       addresses: this.addresses,
+      links: this.peerLinks(),
+      linkFaults: this.networks.current(),
       events: this.driver.events(),
     });
+  }
+
+  /** Each peer's state on each network: heard within the failure timeout (stretched by awareness). */
+  private peerLinks(): { server: string; links: LinkView[] }[] {
+    const timeout = this.driver.status().effectiveTimeoutMs;
+    return this.domain.config.servers.filter((s) => s.name !== this.server).map((s) => ({ server: s.name, links: this.transport.linksOf(s.name, timeout) }));
   }
 
   /** The contract (ui/contract.ts), served by the admin API and by Electron over IPC. */

@@ -4,6 +4,7 @@
  * that `duplex status --json`, the admin API and the status window promise.
  */
 import type { EngineStatus, PeerStatus } from '../engine/types';
+import type { LinkView } from '../net/links';
 import type { ProbeStatus } from '../probes/score';
 import type { ProcessStatus, RuntimeStatus } from '../runtime/runtime';
 import type { SyncStatus } from '../sync/status';
@@ -23,6 +24,10 @@ export interface NodeParts {
   opcua: { endpoint: string; serviceLevel: number } | null;
   /** The address each peer's heartbeats come from. */
   addresses: ReadonlyMap<string, string>;
+  /** Each peer's state on each network. */
+  links: { server: string; links: LinkView[] }[];
+  /** Networks on which peers heard on another one are silent. */
+  linkFaults: string[];
   events: RoleEvent[];
 }
 
@@ -40,7 +45,7 @@ export function statusView(p: NodeParts): StatusView {
     effectiveTimeoutMs: e.effectiveTimeoutMs,
     linkUp: e.linkUp,
     pending: e.pending,
-    faults: [...e.faults],
+    faults: [...e.faults, ...p.linkFaults],
     quorum: {
       mode: e.quorum.mode, on: e.quorum.on, voters: [...e.quorum.voters], majority: e.quorum.majority, heard: [...e.quorum.heard],
       has: e.quorum.has, supports: e.quorum.supports, leaseMs: e.quorum.leaseMs, warning: e.quorum.warning,
@@ -54,7 +59,7 @@ export function statusView(p: NodeParts): StatusView {
     sync: syncView(p.sync),
     opcua: p.opcua ? { endpoint: p.opcua.endpoint, serviceLevel: p.opcua.serviceLevel } : null,
     restartNeeded: [...p.restartNeeded],
-    peers: e.peers.map((peer) => peerView(peer, p.addresses.get(peer.server) ?? null)),
+    peers: e.peers.map((peer) => peerView(peer, p.addresses.get(peer.server) ?? null, p.links.find((l) => l.server === peer.server)?.links ?? [])),
     dropped: { ...p.dropped },
     events: p.events.map((ev): EventView => ({ at: ev.at, from: ev.from, to: ev.to, epoch: ev.epoch, reason: ev.reason })),
     pid: p.pid,
@@ -83,7 +88,7 @@ function syncView(s: SyncStatus): SyncView {
   };
 }
 
-function peerView(p: PeerStatus, address: string | null): PeerView {
+function peerView(p: PeerStatus, address: string | null, links: LinkView[]): PeerView {
   const info = p.info;
   return {
     server: p.server,
@@ -99,6 +104,7 @@ function peerView(p: PeerStatus, address: string | null): PeerView {
     revision: info ? { n: info.rev.n, hash: info.rev.h } : null,
     sync: info ? info.sync : null,
     progress: info?.pct ?? null,
+    links: links.map((l) => ({ network: l.network, up: l.up, lastHeardMs: l.lastHeardMs })),
   };
 }
 

@@ -115,6 +115,8 @@ export interface PeerView {
   revision: { n: number; hash: string } | null;
   sync: SyncState | null;
   progress: number | null;
+  /** The peer on each of this server's networks (domain file order): heard within the failure timeout, and when last. */
+  links: { network: string; up: boolean; lastHeardMs: number | null }[];
 }
 
 /** Runtime crash loops counted on this server (Pacemaker's fail-count); `duplex clear` forgets them. */

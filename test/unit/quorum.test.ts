@@ -267,7 +267,7 @@ describe('quorum: the lease and the votes', () => {
     assert.ok(outs.flatMap((o) => o.effects).some((e) => e.kind === 'persist' && e.state.supported === true));
   });
 
-  it('two or more heartbeats lost in a row from a peer raise awareness; one does not', () => {
+  it('two or more heartbeats lost in a row from a peer raise awareness; one does not, nor a gap after a long silence', () => {
     const w = engine('w', MBW, { quorum: 'auto', boot: 1 });
     const from = (n: number, t: number) => w.receive({ kind: 'heartbeat', from: 'a', role: 'active', epoch: 3, maxEpoch: 3, eligible: true, awareness: 0, boot: 1, n }, t);
     from(1, 0);
@@ -275,5 +275,8 @@ describe('quorum: the lease and the votes', () => {
     assert.equal(w.status(400).awareness, 0);
     from(6, 1000); // n 4 and 5 lost
     assert.equal(w.status(1000).awareness, 1);
+    // Back after a silence longer than the failure timeout (cut off, not lossy): no raise.
+    from(30, 1000 + F + 10);
+    assert.equal(w.status(1000 + F + 10).awareness, 1);
   });
 });
