@@ -79,9 +79,9 @@ async function main(): Promise<void> {
   if (canRunNetns !== true) throw new Error(`bench:partition ${canRunNetns}`);
   const tag = process.pid % 10000;
   const shapes: Shape[] = [
-    { name: 'three servers', d: new NsDomain(`bq${tag}`, { a: { role: 'main', address: '10.231.91.1' }, b: { role: 'backup', address: '10.231.91.2' }, c: { role: 'inactive', address: '10.231.91.3' } }, '239.255.91.1'), third: 'c' },
-    { name: 'two servers + witness', d: new NsDomain(`bw${tag}`, { a: { role: 'main', address: '10.231.92.1' }, b: { role: 'backup', address: '10.231.92.2' }, w: { role: 'witness', address: '10.231.92.3' } }, '239.255.92.1'), third: 'w' },
-    { name: 'two servers, no witness', d: new NsDomain(`bp${tag}`, { a: { role: 'main', address: '10.231.93.1' }, b: { role: 'backup', address: '10.231.93.2' } }, '239.255.93.1'), third: null },
+    { name: 'three servers', d: new NsDomain(`bq${tag}`, { a: { role: 'main', addresses: ['10.231.91.1'] }, b: { role: 'backup', addresses: ['10.231.91.2'] }, c: { role: 'inactive', addresses: ['10.231.91.3'] } }, '239.255.91.1'), third: 'c' },
+    { name: 'two servers + witness', d: new NsDomain(`bw${tag}`, { a: { role: 'main', addresses: ['10.231.92.1'] }, b: { role: 'backup', addresses: ['10.231.92.2'] }, w: { role: 'witness', addresses: ['10.231.92.3'] } }, '239.255.92.1'), third: 'w' },
+    { name: 'two servers, no witness', d: new NsDomain(`bp${tag}`, { a: { role: 'main', addresses: ['10.231.93.1'] }, b: { role: 'backup', addresses: ['10.231.93.2'] } }, '239.255.93.1'), third: null },
   ];
   // Ctrl-C: stop the nodes and remove the namespaces before leaving.
   process.once('SIGINT', () => void Promise.all(shapes.map((s) => s.d.close())).then(() => process.exit(130)));

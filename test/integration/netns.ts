@@ -27,18 +27,21 @@ export const canRunNetns: true | string = (() => {
 
 export const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 
-/** A bridge namespace `br` joining one namespace per host (named by `nsOf`), each with its address. */
-export function bridge<H extends string>(br: string, hosts: Record<H, string>, nsOf: (h: H) => string): void {
+/**
+ * A bridge namespace `br` joining one namespace per host (named by `nsOf`), each with its
+ * address on card `card`. The host namespaces are made unless `hostsExist` (a second network).
+ */
+export function bridge<H extends string>(br: string, hosts: Record<H, string>, nsOf: (h: H) => string, card = 'eth0', hostsExist = false): void {
   ip('netns', 'add', br);
   ip('-n', br, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0');
   ip('-n', br, 'link', 'set', 'br0', 'up');
   for (const h of Object.keys(hosts) as H[]) {
-    ip('netns', 'add', nsOf(h));
-    ip('-n', br, 'link', 'add', `v-${h}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nsOf(h));
+    if (!hostsExist) ip('netns', 'add', nsOf(h));
+    ip('-n', br, 'link', 'add', `v-${h}`, 'type', 'veth', 'peer', 'name', card, 'netns', nsOf(h));
     ip('-n', br, 'link', 'set', `v-${h}`, 'master', 'br0', 'up');
-    ip('-n', nsOf(h), 'addr', 'add', `${hosts[h]}/24`, 'dev', 'eth0');
-    ip('-n', nsOf(h), 'link', 'set', 'eth0', 'up');
-    ip('-n', nsOf(h), 'link', 'set', 'lo', 'up');
+    ip('-n', nsOf(h), 'addr', 'add', `${hosts[h]}/24`, 'dev', card);
+    ip('-n', nsOf(h), 'link', 'set', card, 'up');
+    if (!hostsExist) ip('-n', nsOf(h), 'link', 'set', 'lo', 'up');
   }
 }
 
@@ -56,7 +59,8 @@ const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 
 export interface HostDecl {
   role: 'main' | 'backup' | 'inactive' | 'witness';
-  address: string;
+  /** Its address on each network (one bridge per network; card eth0 on the first, eth1 on the second…). */
+  addresses: string[];
 }
 
 /**
@@ -68,20 +72,25 @@ export class NsDomain {
   readonly file = join(this.dir, 'plant.yaml');
   readonly ledger = join(this.dir, 'ledger');
   private readonly procs = new Map<string, ChildProcess>();
-  private readonly br: string;
+  /** The bridge namespace of each network. */
+  private readonly bridges: string[];
 
   constructor(readonly tag: string, readonly hosts: Record<string, HostDecl>, group: string) {
-    this.br = `${tag}-br`;
-    bridge(this.br, Object.fromEntries(Object.entries(hosts).map(([h, d]) => [h, d.address])), (h) => this.ns(h));
-    // One table on the bridge for every cut and loss this domain's tests make.
-    execFileSync('ip', ['netns', 'exec', this.br, 'nft', '-f', '-'], {
-      input: 'table bridge duplex {\n  chain pass { type filter hook forward priority 0; policy accept; }\n}\n',
-      stdio: ['pipe', 'ignore', 'pipe'],
+    const networks = Object.values(hosts)[0]!.addresses.length;
+    this.bridges = Array.from({ length: networks }, (_, k) => `${tag}-br${k === 0 ? '' : k + 1}`);
+    this.bridges.forEach((br, k) => {
+      bridge(br, Object.fromEntries(Object.entries(hosts).map(([h, d]) => [h, d.addresses[k]!])), (h) => this.ns(h), `eth${k}`, k > 0);
+      // One table on each bridge for every cut and loss this domain's tests make.
+      execFileSync('ip', ['netns', 'exec', br, 'nft', '-f', '-'], {
+        input: 'table bridge duplex {\n  chain pass { type filter hook forward priority 0; policy accept; }\n}\n',
+        stdio: ['pipe', 'ignore', 'pipe'],
+      });
     });
     const port = 20_000 + Math.floor(Math.random() * 40_000);
     execFileSync('mkdir', ['-p', this.ledger]);
     writeFileSync(join(this.dir, 'duplex.secret'), newSecretText(), { mode: 0o600 });
-    const servers = Object.entries(hosts).map(([h, d]) => `  - { name: ${h}, role: ${d.role}, address: ${d.address} }`).join('\n');
+    const where = (d: HostDecl) => (d.addresses.length > 1 ? `addresses: [${d.addresses.join(', ')}]` : `address: ${d.addresses[0]}`);
+    const servers = Object.entries(hosts).map(([h, d]) => `  - { name: ${h}, role: ${d.role}, ${where(d)} }`).join('\n');
     writeFileSync(this.file, `domain: plant
 servers:
 ${servers}
@@ -116,7 +125,7 @@ ${END_LINE}
   async close(): Promise<void> {
     await Promise.all(Object.keys(this.hosts).map((h) => this.stop(h)));
     await sleep(500);
-    unbridge([this.br, ...Object.keys(this.hosts).map((h) => this.ns(h))]);
+    unbridge([...this.bridges, ...Object.keys(this.hosts).map((h) => this.ns(h))]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -159,13 +168,18 @@ ${END_LINE}
     return starts.length ? Math.max(...starts) : null;
   }
 
-  /** Takes host `h`'s bridge port down (cut off from all) or up again. */
-  isolate(h: string, cut: boolean): void {
-    ip('-n', this.br, 'link', 'set', `v-${h}`, cut ? 'down' : 'up');
+  /** Takes host `h`'s bridge port down (cut off from all) or up again, on every network or only network `k` (0: the first). */
+  isolate(h: string, cut: boolean, k?: number): void {
+    for (const br of k === undefined ? this.bridges : [this.bridges[k]!]) ip('-n', br, 'link', 'set', `v-${h}`, cut ? 'down' : 'up');
+  }
+
+  /** Cuts network `k` (0: the first) for every host. */
+  cutNetwork(k: number): void {
+    for (const h of Object.keys(this.hosts)) this.isolate(h, true, k);
   }
 
   private nft(...rule: string[]): void {
-    execFileSync('ip', ['netns', 'exec', this.br, 'nft', ...rule], { stdio: ['ignore', 'ignore', 'pipe'] });
+    for (const br of this.bridges) execFileSync('ip', ['netns', 'exec', br, 'nft', ...rule], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
 
   /** Drops everything between hosts a and b (both ways), while both still reach the others. */

@@ -21,8 +21,8 @@ describe('quorum in network namespaces: three servers, and two servers with a wi
   const both = <T>(fn: (d: NsDomain) => Promise<T>) => Promise.all([fn(three), fn(witness)]);
 
   before(async () => {
-    three = new NsDomain(`dq${tag}`, { a: { role: 'main', address: '10.231.81.1' }, b: { role: 'backup', address: '10.231.81.2' }, c: { role: 'inactive', address: '10.231.81.3' } }, '239.255.81.1');
-    witness = new NsDomain(`dw${tag}`, { a: { role: 'main', address: '10.231.82.1' }, b: { role: 'backup', address: '10.231.82.2' }, w: { role: 'witness', address: '10.231.82.3' } }, '239.255.82.1');
+    three = new NsDomain(`dq${tag}`, { a: { role: 'main', addresses: ['10.231.81.1'] }, b: { role: 'backup', addresses: ['10.231.81.2'] }, c: { role: 'inactive', addresses: ['10.231.81.3'] } }, '239.255.81.1');
+    witness = new NsDomain(`dw${tag}`, { a: { role: 'main', addresses: ['10.231.82.1'] }, b: { role: 'backup', addresses: ['10.231.82.2'] }, w: { role: 'witness', addresses: ['10.231.82.3'] } }, '239.255.82.1');
     three.startAll();
     witness.startAll();
     await both((d) => d.waitRoles({ a: 'active', b: 'standby', [third(d)]: 'inactive' }, 15_000));
@@ -102,4 +102,51 @@ describe('quorum in network namespaces: three servers, and two servers with a wi
       assert.deepEqual(d.overlaps(), []);
     });
   });
+});
+
+describe('heartbeats over two networks, in network namespaces', { skip: canRunNetns === true ? false : canRunNetns }, () => {
+  let d: NsDomain;
+  const NET1 = ['10.231.85.1', '10.231.85.2', '10.231.85.3'];
+  const NET2 = ['10.231.86.1', '10.231.86.2', '10.231.86.3'];
+
+  before(async () => {
+    d = new NsDomain(`dn${tag}`, {
+      a: { role: 'main', addresses: [NET1[0]!, NET2[0]!] }, b: { role: 'backup', addresses: [NET1[1]!, NET2[1]!] }, c: { role: 'inactive', addresses: [NET1[2]!, NET2[2]!] },
+    }, '239.255.85.1');
+    d.startAll();
+    await d.waitRoles({ a: 'active', b: 'standby', c: 'inactive' }, 15_000);
+  });
+
+  after(async () => {
+    await d?.close();
+  });
+
+  it('every peer is heard on both networks, and the copies are not counted as replays', async () => {
+    await sleep(1_000);
+    const a = d.status('a');
+    for (const p of a.peers) {
+      assert.deepEqual(p.links.map((l) => [l.network, l.up]), [[NET1[0], true], [NET2[0], true]], p.server);
+    }
+    assert.equal(a.dropped.replayed, 0);
+    assert.deepEqual(a.faults, []);
+  });
+
+  for (const k of [1, 0]) {
+    it(`network ${k + 1} of 2 cut: no role change, and a link fault in status naming it`, async () => {
+      const at = Date.now();
+      d.cutNetwork(k);
+      await sleep(3_000);
+      for (const h of ['a', 'b', 'c']) {
+        const s = d.status(h);
+        const mine = (k === 0 ? NET1 : NET2)[['a', 'b', 'c'].indexOf(h)]!;
+        assert.ok(s.faults.some((f) => f.startsWith(`network ${mine}: no heartbeat from`)), `${h}: ${JSON.stringify(s.faults)}`);
+        assert.ok(s.peers.every((p) => p.role !== 'unreachable' && p.links[k]!.up === false && p.links[1 - k]!.up), `${h}: ${JSON.stringify(s.peers.map((p) => p.links))}`);
+        assert.equal(s.dropped.replayed, 0);
+      }
+      d.heal();
+      await sleep(2_000);
+      assert.deepEqual(d.eventsSince(at), [], 'roles moved');
+      assert.deepEqual(d.status('a').faults, [], 'the fault ends once the network is back');
+    });
+  }
 });
