@@ -19,10 +19,13 @@ export function domainChanges(before: DomainConfig, after: DomainConfig, server:
   if (before.sync.port !== after.sync.port) restart.push('sync.port');
   const address = (c: DomainConfig) => c.servers.find((s) => s.name === server)?.address;
   if (address(before) !== address(after)) restart.push(`servers[${server}].address`);
+  const addresses = (c: DomainConfig) => c.servers.find((s) => s.name === server)?.addresses;
+  if (!same(addresses(before), addresses(after))) restart.push(`servers[${server}].addresses`);
   const live: string[] = [];
   if (!same(before.servers, after.servers)) live.push('servers');
   if (!same(before.timings, after.timings)) live.push('timings');
   if (before.failback !== after.failback) live.push('failback');
+  if (before.quorum !== after.quorum) live.push('quorum');
   if (!same(before.sync, after.sync)) live.push('sync');
   if (before.appVersion !== after.appVersion) live.push('appVersion');
   return { restart, live };

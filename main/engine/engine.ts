@@ -7,7 +7,7 @@
  * Time comes in as a number from a monotonic clock; the engine never reads a clock,
  * never does IO and never starts a timer.
  */
-import { AWARENESS_DECAY_MS, DEFAULT_FAILURE_RESET_MS, MAX_AWARENESS } from '../defaults';
+import { AWARENESS_DECAY_MS, DEFAULT_FAILURE_RESET_MS, leaseMs, MAX_AWARENESS } from '../defaults';
 import type { DomainConfig } from '../domain/schema';
 import { majorityEnd, majorityOf, noQuorumWarning, quorumInForce, supportEnd, votersOf } from './quorum';
 import type {
@@ -1481,7 +1481,7 @@ export class Engine {
   }
 
   private finish(now: number): Output {
-    if (this.dirty || now - this.lastSent >= this.cfg.timings.heartbeatIntervalMs) {
+    if (this.dirty || now - this.lastSent >= this.sendEvery(now)) {
       this.out.send.push(this.heartbeat(now));
       this.lastSent = now;
       this.dirty = false;
@@ -1490,10 +1490,21 @@ export class Engine {
     return this.out;
   }
 
+  /**
+   * The heartbeat interval; a quarter of it while the Active's lease has less than half of its
+   * length left (acknowledgements were lost): each heartbeat is one more chance for a voter to
+   * acknowledge, so random loss on the network does not end the lease.
+   */
+  private sendEvery(now: number): number {
+    const t = this.cfg.timings;
+    const short = this.quorumOn() && ACTIVE_ROLES.has(this.role) && this.leaseEnd() - now < leaseMs(t) / 2;
+    return short ? t.heartbeatIntervalMs / 4 : t.heartbeatIntervalMs;
+  }
+
   private computeWakeAt(now: number): number {
     const t = this.cfg.timings;
     const timeout = this.effectiveTimeout();
-    let at = this.lastSent + t.heartbeatIntervalMs;
+    let at = this.lastSent + this.sendEvery(now);
     const consider = (deadline: number) => {
       if (deadline > now && deadline < at) at = deadline;
     };
@@ -1514,6 +1525,7 @@ export class Engine {
       if (this.support && this.support.to !== this.cfg.self) consider(this.support.lockUntil);
       consider(this.blackoutUntil);
       if (ACTIVE_ROLES.has(this.role) || this.claiming) consider(this.leaseEnd());
+      if (ACTIVE_ROLES.has(this.role)) consider(this.leaseEnd() - leaseMs(t) / 2);
       if (this.claiming && this.role === 'starting') consider(this.claiming.since + t.failureTimeoutMs);
     }
     return at;

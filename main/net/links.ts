@@ -17,7 +17,8 @@ export interface LinkView {
 }
 
 export class LinkTracker {
-  private readonly recent = new Map<string, { incarnation: number; seqs: number[] }>();
+  /** Per sender: the datagrams delivered lately, each with the networks it has come in on (a bit each). */
+  private readonly recent = new Map<string, { incarnation: number; seqs: Map<number, number> }>();
   private readonly heard = new Map<string, (number | null)[]>();
 
   /** `networks`: this server's address on each network, in the domain file's order. */
@@ -34,24 +35,31 @@ export class LinkTracker {
     return Math.max(0, i);
   }
 
-  /** An authenticated datagram from `sender` came in on `network`: true when it is a copy of one already delivered. */
+  /**
+   * An authenticated datagram from `sender` came in on `network`: true when it is the first
+   * copy over this network of one already delivered from another network. A second copy over
+   * the same network is a replay, for the replay guard to count.
+   */
   arrived(sender: string, incarnation: number, seq: number, network: number, now: number): boolean {
     const times = this.heard.get(sender) ?? this.networks.map(() => null);
     times[network] = now;
     this.heard.set(sender, times);
     const r = this.recent.get(sender);
-    return r !== undefined && r.incarnation === incarnation && r.seqs.includes(seq);
+    const seen = r?.incarnation === incarnation ? r.seqs.get(seq) : undefined;
+    if (seen === undefined || seen & (1 << network)) return false;
+    r!.seqs.set(seq, seen | (1 << network));
+    return true;
   }
 
-  /** The datagram was delivered (the replay guard took it): its copies on other networks are recognised. */
-  delivered(sender: string, incarnation: number, seq: number): void {
+  /** The datagram was delivered (the replay guard took it) from `network`: its copies on the others are recognised. */
+  delivered(sender: string, incarnation: number, seq: number, network: number): void {
     let r = this.recent.get(sender);
     if (!r || r.incarnation !== incarnation) {
-      r = { incarnation, seqs: [] };
+      r = { incarnation, seqs: new Map() };
       this.recent.set(sender, r);
     }
-    r.seqs.push(seq);
-    if (r.seqs.length > REMEMBERED) r.seqs.shift();
+    r.seqs.set(seq, 1 << network);
+    if (r.seqs.size > REMEMBERED) r.seqs.delete(r.seqs.keys().next().value!);
   }
 
   /** Each network's state for `sender`; `timeoutMs`: silence after which a link is down. */

@@ -195,10 +195,11 @@ export class MulticastTransport implements HeartbeatTransport {
     }
     const now = performance.now();
     // The same datagram over another network: it shows that network works, and is delivered once.
-    if (this.links.arrived(msg.from, incarnation, seq, this.links.networkOf(from), now)) return;
+    const network = this.links.networkOf(from);
+    if (this.links.arrived(msg.from, incarnation, seq, network, now)) return;
     const replay = this.guard.check(msg.from, incarnation, seq, now);
     if (replay) return this.drop(replay);
-    this.links.delivered(msg.from, incarnation, seq);
+    this.links.delivered(msg.from, incarnation, seq, network);
     const rival = this.guard.rival(msg.from, now);
     if (rival !== null) {
       this.warnOnce(`clone:${msg.from}`, `two processes call themselves "${msg.from}": boot ${incarnation} at ${from}, which this server follows, and boot ${rival}, started later: ` +

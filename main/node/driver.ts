@@ -106,6 +106,9 @@ export interface Submitted {
   outcome: Promise<CommandOutcome>;
 }
 
+/** A majority's support that moved on by more than this is told to the guardian at once. */
+const QUORUM_RENEW_STEP_MS = 50;
+
 /** Role changes kept for status (the newest last). */
 const MAX_EVENTS = 50;
 
@@ -117,6 +120,8 @@ export class EngineDriver {
   private nextRequest = 1;
   /** What the last lease renewal said: release or not, Standby ready or not. */
   private leaseKind = '';
+  /** Until when the last renewal said the majority supports this server (quorum). */
+  private quorumRenewedUntil = -Infinity;
   private readonly waiters = new Map<number, { resolve: (r: CommandOutcome) => void; cancel: () => void }>();
   private readonly history: RoleEvent[] = [];
   private readonly listeners = new Set<(e: RoleEvent) => void>();
@@ -259,11 +264,15 @@ export class EngineDriver {
       }
     }
     // Renewed with every heartbeat, and at once when what the guardian would do if this node
-    // died changes (a Standby became ready, or the Active role began or ended).
-    const lease = this.engine.lease(this.now());
+    // died changes (a Standby became ready, or the Active role began or ended), or when
+    // acknowledgements moved the majority's support on (the guardian kills at its end).
+    const now = this.now();
+    const lease = this.engine.lease(now);
     const kind = `${lease.notice !== null}/${lease.standbyReady}`;
-    if (out.send.length || kind !== this.leaseKind) {
+    const quorumUntil = lease.quorumMs === null ? -Infinity : now + lease.quorumMs;
+    if (out.send.length || kind !== this.leaseKind || quorumUntil > this.quorumRenewedUntil + QUORUM_RENEW_STEP_MS) {
       this.leaseKind = kind;
+      this.quorumRenewedUntil = quorumUntil;
       try {
         this.ports.lease.renew(lease.notice, lease.standbyReady, lease.quorumMs);
       } catch (e) {

@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LinkTracker, linkFaults } from '../../main/net/links';
+import { domainChanges } from '../../main/domain/changes';
 import { domainSchema } from '../../main/domain/schema';
 
 describe('several networks', () => {
@@ -16,11 +17,14 @@ describe('several networks', () => {
   it('the copy of a delivered datagram from the other network is recognised (not a replay), and marks that link heard', () => {
     const t = new LinkTracker(['10.0.1.11', '192.168.5.11'], [24, 24]);
     assert.equal(t.arrived('b', 7, 1, 0, 1000), false);
-    t.delivered('b', 7, 1);
+    t.delivered('b', 7, 1, 0);
     assert.equal(t.arrived('b', 7, 1, 1, 1002), true);
+    // A second copy over a network it already came in on is a replay: the replay guard judges it.
+    assert.equal(t.arrived('b', 7, 1, 1, 1003), false);
+    assert.equal(t.arrived('b', 7, 1, 0, 1004), false);
     // A later datagram on the second network first: its copy on the first network is the duplicate.
     assert.equal(t.arrived('b', 7, 2, 1, 1200), false);
-    t.delivered('b', 7, 2);
+    t.delivered('b', 7, 2, 1);
     assert.equal(t.arrived('b', 7, 2, 0, 1201), true);
     // Another boot of the sender: nothing of the old one counts.
     assert.equal(t.arrived('b', 8, 2, 0, 1300), false);
@@ -60,5 +64,15 @@ describe('several networks', () => {
     assert.deepEqual(problems({ ...base, multicast: { interface: '10.0.1.0/24', interfaces: ['10.0.1.0/24'] }, servers: [{ name: 'a', role: 'main' }] }),
       ['set multicast.interface (one network) or multicast.interfaces (several), not both']);
     assert.match(problems({ ...base, multicast: { interfaces: ['a', 'b', 'c', 'd', 'e'] }, servers: [{ name: 'a', role: 'main' }] }).join('; '), /one to four networks/);
+  });
+});
+
+describe('a new revision with quorum or networks changed', () => {
+  it('quorum applies live; a server\'s addresses need a restart', () => {
+    const cfg = (over: Record<string, unknown>, addresses = ['10.0.1.11', '192.168.5.11']) => domainSchema.parse({
+      domain: 'plant', servers: [{ name: 'a', role: 'main', addresses }, { name: 'b', role: 'backup', addresses: ['10.0.1.12', '192.168.5.12'] }, { name: 'w', role: 'witness', addresses: ['10.0.1.13', '192.168.5.13'] }], ...over,
+    });
+    assert.deepEqual(domainChanges(cfg({}), cfg({ quorum: 'off' }), 'a'), { restart: [], live: ['quorum'] });
+    assert.deepEqual(domainChanges(cfg({}), cfg({}, ['10.0.1.21', '192.168.5.11']), 'a'), { restart: ['servers[a].addresses'], live: ['servers'] });
   });
 });
