@@ -200,8 +200,12 @@ export class Engine {
   private readonly sentAt = new Map<number, number>();
   private support: Backing | null = null;
   /** The supports naming this server and boot, by voter, with the awareness each was sent with. */
-  private readonly acks = new Map<string, { epoch: number; n: number; awareness: number }>();
+  private readonly acks = new Map<string, { epoch: number; n: number; ms: number }>();
   private claiming: Claim | null = null;
+  /** The first heartbeat of this server's current claim and term: supports of earlier ones count for nothing. */
+  private termFirstN = 1;
+  /** The majority's support ran out: the runtime is being killed, the term held until the guardian says it is dead. */
+  private fencing: string | null = null;
   /** A lease the guardian still held for a term taken back after a restart (until acks arrive). */
   private carriedLease = -Infinity;
   /** After a restart this server supports no one until its forgotten promises have run out. */
@@ -263,7 +267,7 @@ export class Engine {
     // With quorum the term goes on only under the lease the guardian still holds, until the voters' acknowledgements arrive.
     if (this.quorumOn() && !(leaseLeftMs > 0)) return false;
     this.carriedLease = now + leaseLeftMs;
-    this.setSupport({ to: this.cfg.self, epoch, boot: this.boot, n: 0, heardAt: now, lockUntil: Infinity, since: now });
+    this.setSupport({ to: this.cfg.self, epoch, boot: this.boot, n: 0, ms: 0, heardAt: now, lockUntil: Infinity, since: now });
     this.epoch = epoch;
     this.role = 'active';
     this.roleSince = now;
@@ -283,11 +287,20 @@ export class Engine {
    */
   reconfigure(cfg: EngineConfig, now: number): Output {
     this.begin();
+    const quorumBefore = this.quorumOn();
     this.cfg = cfg;
     this.index(cfg);
     const slot = cfg.servers.findIndex((s) => s.name === cfg.self);
     if (slot >= 0) this.slot = slot;
     for (const name of [...this.peers.keys()]) if (!this.decls.has(name) || name === cfg.self) this.peers.delete(name);
+    if (!quorumBefore && this.quorumOn() && ACTIVE_ROLES.has(this.role)) {
+      // Quorum just came into force (a witness added, quorum: off removed): the Active keeps its
+      // runtime for one lease while the voters' first acknowledgements come in.
+      this.termFirstN = this.sentN + 1;
+      this.acks.clear();
+      this.carriedLease = now + leaseMs(cfg.timings);
+      this.setSupport({ to: cfg.self, epoch: this.epoch, boot: this.boot, n: 0, ms: 0, heardAt: now, lockUntil: Infinity, since: now });
+    }
     this.dirty = true;
     this.evaluate(now);
     return this.finish(now);
@@ -690,11 +703,14 @@ export class Engine {
    */
   private fenced(now: number, why: string): void {
     if (!ACTIVE_ROLES.has(this.role)) return;
-    this.endTerm(now, why, `Active term ${this.epoch} ended: the guardian killed the runtime (${why}); `);
+    const lost = this.fencing;
+    this.endTerm(now, why, lost ? `Active term ${this.epoch} ended: ${lost}; the guardian killed the runtime; ` : `Active term ${this.epoch} ended: the guardian killed the runtime (${why}); `);
   }
 
   /** The runtime was killed, or is being killed: the Active term is over and this server follows. */
   private endTerm(now: number, why: string, reason: string): void {
+    this.fencing = null;
+    this.acks.clear();
     const d = this.deactivation;
     if (d?.request) this.done(d.request, false, `the runtime was fenced: ${why}`);
     this.deactivation = null;
@@ -778,7 +794,7 @@ export class Engine {
     this.checkCompatible(now);
     if (this.quorumOn()) {
       this.updateSupport(now);
-      if (ACTIVE_ROLES.has(this.role) && this.leaseEnd() <= now) return this.loseQuorum(now);
+      if (ACTIVE_ROLES.has(this.role) && this.fencing === null && this.leaseEnd() <= now) return this.loseQuorum(now);
       if (this.progressClaim(now)) return;
     } else {
       this.claiming = null;
@@ -891,7 +907,8 @@ export class Engine {
   }
 
   private evaluateDeactivating(now: number): void {
-    if (!this.runtimeReached) return;
+    // Fenced for a lost majority: the term ends only when the guardian says the runtime is dead.
+    if (!this.runtimeReached || this.fencing !== null) return;
     const d = this.deactivation ?? { to: null, then: 'follower' as const, request: null };
     this.deactivation = null;
     this.lastActiveHeardAt = Math.max(this.lastActiveHeardAt, now);
@@ -1123,8 +1140,8 @@ export class Engine {
   private noteSupport(msg: Heartbeat, now: number): void {
     if (!this.quorumOn()) return;
     const a = msg.ack;
-    if (a && a.to === this.cfg.self && a.boot === this.boot && this.voters().includes(msg.from)) {
-      this.acks.set(msg.from, { epoch: a.epoch, n: a.n, awareness: Math.min(msg.awareness, MAX_AWARENESS) });
+    if (a && a.to === this.cfg.self && a.boot === this.boot && a.n >= this.termFirstN && this.voters().includes(msg.from)) {
+      this.acks.set(msg.from, { epoch: a.epoch, n: a.n, ms: a.ms });
     } else {
       this.acks.delete(msg.from);
     }
@@ -1160,7 +1177,7 @@ export class Engine {
     if (this.support || this.claiming || now < this.blackoutUntil) return;
     if (active) {
       if (!ACTIVE_ROLES.has(active.hb.role)) return;
-      this.setSupport({ to: active.name, epoch: active.hb.epoch, boot: active.hb.boot ?? 0, n: active.hb.n ?? 0, heardAt: active.lastHeard, lockUntil: active.lastHeard + this.effectiveTimeout(), since: now });
+      this.setSupport({ to: active.name, epoch: active.hb.epoch, boot: active.hb.boot ?? 0, n: active.hb.n ?? 0, ms: 0, heardAt: active.lastHeard, lockUntil: active.lastHeard + this.effectiveTimeout(), since: now });
       return;
     }
     // A vote: the first candidate in precedence whose term is newer than any this server knows of.
@@ -1169,7 +1186,7 @@ export class Engine {
       .sort((a, b) => this.prec(a.name) - this.prec(b.name))[0];
     if (candidate) {
       const c = candidate.hb;
-      this.setSupport({ to: candidate.name, epoch: c.claim!, boot: c.boot ?? 0, n: c.n ?? 0, heardAt: candidate.lastHeard, lockUntil: candidate.lastHeard + this.effectiveTimeout(), since: now });
+      this.setSupport({ to: candidate.name, epoch: c.claim!, boot: c.boot ?? 0, n: c.n ?? 0, ms: 0, heardAt: candidate.lastHeard, lockUntil: candidate.lastHeard + this.effectiveTimeout(), since: now });
     }
   }
 
@@ -1187,7 +1204,10 @@ export class Engine {
     if (!this.claiming || this.claiming.epoch <= Math.max(this.maxEpoch, floor)) {
       const epoch = nextEpoch(Math.max(this.maxEpoch, floor), this.slot, this.cfg.servers.length);
       this.claiming = { epoch, cause, reason, since: now };
-      this.setSupport({ to: this.cfg.self, epoch, boot: this.boot, n: 0, heardAt: now, lockUntil: Infinity, since: now });
+      // Supports given to an earlier claim (maybe with this same epoch) count for nothing now.
+      this.termFirstN = this.sentN + 1;
+      this.acks.clear();
+      this.setSupport({ to: this.cfg.self, epoch, boot: this.boot, n: 0, ms: 0, heardAt: now, lockUntil: Infinity, since: now });
     } else {
       this.claiming.cause = cause;
       this.claiming.reason = reason;
@@ -1207,7 +1227,7 @@ export class Engine {
     const ahead = this.livePeers(now).some((p) => p.hb.claim !== undefined && p.hb.claim > this.maxEpoch && p.hb.eligible && this.declEligible(p.name) && this.prec(p.name) < this.prec(self));
     if (this.liveActive(now) || ahead || !this.canPromote(now) || ACTIVE_ROLES.has(this.role) || this.role === 'maintenance' || c.epoch <= this.maxEpoch) {
       this.claiming = null;
-      this.dirty = true;
+      if (this.support?.to === self) this.setSupport(null);
       return false;
     }
     // A main that finds no majority at start-up waits as a follower (one role change when it wins).
@@ -1236,7 +1256,7 @@ export class Engine {
       }
       const a = this.acks.get(v);
       const sent = a && a.epoch === epoch ? this.sentAt.get(a.n) : undefined;
-      if (a && sent !== undefined) ends.push(supportEnd(sent, a.awareness, this.cfg.timings));
+      if (a && sent !== undefined) ends.push(supportEnd(sent, a.ms, this.cfg.timings));
     }
     const end = majorityEnd(ends, majorityOf(this.voters().length));
     return this.claiming ? end : Math.max(end, this.carriedLease);
@@ -1246,17 +1266,29 @@ export class Engine {
   private supportsNow(v: string, now: number): boolean {
     const a = this.acks.get(v);
     const sent = a && a.epoch === (this.claiming?.epoch ?? this.epoch) ? this.sentAt.get(a.n) : undefined;
-    return sent !== undefined && supportEnd(sent, a!.awareness, this.cfg.timings) > now;
+    return sent !== undefined && supportEnd(sent, a!.ms, this.cfg.timings) > now;
   }
 
-  /** The majority's support ran out: the runtime is killed at once (fence) and this server follows. */
+  /**
+   * The majority's support ran out: the runtime is killed at once (fence). The term is held (the
+   * server is deactivating, its heartbeats still claim the term, it votes for no one) until the
+   * guardian says the runtime is dead; only then does it follow and release its voters.
+   */
   private loseQuorum(now: number): void {
     const voters = this.voters();
     const silent = voters.filter((v) => v !== this.cfg.self && !this.supportsNow(v, now));
     const why = `lost the majority's support: ${silent.join(', ')} acknowledged none of its recent heartbeats (${majorityOf(voters.length)} of ${voters.length} voters needed, itself included)`;
     this.carriedLease = -Infinity;
+    this.fencing = why;
     this.out.effects.push({ kind: 'fence', reason: why });
-    this.endTerm(now, why, `Active term ${this.epoch} ended: ${why}; the runtime was killed; `);
+    if (this.role === 'active') {
+      this.manualHold = true;
+      this.deactivation = { to: null, then: 'follower', request: null };
+      this.setRole(now, 'deactivating', `${why}: killing the runtime`);
+      this.wantRuntime(this.declEligible(this.cfg.self) ? 'standby' : 'stopped');
+    } else {
+      this.reason = `${why}: killing the runtime`;
+    }
   }
 
   private quorumStatus(now: number): QuorumStatus {
@@ -1555,7 +1587,7 @@ export class Engine {
     if (s && s.to !== this.cfg.self) {
       // What this acknowledgement promises, with the awareness it carries: no other support before then.
       s.lockUntil = Math.max(s.lockUntil, s.heardAt + this.effectiveTimeout());
-      hb.ack = { to: s.to, epoch: s.epoch, boot: s.boot, n: s.n };
+      hb.ack = { to: s.to, epoch: s.epoch, boot: s.boot, n: s.n, ms: Math.floor(s.lockUntil - s.heardAt) };
     }
     if (this.claiming) hb.claim = this.claiming.epoch;
     if (this.info) hb.info = this.info;

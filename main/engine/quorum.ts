@@ -30,13 +30,12 @@ export function leaseMarginMs(t: Pick<Timings, 'failureTimeoutMs'>): number {
 }
 
 /**
- * The support a voter gives with its acknowledgement of heartbeat `sentAt`: it votes for no one
- * else until it has not heard the Active for its failure timeout (stretched by its awareness),
- * counted from when it heard that heartbeat, which was after `sentAt`. The lease from it ends
- * the margin before that.
+ * The support a voter gives with its acknowledgement of the heartbeat built at `sentAt`: it
+ * votes for no one else for `promiseMs` after it heard that heartbeat, which was after
+ * `sentAt`. The lease from it ends the margin before that.
  */
-export function supportEnd(sentAt: number, awareness: number, t: Pick<Timings, 'failureTimeoutMs'>): number {
-  return sentAt + t.failureTimeoutMs * (1 + awareness) - leaseMarginMs(t);
+export function supportEnd(sentAt: number, promiseMs: number, t: Pick<Timings, 'failureTimeoutMs'>): number {
+  return sentAt + promiseMs - leaseMarginMs(t);
 }
 
 /** Until when `need` of the supports hold: the need-th latest end (-Infinity when fewer hold). */

@@ -90,14 +90,16 @@ export interface PersistedState {
 /**
  * A voter's support, carried in its heartbeats (quorum): it has heard heartbeat `n` of boot
  * `boot` of server `to`, which holds (or asks the voters for) Active term `epoch`. The voter
- * promises to support no one else until it has not heard `to` for its failure timeout, counted
- * from when it heard `n` (stretched by the awareness it sends with the support).
+ * promises to support no one else for `ms` milliseconds after it heard `n` (its failure
+ * timeout, stretched by its awareness): the promise travels with the support, so servers on
+ * different timings never disagree about it.
  */
 export interface Support {
   to: string;
   epoch: number;
   boot: number;
   n: number;
+  ms: number;
 }
 
 /** The only message: a snapshot of the sender's state, multicast every heartbeat interval and on every change. */

@@ -122,7 +122,8 @@ export class Guardian {
         this.renewed(msg.notice === null ? null : Buffer.from(msg.notice, 'base64'), msg.standbyReady, msg.quorumMs);
         return;
       case 'fence':
-        if (this.notice !== null || [...this.host.running.values()].some((p) => p.mode === 'active')) void this.fence(msg.reason);
+        // Every runtime process goes (a hook may have moved one into active mode); the node waits for the answer.
+        void this.fence(msg.reason);
         return;
       case 'start':
         if (msg.spec.mode === 'active' && this.fencedWhy !== null) {

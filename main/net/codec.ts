@@ -15,7 +15,7 @@
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { MAX_DATAGRAM_BYTES } from '../defaults';
-import { ROLES, type Heartbeat, type NodeInfo, type SyncState } from '../engine/types';
+import { ROLES, type Heartbeat, type NodeInfo, type Support, type SyncState } from '../engine/types';
 
 export const PROTOCOL_VERSION = 1;
 export const MSG_HEARTBEAT = 1;
@@ -109,6 +109,12 @@ function isInfo(v: unknown): v is NodeInfo {
     isInt(o.port) && (o.port as number) <= 65535;
 }
 
+function isSupport(v: unknown): v is Support {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return isName(o.to) && isInt(o.epoch) && isInt(o.boot) && isInt(o.n) && isInt(o.ms);
+}
+
 /** Shape check of an authenticated body; anything unexpected is malformed. */
 function asHeartbeat(v: unknown): Heartbeat | null {
   if (typeof v !== 'object' || v === null) return null;
@@ -118,6 +124,7 @@ function asHeartbeat(v: unknown): Heartbeat | null {
   if (!optional(o.wantId, isInt) || !optional(o.wantFrom, isName) || !optional(o.grantTo, isName) || !optional(o.grantEpoch, isInt)) return null;
   if (!optional(o.refuseTo, isName) || !optional(o.refuseId, isInt) || !optional(o.refuseReason, (x): x is string => isStr(x, 300))) return null;
   if (!optional(o.released, isName)) return null;
+  if (!optional(o.boot, isInt) || !optional(o.n, isInt) || !optional(o.claim, isInt) || !optional(o.ack, isSupport)) return null;
   if (!optional(o.info, isInfo) || !optional(o.health, (x): x is number => isInt(x) && x <= 255)) return null;
   return o as unknown as Heartbeat;
 }

@@ -156,7 +156,7 @@ export class DuplexNode {
     if (term !== null) {
       this.runtime.adopt(guardian.heldProcesses());
       const back = this.engine.resumeTerm(term, realClock.now(), guardian.termLeaseUntil - realClock.now());
-      if (!back) this.log.warn('runtime', `cannot take Active term ${term} back now (${this.engine.status(realClock.now()).reason}); stopping the runtime the guardian kept`);
+      if (!back) guardian.fence(`cannot take Active term ${term} back now (${this.engine.status(realClock.now()).reason}): killing the runtime the guardian kept`);
       void this.runtime.setMode(back ? 'active' : 'stopped');
     }
     this.driver = new EngineDriver(this.engine, {

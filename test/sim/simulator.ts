@@ -81,14 +81,22 @@ export const QUORUM: Faults = {
 };
 
 /**
- * Long clean partitions and nothing else: the side holding a majority of the voters, with a
- * server that may be Active, has an Active within the failover bound.
+ * Long partitions of every shape and nothing else (no loss, so no stretched timeouts): where
+ * the cut leaves two clean sides, the side holding a majority of the voters, with a server
+ * that may be Active, has an Active within the failover bound; and never two runtimes.
  */
 export const MAJORITY: Faults = {
   loss: 0, duplicate: 0.05, delayMinMs: 0, delayMaxMs: 20,
   partitions: true, pauses: false, crashes: false, linkLoss: false, commands: false, diskFailures: 0, versionSkew: false,
-  quorumOnly: true, partitionMaxMs: 8_000,
+  quorumOnly: true, partitionMaxMs: 8_000, shapes: true,
 };
+
+/**
+ * The longest a kill by the guardian takes in the simulation (SIGKILL, then waiting until the
+ * processes are gone): most of the 200 ms margin between the lease and the failure timeout,
+ * which the guardian's late timer (up to 20 ms here) shares.
+ */
+const KILL_MAX_MS = 150;
 
 /** Loss after the heal: a working LAN. */
 export const HEALED_LOSS = 0.005;
@@ -199,6 +207,8 @@ export class Simulation {
   private readonly r2: () => number;
   /** Links cut, one way each (`from>to`): partitions of every shape. */
   private cut = new Set<string>();
+  /** Counts every change of the cuts (a step planned for one partition is dropped after the next). */
+  private cuts = 0;
   /** The partition in force, when it is two clean sides (liveness is judged on those). */
   private sides: { since: number; groups: SimNode[][] } | null = null;
 
@@ -366,7 +376,8 @@ export class Simulation {
       link: { up: () => n.linkUp, detail: `${n.name}'s card` },
       lease: {
         renew: (notice, standbyReady, quorumMs) => this.renew(n, notice, standbyReady, quorumMs),
-        fence: (why) => this.fence(n, why),
+        // The guardian answers a fence once nothing runs, whatever it had to kill.
+        fence: (why) => this.fence(n, why, true),
       },
       log,
       onFatal: () => {
@@ -476,20 +487,29 @@ export class Simulation {
     });
   }
 
-  /** The guardian kills the runtime, then multicasts the release (if the node was Active) and tells the node. */
-  private fence(n: SimNode, why: string): void {
+  /**
+   * The guardian kills the runtime, which takes up to KILL_MAX_MS (SIGKILL, then waiting until the
+   * processes are gone), then multicasts the release (if the node was Active) and tells the
+   * node. `answer`: the node asked (a fence request), so it is told even when nothing ran.
+   */
+  private fence(n: SimNode, why: string, answer = false): void {
     const g = n.guardian;
-    if (g.fenced || (!n.runtimeActive && !g.notice)) return;
+    if (g.fenced || (!n.runtimeActive && !g.notice)) {
+      if (answer) this.onNode(n, () => n.driver?.observe({ kind: 'fenced', reason: why }));
+      return;
+    }
     g.fenced = true;
-    n.runtimeActive = false;
+    const notice = g.notice;
+    g.notice = null;
     this.stats.fences += 1;
     if (/majority/.test(why)) this.stats.quorumFences += 1;
-    this.trace(`${n.name}'s guardian killed the runtime: ${why}${g.notice ? `; releases Active term ${g.notice.epoch}` : ''}`);
-    if (g.notice) {
-      this.broadcast(n, g.notice);
-      g.notice = null;
-    }
-    this.onNode(n, () => n.driver?.observe({ kind: 'fenced', reason: why }));
+    this.schedule(this.now + this.r2() * KILL_MAX_MS, () => {
+      if (n.guardian !== g) return; // the machine went down meanwhile, and the runtime with it
+      n.runtimeActive = false;
+      this.trace(`${n.name}'s guardian killed the runtime: ${why}${notice ? `; releases Active term ${notice.epoch}` : ''}`);
+      if (notice) this.broadcast(n, notice);
+      this.onNode(n, () => n.driver?.observe({ kind: 'fenced', reason: why }));
+    });
   }
 
   /**
@@ -697,6 +717,7 @@ export class Simulation {
         this.schedule(t, () => this.partition());
         this.schedule(Math.min(t + d, end), () => {
           this.cut.clear();
+          this.cuts += 1;
           this.sides = null;
           this.trace('partition healed');
         });
@@ -804,8 +825,9 @@ export class Simulation {
       for (const g of groups) for (const h of groups) if (g !== h) for (const a of g) for (const b of h) cut(a, b);
     };
     this.cut.clear();
+    this.cuts += 1;
     this.sides = null;
-    const shape = this.opts.faults.shapes ? Math.floor(this.r2() * 5) : 0;
+    const shape = this.opts.faults.shapes ? Math.floor(this.r2() * 6) : 0;
     const nodes = this.nodes;
     const one = nodes[Math.floor(this.r2() * nodes.length)]!;
     const others = nodes.filter((x) => x !== one);
@@ -829,6 +851,21 @@ export class Simulation {
       const other = others[Math.floor(this.r2() * others.length)]!;
       split([[one], [other]]);
       what = `link ${one.name}-${other.name} cut`;
+    } else if (shape === 5) {
+      // In two steps: one link cut (one side stops hearing the other and may ask the voters),
+      // then a third server stops reaching the first one way (it still hears it).
+      const other = others[Math.floor(this.r2() * others.length)]!;
+      split([[one], [other]]);
+      const third = others.find((x) => x !== other);
+      if (third) {
+        const seq = this.cuts;
+        this.schedule(this.now + 500 + this.r2() * 1_500, () => {
+          if (this.cuts !== seq) return; // healed or cut otherwise meanwhile
+          this.cut.add(`${third.name}>${one.name}`);
+          this.trace(`partition: ${third.name} no longer reaches ${one.name} (one way)`);
+        });
+      }
+      what = `link ${one.name}-${other.name} cut, then ${third?.name ?? 'nobody'} to ${one.name} one way`;
     } else {
       const pairs: string[] = [];
       for (const a of nodes) for (const b of nodes) if (a !== b && this.r2() < 0.3) {

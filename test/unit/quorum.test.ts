@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { leaseMs } from '../../main/defaults';
 import type { Engine } from '../../main/engine/engine';
 import type { Effect, Heartbeat, ServerKind } from '../../main/engine/types';
-import { engine, T } from './harness';
+import { engine, hb, T } from './harness';
 
 const F = T.failureTimeoutMs;
 
@@ -16,8 +16,11 @@ class Net {
   readonly effects: { at: number; server: string; effect: Effect }[] = [];
   private readonly cut = new Set<string>();
   private inFlight: { at: number; to: string; msg: Heartbeat }[] = [];
+  private fences: { at: number; server: string; reason: string }[] = [];
   readonly down = new Set<string>();
   now = 0;
+  /** How long the guardian takes to kill a runtime and say so. */
+  fenceMs = 1;
 
   constructor(kinds: Record<string, ServerKind>, quorum: 'auto' | 'off' = 'auto') {
     for (const name of Object.keys(kinds)) this.engines.set(name, engine(name, kinds, { quorum, boot: 1 }));
@@ -40,7 +43,11 @@ class Net {
   }
 
   private out(server: string, o: { send: Heartbeat[]; effects: Effect[] }): void {
-    for (const effect of o.effects) this.effects.push({ at: this.now, server, effect });
+    for (const effect of o.effects) {
+      this.effects.push({ at: this.now, server, effect });
+      // The guardian: the runtime is dead `fenceMs` after the fence, and it says so.
+      if (effect.kind === 'fence') this.fences.push({ at: this.now + this.fenceMs, server, reason: effect.reason });
+    }
     for (const msg of o.send) {
       for (const to of this.engines.keys()) {
         if (to !== server && !this.cut.has(`${server}>${to}`)) this.inFlight.push({ at: this.now + 1, to, msg: structuredClone(msg) });
@@ -55,6 +62,9 @@ class Net {
       const due = this.inFlight.filter((d) => d.at <= this.now);
       this.inFlight = this.inFlight.filter((d) => d.at > this.now);
       for (const d of due) if (!this.down.has(d.to)) this.out(d.to, this.e(d.to).receive(d.msg, this.now));
+      const fenced = this.fences.filter((f) => f.at <= this.now);
+      this.fences = this.fences.filter((f) => f.at > this.now);
+      for (const f of fenced) this.out(f.server, this.e(f.server).observe({ kind: 'fenced', reason: f.reason }, this.now));
       if (this.now % 25 === 0) for (const [name, e] of this.engines) if (!this.down.has(name)) this.out(name, e.tick(this.now));
     }
   }
@@ -138,8 +148,10 @@ describe('quorum: partitions', () => {
     // Within the failure timeout, a vote's round trip and a tick.
     assert.ok(promoted <= cutAt + F + 100, `b promoted ${promoted - cutAt} ms after the cut`);
     assert.equal(net.e('a').currentRole, 'standby');
-    const stepDown = net.effects.find((x) => x.server === 'a' && x.at > cutAt && x.effect.kind === 'role')!.effect as Extract<Effect, { kind: 'role' }>;
-    assert.match(stepDown.reason, /Active term \d+ ended: lost the majority's support: b, w acknowledged none of its recent heartbeats \(2 of 3 voters needed, itself included\); the runtime was killed/);
+    const [fencing, stepDown] = net.effects.filter((x) => x.server === 'a' && x.at > cutAt && x.effect.kind === 'role').map((x) => x.effect as Extract<Effect, { kind: 'role' }>);
+    assert.equal(fencing!.to, 'deactivating');
+    assert.match(fencing!.reason, /^lost the majority's support: b, w acknowledged none of its recent heartbeats \(2 of 3 voters needed, itself included\): killing the runtime$/);
+    assert.match(stepDown!.reason, /^Active term \d+ ended: lost the majority's support: .*; the guardian killed the runtime; /);
     // The minority side never promotes, however long the cut lasts.
     net.run(cutAt + 20_000);
     assert.equal(net.e('a').currentRole, 'standby');
@@ -182,6 +194,53 @@ describe('quorum: partitions', () => {
     if (promoted !== null) assert.ok(promoted > fenced, `b promoted at ${promoted}, a fenced at ${fenced}`);
   });
 
+  it('an Active that lost its lease holds the term until the guardian confirms the kill: no voter it still reaches votes before', () => {
+    const net = settled();
+    net.fenceMs = 500; // a slow kill
+    const at = net.now;
+    net.setCut('a', 'b', true); // b hears no Active and asks the voters
+    net.setCut('w', 'a', true, true); // w still hears a, but a no longer hears w: a's lease runs out
+    net.run(at + 5000);
+    const fenced = net.when('a', (e) => e.kind === 'fence', at);
+    const ended = net.when('a', (e) => e.kind === 'role' && e.from === 'deactivating', at);
+    const promoted = net.when('b', (e) => e.kind === 'role' && e.to === 'active', at);
+    assert.ok(fenced !== null && ended !== null && promoted !== null, net.changes(at).join(', '));
+    assert.ok(ended >= fenced + 500, 'the term ended only once the kill was confirmed');
+    assert.ok(promoted > ended, `b promoted at ${promoted}, before a's runtime was confirmed dead at ${ended}`);
+  });
+
+  it('supports given to an earlier claim never count for a later one with the same epoch', () => {
+    const a = engine('a', MBW, { quorum: 'auto', boot: 7 });
+    const { claim } = firstClaim(a);
+    const vote = (n: number) => ({ kind: 'heartbeat' as const, from: 'w', role: 'inactive' as const, epoch: 0, maxEpoch: 0, eligible: false, awareness: 0, ack: { to: 'a', epoch: claim.claim!, boot: 7, n, ms: 3 * F } });
+    // An Active appears: a drops its claim; later it asks again for the same epoch.
+    a.receive(hb('b', 'active', 1, { maxEpoch: 1 }), 1000);
+    assert.equal(a.status(1000).quorum.supports, null);
+    let again: Heartbeat | undefined;
+    for (let t = 1025; !again && t < 1000 + 3 * F; t += 25) again = a.tick(t).send.find((m) => m.claim !== undefined);
+    assert.ok(again, 'a asks again once b is silent');
+    // The vote w gave to the first claim arrives late: it must not make a Active.
+    a.receive(vote(claim.n!), 2000 + F);
+    assert.notEqual(a.currentRole, 'active');
+    a.receive(vote(again.n!), 2000 + F + 1);
+    assert.equal(a.currentRole, 'active');
+  });
+
+  it('quorum coming into force on a running Active (a witness added) keeps its runtime while the acknowledgements come in', () => {
+    const net = new Net({ a: 'main', b: 'backup' });
+    net.run(3000);
+    assert.equal(net.e('a').currentRole, 'active');
+    const at = net.now;
+    const kinds = { a: 'main', b: 'backup', w: 'witness' } as const;
+    const cfg = (self: string) => ({ self, servers: Object.entries(kinds).map(([name, kind]) => ({ name, kind, maintenance: false })), failback: 'manual' as const, quorum: 'auto' as const, boot: 1, timings: T });
+    net.engines.set('w', engine('w', kinds, { quorum: 'auto', boot: 1 }, net.now));
+    for (const s of ['a', 'b']) net.e(s).reconfigure(cfg(s), net.now);
+    net.run(at + 5000);
+    assert.equal(net.when('a', (e) => e.kind === 'fence', at), null);
+    assert.deepEqual(net.changes(at).filter((c) => !c.startsWith('w:')), [], 'a and b keep their roles');
+    assert.equal(net.e('a').status(net.now).quorum.on, true);
+  });
+
   it('a server alone is in the minority: it never promotes, and activate says why', () => {
     const net = settled();
     const at = net.now;
@@ -208,12 +267,12 @@ describe('quorum: the lease and the votes', () => {
     const a = engine('a', MBW, { quorum: 'auto', boot: 7 });
     // Discovery over: a asks the voters for a term; b and w support it from that heartbeat on.
     const { claim, at: t0 } = firstClaim(a);
-    const ack = (from: string, awareness: number, at: number) => a.receive({ kind: 'heartbeat', from, role: 'standby', epoch: 0, maxEpoch: 0, eligible: from !== 'w', awareness, ack: { to: 'a', epoch: claim.claim!, boot: 7, n: claim.n! } }, at);
-    ack('b', 0, 950);
+    const ack = (from: string, ms: number, at: number) => a.receive({ kind: 'heartbeat', from, role: 'standby', epoch: 0, maxEpoch: 0, eligible: from !== 'w', awareness: 0, ack: { to: 'a', epoch: claim.claim!, boot: 7, n: claim.n!, ms } }, at);
+    ack('b', F, 950);
     assert.equal(a.currentRole, 'active');
     assert.equal(a.status(950).quorum.leaseMs, t0 + leaseMs(T) - 950);
-    // An acknowledgement with awareness 1 promises the failure timeout once more.
-    ack('w', 1, 960);
+    // A voter with awareness 1 promises twice the failure timeout.
+    ack('w', 2 * F, 960);
     assert.equal(a.status(960).quorum.leaseMs, t0 + F + leaseMs(T) - 960);
     // A voter that stops acknowledging takes its support away; the other holds it for a while.
     a.receive({ kind: 'heartbeat', from: 'w', role: 'inactive', epoch: 0, maxEpoch: 0, eligible: false, awareness: 0 }, 970);
@@ -223,13 +282,21 @@ describe('quorum: the lease and the votes', () => {
     const kinds = end.effects.map((e) => e.kind);
     assert.ok(kinds.includes('fence'), JSON.stringify(end.effects));
     assert.ok(kinds.indexOf('fence') < kinds.indexOf('runtime'));
+    // The term is held (its heartbeats still claim it, it votes for nobody) until the guardian says the runtime is dead.
+    assert.equal(a.currentRole, 'deactivating');
+    assert.equal(end.send.at(-1)?.role, 'deactivating');
+    a.observe({ kind: 'runtime', mode: 'standby' }, t0 + leaseMs(T) + 5);
+    assert.equal(a.currentRole, 'deactivating', 'the runtime reaching standby is not enough: the kill must be confirmed');
+    const done = a.observe({ kind: 'fenced', reason: 'killed' }, t0 + leaseMs(T) + 10);
     assert.equal(a.currentRole, 'standby');
+    const role = done.effects.find((e) => e.kind === 'role') as Extract<Effect, { kind: 'role' }>;
+    assert.match(role.reason, /Active term \d+ ended: lost the majority's support: b, w acknowledged none of its recent heartbeats .*; the guardian killed the runtime/);
   });
 
   it('an acknowledgement of another boot counts for nothing (a restarted node numbers its heartbeats afresh)', () => {
     const a = engine('a', MBW, { quorum: 'auto', boot: 8 });
     const { claim } = firstClaim(a);
-    a.receive({ kind: 'heartbeat', from: 'b', role: 'standby', epoch: 0, maxEpoch: 0, eligible: true, awareness: 0, ack: { to: 'a', epoch: claim.claim!, boot: 7, n: claim.n! } }, 950);
+    a.receive({ kind: 'heartbeat', from: 'b', role: 'standby', epoch: 0, maxEpoch: 0, eligible: true, awareness: 0, ack: { to: 'a', epoch: claim.claim!, boot: 7, n: claim.n!, ms: F } }, 950);
     assert.notEqual(a.currentRole, 'active');
   });
 
