@@ -144,11 +144,24 @@ ${END_LINE}
     }));
   }
 
-  waitRoles(want: Record<string, string>, ms: number): Promise<Record<string, string>> {
-    return waitFor(`${this.tag}: roles ${JSON.stringify(want)}`, ms, async () => {
-      const r = this.roles();
-      return Object.entries(want).every(([k, v]) => r[k] === v) ? r : undefined;
-    }, 100);
+  /** Waits for the roles; on a timeout the error names the roles last seen and each server's reason. */
+  async waitRoles(want: Record<string, string>, ms: number): Promise<Record<string, string>> {
+    let last: Record<string, string> = {};
+    try {
+      return await waitFor(`${this.tag}: roles ${JSON.stringify(want)}`, ms, async () => {
+        last = this.roles();
+        return Object.entries(want).every(([k, v]) => last[k] === v) ? last : undefined;
+      }, 100);
+    } catch (e) {
+      const why = Object.keys(this.hosts).map((h) => {
+        try {
+          return `${h}: ${this.status(h).reason}`;
+        } catch {
+          return `${h}: no answer`;
+        }
+      });
+      throw new Error(`${(e as Error).message}; last seen ${JSON.stringify(last)}; ${why.join('; ')}`);
+    }
   }
 
   /** Every server's role changes after wall time `since` (ms since 1970). */

@@ -114,7 +114,7 @@ describe('heartbeats over two networks, in network namespaces', { skip: canRunNe
       a: { role: 'main', addresses: [NET1[0]!, NET2[0]!] }, b: { role: 'backup', addresses: [NET1[1]!, NET2[1]!] }, c: { role: 'inactive', addresses: [NET1[2]!, NET2[2]!] },
     }, '239.255.85.1');
     d.startAll();
-    await d.waitRoles({ a: 'active', b: 'standby', c: 'inactive' }, 15_000);
+    await d.waitRoles({ a: 'active', b: 'standby', c: 'inactive' }, 30_000);
   });
 
   after(async () => {

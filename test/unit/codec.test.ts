@@ -63,6 +63,23 @@ describe('codec', () => {
     assert.equal(drop(Buffer.concat([signed, mac])), 'malformed');
   });
 
+  it('quorum fields: a well-formed support and claim pass; a malformed one is dropped as malformed', () => {
+    const ok: Heartbeat = { ...msg, boot: 7, n: 42, claim: 5, ack: { to: 'b', epoch: 4, boot: 9, n: 17, ms: 800 } };
+    const d = decode(encode({ incarnation: 1, seq: 1, msg: ok }, keys), keys);
+    assert.ok(d.ok);
+    assert.deepEqual(d.env.msg, ok);
+    const sign = (body: object) => {
+      const b = Buffer.from(JSON.stringify(body));
+      const head = Buffer.from(GOLDEN, 'hex').subarray(0, 22);
+      head.writeUInt16BE(b.length, 20);
+      const signed = Buffer.concat([head, b]);
+      return Buffer.concat([signed, createHmac('sha256', keys.macKey).update(signed).digest()]);
+    };
+    for (const bad of [{ ack: { to: 'b', epoch: 4, boot: 9, n: 17 } }, { ack: { to: 'b', epoch: 4, boot: 9, n: '17', ms: 800 } }, { claim: -1 }, { n: 1.5 }, { boot: 'x' }]) {
+      assert.equal(drop(sign({ ...msg, ...bad })), 'malformed', JSON.stringify(bad));
+    }
+  });
+
   it('refuses to encode a heartbeat over the datagram limit', () => {
     assert.throws(() => encode({ incarnation: 1, seq: 1, msg: { ...msg, refuseReason: 'x'.repeat(1300) } }, keys), /exceeds the 1200-byte/);
   });
