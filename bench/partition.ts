@@ -7,7 +7,8 @@
  * servers with a witness, and two servers alone (no quorum: today's behaviour, for comparison).
  * For each partition scenario: milliseconds of two runtimes at once, time from the cut to the
  * new Active, and moves of the Active role (median and p99 of the trials). Then random loss on
- * every link: moves of the Active role in each minute.
+ * every link: moves of the Active role in each minute. Last, three servers on two networks:
+ * one network cut at a time (`--networks-only` runs just that).
  */
 import { parseArgs } from 'node:util';
 import { readdirSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { sleep } from '../test/integration/cluster';
 import { canRunNetns, NsDomain } from '../test/integration/netns';
 import { percentile } from './stats';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '5' }, 'loss-minutes': { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { trials: { type: 'string', default: '5' }, 'loss-minutes': { type: 'string', default: '5' }, 'networks-only': { type: 'boolean' } } });
 const TRIALS = Number(values.trials);
 const LOSS_MINUTES = Number(values['loss-minutes']);
 
@@ -75,9 +76,33 @@ async function scenario(s: Shape, cut: (active: string, standby: string) => void
   return { overlapMs: takeOverlaps(s.d), toActiveMs: first === undefined ? null : first - at, moves: moves.length };
 }
 
+/** Three servers on two networks: each network cut for 5 s in turn. */
+async function networks(tag: number): Promise<void> {
+  const nets: Shape = {
+    name: 'three servers, two networks',
+    d: new NsDomain(`bn${tag}`, {
+      a: { role: 'main', addresses: ['10.231.94.1', '10.231.95.1'] }, b: { role: 'backup', addresses: ['10.231.94.2', '10.231.95.2'] }, c: { role: 'inactive', addresses: ['10.231.94.3', '10.231.95.3'] },
+    }, '239.255.94.1'),
+    third: 'c',
+  };
+  process.once('SIGINT', () => void nets.d.close().then(() => process.exit(130)));
+  try {
+    nets.d.startAll();
+    await settled(nets);
+    for (const k of [0, 1]) {
+      const trials: Trial[] = [];
+      for (let i = 0; i < TRIALS; i++) trials.push(await scenario(nets, () => nets.d.cutNetwork(k), 5_000));
+      report(`network ${k + 1} of 2 cut for 5 s, ${nets.name}`, trials);
+    }
+  } finally {
+    await nets.d.close();
+  }
+}
+
 async function main(): Promise<void> {
   if (canRunNetns !== true) throw new Error(`bench:partition ${canRunNetns}`);
   const tag = process.pid % 10000;
+  if (values['networks-only']) return networks(tag);
   const shapes: Shape[] = [
     { name: 'three servers', d: new NsDomain(`bq${tag}`, { a: { role: 'main', addresses: ['10.231.91.1'] }, b: { role: 'backup', addresses: ['10.231.91.2'] }, c: { role: 'inactive', addresses: ['10.231.91.3'] } }, '239.255.91.1'), third: 'c' },
     { name: 'two servers + witness', d: new NsDomain(`bw${tag}`, { a: { role: 'main', addresses: ['10.231.92.1'] }, b: { role: 'backup', addresses: ['10.231.92.2'] }, w: { role: 'witness', addresses: ['10.231.92.3'] } }, '239.255.92.1'), third: 'w' },
@@ -119,6 +144,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(shapes.map((s) => s.d.close()));
   }
+  await networks(tag);
 }
 
 main().catch((e: Error) => {

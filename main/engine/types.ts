@@ -3,7 +3,7 @@
  * Pure data; no IO anywhere in engine/.
  */
 import type { Timings } from '../defaults';
-import type { Command as AnyCommand } from '../ui/contract';
+import type { Command as AnyCommand, QuorumView } from '../ui/contract';
 
 /** Roles a server shows. `starting`, `activating` and `deactivating` are transitional. */
 export type Role =
@@ -290,21 +290,5 @@ export interface EngineStatus {
   peers: PeerStatus[];
 }
 
-export interface QuorumStatus {
-  mode: QuorumMode;
-  /** Quorum is in force: 3 or more voters and mode auto. */
-  on: boolean;
-  /** The voters (every server not set to maintenance in the domain file, and every witness), in domain-file order. */
-  voters: string[];
-  /** How many voters make a majority. */
-  majority: number;
-  /** The voters this server hears now, itself included. */
-  heard: string[];
-  /** This server hears a majority of the voters (with quorum off: true). */
-  has: boolean;
-  /** Whom this server supports, and (Active) for how much longer a majority supports it; null when none. */
-  supports: string | null;
-  leaseMs: number | null;
-  /** Without quorum: what a cut redundancy network does, and how to prevent it; null with quorum. */
-  warning: string | null;
-}
+/** Quorum as the engine sees it: the contract's view (ui/contract.ts), copied field by field into status. */
+export type QuorumStatus = QuorumView;

@@ -207,6 +207,9 @@ export class Simulation {
   private readonly r2: () => number;
   /** Links cut, one way each (`from>to`): partitions of every shape. */
   private cut = new Set<string>();
+  /** The networks the cut applies to (the domain has 1 or 2; every heartbeat goes out on each). */
+  private cutNets: number[] = [0];
+  readonly networks: number;
   /** Counts every change of the cuts (a step planned for one partition is dropped after the next). */
   private cuts = 0;
   /** The partition in force, when it is two clean sides (liveness is judged on those). */
@@ -241,6 +244,8 @@ export class Simulation {
     // A rolling upgrade: one main or backup server runs another application version for a while.
     const skew = opts.faults.versionSkew && this.r() < 0.3;
     this.skewed = skew ? `s${Math.floor(this.r() * 2)}` : null;
+    // Heartbeats over two networks in a third of the quorum domains.
+    this.networks = opts.faults.quorumOnly && this.r2() < 0.33 ? 2 : 1;
     this.skewUntil = skew ? 1_000 + this.r() * (this.chaosMs - 3_000) : -Infinity;
     for (const s of this.cfgBase.servers) {
       this.nodes.push({
@@ -256,7 +261,7 @@ export class Simulation {
   describe(): string {
     const skew = this.skewed ? `, ${this.skewed} on application version B until ${Math.round(this.skewUntil)} ms` : '';
     const loops = `, failureResetMs ${this.failureResetMs}${this.allCrashLoop ? ', every runtime crash-loops' : ''}`;
-    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), quorum ${this.quorumOn ? 'on' : 'off'}, failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms${skew}${loops}`;
+    return `${this.nodes.length} servers (${this.cfgBase.servers.map((s) => `${s.name}:${s.kind}`).join(' ')}), ${this.networks} network${this.networks > 1 ? 's' : ''}, quorum ${this.quorumOn ? 'on' : 'off'}, failback ${this.cfgBase.failback}, handover ${this.timings.handoverTimeoutMs} ms${skew}${loops}`;
   }
 
   // --------------------------------------------------------------- engine
@@ -554,22 +559,25 @@ export class Simulation {
     const f = this.opts.faults;
     for (const to of this.nodes) {
       if (to === from) continue;
-      const copies = this.r() < f.duplicate ? 2 : 1;
-      for (let c = 0; c < copies; c++) {
-        // A healed network still loses the odd datagram, but not one in twenty.
-        if (this.r() < (this.now >= this.healedAt ? Math.min(f.loss, HEALED_LOSS) : f.loss)) continue;
-        const delay = f.delayMinMs + this.r() * (f.delayMaxMs - f.delayMinMs);
-        this.schedule(this.now + delay, () => {
-          // Connectivity is judged on arrival: a partition or lost link drops what is in flight.
-          if (!from.linkUp || !to.linkUp || this.cut.has(`${from.name}>${to.name}`) || !to.driver) return;
-          this.onNode(to, () => {
-            const driver = to.driver;
-            if (!driver || to.guard.check(env.msg.from, env.incarnation, env.seq)) return;
-            if (env.msg.role === 'active' || env.msg.role === 'deactivating') to.lastActiveDelivered = this.now;
-            if (process.env.SIM_TRACE === '2') this.trace(`${to.name} <- ${env.msg.from} ${env.msg.role} e${env.msg.epoch} seq ${env.seq}`);
-            driver.receive(env.msg);
+      // One copy per network; the second to arrive is dropped by the replay guard, as the transport drops it.
+      for (let net = 0; net < this.networks; net++) {
+        const copies = this.r() < f.duplicate ? 2 : 1;
+        for (let c = 0; c < copies; c++) {
+          // A healed network still loses the odd datagram, but not one in twenty.
+          if (this.r() < (this.now >= this.healedAt ? Math.min(f.loss, HEALED_LOSS) : f.loss)) continue;
+          const delay = f.delayMinMs + this.r() * (f.delayMaxMs - f.delayMinMs);
+          this.schedule(this.now + delay, () => {
+            // Connectivity is judged on arrival: a partition or lost link drops what is in flight.
+            if (!from.linkUp || !to.linkUp || (this.cutNets.includes(net) && this.cut.has(`${from.name}>${to.name}`)) || !to.driver) return;
+            this.onNode(to, () => {
+              const driver = to.driver;
+              if (!driver || to.guard.check(env.msg.from, env.incarnation, env.seq)) return;
+              if (env.msg.role === 'active' || env.msg.role === 'deactivating') to.lastActiveDelivered = this.now;
+              if (process.env.SIM_TRACE === '2') this.trace(`${to.name} <- ${env.msg.from} ${env.msg.role} e${env.msg.epoch} seq ${env.seq}`);
+              driver.receive(env.msg);
+            });
           });
-        });
+        }
       }
     }
   }
@@ -827,6 +835,9 @@ export class Simulation {
     this.cut.clear();
     this.cuts += 1;
     this.sides = null;
+    // With two networks: both cut alike, or only one of them (the other still carries everything).
+    const both = this.networks === 1 || this.r2() < 0.6;
+    this.cutNets = both ? [...Array(this.networks).keys()] : [this.r2() < 0.5 ? 0 : 1];
     const shape = this.opts.faults.shapes ? Math.floor(this.r2() * 6) : 0;
     const nodes = this.nodes;
     const one = nodes[Math.floor(this.r2() * nodes.length)]!;
@@ -836,11 +847,11 @@ export class Simulation {
       const side = nodes.map(() => this.r() < 0.5);
       const groups = [nodes.filter((_, i) => side[i]), nodes.filter((_, i) => !side[i])];
       split(groups);
-      this.sides = { since: this.now, groups };
+      if (both) this.sides = { since: this.now, groups };
       what = groups.map((g) => g.map((x) => x.name).join(',')).join(' | ');
     } else if (shape === 1) {
       split([[one], others]);
-      this.sides = { since: this.now, groups: [[one], others] };
+      if (both) this.sides = { since: this.now, groups: [[one], others] };
       what = `${one.name} cut off from all`;
     } else if (shape === 2) {
       // A voter that bridges two sides which do not hear each other.
@@ -874,7 +885,7 @@ export class Simulation {
       }
       what = `one way: ${pairs.join(' ') || 'none'}`;
     }
-    this.trace(`partition: ${what}`);
+    this.trace(`partition: ${what}${this.networks > 1 ? ` on network ${this.cutNets.map((k) => k + 1).join(' and ')}` : ''}`);
   }
 
   /**
