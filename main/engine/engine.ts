@@ -210,7 +210,9 @@ export class Engine {
   private carriedLease = -Infinity;
   /** After a restart this server supports no one until its forgotten promises have run out. */
   private readonly blackoutUntil: number;
-  private supportedOnce: boolean;
+  /** The promise length last persisted, and when (see PersistedState.promiseMs). */
+  private promised: number;
+  private promisedAt: number;
   /** The last heartbeat number heard from each peer (lost heartbeats raise awareness). */
   private readonly lastN = new Map<string, { boot: number; n: number; at: number }>();
 
@@ -222,9 +224,10 @@ export class Engine {
     this.maxEpoch = persisted.epoch;
     this.maintenance = persisted.maintenance;
     this.boot = cfg.boot ?? 0;
-    this.supportedOnce = persisted.supported ?? false;
-    // A promise lasts at most the failure timeout stretched by the highest awareness.
-    this.blackoutUntil = this.supportedOnce ? now + cfg.timings.failureTimeoutMs * (1 + MAX_AWARENESS) : -Infinity;
+    this.promised = persisted.promiseMs ?? 0;
+    this.promisedAt = now;
+    // The previous process died after its last promise: from now, the longest one it made is over.
+    this.blackoutUntil = this.promised > 0 ? now + this.promised : -Infinity;
     // A reset time read back from the state file is at most failureResetMs away (the wall clock may have jumped).
     if (persisted.failures) this.failures = { ...persisted.failures, resetAt: Math.min(persisted.failures.resetAt, now + this.failureResetMs()) };
     this.roleSince = now;
@@ -1118,10 +1121,17 @@ export class Engine {
     if (s === null && this.support === null) return;
     this.support = s;
     this.dirty = true;
-    if (s && !this.supportedOnce) {
-      this.supportedOnce = true;
-      this.persist();
-    }
+  }
+
+  /**
+   * Keeps the promise length on disk before an acknowledgement that needs it goes out: at once
+   * when it grows; when it shrinks, only once the longer promises have run out.
+   */
+  private keepPromise(ms: number, now: number): void {
+    if (ms === this.promised || (ms < this.promised && now - this.promisedAt < this.promised)) return;
+    this.promised = ms;
+    this.promisedAt = now;
+    this.persist();
   }
 
   /**
@@ -1445,7 +1455,7 @@ export class Engine {
   private persist(): void {
     const state: PersistedState = { epoch: this.maxEpoch, maintenance: this.maintenance };
     if (this.failures) state.failures = { ...this.failures };
-    if (this.supportedOnce) state.supported = true;
+    if (this.promised > 0) state.promiseMs = this.promised;
     this.out.effects.push({ kind: 'persist', state });
   }
 
@@ -1588,6 +1598,7 @@ export class Engine {
       // What this acknowledgement promises, with the awareness it carries: no other support before then.
       s.lockUntil = Math.max(s.lockUntil, s.heardAt + this.effectiveTimeout());
       hb.ack = { to: s.to, epoch: s.epoch, boot: s.boot, n: s.n, ms: Math.floor(s.lockUntil - s.heardAt) };
+      this.keepPromise(Math.max(hb.ack.ms, this.effectiveTimeout()), now);
     }
     if (this.claiming) hb.claim = this.claiming.epoch;
     if (this.info) hb.info = this.info;

@@ -81,10 +81,11 @@ export interface PersistedState {
   /** Runtime crash loops still counted (absent: none; state files of older versions have none). */
   failures?: RuntimeFailures;
   /**
-   * This server has supported an Active or a candidate (quorum): after a restart it gives no
-   * support for the longest promise it could have made (it has forgotten whom it promised).
+   * The longest promise this server's acknowledgements may still be bound by (quorum, ms):
+   * after a restart it supports nobody for this long (it has forgotten whom it promised).
+   * Written when its promises grow, and when they shrink once the longer ones have run out.
    */
-  supported?: boolean;
+  promiseMs?: number;
 }
 
 /**

@@ -60,7 +60,7 @@ export class FileStateStore implements StateStore {
           if (file !== this.file) this.log.warn('state', `${this.file} was unreadable; using the previous version`);
           // Files written before crash loops were counted have no `failures`: none counted.
           const failures = readFailures(s.failures);
-          return { epoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation!, ...(failures ? { failures } : {}), ...(s.supported === true ? { supported: true } : {}) };
+          return { epoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation!, ...(failures ? { failures } : {}), ...(Number.isSafeInteger(s.promiseMs) && s.promiseMs! > 0 ? { promiseMs: s.promiseMs } : {}) };
         }
       } catch {
         // fall through to the previous version
@@ -75,7 +75,7 @@ export class FileStateStore implements StateStore {
     const stored: Omit<StoredState, 'failures'> & { failures?: StoredFailures } = { epoch: state.epoch, maintenance: state.maintenance, incarnation: this.incarnation };
     const f = state.failures;
     if (f) stored.failures = { count: f.count, last: f.last, resetAtWall: toWall(f.resetAt), banned: f.banned };
-    if (state.supported) stored.supported = true;
+    if (state.promiseMs) stored.promiseMs = state.promiseMs;
     try {
       writeFileAtomic(this.file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     } catch (e) {

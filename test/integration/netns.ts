@@ -4,7 +4,7 @@
  * bridge (one pair of hosts, one way, or random loss). Traffic stays inside these namespaces.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { END_LINE } from '../../main/domain/end';
@@ -106,8 +106,11 @@ ${END_LINE}
     return `${this.tag}-${h}`;
   }
 
+  /** Starts server `h`'s node; what it writes to stderr (a failed start) goes to `<dir>/<h>.err`. */
   start(h: string): void {
-    this.procs.set(h, spawn('ip', ['netns', 'exec', this.ns(h), process.execPath, CLI, 'run', '--domain', this.file, '--server', h], { stdio: 'ignore' }));
+    const err = openSync(join(this.dir, `${h}.err`), 'a');
+    this.procs.set(h, spawn('ip', ['netns', 'exec', this.ns(h), process.execPath, CLI, 'run', '--domain', this.file, '--server', h], { stdio: ['ignore', 'ignore', err] }));
+    closeSync(err);
   }
 
   startAll(): void {
@@ -157,7 +160,7 @@ ${END_LINE}
         try {
           return `${h}: ${this.status(h).reason}`;
         } catch {
-          return `${h}: no answer`;
+          return `${h}: no answer (${readFileSync(join(this.dir, `${h}.err`), 'utf8').trim().split('\n').at(-1) ?? 'nothing on stderr'})`;
         }
       });
       throw new Error(`${(e as Error).message}; last seen ${JSON.stringify(last)}; ${why.join('; ')}`);

@@ -321,7 +321,7 @@ describe('quorum: the lease and the votes', () => {
   });
 
   it('after a restart a server supports no one until its forgotten promises have run out', () => {
-    const w = engine('w', MBW, { quorum: 'auto', boot: 2, persisted: { epoch: 3, supported: true } });
+    const w = engine('w', MBW, { quorum: 'auto', boot: 2, persisted: { epoch: 3, promiseMs: 4 * F } });
     const vote = (t: number) => [...w.receive({ kind: 'heartbeat', from: 'b', role: 'standby', epoch: 0, maxEpoch: 3, eligible: true, awareness: 0, boot: 1, n: t, claim: 4 }, t).send, ...w.tick(t).send];
     for (let t = 0; t < 4 * F; t += 50) for (const m of vote(t)) assert.equal(m.ack, undefined, `supported ${m.ack?.to} at ${t}`);
     const later = vote(4 * F + 10);
@@ -331,7 +331,11 @@ describe('quorum: the lease and the votes', () => {
     const outs = [fresh.receive({ kind: 'heartbeat', from: 'b', role: 'standby', epoch: 0, maxEpoch: 0, eligible: true, awareness: 0, boot: 1, n: 1, claim: 1 }, 0), fresh.tick(0)];
     assert.ok(outs.flatMap((o) => o.send).some((m) => m.ack?.to === 'b'));
     // The first support is persisted, so the next restart keeps the blackout.
-    assert.ok(outs.flatMap((o) => o.effects).some((e) => e.kind === 'persist' && e.state.supported === true));
+    assert.ok(outs.flatMap((o) => o.effects).some((e) => e.kind === 'persist' && e.state.promiseMs === F));
+    // A longer promise (awareness raised) is persisted before it is sent.
+    const grown = fresh.observe({ kind: 'send-failed' }, 10);
+    assert.equal(grown.send.at(-1)?.ack?.ms, 2 * F);
+    assert.ok(grown.effects.some((e) => e.kind === 'persist' && e.state.promiseMs === 2 * F));
   });
 
   it('two or more heartbeats lost in a row from a peer raise awareness; one does not, nor a gap after a long silence', () => {
