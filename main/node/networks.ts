@@ -12,6 +12,8 @@ export class Networks implements LinkCheck {
   /** This server's address on each network. */
   readonly addresses: string[];
   private faults: string[] = [];
+  /** Whether each card had its address at the last check. */
+  private readonly present = new Map<string, boolean>();
 
   /** Throws, naming the field, when a network's card is not on this machine. */
   constructor(cfg: DomainConfig, server: string) {
@@ -43,8 +45,24 @@ export class Networks implements LinkCheck {
     return this.addresses.join(' and ');
   }
 
-  /** The link faults now; each one that begins or ends is logged. */
-  check(peers: { server: string; links: LinkView[] }[], log: Logger): string[] {
+  /**
+   * The link faults now; each one that begins or ends is logged. A card of one of several
+   * networks that lost its address and has it again: `rejoin` (the multicast group on it).
+   */
+  check(peers: { server: string; links: LinkView[] }[], log: Logger, rejoin: () => void): string[] {
+    const local = localIPv4Addresses();
+    for (const a of this.addresses) {
+      const here = local.includes(a);
+      const before = this.present.get(a);
+      this.present.set(a, here);
+      if (before === undefined || before === here || this.addresses.length < 2) continue;
+      if (here) {
+        log.info('network', `${a} is back; joining the multicast group on it again`);
+        rejoin();
+      } else {
+        log.warn('network', `${a} has gone from this machine; heartbeats go out on the other networks`);
+      }
+    }
     const now = linkFaults(this.addresses, peers);
     for (const f of now) if (!this.faults.includes(f)) log.warn('network', f);
     for (const f of this.faults) if (!now.includes(f)) log.info('network', `over: ${f}`);

@@ -200,7 +200,7 @@ export class DuplexNode {
 
     this.linkTimer = setInterval(() => {
       this.driver.checkLink();
-      this.networks.check(this.peerLinks(), this.log);
+      this.networks.check(this.peerLinks(), this.log, () => this.transport.rejoin());
     }, LINK_CHECK_INTERVAL_MS);
     this.driver.start();
   }

@@ -86,6 +86,7 @@ export class NsDomain {
         stdio: ['pipe', 'ignore', 'pipe'],
       });
     });
+    this.waitCards(networks);
     const port = 20_000 + Math.floor(Math.random() * 40_000);
     execFileSync('mkdir', ['-p', this.ledger]);
     writeFileSync(join(this.dir, 'duplex.secret'), newSecretText(), { mode: 0o600 });
@@ -104,6 +105,22 @@ ${END_LINE}
 
   ns(h: string): string {
     return `${this.tag}-${h}`;
+  }
+
+  /**
+   * Waits until every host's cards are running (operstate UP): a card that is not yet is left
+   * out of os.networkInterfaces(), and a node refuses to start without its card.
+   */
+  private waitCards(networks: number): void {
+    const until = Date.now() + 10_000;
+    for (const h of Object.keys(this.hosts)) {
+      for (let k = 0; k < networks; k++) {
+        while (!/state UP/.test(execFileSync('ip', ['-n', this.ns(h), '-o', 'link', 'show', `eth${k}`], { encoding: 'utf8' }))) {
+          if (Date.now() > until) throw new Error(`${this.ns(h)}: eth${k} did not come up within 10 s`);
+          execFileSync('sleep', ['0.05']);
+        }
+      }
+    }
   }
 
   /** Starts server `h`'s node; what it writes to stderr (a failed start) goes to `<dir>/<h>.err`. */
