@@ -945,8 +945,10 @@ export class Engine {
     const released = this.releasedTerm;
     if (released && released.epoch < this.maxEpoch) this.releasedTerm = null;
     else if (released && !active && (this.role === 'standby' || this.role === 'activating') && this.canPromote(now) && !this.grant && !this.claimantAhead(now)) {
-      this.releasedTerm = null;
-      return this.promote(now, 'failover', `failover: ${released.from}'s guardian killed its runtime and released Active term ${released.epoch} (its node died or froze)`);
+      this.promote(now, 'failover', `failover: ${released.from}'s guardian killed its runtime and released Active term ${released.epoch} (its node died or froze)`);
+      // With quorum the release is kept until the claim could start (not while restarted a moment ago).
+      if (!this.quorumOn() || this.claiming) this.releasedTerm = null;
+      return;
     }
     if (this.role === 'activating' && this.activation && this.incompatible) {
       return this.failActivation(now, active, `incompatible: ${this.incompatible}`);

@@ -338,6 +338,21 @@ describe('quorum: the lease and the votes', () => {
     assert.ok(grown.effects.some((e) => e.kind === 'persist' && e.state.promiseMs === 2 * F));
   });
 
+  it('a release heard while a restarted Standby still waits out its old promises is acted on as soon as they have run out', () => {
+    const b = engine('b', MBW, { quorum: 'auto', boot: 2, persisted: { epoch: 3, promiseMs: 1000 } });
+    const fromA = (t: number, extra: Partial<Heartbeat>) => b.receive({ kind: 'heartbeat', from: 'a', role: 'active', epoch: 3, maxEpoch: 3, eligible: true, awareness: 0, boot: 1, n: t, ...extra }, t);
+    for (let t = 0; t <= 400; t += 25) {
+      if (t % 200 === 0) fromA(t, {});
+      b.tick(t);
+    }
+    assert.equal(b.currentRole, 'standby');
+    // a's guardian releases the term to b at 450; b may ask the voters only from 1000 on.
+    fromA(450, { role: 'inactive', eligible: false, released: 'b', n: 451 });
+    let claimedAt: number | null = null;
+    for (let t = 475; t < 1300 && claimedAt === null; t += 25) if (b.tick(t).send.some((m) => m.claim !== undefined)) claimedAt = t;
+    assert.ok(claimedAt !== null && claimedAt >= 1000 && claimedAt < 1100, `claimed at ${claimedAt}`);
+  });
+
   it('two or more heartbeats lost in a row from a peer raise awareness; one does not, nor a gap after a long silence', () => {
     const w = engine('w', MBW, { quorum: 'auto', boot: 1 });
     const from = (n: number, t: number) => w.receive({ kind: 'heartbeat', from: 'a', role: 'active', epoch: 3, maxEpoch: 3, eligible: true, awareness: 0, boot: 1, n }, t);
