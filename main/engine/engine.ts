@@ -131,6 +131,8 @@ export class Engine {
   private cfg: EngineConfig;
   private readonly decls = new Map<string, ServerDecl>();
   private readonly precedence = new Map<string, number>();
+  /** The voters of the configuration in force (worked out once per configuration: quorum is asked on every input). */
+  private voterList: string[] = [];
   private slot: number;
   /** This server is no longer in the domain file (live reconfiguration): it takes part in nothing. */
   private removed = false;
@@ -255,6 +257,7 @@ export class Engine {
     [...mains, ...backups, ...rest].forEach((s, i) => this.precedence.set(s.name, i));
     cfg.servers.forEach((s) => this.decls.set(s.name, s));
     this.removed = !this.decls.has(cfg.self);
+    this.voterList = votersOf(cfg.servers);
     // A server removed from the domain stays known to itself as one that takes part in nothing.
     if (this.removed) this.decls.set(cfg.self, { name: cfg.self, kind: 'inactive', maintenance: false });
   }
@@ -1096,7 +1099,7 @@ export class Engine {
   }
 
   private voters(): string[] {
-    return votersOf(this.cfg.servers);
+    return this.voterList;
   }
 
   /** The voters heard within the failure timeout, this server included. */
@@ -1312,7 +1315,7 @@ export class Engine {
     return {
       mode: this.cfg.quorum ?? 'auto',
       on,
-      voters,
+      voters: [...voters],
       majority: majorityOf(voters.length),
       heard,
       has: !on || heard.length >= majorityOf(voters.length),
