@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Runs every compiled test file (out/test/**/*.test.js) with Node's test runner, then the
 // browser tests (out/test/ui/*.spec.js) with Playwright in Debian's Chromium.
-// `node test/run.js unit` runs only the files whose path contains "unit"; `ui` only the browser tests.
+// Then the Windows scenario under Wine (test/windows/run.js).
+// `node test/run.js unit` runs only the files whose path contains "unit"; `ui` only the browser
+// tests; `windows` only the Windows scenario.
 'use strict';
 const { readdirSync, statSync } = require('node:fs');
 const { join } = require('node:path');
@@ -19,7 +21,8 @@ const files = [];
 const filter = process.argv[2];
 const chosen = filter ? files.filter((f) => f.includes(filter)) : files;
 const browser = !filter || filter === 'ui';
-if (!chosen.length && !browser) {
+if (filter === 'windows') chosen.length = 0;
+if (!chosen.length && !browser && filter !== 'windows') {
   console.error(`no test files${filter ? ` matching "${filter}"` : ''} under ${root}; run npm run build first`);
   process.exit(1);
 }
@@ -31,6 +34,11 @@ if (chosen.length) {
 if (browser) {
   const cli = require.resolve('@playwright/test/cli');
   const r = spawnSync(process.execPath, [cli, 'test', '-c', join(root, 'ui', 'playwright.config.js')], { stdio: 'inherit' });
+  status = status || (r.status ?? 1);
+}
+if (!filter || filter === 'windows') {
+  // The Windows code paths, under Wine with the Windows build of Node (test/windows/run.js).
+  const r = spawnSync(process.execPath, [join(__dirname, 'windows', 'run.js')], { stdio: 'inherit' });
   status = status || (r.status ?? 1);
 }
 process.exit(status);

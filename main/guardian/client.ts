@@ -206,7 +206,7 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
     const pids = [...this.exits.keys()];
     if (this.leaving) return;
     // Nothing could fence them any more: they go now, and the node stops (it cannot guard a runtime).
-    for (const pid of pids) killTree(pid, 'SIGKILL');
+    for (const pid of pids) void killTree(pid, 'SIGKILL');
     for (const e of this.exits.values()) e.resolve('killed: the guardian is gone');
     this.exits.clear();
     this.log.error('guardian', `the guardian (pid ${this.pid}) is gone${pids.length ? `; killed runtime processes ${pids.join(', ')}, which could no longer be fenced` : ''}. ` +

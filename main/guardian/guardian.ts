@@ -229,7 +229,7 @@ export class Guardian {
     this.notice = null;
     if (!quiet) this.fencedWhy = reason;
     const t0 = performance.now();
-    for (const p of procs) {
+    const kills = procs.map((p) => {
       if (process.platform === 'win32') {
         try {
           process.kill(p.pid, 'SIGKILL'); // TerminateProcess now; taskkill below walks the tree
@@ -237,9 +237,10 @@ export class Guardian {
           // already gone
         }
       }
-      killTree(p.pid, 'SIGKILL');
-    }
-    await Promise.race([Promise.all(procs.map((p) => p.exited)), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]);
+      return killTree(p.pid, 'SIGKILL');
+    });
+    // The tree walk too (Windows): a guardian that ends next must not end before it.
+    await Promise.race([Promise.all([...procs.map((p) => p.exited), ...kills]), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]);
     const gone = procs.filter((p) => !this.host.running.has(p.pid));
     const killed = procs.length ? `killed ${procs.map((p) => `${p.name} (pid ${p.pid}, ${p.mode})`).join(', ')} in ${Math.round(performance.now() - t0)} ms` : 'no runtime process was running';
     const stuck = procs.length - gone.length;
@@ -290,11 +291,11 @@ export class Guardian {
     if (this.ended) return;
     this.ended = true;
     if (this.leaseTimer) clearTimeout(this.leaseTimer);
-    for (const p of this.host.running.values()) killTree(p.pid, 'SIGKILL');
+    const kills = [...this.host.running.values()].map((p) => killTree(p.pid, 'SIGKILL'));
     rmSync(join(this.dir, GUARDIAN_FILE), { force: true });
     this.udp?.close();
     this.server?.close();
     this.log.info('guardian', 'ended');
-    this.onEnd();
+    void Promise.race([Promise.all([...kills, this.host.settled()]), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]).then(() => this.onEnd());
   }
 }

@@ -14,8 +14,9 @@ import { performance } from 'node:perf_hooks';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
-import { isAlive, procStat } from '../util/process';
+import { descendantsOf, isAlive, procStat, windowsProcesses, type WinProcess } from '../util/process';
 import { RotatingFile } from '../util/rotating-file';
+import { spawnProgram } from '../util/spawn';
 import type { ProcessMode } from './plan';
 
 export interface StartSpec {
@@ -56,6 +57,18 @@ export class LocalProcessHost implements ProcessHost {
   private readonly outputs = new Map<string, RotatingFile>();
   /** What runs now, by pid. */
   readonly running = new Map<number, Hosted>();
+  /** Tree stops under way (Windows: a walk of the process table takes a moment). */
+  private readonly stopping = new Set<Promise<void>>();
+
+  private track(stop: Promise<void>): void {
+    this.stopping.add(stop);
+    void stop.finally(() => this.stopping.delete(stop));
+  }
+
+  /** Resolves when every tree stop under way is done: a process that ends next must wait for it. */
+  async settled(): Promise<void> {
+    while (this.stopping.size) await Promise.all(this.stopping);
+  }
 
   start(spec: StartSpec): Promise<Started> {
     let output = this.outputs.get(spec.logFile);
@@ -65,25 +78,29 @@ export class LocalProcessHost implements ProcessHost {
     }
     const out = output;
     return new Promise((resolveStart, rejectStart) => {
-      const child = spawn(spec.command, spec.args, {
+      const child = spawnProgram(spec.command, spec.args, {
         cwd: spec.cwd,
         env: spec.env,
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: process.platform !== 'win32', // its own process group, stopped as a whole
-        windowsHide: true,
       });
       child.stdout!.on('data', (b: Buffer) => out.write(b));
       child.stderr!.on('data', (b: Buffer) => out.write(b));
       const exited = new Promise<string>((resolveExit) => {
         child.once('exit', (code, signal) => {
-          if (child.pid !== undefined) this.running.delete(child.pid);
+          if (child.pid !== undefined) {
+            this.running.delete(child.pid);
+            // Windows has no process group: what it started and left running (a .cmd's program,
+            // orphaned when cmd.exe ends) is found by its parent pid and stopped with it.
+            if (process.platform === 'win32') this.track(killTree(child.pid, 'SIGKILL'));
+          }
           rmSync(spec.pidFile, { force: true });
           resolveExit(signal ? `signal ${signal}` : `code ${code}`);
         });
       });
       child.once('spawn', () => {
         const pid = child.pid!;
-        recordPid(spec.pidFile, pid, spec.command);
+        recordPid(spec.pidFile, pid, spec.command, () => this.running.has(pid));
         this.running.set(pid, { pid, exited, name: spec.name, mode: spec.mode });
         resolveStart({ pid, exited });
       });
@@ -94,21 +111,44 @@ export class LocalProcessHost implements ProcessHost {
   }
 
   signal(pid: number, signal: NodeJS.Signals): void {
-    killTree(pid, signal);
+    this.track(killTree(pid, signal));
   }
 }
 
-/** Signals a process and everything it started: the process group on POSIX, the tree on Windows. */
-export function killTree(pid: number, signal: NodeJS.Signals): void {
-  if (process.platform === 'win32') {
-    // taskkill /T walks the tree; /F forces (Windows has no SIGTERM for console-less processes).
-    spawn('taskkill', ['/pid', String(pid), '/T', ...(signal === 'SIGKILL' ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true }).on('error', () => undefined);
-    return;
-  }
+/**
+ * Signals a process and everything it started: the process group on POSIX, the tree on Windows.
+ * Resolves once the signal is sent (Windows: once taskkill, or the walk of the process table,
+ * is done); a caller that ends its own process right after awaits it.
+ */
+export async function killTree(pid: number, signal: NodeJS.Signals): Promise<void> {
+  if (process.platform === 'win32') return killTreeWindows(pid, signal === 'SIGKILL');
   try {
     process.kill(-pid, signal);
   } catch {
     // the group is already gone
+  }
+}
+
+/**
+ * Windows has no signals for console-less processes: `taskkill /T` asks the tree to close and
+ * `/T /F` ends it. When `/T /F` fails (the root is gone and its children were left behind, or
+ * Wine's taskkill, which has no /T), the tree is read from wmic's process table and every
+ * process in it ended (TerminateProcess).
+ */
+async function killTreeWindows(pid: number, force: boolean): Promise<void> {
+  const code = await new Promise<number | null>((done) => {
+    const p = spawn('taskkill', ['/pid', String(pid), '/T', ...(force ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true });
+    p.once('error', () => done(null));
+    p.once('exit', (c) => done(c));
+  });
+  if (!force || code === 0) return;
+  const table = await windowsProcesses();
+  for (const p of [pid, ...(table ? descendantsOf(pid, table) : [])]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   }
 }
 
@@ -117,9 +157,13 @@ export const pidFileName = (processName: string) => `runtime-${processName}.pid`
 
 interface PidRecord {
   pid: number;
+  command: string;
   /** Linux: start time of the process in clock ticks since boot (/proc/<pid>/stat field 22). */
   startTicks: number | null;
-  command: string;
+  /** Windows: the pid of the process that started it (the guardian); Windows keeps it after that process ends. */
+  parent?: number;
+  /** Windows: its CreationDate, where wmic gives one (not under Wine). */
+  created?: string | null;
 }
 
 function startTicks(pid: number): number | null {
@@ -127,16 +171,48 @@ function startTicks(pid: number): number | null {
   return ticks === undefined ? null : Number(ticks);
 }
 
-function recordPid(file: string, pid: number, command: string): void {
-  const rec: PidRecord = { pid, startTicks: startTicks(pid), command };
-  writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, keepPrevious: false });
+/**
+ * Records a process just started. On Windows its creation time comes from wmic, a spawn that
+ * takes a moment, so the record is written first with the parent alone and completed after,
+ * unless the process has ended meanwhile (`stillRuns`).
+ */
+function recordPid(file: string, pid: number, command: string, stillRuns: () => boolean): void {
+  const write = (rec: PidRecord) => writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, keepPrevious: false });
+  if (process.platform !== 'win32') return write({ pid, command, startTicks: startTicks(pid) });
+  const rec: PidRecord = { pid, command, startTicks: null, parent: process.pid, created: null };
+  write(rec);
+  void windowsProcesses().then((table) => {
+    const created = table?.find((p) => p.pid === pid)?.created;
+    if (created && stillRuns()) write({ ...rec, created });
+  });
+}
+
+/**
+ * What is left of a recorded runtime: the pids whose trees are to be stopped ([] when nothing
+ * is left, or its pid belongs to another process now), or null when this system cannot tell.
+ * - Linux: the process, when it has the recorded start time.
+ * - Windows: the process, when it has the recorded parent and creation time; when it is gone,
+ *   what it started and left behind (a .cmd runtime's cmd.exe may end and leave its program
+ *   running; Windows keeps the parent's pid in the orphan's record).
+ */
+function leftoverOf(rec: PidRecord, table: readonly WinProcess[] | null): number[] | null {
+  if (process.platform === 'win32') {
+    if (table === null || rec.parent === undefined) return isAlive(rec.pid) ? null : [];
+    const now = table.find((p) => p.pid === rec.pid);
+    if (!now) return table.filter((p) => p.ppid === rec.pid).map((p) => p.pid);
+    return now.ppid === rec.parent && (!rec.created || !now.created || now.created === rec.created) ? [rec.pid] : [];
+  }
+  if (!isAlive(rec.pid)) return [];
+  const now = startTicks(rec.pid);
+  return rec.startTicks === null || now === null ? null : now === rec.startTicks ? [rec.pid] : [];
 }
 
 /**
  * Before a node does anything else: runtime processes left running by a previous node of
  * this server whose guardian is gone too are stopped (those in `keep` run under the guardian), process group and all, so that they can
- * never run next to the ones the domain chooses. A pid is trusted only when the process's
- * start time matches the record (Linux); elsewhere a leftover is reported, not killed. Every
+ * never run next to the ones the domain chooses. A pid is trusted only when the process is
+ * the one recorded: the same start time (Linux); the same parent pid and creation time
+ * (Windows, from wmic). Where that cannot be told, a leftover is reported, not killed. Every
  * `runtime-*.pid` in `dir` is checked, so a process renamed or removed from the domain file
  * meanwhile is found too.
  */
@@ -147,10 +223,12 @@ export async function stopLeftoverRuntimes(dir: string, log: Logger, timeoutMs: 
   } catch {
     return;
   }
-  await Promise.all(files.map((f) => stopLeftover(join(dir, f), log, timeoutMs, keep)));
+  if (!files.length) return;
+  const table = process.platform === 'win32' ? await windowsProcesses() : null;
+  await Promise.all(files.map((f) => stopLeftover(join(dir, f), log, timeoutMs, keep, table)));
 }
 
-async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number, keep: readonly number[]): Promise<void> {
+async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number, keep: readonly number[], table: readonly WinProcess[] | null): Promise<void> {
   let rec: PidRecord;
   try {
     rec = JSON.parse(readFileSync(pidFile, 'utf8')) as PidRecord;
@@ -160,18 +238,20 @@ async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number, kee
   }
   if (keep.includes(rec.pid)) return; // the guardian still runs it for this node
   rmSync(pidFile, { force: true });
-  if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1 || !isAlive(rec.pid)) return;
-  const now = startTicks(rec.pid);
-  if (rec.startTicks === null || now === null) {
+  if (!Number.isSafeInteger(rec.pid) || rec.pid <= 1) return;
+  const left = leftoverOf(rec, table);
+  if (left === null) {
     log.warn('runtime', `a runtime process (${rec.command}, pid ${rec.pid}) may still run from before this node started; it cannot be verified on this system, so it was left alone: check it by hand`);
     return;
   }
-  if (now !== rec.startTicks) return; // the pid belongs to another process now
-  log.warn('runtime', `found the runtime process (${rec.command}, pid ${rec.pid}) left running by a previous Duplex node of this server; stopping it before joining the domain`);
-  killTree(rec.pid, 'SIGTERM');
+  if (!left.length) return; // gone, or the pid belongs to another process now
+  const what = left.length === 1 && left[0] === rec.pid ? `pid ${rec.pid}` : `pid ${left.join(', ')}, started by pid ${rec.pid}`;
+  log.warn('runtime', `found the runtime process (${rec.command}, ${what}) left running by a previous Duplex node of this server; stopping it before joining the domain`);
+  const running = () => left.filter(isAlive);
+  await Promise.all(left.map((pid) => killTree(pid, 'SIGTERM')));
   const deadline = performance.now() + timeoutMs;
-  while (isAlive(rec.pid) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  killTree(rec.pid, 'SIGKILL');
-  while (isAlive(rec.pid) && performance.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 20));
-  log.info('runtime', isAlive(rec.pid) ? `pid ${rec.pid} is still there after SIGKILL` : `leftover runtime pid ${rec.pid} stopped`);
+  while (running().length && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await Promise.all(running().map((pid) => killTree(pid, 'SIGKILL')));
+  while (running().length && performance.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 20));
+  log.info('runtime', running().length ? `pid ${running().join(', ')} still there after SIGKILL` : `leftover runtime ${what} stopped`);
 }

@@ -9,7 +9,7 @@
  * restarted with exponential backoff, and a crash loop of an active-mode process is
  * reported so that the Active can hand over.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { LocalProcessHost, type ProcessHost, type Started } from './host';
@@ -19,6 +19,7 @@ import { step, wantedMode, type ProcessMode, type ProcessState, type ProcessStat
 export type { ProcessState, ProcessStatus };
 import type { RuntimeMode } from '../engine/types';
 import type { Logger } from '../util/logger';
+import { spawnProgram } from '../util/spawn';
 import type { RuntimeControl } from '../node/driver';
 
 export interface RuntimeStatus {
@@ -325,12 +326,11 @@ class ManagedProcess {
    * that log; a file kept open here would go on writing into the rotated copy.
    */
   private spawnHelper(argv: string[], mode: ProcessMode, onError: (err: Error) => void): ChildProcess {
-    const h = spawn(argv[0]!, argv.slice(1), {
+    const h = spawnProgram(argv[0]!, argv.slice(1), {
       cwd: this.spec.cwd,
       env: { ...process.env, ...this.spec.env, DUPLEX_MODE: mode, DUPLEX_PROCESS: this.spec.name, DUPLEX_PID: String(this.proc?.pid ?? '') },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: process.platform !== 'win32',
-      windowsHide: true,
     });
     const out = createWriteStream(this.spec.logFile, { flags: 'a' });
     out.on('error', (e) => this.log.warn('runtime', `the output of ${argv[0]} cannot go to ${this.spec.logFile}: ${e.message}`));

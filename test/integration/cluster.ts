@@ -3,7 +3,7 @@
  * Each domain gets its own random multicast group and port, so test files never hear each other.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { insertBeforeEnd } from '../../main/domain/end';
@@ -65,11 +65,14 @@ export class Cluster {
 
   /** `nodeArgs`: options for Node itself (e.g. `-r` a fixture); `cli`: another install's cli.js. */
   start(server: string, opts: { nodeArgs?: string[]; cli?: string } = {}): RunningNode {
-    const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'run', '--domain', this.fileOf(server), '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Node for Windows under Wine cannot write to a pipe (EBADF): there the output goes to <dir>/<server>.out.
+    const toFile = process.platform === 'win32' ? openSync(join(this.dir, `${server}.out`), 'a') : null;
+    const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.cli ?? CLI, 'run', '--domain', this.fileOf(server), '--server', server], { stdio: ['ignore', toFile ?? 'pipe', toFile ?? 'pipe'], windowsHide: true });
+    if (toFile !== null) closeSync(toFile);
     const output: string[] = [];
     const collect = (b: Buffer) => output.push(...b.toString('utf8').split('\n').filter(Boolean));
-    proc.stdout!.on('data', collect);
-    proc.stderr!.on('data', collect);
+    proc.stdout?.on('data', collect);
+    proc.stderr?.on('data', collect);
     const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
     const n = { server, proc, output, exited };
     this.nodes.set(server, n);
@@ -128,13 +131,23 @@ export class Cluster {
   async stop(): Promise<void> {
     for (const n of this.nodes.values()) {
       if (n.proc.exitCode === null && n.proc.signalCode === null) {
-        n.proc.kill('SIGCONT');
+        if (process.platform !== 'win32') n.proc.kill('SIGCONT'); // Windows has no SIGCONT
         n.proc.kill('SIGTERM');
       }
     }
     // Long enough for a node to stop a runtime that ignores SIGTERM (its stop timeout is 5 s).
     await Promise.all([...this.nodes.values()].map((n) => Promise.race([n.exited, sleep(15_000).then(() => n.proc.kill('SIGKILL'))])));
-    rmSync(this.dir, { recursive: true, force: true });
+    // Windows: a guardian left by a node killed with TerminateProcess holds its log open.
+    if (process.platform === 'win32') {
+      for (const s of this.servers) {
+        try {
+          process.kill((JSON.parse(readFileSync(this.pathOf(s, 'duplex-state', s, 'guardian.json'), 'utf8')) as { pid: number }).pid);
+        } catch {
+          // no guardian, or gone
+        }
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
   }
 }
 
