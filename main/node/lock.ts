@@ -1,23 +1,64 @@
-/** One node per server: `node.lock` holds the pid of the node that runs it. */
+/**
+ * One node per server: `node.lock` holds the pid of the node that runs it and when that
+ * process started. A lock whose process is gone is removed: its pid is not alive, the lock was
+ * written before the machine last booted (a power cut; the pid may since belong to anything),
+ * or the process under that pid started at another time than the one recorded.
+ */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { isAlive } from '../util/process';
+import { uptime } from 'node:os';
+import { isAlive, processStartMs } from '../util/process';
 import type { Logger } from '../util/logger';
+
+/** Start times measured two ways (the process's own clock, the system's table) agree to this. */
+const START_SLACK_MS = 2_000;
+
+interface LockRecord {
+  pid: number;
+  /** When the process started (ms since the epoch). */
+  startedAt: number;
+}
+
+/** This process's start time, as the lock records it. */
+const ownStart = () => Math.round(Date.now() - process.uptime() * 1000);
+
+function readLock(file: string): LockRecord {
+  const text = readFileSync(file, 'utf8').trim();
+  if (/^\d+$/.test(text)) return { pid: Number(text), startedAt: 0 }; // written by Duplex 0.2 and earlier: a pid alone
+  try {
+    const r = JSON.parse(text) as Partial<LockRecord>;
+    return { pid: Number(r.pid) || 0, startedAt: Number(r.startedAt) || 0 };
+  } catch {
+    return { pid: 0, startedAt: 0 };
+  }
+}
+
+/** Why the holder of a lock is not running any more, or null when it may be. */
+export function staleBecause(lock: LockRecord, now = Date.now()): string | null {
+  if (!lock.pid) return 'it names no process';
+  if (lock.pid === process.pid) return `pid ${lock.pid} is this process`;
+  if (!isAlive(lock.pid)) return `pid ${lock.pid} is gone`;
+  if (lock.startedAt && lock.startedAt < now - uptime() * 1000 - START_SLACK_MS) return `it was written before this machine started; pid ${lock.pid} is another process now`;
+  const started = lock.startedAt ? processStartMs(lock.pid) : null;
+  if (started !== null && Math.abs(started - lock.startedAt) > START_SLACK_MS) return `pid ${lock.pid} is another process now (it started at ${new Date(started).toISOString()})`;
+  return null;
+}
 
 /** Takes the lock or throws saying which node holds it. A lock left by a node that is gone is removed. */
 export function takeLock(file: string, server: string, log: Logger): void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, 'wx', 0o600);
-      writeSync(fd, String(process.pid));
+      writeSync(fd, JSON.stringify({ pid: process.pid, startedAt: ownStart() } satisfies LockRecord));
       closeSync(fd);
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSync(file, 'utf8').trim());
-      if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new Error(`a Duplex node for server ${server} is already running (pid ${pid}); stop it first`);
+      const lock = readLock(file);
+      const stale = staleBecause(lock);
+      if (stale === null) {
+        throw new Error(`a Duplex node for server ${server} is already running (pid ${lock.pid}); stop it first`);
       }
-      log.warn('start', `removing the stale lock of a node that is gone (pid ${pid || 'unknown'})`);
+      log.warn('start', `removing the lock of a node that is gone (${stale})`);
       rmSync(file, { force: true });
     }
   }
@@ -27,7 +68,7 @@ export function takeLock(file: string, server: string, log: Logger): void {
 /** Releases the lock if this process holds it. */
 export function releaseLock(file: string): void {
   try {
-    if (Number(readFileSync(file, 'utf8').trim()) === process.pid) rmSync(file, { force: true });
+    if (readLock(file).pid === process.pid) rmSync(file, { force: true });
   } catch {
     // no lock to release
   }

@@ -4,6 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -69,7 +71,7 @@ export function createProbe(cfg: ProbeConfig, ctx: ProbeContext): Probe {
   }
 }
 
-/** The redundancy card, free disk, memory, and this process's own event-loop delay (systeminformation). */
+/** The redundancy card, free disk, memory, and this process's own event-loop delay. */
 class SystemProbe implements Probe {
   readonly name: string;
   private readonly delay = monitorEventLoopDelay({ resolution: 20 });
@@ -81,17 +83,18 @@ class SystemProbe implements Probe {
 
   async check(): Promise<Check> {
     if (!this.ctx.linkUp()) return { ok: false, detail: `the redundancy network card ${this.ctx.interfaceAddress} has no address`, isolating: true };
-    const si = await import('systeminformation');
-    const [disks, mem] = await withTimeout(Promise.all([si.fsSize(), si.mem()]), this.cfg.timeoutMs, 'systeminformation');
-    const disk = disks.filter((d) => this.ctx.dataDir.startsWith(d.mount)).sort((a, b) => b.mount.length - a.mount.length)[0];
+    // Nothing spawned: statfs and the kernel's own memory figures (MemAvailable on Linux,
+    // available physical memory on Windows).
+    const fsStat = await withTimeout(statfs(this.ctx.dataDir), this.cfg.timeoutMs, 'statfs');
+    const freeMB = Math.round((fsStat.bavail * fsStat.bsize) / 1024 / 1024);
     const problems: string[] = [];
-    if (disk && disk.available / 1024 / 1024 < this.cfg.minFreeDiskMB) problems.push(`${Math.round(disk.available / 1024 / 1024)} MB free on ${disk.mount} (need ${this.cfg.minFreeDiskMB})`);
-    const used = (100 * (mem.total - mem.available)) / mem.total;
+    if (freeMB < this.cfg.minFreeDiskMB) problems.push(`${freeMB} MB free on the disk of ${this.ctx.dataDir} (need ${this.cfg.minFreeDiskMB})`);
+    const used = (100 * (totalmem() - freemem())) / totalmem();
     if (used > this.cfg.maxMemoryPercent) problems.push(`memory ${used.toFixed(0)} % used (limit ${this.cfg.maxMemoryPercent} %)`);
     const lag = this.delay.percentile(99) / 1e6;
     this.delay.reset();
     if (lag > this.cfg.maxEventLoopDelayMs) problems.push(`event loop delay ${lag.toFixed(0)} ms (limit ${this.cfg.maxEventLoopDelayMs})`);
-    return problems.length ? { ok: false, detail: problems.join('; ') } : { ok: true, detail: `disk ${disk ? Math.round(disk.available / 1024 / 1024) : '?'} MB free, memory ${used.toFixed(0)} %` };
+    return problems.length ? { ok: false, detail: problems.join('; ') } : { ok: true, detail: `disk ${freeMB} MB free, memory ${used.toFixed(0)} %` };
   }
 
   async close(): Promise<void> {

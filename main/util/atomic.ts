@@ -23,10 +23,38 @@ export function writeFileAtomic(file: string, data: string | Buffer, opts: { mod
   if ((opts.keepPrevious ?? true) && existsSync(file)) {
     const prevTmp = `${tmp}.prev`;
     copyFileSync(file, prevTmp);
-    renameSync(prevTmp, `${file}.prev`);
+    retryWhileLocked(() => renameSync(prevTmp, `${file}.prev`));
   }
-  renameSync(tmp, file);
+  try {
+    retryWhileLocked(() => renameSync(tmp, file));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
   syncDir(dir);
+}
+
+/** Errors of a file that another program (antivirus, backup, indexer) holds open for a moment on Windows. */
+const LOCKED = new Set(['EPERM', 'EBUSY', 'EACCES']);
+
+/**
+ * Runs `op`, and on Windows runs it again while it fails because the file is held open by
+ * another program, as graceful-fs and write-file-atomic do: waits of 10, 20, 40… ms, at most
+ * `budgetMs` in all (the writes are synchronous, so the wait is short). Then the last error.
+ */
+export function retryWhileLocked<T>(op: () => T, budgetMs = 1_000, platform: NodeJS.Platform = process.platform): T {
+  let waited = 0;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      return op();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (platform !== 'win32' || !LOCKED.has(code) || waited >= budgetMs) throw e;
+      const ms = Math.min(wait, budgetMs - waited);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+      waited += ms;
+    }
+  }
 }
 
 export function syncDir(dir: string): void {
