@@ -1,6 +1,9 @@
 /** The domain secret: 32 random bytes, hex, in a file beside the domain file, readable only by its owner. */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const SECRET_BYTES = 32;
 
@@ -25,8 +28,55 @@ export function loadSecret(file: string): LoadedSecret {
     throw new Error(`the domain secret ${file} must hold at least 16 bytes as hex digits (duplex init writes 32); make a new one with duplex init and copy it to every server`);
   }
   let warning: string | null = null;
-  if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) {
+  if (process.platform === 'win32') {
+    const sddl = readSddl(file);
+    const reader = sddl === null ? null : everyoneReads(sddl);
+    if (reader) {
+      throw new Error(`the domain secret ${file} can be read by ${reader}: anyone who logs on to this server could take over the domain. ` +
+        `Run as Administrator: icacls "${file}" /inheritance:r /grant:r *S-1-5-18:F *S-1-5-32-544:F (duplex service install does it), then start Duplex again`);
+    }
+    if (sddl === null) warning = `the permissions of the domain secret ${file} cannot be read (icacls /save gave nothing); check by hand that only SYSTEM and Administrators can read it`;
+  } else if ((statSync(file).mode & 0o077) !== 0) {
     warning = `the domain secret ${file} can be read by other users; run: chmod 600 ${file}`;
   }
   return { secret: Buffer.from(text, 'hex'), warning };
+}
+
+/** Groups every local user is in, by their SDDL abbreviation or SID. */
+const BROAD: Record<string, string> = {
+  WD: 'Everyone', 'S-1-1-0': 'Everyone', BU: 'Users', 'S-1-5-32-545': 'Users',
+  AU: 'Authenticated Users', 'S-1-5-11': 'Authenticated Users', BG: 'Guests', 'S-1-5-32-546': 'Guests',
+  IU: 'Interactive users', 'S-1-5-4': 'Interactive users',
+};
+
+/**
+ * The broad group (Everyone, Users…) an access-allowed entry of this DACL (SDDL, as
+ * `icacls /save` writes it) lets read the file, or null. Read means FILE_READ_DATA (0x1),
+ * GENERIC_READ or GENERIC_ALL, or the rights strings that hold them (FA, FR, GA, GR, CC).
+ */
+export function everyoneReads(sddl: string): string | null {
+  const dacl = /D:[A-Z]*((?:\([^)]*\))*)/.exec(sddl)?.[1] ?? '';
+  for (const [, ace] of dacl.matchAll(/\(([^)]*)\)/g)) {
+    const [type, , rights = '', , , sid = ''] = ace!.split(';');
+    if (type !== 'A' || !(sid in BROAD)) continue;
+    const mask = /^0x[0-9a-f]+$/i.test(rights) ? Number(rights) : 0;
+    const codes = mask ? [] : rights.match(/../g) ?? [];
+    if ((mask & 0x1) || (mask & 0x80000000) || (mask & 0x10000000) || codes.some((c) => ['FA', 'FR', 'GA', 'GR', 'CC'].includes(c))) return BROAD[sid]!;
+  }
+  return null;
+}
+
+/** Windows: the file's security descriptor as SDDL, from `icacls <file> /save` (language-neutral); null when icacls gives none (Wine). */
+function readSddl(file: string): string | null {
+  const dir = mkdtempSync(join(tmpdir(), 'duplex-acl-'));
+  try {
+    const out = join(dir, 'acl.txt');
+    const r = spawnSync('icacls', [file, '/save', out], { windowsHide: true, stdio: 'ignore', timeout: 10_000 });
+    if (r.status !== 0 || !existsSync(out)) return null;
+    const buf = readFileSync(out);
+    const text = buf.toString(buf.includes(0) ? 'utf16le' : 'utf8');
+    return /D:/.test(text) ? text : null;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

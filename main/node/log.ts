@@ -4,9 +4,14 @@
  */
 import electronLog from 'electron-log/node';
 import { LOG_MAX_BYTES } from '../defaults';
+import { eventLogSink } from '../util/event-log';
 import type { Logger } from '../util/logger';
 
-export function createLogger(server: string, opts: { file?: string; console?: boolean } = {}): Logger {
+/**
+ * `eventLog`: also write role changes, fences, faults, warnings and errors to the Windows
+ * Application log (the default on Windows).
+ */
+export function createLogger(server: string, opts: { file?: string; console?: boolean; eventLog?: boolean } = {}): Logger {
   const log = electronLog.create({ logId: `duplex-${server}-${process.pid}-${Math.random()}` });
   const format = `{y}-{m}-{d} {h}:{i}:{s}.{ms} {level} [${server}] {text}`;
   log.transports.console.format = format;
@@ -24,10 +29,22 @@ export function createLogger(server: string, opts: { file?: string; console?: bo
     const transport = log.transports[name] as { level: unknown } | undefined;
     if (transport && name !== 'console' && name !== 'file') transport.level = false;
   }
+  const events = (opts.eventLog ?? process.platform === 'win32')
+    ? eventLogSink(server, (why) => log.warn(`log: the Windows Event Log cannot be written (${why}); events are in this file only`))
+    : () => undefined;
   return {
-    info: (event, detail) => log.info(`${event}: ${detail}`),
-    warn: (event, detail) => log.warn(`${event}: ${detail}`),
-    error: (event, detail) => log.error(`${event}: ${detail}`),
+    info: (event, detail) => {
+      log.info(`${event}: ${detail}`);
+      events('info', event, detail);
+    },
+    warn: (event, detail) => {
+      log.warn(`${event}: ${detail}`);
+      events('warn', event, detail);
+    },
+    error: (event, detail) => {
+      log.error(`${event}: ${detail}`);
+      events('error', event, detail);
+    },
     file: opts.file ?? null,
   };
 }
