@@ -41,6 +41,12 @@ Usage:
                                                         every server, as a new revision
   duplex domain finish <file>                           add the end line to a whole domain file written by an
                                                         older Duplex (it is refused without it)
+  duplex service install --domain <file> --server <name> [--account <user>] [--dry-run]
+                                                        run this server's node as a service from boot (Windows:
+                                                        the "Duplex" service, firewall rules, ACLs; Linux: a
+                                                        systemd unit); as Administrator or root
+  duplex service uninstall [--dry-run]                  remove the service; keeps the domain file, secret and logs
+  duplex service status                                 whether the service is installed and running
 
 Exit codes: 0 done, 1 refused or failed, 2 wrong usage or bad domain file, 3 no node running.
 `;
@@ -63,6 +69,9 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       force: { type: 'boolean' },
       reason: { type: 'string' },
+      account: { type: 'string' },
+      winsw: { type: 'string' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -151,6 +160,10 @@ async function main(argv: string[]): Promise<number> {
       return command(need('domain'), need('server'), { kind: 'resume' });
     case 'clear':
       return command(need('domain'), need('server'), { kind: 'clear' });
+    case 'service': {
+      const { serviceCommand } = await import('./service/service');
+      return serviceCommand(arg, { domain: values.domain, server: values.server, account: values.account, winsw: values.winsw, dryRun: values['dry-run'] === true }, (line) => process.stdout.write(`${line}\n`));
+    }
     default:
       throw new UsageError(`unknown command "${verb}"`);
   }
