@@ -10,10 +10,15 @@
  */
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, shell, Tray, type IpcMainInvokeEvent, type MenuItemConstructorOptions } from 'electron';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { locateDomain } from '../domain/load';
+import { NoNodeError } from '../node/admin-client';
 import { DuplexNode } from '../node/node';
-import { CALLS, dispatch, Ipc, type CallChannel, type CallMethod, type StatusView } from '../ui/contract';
+import { nodePaths } from '../node/paths';
+import { serviceInstalled } from '../service/service';
+import { CALLS, dispatch, Ipc, type CallChannel, type CallMethod, type DuplexApi, type StatusView } from '../ui/contract';
+import { attachToNode, type RemoteApi } from '../ui/remote-api';
 import { notices, trayModel, type MenuItem, type TrayModel } from '../ui/tray-model';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -51,6 +56,25 @@ function where(): { domain?: string; server?: string } {
   return { domain: str(values.domain, process.env.DUPLEX_DOMAIN, file.domain), server: str(values.server, process.env.DUPLEX_SERVER, file.server) };
 }
 
+/**
+ * The service's node, when there is one: attached at once when it answers; while the service is
+ * installed but its node is not up yet (the tray started first at logon), waited for.
+ */
+async function attachWhenServed(endpointFile: string): Promise<RemoteApi | null> {
+  const installed = serviceInstalled();
+  for (;;) {
+    try {
+      return await attachToNode(endpointFile);
+    } catch (e) {
+      if (!installed) {
+        if (e instanceof NoNodeError || /cannot reach/.test((e as Error).message)) return null;
+        throw e;
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
 async function main(): Promise<void> {
   if (!app.requestSingleInstanceLock()) {
     app.quit();
@@ -63,27 +87,42 @@ async function main(): Promise<void> {
     app.exit(2);
     return;
   }
-  let node: DuplexNode;
+  // With the Duplex service installed (or a node for this server already running) the tray is
+  // only a client of that node; otherwise it hosts the node itself, as `duplex run` would.
+  let node: DuplexNode | null = null;
+  let api: DuplexApi;
+  let logsDir: string;
+  let service: RemoteApi | null = null;
   try {
-    node = await DuplexNode.start({ domainFile, server, onFatal: (m) => {
-      dialog.showErrorBox('Duplex stopped', m);
-      app.exit(1);
-    } });
+    const paths = nodePaths(locateDomain(domainFile).domain, server);
+    logsDir = paths.logs;
+    service = await attachWhenServed(paths.admin);
+    if (service) {
+      api = service;
+    } else {
+      node = await DuplexNode.start({ domainFile, server, onFatal: (m) => {
+        dialog.showErrorBox('Duplex stopped', m);
+        app.exit(1);
+      } });
+      api = node.uiApi();
+    }
   } catch (e) {
     dialog.showErrorBox('Duplex cannot start', (e as Error).message);
     app.exit(1);
     return;
   }
+  const hosted = node;
   // A stop request or a bug must not leave the runtime to its own devices: stop cleanly, so the
-  // runtime is stopped and the guardian releases the Active term to the Standby.
+  // runtime is stopped and the guardian releases the Active term to the Standby. The service's
+  // node is not the tray's to stop.
   const stopNow = (code: number, why: string) => {
-    if (code) node.log.error('fatal', why);
-    else node.log.info('stop', why);
-    void node.stop().then(() => app.exit(code));
+    if (!hosted) return app.exit(code);
+    if (code) hosted.log.error('fatal', why);
+    else hosted.log.info('stop', why);
+    void hosted.stop().then(() => app.exit(code));
   };
   process.on('uncaughtException', (e) => stopNow(1, `unexpected error: ${e.stack ?? e.message}; stopping this node cleanly`));
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stopNow(0, `received ${signal}; stopping`));
-  const api = node.uiApi();
   const settings = readSettings();
   const applyLoginItem = () => app.setLoginItemSettings({ openAtLogin: settings.startAtLogon, args: ['--domain', domainFile, '--server', server] });
   applyLoginItem();
@@ -142,7 +181,8 @@ async function main(): Promise<void> {
         }
       }
     }
-    await node.stop();
+    service?.close();
+    await hosted?.stop();
     app.exit(0);
   };
 
@@ -152,7 +192,7 @@ async function main(): Promise<void> {
     maintenance: () => void run({ kind: 'maintenance', on: last?.role !== 'maintenance' }),
     resume: () => void run({ kind: 'resume' }),
     'open-status': openWindow,
-    'open-logs': () => void shell.openPath(dirname(node.paths.log)),
+    'open-logs': () => void shell.openPath(logsDir),
     'login-item': () => {
       settings.startAtLogon = !settings.startAtLogon;
       writeFileSync(settingsFile(), JSON.stringify(settings));
@@ -167,7 +207,7 @@ async function main(): Promise<void> {
   });
 
   const update = (s: StatusView) => {
-    const next = trayModel(s, { startAtLogon: settings.startAtLogon });
+    const next = trayModel(s, { startAtLogon: settings.startAtLogon, service: service !== null });
     for (const n of notices(last, s)) notify(n.title, n.body);
     if (!model || model.icon !== next.icon) tray.setImage(nativeImage.createFromPath(join(ICONS, `${next.icon}.png`)));
     if (!model || JSON.stringify(model.menu) !== JSON.stringify(next.menu)) tray.setContextMenu(Menu.buildFromTemplate(toElectron(next.menu)));
@@ -177,6 +217,14 @@ async function main(): Promise<void> {
     window?.webContents.send(Ipc.Status, s);
   };
   api.onStatus(update);
+  service?.onLink((up, why) => {
+    if (!up) {
+      model = null; // the next status redraws everything
+      tray.setImage(nativeImage.createFromPath(join(ICONS, 'trouble.png')));
+      tray.setToolTip(`Duplex · ${server} · ${why}`);
+    }
+    notify(up ? 'Duplex: connected to the service' : 'Duplex: the service does not answer', why);
+  });
   tray.on('double-click', openWindow);
   app.on('second-instance', openWindow);
   app.on('window-all-closed', () => undefined); // the tray keeps running

@@ -41,7 +41,11 @@ export function troubleOf(s: StatusView): string | null {
   return null;
 }
 
-export function trayModel(s: StatusView, opts: { startAtLogon: boolean }): TrayModel {
+/**
+ * `service`: the node runs as the Duplex service and the tray is only its client; quitting the
+ * tray then stops nothing.
+ */
+export function trayModel(s: StatusView, opts: { startAtLogon: boolean; service?: boolean }): TrayModel {
   const trouble = troubleOf(s);
   const base: TrayIcon = s.role === 'active' || s.role === 'deactivating' ? 'active'
     : s.role === 'standby' || s.role === 'activating' ? 'standby'
@@ -64,16 +68,16 @@ export function trayModel(s: StatusView, opts: { startAtLogon: boolean }): TrayM
     { type: 'normal', id: 'open-logs', label: 'Open log folder', enabled: true },
     { type: 'checkbox', id: 'login-item', label: 'Start at logon', enabled: true, checked: opts.startAtLogon },
     { type: 'separator' },
-    { type: 'normal', id: 'quit', label: 'Quit', enabled: true },
+    { type: 'normal', id: 'quit', label: opts.service ? 'Quit tray (the Duplex service keeps running)' : 'Quit', enabled: true },
   ];
   const standby = s.peers.find((p) => p.role === 'standby');
-  const quitWarning = s.role === 'active' || s.role === 'deactivating'
+  const quitWarning = !opts.service && (s.role === 'active' || s.role === 'deactivating')
     ? `${s.server} is the Active server. Quitting stops Duplex and the plant runtime here.${standby ? ` Switch over to ${standby.server} first?` : ' No Standby is ready to take over.'}`
     : null;
   return {
     icon,
     trouble,
-    tooltip: `Duplex · ${s.server} · ${cap(s.role)} · ${s.domain}`,
+    tooltip: `Duplex · ${s.server} · ${cap(s.role)} · ${s.domain}${opts.service ? ' (service)' : ''}`,
     menu,
     quitWarning,
   };
