@@ -1,13 +1,18 @@
-; Duplex installer steps (electron-builder NSIS include).
+; Duplex installer steps (electron-builder NSIS include). Written, not run: NSIS cannot run on the
+; development machines (README: "What runs on Windows").
 ; - Windows Firewall: heartbeats (UDP 47800) and domain sync (TCP 47801) in, for Duplex only.
-;   Domains that change multicast.port or sync.port need the rule changed to match.
+;   "duplex service install" replaces them with the domain file's own ports (and OPC UA's).
+; - duplex.cmd (beside Duplex.exe) on the machine PATH, so that "duplex" works in any console.
 ; - Start at logon: asked once (default yes; /SD IDYES in silent installs); the answer is
 ;   the default of the tray's "Start at logon" checkbox, kept in install-options.json.
+; Uninstall removes the service, the firewall rules, the PATH entry and the login item, and
+; keeps the domain file, the secret and the logs.
 
 !macro customInstall
   nsExec::ExecToLog 'netsh advfirewall firewall add rule name="Duplex heartbeats (UDP 47800)" dir=in action=allow protocol=UDP localport=47800 program="$INSTDIR\Duplex.exe" enable=yes'
   nsExec::ExecToLog 'netsh advfirewall firewall add rule name="Duplex domain sync (TCP 47801)" dir=in action=allow protocol=TCP localport=47801 program="$INSTDIR\Duplex.exe" enable=yes'
-  MessageBox MB_YESNO|MB_ICONQUESTION "Start Duplex automatically when a user logs on to Windows?$\r$\n(It can be changed later in the tray menu: Start at logon.)" /SD IDYES IDNO noAutoStart
+  nsExec::ExecToLog 'powershell -NoProfile -ExecutionPolicy Bypass -Command "$$p = [Environment]::GetEnvironmentVariable(''Path'', ''Machine''); if (($$p -split '';'') -notcontains ''$INSTDIR'') { [Environment]::SetEnvironmentVariable(''Path'', $$p.TrimEnd('';'') + '';$INSTDIR'', ''Machine'') }"'
+  MessageBox MB_YESNO|MB_ICONQUESTION "Start Duplex automatically when a user logs on to Windows?$\r$\n(It can be changed later in the tray menu: Start at logon.)$\r$\n$\r$\nTo run Duplex from boot, before anyone logs on, install the service once the domain file is in place:$\r$\n  duplex service install --domain <file> --server <name>" /SD IDYES IDNO noAutoStart
     FileOpen $0 "$INSTDIR\resources\install-options.json" w
     FileWrite $0 '{"startAtLogon": true}'
     FileClose $0
@@ -20,6 +25,14 @@
 !macroend
 
 !macro customUnInstall
+  ; The service first (it stops the node cleanly: the runtime is stopped, the Standby takes over).
+  nsExec::ExecToLog '"$INSTDIR\duplex.cmd" service uninstall'
+  nsExec::ExecToLog 'netsh advfirewall firewall delete rule name=all program="$INSTDIR\Duplex.exe"'
   nsExec::ExecToLog 'netsh advfirewall firewall delete rule name="Duplex heartbeats (UDP 47800)"'
   nsExec::ExecToLog 'netsh advfirewall firewall delete rule name="Duplex domain sync (TCP 47801)"'
+  nsExec::ExecToLog 'powershell -NoProfile -ExecutionPolicy Bypass -Command "$$p = [Environment]::GetEnvironmentVariable(''Path'', ''Machine''); [Environment]::SetEnvironmentVariable(''Path'', (($$p -split '';'') | Where-Object { $$_ -and $$_ -ne ''$INSTDIR'' }) -join '';'', ''Machine'')"'
+  DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "com.duplex.redundancy"
+  DeleteRegValue HKCU "Software\Microsoft\Windows\CurrentVersion\Run" "Duplex"
+  Delete "$INSTDIR\duplex.cmd"
+  MessageBox MB_OK|MB_ICONINFORMATION "Duplex is removed: its service, firewall rules, command and login item.$\r$\n$\r$\nKept: the domain file, the domain secret and the logs (the domain file's folder and its duplex-state folder), and %ProgramData%\Duplex\tray.json. Delete them by hand if this server leaves the domain." /SD IDOK
 !macroend

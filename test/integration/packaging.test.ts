@@ -6,7 +6,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -32,10 +32,29 @@ describe('installer configuration', () => {
     await assert.rejects(validateConfiguration({ ...config, nsis: { ...config.nsis, perMachin: true } }, new DebugLogger(false)), /configuration\.nsis/);
   });
 
-  it('the installer script adds firewall rules for the heartbeat and sync ports and asks about auto-start', () => {
+  it('the installer script adds firewall rules, puts duplex on PATH and asks about auto-start; uninstall removes the service, rules, PATH entry and login item and says what it keeps', () => {
     const nsh = readFileSync(join(ROOT, 'build', 'installer.nsh'), 'utf8');
-    assert.match(nsh, /!macro customInstall[\s\S]*protocol=UDP localport=47800[\s\S]*protocol=TCP localport=47801[\s\S]*install-options\.json[\s\S]*!macroend/);
-    assert.match(nsh, /!macro customUnInstall[\s\S]*firewall delete rule[\s\S]*!macroend/);
+    const install = /!macro customInstall([\s\S]*?)!macroend/.exec(nsh)![1]!;
+    const uninstall = /!macro customUnInstall([\s\S]*?)!macroend/.exec(nsh)![1]!;
+    assert.match(install, /protocol=UDP localport=47800[\s\S]*protocol=TCP localport=47801/);
+    assert.match(install, /SetEnvironmentVariable\(''Path''[^\n]*\$INSTDIR/);
+    assert.match(install, /install-options\.json/);
+    assert.match(uninstall, /duplex\.cmd" service uninstall/);
+    assert.match(uninstall, /firewall delete rule name=all program="\$INSTDIR\\Duplex\.exe"/);
+    assert.match(uninstall, /SetEnvironmentVariable\(''Path''/);
+    assert.match(uninstall, /DeleteRegValue HKCU "Software\\Microsoft\\Windows\\CurrentVersion\\Run" "com\.duplex\.redundancy"/);
+    assert.match(uninstall, /Kept: the domain file, the domain secret and the logs/);
+  });
+
+  it('the Windows build signs with a certificate from the environment, ships duplex.cmd and the service wrapper', () => {
+    const config = parse(readFileSync(CONFIG, 'utf8')) as { win: { signtoolOptions: { signingHashAlgorithms: string[] }; extraFiles: { from: string; to: string }[]; extraResources: { from: string; to: string }[] } };
+    assert.deepEqual(config.win.signtoolOptions.signingHashAlgorithms, ['sha256']);
+    assert.match(readFileSync(CONFIG, 'utf8'), /CSC_LINK[\s\S]*CSC_KEY_PASSWORD/, 'the certificate\'s variables are documented where the build is configured');
+    assert.deepEqual(config.win.extraFiles, [{ from: 'build/duplex.cmd', to: 'duplex.cmd' }]);
+    assert.ok(existsSync(join(ROOT, 'build', 'duplex.cmd')));
+    assert.equal(config.win.extraResources[0]!.from, 'build/winsw', 'npm run dist puts WinSW there (build/winsw.ts)');
+    const shim = readFileSync(join(ROOT, 'build', 'duplex.cmd'), 'utf8');
+    assert.match(shim, /set ELECTRON_RUN_AS_NODE=1\r\n"%~dp0Duplex\.exe" "%~dp0resources\\app\.asar\\out\\main\\cli\.js" %\*\r\n/, 'CRLF, as cmd.exe wants');
   });
 
   it('an offline --linux dir pack holds main, preload, renderer and resources', () => {

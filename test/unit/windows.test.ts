@@ -1,0 +1,169 @@
+/**
+ * The parts of the Windows code paths that are plain functions, checked on every platform.
+ * The paths themselves run under Wine in `npm run test:windows` (test/windows/scenario.ts).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, uptime } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { test } from 'node:test';
+import { staleBecause, takeLock } from '../../main/node/lock';
+import { everyoneReads } from '../../main/domain/secret';
+import { retryWhileLocked } from '../../main/util/atomic';
+import { eventArgs, eventLogSink } from '../../main/util/event-log';
+import { descendantsOf, parseWmicTable, processStartMs, wmiDateMs } from '../../main/util/process';
+import { cmdLine, cmdWord, isBatchFile } from '../../main/util/spawn';
+import { silentLogger } from '../../main/util/logger';
+
+test('cmd.exe lines quote every word and caret-escape every metacharacter, quotes included', () => {
+  assert.equal(cmdWord('C:\\E3\\takeover.cmd'), 'C:\\E3\\takeover.cmd', 'a plain word goes bare');
+  assert.equal(cmdWord('--now'), '--now');
+  assert.equal(cmdWord('a,b'), '^"a^,b^"', 'a comma splits batch arguments: quoted');
+  assert.equal(cmdWord('My Runtime'), '^"My^ Runtime^"');
+  assert.equal(cmdWord('a&b|c<d>e^f%PATH%!x!'), '^"a^&b^|c^<d^>e^^f^%PATH^%^!x^!^"');
+  // The program's own parser (MSVCRT): a quote inside is \", backslashes before it doubled,
+  // and trailing backslashes doubled so the closing quote stays a quote.
+  assert.equal(cmdWord('say "hi"'), '^"say^ \\^"hi\\^"^"');
+  assert.equal(cmdWord('C:\\my dir\\'), '^"C:\\my^ dir\\\\^"');
+  assert.equal(cmdWord('a\\"b'), '^"a\\\\\\^"b^"');
+  assert.equal(cmdWord(''), '^"^"');
+  assert.equal(cmdLine('C:\\My Runtime\\run.cmd', ['--now', 'x y']), '"^"C:\\My^ Runtime\\run.cmd^" --now ^"x^ y^""');
+  assert.ok(isBatchFile('C:\\E3\\takeover.CMD') && isBatchFile('run.bat ') && !isBatchFile('runtime.exe') && !isBatchFile('cmd'));
+});
+
+// Wine's wmic (decoded from UTF-16, as it prints to a pipe): no CreationDate, no spaces in the header.
+const WINE = '\uFEFFParentProcessIDProcessID\r\n0    32   \r\n40   56   \r\n56   68   \r\n68   276  \r\n276  292  \r\n';
+// Windows' wmic (decoded from UTF-16): the columns in alphabetical order, padded; the idle process has no CreationDate.
+const WINDOWS = 'CreationDate               ParentProcessId  ProcessId  \r\r\n                           0                0          \r\r\n20261123221502.500000+060  4                812        \r\r\n20261123221503.250000+060  812              9000       \r\r\n';
+
+test('wmic tables are read column by column, as Wine and Windows print them', () => {
+  assert.deepEqual(parseWmicTable(WINE).slice(3), [{ pid: 276, ppid: 68, created: null }, { pid: 292, ppid: 276, created: null }]);
+  assert.deepEqual(parseWmicTable(WINDOWS), [{ pid: 812, ppid: 4, created: '20261123221502.500000+060' }, { pid: 9000, ppid: 812, created: '20261123221503.250000+060' }]);
+  assert.deepEqual(parseWmicTable(''), []);
+  assert.deepEqual(parseWmicTable('Error: Invalid query\r\n'), []);
+  assert.deepEqual(descendantsOf(56, parseWmicTable(WINE)), [68, 276, 292]);
+  assert.deepEqual(descendantsOf(292, parseWmicTable(WINE)), []);
+  assert.equal(wmiDateMs('20261123221502.500000+060'), Date.UTC(2026, 10, 23, 21, 15, 2, 500));
+  assert.equal(wmiDateMs('20261123221502.500000-300'), Date.UTC(2026, 10, 24, 3, 15, 2, 500));
+  assert.equal(wmiDateMs('yesterday'), null);
+});
+
+test('the start time of a process is read from the system (Linux: /proc), and agrees with its own clock', { skip: process.platform !== 'linux' }, () => {
+  const measured = processStartMs(process.pid);
+  assert.ok(measured !== null);
+  assert.ok(Math.abs(measured - (Date.now() - process.uptime() * 1000)) < 2_000, `${measured} vs ${Date.now() - process.uptime() * 1000}`);
+  assert.equal(processStartMs(2 ** 22 + 7), null, 'no such process');
+});
+
+test('a lock is stale when its pid is gone, when it predates the boot, or when the pid started at another time', { skip: process.platform !== 'linux' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'duplex-lock-'));
+  const file = join(dir, 'node.lock');
+  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => other.once('spawn', r));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = processStartMs(other.pid!)!;
+    assert.equal(staleBecause({ pid: other.pid!, startedAt: started }), null, 'the live holder keeps its lock');
+    assert.equal(staleBecause({ pid: other.pid!, startedAt: 0 }), null, 'a lock of 0.2 (a pid alone) is trusted while the pid lives');
+    assert.match(staleBecause({ pid: other.pid!, startedAt: Date.now() - uptime() * 1000 - 60_000 })!, /before this machine started/);
+    assert.match(staleBecause({ pid: other.pid!, startedAt: started - 30_000 })!, /another process now/);
+    assert.match(staleBecause({ pid: process.pid, startedAt: started })!, /this process/);
+    assert.match(staleBecause({ pid: 2 ** 22 + 7, startedAt: Date.now() })!, /gone/);
+
+    // The live holder blocks the start, and the message names it.
+    writeFileSync(file, JSON.stringify({ pid: other.pid, startedAt: started }));
+    assert.throws(() => takeLock(file, 'a', silentLogger), new RegExp(`already running \\(pid ${other.pid}\\)`));
+    // A lock left by a power cut, whose pid now belongs to a live process, does not.
+    writeFileSync(file, JSON.stringify({ pid: other.pid, startedAt: Date.now() - uptime() * 1000 - 3_600_000 }));
+    takeLock(file, 'a', silentLogger);
+    const taken = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startedAt: number };
+    assert.equal(taken.pid, process.pid);
+    assert.ok(Math.abs(taken.startedAt - processStartMs(process.pid)!) < 2_000);
+  } finally {
+    other.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an atomic write waits out a file held open by another program (Windows), within a budget, then says why', () => {
+  const locked = (code: string) => Object.assign(new Error(`${code}: operation not permitted, rename`), { code });
+  let calls = 0;
+  assert.equal(retryWhileLocked(() => {
+    if (++calls < 3) throw locked('EBUSY');
+    return 'renamed';
+  }, 1_000, 'win32'), 'renamed');
+  assert.equal(calls, 3);
+
+  calls = 0;
+  const t0 = performance.now();
+  assert.throws(() => retryWhileLocked(() => {
+    calls++;
+    throw locked('EPERM');
+  }, 300, 'win32'), /EPERM/);
+  const took = performance.now() - t0;
+  assert.ok(took >= 290 && took < 2_000, `gave up after ${took} ms`);
+  assert.ok(calls > 3);
+
+  calls = 0;
+  assert.throws(() => retryWhileLocked(() => {
+    calls++;
+    throw locked('EPERM');
+  }, 300, 'linux'), /EPERM/);
+  assert.equal(calls, 1, 'elsewhere EPERM is a real refusal: no retry');
+  calls = 0;
+  assert.throws(() => retryWhileLocked(() => {
+    calls++;
+    throw locked('ENOENT');
+  }, 300, 'win32'), /ENOENT/);
+  assert.equal(calls, 1, 'only lock errors are retried');
+});
+
+test('a secret whose ACL lets Everyone, Users or Authenticated Users read it is found (SDDL, as icacls /save writes it)', () => {
+  // As duplex service install leaves it: SYSTEM and Administrators only.
+  assert.equal(everyoneReads('duplex.secret\r\nD:PAI(A;;FA;;;SY)(A;;FA;;;BA)\r\n'), null);
+  // As a file in a folder that inherits the usual ACL of C:\ (Users read and execute).
+  assert.equal(everyoneReads('duplex.secret\r\nD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;0x1200a9;;;BU)(A;ID;0x1301bf;;;AU)\r\n'), 'Users');
+  assert.equal(everyoneReads('D:(A;;FR;;;WD)'), 'Everyone');
+  assert.equal(everyoneReads('D:(A;;GR;;;S-1-5-11)'), 'Authenticated Users');
+  // Rights that do not include reading the data, and deny entries, are not a leak.
+  assert.equal(everyoneReads('D:(A;;0x100000;;;BU)(D;;FA;;;WD)(A;;FA;;;SY)'), null);
+  // Only the DACL counts, not the owner or the audit entries.
+  assert.equal(everyoneReads('O:BAG:SYD:PAI(A;;FA;;;SY)S:(AU;FA;FA;;;WD)'), null);
+});
+
+test('the Event Log gets role changes, fences, faults, warnings and errors, at most 20 a minute, and says once when it cannot be written', async () => {
+  assert.deepEqual(eventArgs('info', 'role', 'standby → active (epoch 3): failover', 'SRV2'), ['/L', 'APPLICATION', '/T', 'INFORMATION', '/SO', 'Duplex', '/ID', '100', '/D', '[SRV2] role: standby → active (epoch 3): failover']);
+  assert.equal(eventArgs('info', 'sync', 'revision 4 in force', 'SRV2'), null, 'routine info stays in the file');
+  assert.deepEqual(eventArgs('error', 'fence', 'killed scada', 'a')!.slice(2, 8), ['/T', 'ERROR', '/SO', 'Duplex', '/ID', '200']);
+  assert.equal(eventArgs('warn', 'probe', 'x\ny', 'a')![7], '900');
+  assert.equal(eventArgs('warn', 'probe', 'x\ny', 'a')![9], '[a] probe: x y', 'one line');
+
+  const sent: string[][] = [];
+  let clock = 0;
+  const broken: string[] = [];
+  const sink = eventLogSink('a', (why) => broken.push(why), async (args) => {
+    sent.push(args);
+    return null;
+  }, () => clock);
+  for (let i = 0; i < 30; i++) sink('warn', 'runtime', `crash ${i}`);
+  sink('info', 'sync', 'routine');
+  assert.equal(sent.length, 20);
+  clock = 60_000;
+  sink('error', 'fence', 'killed');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(sent.slice(20).map((a) => a[9]), ['[a] log: 10 more events in the last minute are only in the Duplex log file', '[a] fence: killed']);
+
+  let tries = 0;
+  const dead = eventLogSink('a', (why) => broken.push(why), async () => {
+    tries++;
+    return 'spawn eventcreate ENOENT';
+  });
+  dead('warn', 'fault', 'one');
+  await new Promise((r) => setImmediate(r));
+  dead('warn', 'fault', 'two');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(broken, ['spawn eventcreate ENOENT']);
+  assert.equal(tries, 1, 'nothing more is tried');
+});
