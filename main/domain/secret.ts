@@ -46,7 +46,8 @@ export function loadSecret(file: string): LoadedSecret {
 const BROAD: Record<string, string> = {
   WD: 'Everyone', 'S-1-1-0': 'Everyone', BU: 'Users', 'S-1-5-32-545': 'Users',
   AU: 'Authenticated Users', 'S-1-5-11': 'Authenticated Users', BG: 'Guests', 'S-1-5-32-546': 'Guests',
-  IU: 'Interactive users', 'S-1-5-4': 'Interactive users',
+  IU: 'Interactive users', 'S-1-5-4': 'Interactive users', NU: 'Network users', 'S-1-5-2': 'Network users',
+  AN: 'Anonymous', 'S-1-5-7': 'Anonymous', DU: 'Domain Users', DG: 'Domain Guests',
 };
 
 /**
@@ -55,13 +56,19 @@ const BROAD: Record<string, string> = {
  * GENERIC_READ or GENERIC_ALL, or the rights strings that hold them (FA, FR, GA, GR, CC).
  */
 export function everyoneReads(sddl: string): string | null {
-  const dacl = /D:[A-Z]*((?:\([^)]*\))*)/.exec(sddl)?.[1] ?? '';
-  for (const [, ace] of dacl.matchAll(/\(([^)]*)\)/g)) {
+  // icacls /save writes the file's name on one line (which may start with "D:\\") and the SDDL
+  // on the next; the DACL is "D:" with its flags, then its entries.
+  const line = sddl.split(/\r?\n/).find((l) => /^(O:|G:|D:)(?!\\)/.test(l.trim())) ?? '';
+  const dacl = /D:(NO_ACCESS_CONTROL|(?:PAI|PAR|P|AI|AR)*)((?:\([^)]*\))*)/.exec(line);
+  if (!dacl) return null;
+  if (dacl[1] === 'NO_ACCESS_CONTROL') return 'Everyone (the file has no access control list at all)';
+  for (const [, ace] of dacl[2]!.matchAll(/\(([^)]*)\)/g)) {
     const [type, , rights = '', , , sid = ''] = ace!.split(';');
     if (type !== 'A' || !(sid in BROAD)) continue;
     const mask = /^0x[0-9a-f]+$/i.test(rights) ? Number(rights) : 0;
     const codes = mask ? [] : rights.match(/../g) ?? [];
-    if ((mask & 0x1) || (mask & 0x80000000) || (mask & 0x10000000) || codes.some((c) => ['FA', 'FR', 'GA', 'GR', 'CC'].includes(c))) return BROAD[sid]!;
+    // Reading, or rights to give oneself reading (WRITE_DAC 0x40000, WRITE_OWNER 0x80000).
+    if ((mask & (0x1 | 0x40000 | 0x80000 | 0x80000000 | 0x10000000)) || codes.some((c) => ['FA', 'FR', 'GA', 'GR', 'CC', 'WD', 'WO'].includes(c))) return BROAD[sid]!;
   }
   return null;
 }
@@ -75,7 +82,7 @@ function readSddl(file: string): string | null {
     if (r.status !== 0 || !existsSync(out)) return null;
     const buf = readFileSync(out);
     const text = buf.toString(buf.includes(0) ? 'utf16le' : 'utf8');
-    return /D:/.test(text) ? text : null;
+    return /^(O:|G:|D:)(?!\\)/m.test(text) ? text : null;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -62,6 +62,7 @@ function where(): { domain?: string; server?: string } {
  */
 async function attachWhenServed(endpointFile: string): Promise<RemoteApi | null> {
   const installed = serviceInstalled();
+  const deadline = Date.now() + SERVICE_WAIT_MS;
   for (;;) {
     try {
       return await attachToNode(endpointFile);
@@ -70,10 +71,17 @@ async function attachWhenServed(endpointFile: string): Promise<RemoteApi | null>
         if (e instanceof NoNodeError || /cannot reach/.test((e as Error).message)) return null;
         throw e;
       }
+      if (Date.now() > deadline) {
+        throw new Error(`the Duplex service is installed but its node does not answer (${(e as Error).message}). Check the service (duplex service status) and its log; ` +
+          'a tray that is not run as administrator cannot read the node\'s admin.json: start Duplex as administrator');
+      }
       await new Promise((r) => setTimeout(r, 1_000));
     }
   }
 }
+
+/** How long a tray started at logon waits for the service's node (it starts at boot, usually first). */
+const SERVICE_WAIT_MS = 120_000;
 
 async function main(): Promise<void> {
   if (!app.requestSingleInstanceLock()) {

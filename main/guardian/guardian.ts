@@ -229,16 +229,15 @@ export class Guardian {
     this.notice = null;
     if (!quiet) this.fencedWhy = reason;
     const t0 = performance.now();
-    const kills = procs.map((p) => {
-      if (process.platform === 'win32') {
-        try {
-          process.kill(p.pid, 'SIGKILL'); // TerminateProcess now; taskkill below walks the tree
-        } catch {
-          // already gone
-        }
+    // The tree first (Windows: taskkill /T /F needs its root alive to find the rest).
+    const kills = procs.map((p) => killTree(p.pid, 'SIGKILL').then(() => {
+      if (process.platform !== 'win32') return;
+      try {
+        process.kill(p.pid, 'SIGKILL'); // TerminateProcess, should taskkill have failed
+      } catch {
+        // gone, as it should be
       }
-      return killTree(p.pid, 'SIGKILL');
-    });
+    }));
     // The tree walk too (Windows): a guardian that ends next must not end before it.
     await Promise.race([Promise.all([...procs.map((p) => p.exited), ...kills]), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]);
     const gone = procs.filter((p) => !this.host.running.has(p.pid));

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
-import { descendantsOf, isAlive, procStat, windowsProcesses, type WinProcess } from '../util/process';
+import { descendantsOf, isAlive, procStat, windowsProcesses, wmiDateMs, type WinProcess } from '../util/process';
 import { RotatingFile } from '../util/rotating-file';
 import { spawnProgram } from '../util/spawn';
 import type { ProcessMode } from './plan';
@@ -62,12 +62,12 @@ export class LocalProcessHost implements ProcessHost {
 
   private track(stop: Promise<void>): void {
     this.stopping.add(stop);
-    void stop.finally(() => this.stopping.delete(stop));
+    void stop.catch(() => undefined).finally(() => this.stopping.delete(stop));
   }
 
   /** Resolves when every tree stop under way is done: a process that ends next must wait for it. */
   async settled(): Promise<void> {
-    while (this.stopping.size) await Promise.all(this.stopping);
+    while (this.stopping.size) await Promise.allSettled(this.stopping);
   }
 
   start(spec: StartSpec): Promise<Started> {
@@ -78,6 +78,7 @@ export class LocalProcessHost implements ProcessHost {
     }
     const out = output;
     return new Promise((resolveStart, rejectStart) => {
+      const spawnedAt = Date.now();
       const child = spawnProgram(spec.command, spec.args, {
         cwd: spec.cwd,
         env: spec.env,
@@ -91,8 +92,9 @@ export class LocalProcessHost implements ProcessHost {
           if (child.pid !== undefined) {
             this.running.delete(child.pid);
             // Windows has no process group: what it started and left running (a .cmd's program,
-            // orphaned when cmd.exe ends) is found by its parent pid and stopped with it.
-            if (process.platform === 'win32') this.track(killTree(child.pid, 'SIGKILL'));
+            // orphaned when cmd.exe ends) is found by its parent pid and stopped with it. The pid
+            // itself is free now: only children created since it started are taken.
+            if (process.platform === 'win32') this.track(stopOrphans(child.pid, spawnedAt));
           }
           rmSync(spec.pidFile, { force: true });
           resolveExit(signal ? `signal ${signal}` : `code ${code}`);
@@ -135,6 +137,19 @@ export async function killTree(pid: number, signal: NodeJS.Signals): Promise<voi
  * Wine's taskkill, which has no /T), the tree is read from wmic's process table and every
  * process in it ended (TerminateProcess).
  */
+/** Windows: ends what `pid` (ended) started since `since` and left running. */
+async function stopOrphans(pid: number, since: number): Promise<void> {
+  const table = await windowsProcesses();
+  if (!table || table.some((p) => p.pid === pid)) return; // no table, or the pid is another process's already
+  for (const orphan of descendantsOf(pid, table, since)) {
+    try {
+      process.kill(orphan, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 async function killTreeWindows(pid: number, force: boolean): Promise<void> {
   const code = await new Promise<number | null>((done) => {
     const p = spawn('taskkill', ['/pid', String(pid), '/T', ...(force ? ['/F'] : [])], { stdio: 'ignore', windowsHide: true });
@@ -143,7 +158,8 @@ async function killTreeWindows(pid: number, force: boolean): Promise<void> {
   });
   if (!force || code === 0) return;
   const table = await windowsProcesses();
-  for (const p of [pid, ...(table ? descendantsOf(pid, table) : [])]) {
+  if (!table?.some((p) => p.pid === pid)) return; // gone (what it left is stopOrphans' business), or no table
+  for (const p of [pid, ...descendantsOf(pid, table)]) {
     try {
       process.kill(p, 'SIGKILL');
     } catch {
@@ -184,7 +200,7 @@ function recordPid(file: string, pid: number, command: string, stillRuns: () => 
   void windowsProcesses().then((table) => {
     const created = table?.find((p) => p.pid === pid)?.created;
     if (created && stillRuns()) write({ ...rec, created });
-  });
+  }).catch(() => undefined); // the record without the creation time still names the parent
 }
 
 /**
@@ -199,8 +215,11 @@ function leftoverOf(rec: PidRecord, table: readonly WinProcess[] | null): number
   if (process.platform === 'win32') {
     if (table === null || rec.parent === undefined) return isAlive(rec.pid) ? null : [];
     const now = table.find((p) => p.pid === rec.pid);
-    if (!now) return table.filter((p) => p.ppid === rec.pid).map((p) => p.pid);
-    return now.ppid === rec.parent && (!rec.created || !now.created || now.created === rec.created) ? [rec.pid] : [];
+    const recorded = rec.created ? wmiDateMs(rec.created) : null;
+    // Gone: what it started since and left running (children created after it, where known).
+    if (!now) return descendantsOf(rec.pid, table, recorded).filter((pid) => table.find((p) => p.pid === pid)?.ppid === rec.pid);
+    const created = now.created ? wmiDateMs(now.created) : null;
+    return now.ppid === rec.parent && (recorded === null || created === null || Math.abs(created - recorded) < 1_000) ? [rec.pid] : [];
   }
   if (!isAlive(rec.pid)) return [];
   const now = startTicks(rec.pid);
@@ -251,7 +270,9 @@ async function stopLeftover(pidFile: string, log: Logger, timeoutMs: number, kee
   await Promise.all(left.map((pid) => killTree(pid, 'SIGTERM')));
   const deadline = performance.now() + timeoutMs;
   while (running().length && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  await Promise.all(running().map((pid) => killTree(pid, 'SIGKILL')));
+  // Every group (POSIX: its members outlive a leader that took SIGTERM); on Windows a root that
+  // ended leaves its children to be found by their parent pid.
+  await Promise.all(left.map((pid) => (process.platform === 'win32' && !isAlive(pid) ? stopOrphans(pid, 0) : killTree(pid, 'SIGKILL'))));
   while (running().length && performance.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 20));
   log.info('runtime', running().length ? `pid ${running().join(', ')} still there after SIGKILL` : `leftover runtime ${what} stopped`);
 }

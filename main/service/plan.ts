@@ -47,6 +47,10 @@ export interface ServiceTarget {
 }
 
 export interface ServicePlan {
+  /** Folders made first (the state folder, before its ACL is set). */
+  dirs: string[];
+  /** Commands run before anything is copied (a service installed before is stopped and removed). */
+  before: { argv: string[]; ignoreFailure?: boolean }[];
   /** Files written: path and content. */
   files: { path: string; content: string }[];
   /** Files copied: from, to. */
@@ -65,9 +69,13 @@ const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 
 function winswXml(t: ServiceTarget): string {
   const args = [t.cli, 'run', '--domain', t.domainFile, '--server', t.server];
+  // WinSW 2 wants the domain and the user apart (DOMAIN\\user, or a local .\\user). An account
+  // with a password (not a managed or virtual account) gets it in the service manager.
+  const [domain, user] = t.account === null ? ['', ''] : t.account.includes('\\') ? t.account.split(/\\(.*)/s) as [string, string] : ['.', t.account];
   const account = t.account === null ? '' : [
     '  <serviceaccount>',
-    `    <user>${xml(t.account)}</user>`,
+    `    <domain>${xml(domain)}</domain>`,
+    `    <user>${xml(user)}</user>`,
     '    <allowservicelogon>true</allowservicelogon>',
     '  </serviceaccount>',
   ].join('\n') + '\n';
@@ -82,6 +90,7 @@ ${args.map((a) => `  <argument>${xml(a)}</argument>`).join('\n')}
   <startmode>Automatic</startmode>
   <depend>Tcpip</depend>
   <stoptimeout>60sec</stoptimeout>
+  <stopparentprocessfirst>true</stopparentprocessfirst>
   <onfailure action="restart" delay="5 sec"/>
   <onfailure action="restart" delay="30 sec"/>
   <resetfailure>1 hour</resetfailure>
@@ -91,14 +100,19 @@ ${account}</service>
 `;
 }
 
-/** The names of Duplex's firewall rules for these ports. */
+/** Duplex's firewall rules, by fixed names (the installer's too), so that they are replaced and removed by name alone. */
+export const FIREWALL_RULES = ['Duplex heartbeats', 'Duplex domain sync', 'Duplex OPC UA endpoint'] as const;
+
 function firewallRules(t: ServiceTarget): { name: string; protocol: 'UDP' | 'TCP'; port: number }[] {
+  const [heartbeats, sync, opcua] = FIREWALL_RULES;
   return [
-    { name: `Duplex heartbeats (UDP ${t.ports.heartbeats})`, protocol: 'UDP' as const, port: t.ports.heartbeats },
-    ...(t.ports.sync ? [{ name: `Duplex domain sync (TCP ${t.ports.sync})`, protocol: 'TCP' as const, port: t.ports.sync }] : []),
-    ...(t.ports.opcua ? [{ name: `Duplex OPC UA endpoint (TCP ${t.ports.opcua})`, protocol: 'TCP' as const, port: t.ports.opcua }] : []),
+    { name: heartbeats, protocol: 'UDP' as const, port: t.ports.heartbeats },
+    ...(t.ports.sync ? [{ name: sync, protocol: 'TCP' as const, port: t.ports.sync }] : []),
+    ...(t.ports.opcua ? [{ name: opcua, protocol: 'TCP' as const, port: t.ports.opcua }] : []),
   ];
 }
+
+const deleteRules = () => FIREWALL_RULES.map((name) => ({ argv: ['netsh', 'advfirewall', 'firewall', 'delete', 'rule', `name=${name}`], ignoreFailure: true }));
 
 /** The icacls command that leaves `path` to LocalSystem, Administrators and the service account only. */
 export function aclCommand(path: string, account: string | null, folder: boolean): string[] {
@@ -132,9 +146,12 @@ export function installPlan(t: ServiceTarget): ServicePlan {
   if (t.platform === 'linux') {
     const file = posix.join('/etc/systemd/system', LINUX_UNIT);
     return {
+      dirs: [t.stateDir],
+      before: [{ argv: ['systemctl', 'stop', LINUX_UNIT], ignoreFailure: true }],
       files: [{ path: file, content: unit(t) }],
       copies: [],
       commands: [
+        ...(t.account ? [{ argv: ['chown', t.account, t.secretFile] }, { argv: ['chown', '-R', t.account, t.stateDir] }] : []),
         { argv: ['chmod', '600', t.secretFile] },
         { argv: ['systemctl', 'daemon-reload'] },
         { argv: ['systemctl', 'enable', '--now', LINUX_UNIT] },
@@ -144,25 +161,29 @@ export function installPlan(t: ServiceTarget): ServicePlan {
   }
   const wrapper = win32.join(t.serviceDir, `${WIN_SERVICE}Service.exe`);
   return {
+    dirs: [t.stateDir],
+    before: [{ argv: ['sc', 'stop', WIN_SERVICE], ignoreFailure: true }, { argv: ['sc', 'delete', WIN_SERVICE], ignoreFailure: true }],
     files: [{ path: win32.join(t.serviceDir, `${WIN_SERVICE}Service.xml`), content: winswXml(t) }],
     // WinSW 2 runs on .NET 2 or 4; its .config beside it lets it start where only 4 is installed.
     copies: [{ from: t.winsw, to: wrapper }, { from: `${t.winsw}.config`, to: `${wrapper}.config` }],
     commands: [
-      aclCommand(t.stateDir, t.account, true),
-      aclCommand(t.secretFile, t.account, false),
-      ['netsh', 'advfirewall', 'firewall', 'delete', 'rule', 'name=all', `program=${t.exe}`],
-      ...firewallRules(t).map((r) => ['netsh', 'advfirewall', 'firewall', 'add', 'rule', `name=${r.name}`, 'dir=in', 'action=allow', `protocol=${r.protocol}`, `localport=${r.port}`, `program=${t.exe}`, 'enable=yes']),
-      [wrapper, 'install'],
-      [wrapper, 'start'],
-    ].map((argv) => ({ argv, ignoreFailure: argv[3] === 'delete' })),
+      { argv: aclCommand(t.stateDir, t.account, true) },
+      { argv: aclCommand(t.secretFile, t.account, false) },
+      ...deleteRules(),
+      ...firewallRules(t).map((r) => ({ argv: ['netsh', 'advfirewall', 'firewall', 'add', 'rule', `name=${r.name}`, 'dir=in', 'action=allow', `protocol=${r.protocol}`, `localport=${r.port}`, `program=${t.exe}`, 'enable=yes'] })),
+      { argv: [wrapper, 'install'] },
+      { argv: [wrapper, 'start'] },
+    ],
     removes: [],
   };
 }
 
 /** Removes the service and its firewall rules; keeps the domain file, the secret and the logs. */
-export function uninstallPlan(t: Pick<ServiceTarget, 'platform' | 'exe' | 'serviceDir'>): ServicePlan {
+export function uninstallPlan(t: Pick<ServiceTarget, 'platform' | 'serviceDir'>): ServicePlan {
   if (t.platform === 'linux') {
     return {
+      dirs: [],
+      before: [],
       files: [],
       copies: [],
       commands: [{ argv: ['systemctl', 'disable', '--now', LINUX_UNIT], ignoreFailure: true }, { argv: ['systemctl', 'daemon-reload'] }],
@@ -171,12 +192,14 @@ export function uninstallPlan(t: Pick<ServiceTarget, 'platform' | 'exe' | 'servi
   }
   const wrapper = win32.join(t.serviceDir, `${WIN_SERVICE}Service.exe`);
   return {
+    dirs: [],
+    before: [],
     files: [],
     copies: [],
     commands: [
       { argv: [wrapper, 'stop'], ignoreFailure: true },
       { argv: [wrapper, 'uninstall'], ignoreFailure: true },
-      { argv: ['netsh', 'advfirewall', 'firewall', 'delete', 'rule', 'name=all', `program=${t.exe}`], ignoreFailure: true },
+      ...deleteRules(),
     ],
     removes: [wrapper, `${wrapper}.config`, win32.join(t.serviceDir, `${WIN_SERVICE}Service.xml`)],
   };
@@ -191,6 +214,8 @@ export function statusCommand(platform: 'win32' | 'linux'): string[] {
 export function describePlan(p: ServicePlan): string {
   const quote = (a: string) => (/[\s"]/.test(a) ? `"${a}"` : a);
   return [
+    ...p.before.map((c) => `run ${c.argv.map(quote).join(' ')}   (may find nothing to do)`),
+    ...p.dirs.map((d) => `make folder ${d}`),
     ...p.copies.map((c) => `copy ${quote(c.from)} ${quote(c.to)}`),
     ...p.files.map((f) => `write ${f.path}:\n${f.content.replace(/^/gm, '    ')}`),
     ...p.commands.map((c) => `run ${c.argv.map(quote).join(' ')}${c.ignoreFailure ? '   (may find nothing to do)' : ''}`),

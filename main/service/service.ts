@@ -50,6 +50,17 @@ export function targetFor(domainFile: string, server: string, opts: { account?: 
 
 /** Carries out a plan, stopping at the first command that fails (unless it may find nothing to do). */
 export function carryOut(plan: ServicePlan, write: (line: string) => void): void {
+  const run = (c: ServicePlan['commands'][number]) => {
+    const r = spawnSync(c.argv[0]!, c.argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', windowsHide: true });
+    const said = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+    if (r.status === 0 || c.ignoreFailure) {
+      write(`ran ${c.argv.join(' ')}${r.status === 0 ? '' : ` (nothing to do: ${said || r.error?.message || `exit ${r.status}`})`}`);
+      return;
+    }
+    throw new Error(`${c.argv.join(' ')} failed: ${said || r.error?.message || `exit ${r.status}`}. Run duplex service as ${process.platform === 'win32' ? 'Administrator' : 'root'}`);
+  };
+  plan.before.forEach(run);
+  for (const d of plan.dirs) mkdirSync(d, { recursive: true });
   for (const c of plan.copies) {
     if (!existsSync(c.from)) throw new Error(`${c.from} is missing: the service wrapper comes with the Duplex installer; give its path with --winsw <winsw.exe>`);
     mkdirSync(dirname(c.to), { recursive: true });
@@ -60,15 +71,7 @@ export function carryOut(plan: ServicePlan, write: (line: string) => void): void
     writeFileAtomic(f.path, f.content, { keepPrevious: false });
     write(`wrote ${f.path}`);
   }
-  for (const c of plan.commands) {
-    const r = spawnSync(c.argv[0]!, c.argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', windowsHide: true });
-    const said = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
-    if (r.status === 0 || c.ignoreFailure) {
-      write(`ran ${c.argv.join(' ')}${r.status === 0 ? '' : ` (nothing to do: ${said || r.error?.message || `exit ${r.status}`})`}`);
-      continue;
-    }
-    throw new Error(`${c.argv.join(' ')} failed: ${said || r.error?.message || `exit ${r.status}`}. Run duplex service as ${process.platform === 'win32' ? 'Administrator' : 'root'}`);
-  }
+  plan.commands.forEach(run);
   for (const f of plan.removes) {
     rmSync(f, { force: true });
     write(`removed ${f}`);
@@ -88,7 +91,7 @@ export function serviceCommand(action: string | undefined, o: { domain?: string;
     return 0;
   }
   if (action === 'uninstall') {
-    const plan = uninstallPlan({ platform: platform(), exe: process.execPath, serviceDir: winServiceDir() });
+    const plan = uninstallPlan({ platform: platform(), serviceDir: winServiceDir() });
     if (o.dryRun) return write(describePlan(plan)), 0;
     carryOut(plan, write);
     write('ok: the Duplex service is removed; the domain file, the secret and the logs are kept.');

@@ -38,7 +38,12 @@ export async function attachToNode(endpointFile: string): Promise<RemoteApi> {
   const use = (socket: WebSocket) => {
     ws = socket;
     socket.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString('utf8')) as WsFrame;
+      let frame: WsFrame;
+      try {
+        frame = JSON.parse(data.toString('utf8')) as WsFrame;
+      } catch {
+        return; // not the contract: ignored
+      }
       if ('event' in frame) {
         for (const l of statusListeners) l(frame.data);
         return;

@@ -21,7 +21,7 @@ const TEXT_MAX = 2_000;
 export function eventArgs(level: Level, event: string, detail: string, server: string): string[] | null {
   if (level === 'info' && !INFO_EVENTS.has(event)) return null;
   const type = level === 'error' ? 'ERROR' : level === 'warn' ? 'WARNING' : 'INFORMATION';
-  const text = `[${server}] ${event}: ${detail}`.replace(/\s+/g, ' ').slice(0, TEXT_MAX);
+  const text = `[${server}] ${event}: ${detail}`.replace(/[\s\0]+/g, ' ').slice(0, TEXT_MAX);
   return ['/L', 'APPLICATION', '/T', type, '/SO', 'Duplex', '/ID', String(IDS[event] ?? OTHER_ID), '/D', text];
 }
 
@@ -29,9 +29,13 @@ export type Spawner = (args: string[]) => Promise<string | null>;
 
 /** Runs eventcreate; resolves null when done, or what went wrong. */
 const eventcreate: Spawner = (args) => new Promise((done) => {
-  const p = spawn('eventcreate', args, { stdio: 'ignore', windowsHide: true });
-  p.once('error', (e) => done(e.message));
-  p.once('exit', (code) => done(code === 0 ? null : `eventcreate ended with code ${code}`));
+  try {
+    const p = spawn('eventcreate', args, { stdio: 'ignore', windowsHide: true });
+    p.once('error', (e) => done(e.message));
+    p.once('exit', (code) => done(code === 0 ? null : `eventcreate ended with code ${code}`));
+  } catch (e) {
+    done((e as Error).message); // e.g. a NUL in the text
+  }
 });
 
 /**

@@ -24,6 +24,15 @@ export function procStat(pid: number): string[] | null {
   }
 }
 
+/** Linux: this boot's id (/proc/sys/kernel/random/boot_id); null elsewhere. */
+export function bootId(): string | null {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Whether the process runs: alive and not a zombie (a killed process stays a zombie until its
  * parent reaps it, and `kill(pid, 0)` still succeeds on it). Linux (/proc); elsewhere `isAlive`.
@@ -68,7 +77,7 @@ export function parseWmicTable(text: string): WinProcess[] {
  */
 export async function windowsProcesses(): Promise<WinProcess[] | null> {
   const run = (fields: string) => new Promise<string | null>((resolveRun) => {
-    const p = spawn('wmic', ['process', 'get', fields], { windowsHide: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    const p = spawn('wmic', ['process', 'get', fields], { windowsHide: true, stdio: ['ignore', 'pipe', 'ignore'], timeout: WMIC_TIMEOUT_MS });
     const out: Buffer[] = [];
     p.stdout.on('data', (b: Buffer) => out.push(b));
     p.once('error', () => resolveRun(null));
@@ -77,20 +86,32 @@ export async function windowsProcesses(): Promise<WinProcess[] | null> {
     });
   });
   const text = (await run('CreationDate,ParentProcessId,ProcessId')) ?? (await run('ParentProcessId,ProcessId'));
-  return text === null ? null : parseWmicTable(text);
+  const table = text === null ? [] : parseWmicTable(text);
+  // A table without this very process is not one to trust ("not in it" would read as "gone").
+  return table.some((p) => p.pid === process.pid) ? table : null;
 }
 
-/** The pids of `pid`'s descendants (children first found first), from a process table. */
-export function descendantsOf(pid: number, table: readonly WinProcess[]): number[] {
+/** A hung WMI must not hang a node's start or a tree stop. */
+const WMIC_TIMEOUT_MS = 10_000;
+
+/**
+ * The pids of the descendants of `pid`, from a process table. Windows keeps a process's parent
+ * pid after the parent ends and reuses pids, so a child is taken only when it was created no
+ * earlier than its parent (`since`, ms since the epoch, for the root: when it was started);
+ * where the table has no creation times (Wine) the parent pid alone decides.
+ */
+export function descendantsOf(pid: number, table: readonly WinProcess[], since: number | null = null): number[] {
+  const createdMs = (p: WinProcess | undefined) => (p?.created ? wmiDateMs(p.created) : null);
   const found: number[] = [];
-  const queue = [pid];
+  const queue: { pid: number; since: number | null }[] = [{ pid, since: createdMs(table.find((p) => p.pid === pid)) ?? since }];
   while (queue.length) {
     const parent = queue.shift()!;
     for (const p of table) {
-      if (p.ppid === parent && p.pid !== pid && !found.includes(p.pid)) {
-        found.push(p.pid);
-        queue.push(p.pid);
-      }
+      if (p.ppid !== parent.pid || p.pid === pid || found.includes(p.pid)) continue;
+      const born = createdMs(p);
+      if (born !== null && parent.since !== null && born < parent.since - 1_000) continue; // an orphan of an earlier holder of the pid
+      found.push(p.pid);
+      queue.push({ pid: p.pid, since: born });
     }
   }
   return found;
@@ -121,7 +142,7 @@ export function processStartMs(pid: number): number | null {
     return Number.isFinite(ticks) && btime ? btime * 1000 + ticks * 10 : null; // USER_HZ is 100 on Linux
   }
   if (process.platform !== 'win32') return null;
-  const r = spawnSync('wmic', ['process', 'get', 'CreationDate,ProcessId'], { windowsHide: true, timeout: 5_000 });
+  const r = spawnSync('wmic', ['process', 'get', 'CreationDate,ParentProcessId,ProcessId'], { windowsHide: true, timeout: 5_000 });
   if (r.status !== 0 || !r.stdout) return null;
   const created = parseWmicTable(decodeWmic(r.stdout)).find((p) => p.pid === pid)?.created;
   return created ? wmiDateMs(created) : null;

@@ -191,7 +191,7 @@ describe('system and ping probes on this machine', () => {
     assert.match(ok.detail, /^disk \d+ MB free, memory \d+ %$/);
     const full = await createProbe({ ...common, name: 'system', kind: 'system', minFreeDiskMB: 1e12, maxMemoryPercent: 100, maxEventLoopDelayMs: 10_000 }, ctx).check();
     assert.equal(full.ok, false);
-    assert.match(full.detail, /\d+ MB free on \/\S* \(need 1000000000000\)/);
+    assert.match(full.detail, /\d+ MB free on the disk of \/\S* \(need 1000000000000\)/);
     const down = await createProbe({ ...common, name: 'system', kind: 'system', minFreeDiskMB: 1, maxMemoryPercent: 100, maxEventLoopDelayMs: 10_000 }, { ...ctx, linkUp: () => false }).check();
     assert.deepEqual([down.ok, down.isolating], [false, true]);
     assert.match(down.detail, /the redundancy network card 127\.0\.0\.1 has no address/);

@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { FIREWALL_RULES } from '../../main/service/plan';
 import { ICONS, TRAY_SIZES } from '../../build/icons';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -37,11 +38,12 @@ describe('installer configuration', () => {
     const install = /!macro customInstall([\s\S]*?)!macroend/.exec(nsh)![1]!;
     const uninstall = /!macro customUnInstall([\s\S]*?)!macroend/.exec(nsh)![1]!;
     assert.match(install, /protocol=UDP localport=47800[\s\S]*protocol=TCP localport=47801/);
-    assert.match(install, /SetEnvironmentVariable\(''Path''[^\n]*\$INSTDIR/);
+    assert.match(install, /name="Duplex heartbeats" [^\n]*localport=47800/, 'the rule names duplex service install replaces');
+    assert.match(install, /DoNotExpandEnvironmentNames[^\n]*-Type ExpandString[^\n]*\$INSTDIR/, 'PATH stays REG_EXPAND_SZ');
     assert.match(install, /install-options\.json/);
-    assert.match(uninstall, /duplex\.cmd" service uninstall/);
-    assert.match(uninstall, /firewall delete rule name=all program="\$INSTDIR\\Duplex\.exe"/);
-    assert.match(uninstall, /SetEnvironmentVariable\(''Path''/);
+    assert.match(uninstall, /^\s*(;[^\n]*\n\s*)*\$\{ifNot\} \$\{isUpdated\}[\s\S]*duplex\.cmd" service uninstall[\s\S]*\$\{endIf\}\s*$/, 'an update keeps the service');
+    for (const name of FIREWALL_RULES) assert.ok(uninstall.includes(`firewall delete rule name="${name}"`), name);
+    assert.match(uninstall, /Where-Object[^\n]*-ne ''\$INSTDIR''/);
     assert.match(uninstall, /DeleteRegValue HKCU "Software\\Microsoft\\Windows\\CurrentVersion\\Run" "com\.duplex\.redundancy"/);
     assert.match(uninstall, /Kept: the domain file, the domain secret and the logs/);
   });

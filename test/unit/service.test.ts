@@ -43,21 +43,28 @@ test('Windows: WinSW runs Duplex.exe as Node from boot, restarts it, and the pla
   assert.match(xml, /<startmode>Automatic<\/startmode>/);
   assert.match(xml, /<onfailure action="restart"/);
   assert.doesNotMatch(xml, /serviceaccount/, 'LocalSystem unless an account is given');
-  assert.match(installPlan({ ...WIN, account: 'PLANT\\svc-duplex' }).files[0]!.content, /<serviceaccount>\s*<user>PLANT\\svc-duplex<\/user>/);
+  assert.match(installPlan({ ...WIN, account: 'PLANT\\svc-duplex$' }).files[0]!.content, /<serviceaccount>\s*<domain>PLANT<\/domain>\s*<user>svc-duplex\$<\/user>/);
+  assert.match(installPlan({ ...WIN, account: 'duplex' }).files[0]!.content, /<domain>\.<\/domain>\s*<user>duplex<\/user>/, 'a local account');
 
   const argv = plan.commands.map((c) => c.argv);
   assert.deepEqual(argv[0], ['icacls', WIN.stateDir, '/inheritance:r', '/grant:r', '*S-1-5-18:(OI)(CI)F', '*S-1-5-32-544:(OI)(CI)F']);
   assert.deepEqual(argv[1], ['icacls', WIN.secretFile, '/inheritance:r', '/grant:r', '*S-1-5-18:F', '*S-1-5-32-544:F']);
-  assert.deepEqual(argv[2], ['netsh', 'advfirewall', 'firewall', 'delete', 'rule', 'name=all', `program=${WIN.exe}`]);
-  assert.equal(plan.commands[2]!.ignoreFailure, true, 'no old rules is fine');
-  const rules = argv.filter((a) => a[3] === 'add').map((a) => [a[5], a[8], a[9]]);
+  // The rules are replaced by name (the installer's have the same names), never by program:
+  // that would take other programs' rules when Duplex runs under a plain node.exe.
+  assert.deepEqual(argv.slice(2, 5), ['Duplex heartbeats', 'Duplex domain sync', 'Duplex OPC UA endpoint'].map((n) => ['netsh', 'advfirewall', 'firewall', 'delete', 'rule', `name=${n}`]));
+  assert.ok(plan.commands.slice(2, 5).every((c) => c.ignoreFailure), 'no old rules is fine');
+  const rules = argv.filter((a) => a[3] === 'add').map((a) => [a[5], a[8], a[9], a[10]]);
   assert.deepEqual(rules, [
-    ['name=Duplex heartbeats (UDP 47900)', 'protocol=UDP', 'localport=47900'],
-    ['name=Duplex domain sync (TCP 47901)', 'protocol=TCP', 'localport=47901'],
-    ['name=Duplex OPC UA endpoint (TCP 4841)', 'protocol=TCP', 'localport=4841'],
+    ['name=Duplex heartbeats', 'protocol=UDP', 'localport=47900', `program=${WIN.exe}`],
+    ['name=Duplex domain sync', 'protocol=TCP', 'localport=47901', `program=${WIN.exe}`],
+    ['name=Duplex OPC UA endpoint', 'protocol=TCP', 'localport=4841', `program=${WIN.exe}`],
   ]);
   assert.deepEqual(argv.slice(-2), [['C:\\ProgramData\\Duplex\\service\\DuplexService.exe', 'install'], ['C:\\ProgramData\\Duplex\\service\\DuplexService.exe', 'start']]);
-  assert.ok(plan.commands.slice(3).every((c) => !c.ignoreFailure), 'a failed rule or install stops the install');
+  assert.ok(plan.commands.filter((c) => c.argv[3] !== 'delete').every((c) => !c.ignoreFailure), 'a failed ACL, rule or install stops the install');
+  // The state folder exists before its ACL is set; a service installed before is removed first.
+  assert.deepEqual(plan.dirs, [WIN.stateDir]);
+  assert.deepEqual(plan.before.map((c) => c.argv), [['sc', 'stop', 'Duplex'], ['sc', 'delete', 'Duplex']]);
+  assert.match(xml, /<stopparentprocessfirst>true<\/stopparentprocessfirst>/, 'the node stops first, then what it started');
   assert.deepEqual(aclCommand('C:\\x', 'PLANT\\svc', false).slice(-1), ['PLANT\\svc:M'], 'the service account gets its own entry');
   assert.equal(installPlan({ ...WIN, ports: { heartbeats: 47800, sync: 0, opcua: null } }).commands.filter((c) => c.argv[3] === 'add').length, 1, 'no rule for a port the domain picks at random (0) or does not use');
 });
@@ -67,7 +74,7 @@ test('Windows: uninstall removes the service, its wrapper and the firewall rules
   assert.deepEqual(plan.commands.map((c) => c.argv), [
     ['C:\\ProgramData\\Duplex\\service\\DuplexService.exe', 'stop'],
     ['C:\\ProgramData\\Duplex\\service\\DuplexService.exe', 'uninstall'],
-    ['netsh', 'advfirewall', 'firewall', 'delete', 'rule', 'name=all', `program=${WIN.exe}`],
+    ...['Duplex heartbeats', 'Duplex domain sync', 'Duplex OPC UA endpoint'].map((n) => ['netsh', 'advfirewall', 'firewall', 'delete', 'rule', `name=${n}`]),
   ]);
   assert.deepEqual(plan.removes, ['C:\\ProgramData\\Duplex\\service\\DuplexService.exe', 'C:\\ProgramData\\Duplex\\service\\DuplexService.exe.config', 'C:\\ProgramData\\Duplex\\service\\DuplexService.xml']);
   assert.ok(plan.commands.every((c) => c.ignoreFailure), 'uninstall goes on past what is already gone');
@@ -79,8 +86,11 @@ test('Linux: a systemd unit with the same meaning, that systemd-analyze verify a
   const unit = plan.files[0]!.content;
   assert.match(unit, new RegExp(`^ExecStart=${process.execPath} /opt/duplex/out/main/cli.js run --domain "/srv/plant dir/plant.yaml" --server SRV1$`, 'm'));
   for (const line of ['Restart=on-failure', 'KillMode=process', 'User=duplex', 'WantedBy=multi-user.target', 'After=network-online.target']) assert.match(unit, new RegExp(`^${line}$`, 'm'));
-  assert.deepEqual(plan.commands.map((c) => c.argv), [['chmod', '600', '/srv/plant dir/duplex.secret'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', '--now', 'duplex.service']]);
-  assert.deepEqual(uninstallPlan({ platform: 'linux', exe: '', serviceDir: '' }).removes, ['/etc/systemd/system/duplex.service']);
+  assert.deepEqual(plan.commands.map((c) => c.argv), [
+    ['chown', 'duplex', '/srv/plant dir/duplex.secret'], ['chown', '-R', 'duplex', WIN.stateDir],
+    ['chmod', '600', '/srv/plant dir/duplex.secret'], ['systemctl', 'daemon-reload'], ['systemctl', 'enable', '--now', 'duplex.service'],
+  ]);
+  assert.deepEqual(uninstallPlan({ platform: 'linux', serviceDir: '' }).removes, ['/etc/systemd/system/duplex.service']);
 
   if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.skip('systemd-analyze is not installed');
   const dir = mkdtempSync(join(tmpdir(), 'duplex-unit-'));

@@ -72,14 +72,21 @@ test('a lock is stale when its pid is gone, when it predates the boot, or when t
     assert.match(staleBecause({ pid: process.pid, startedAt: started })!, /this process/);
     assert.match(staleBecause({ pid: 2 ** 22 + 7, startedAt: Date.now() })!, /gone/);
 
+    // Linux records the boot's id and the start in ticks: a clock step cannot fool them.
+    const ticks = Number(readFileSync(`/proc/${other.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    assert.equal(staleBecause({ pid: other.pid!, startedAt: 1, boot, ticks }), null, 'held, whatever the wall clock says');
+    assert.match(staleBecause({ pid: other.pid!, startedAt: started, boot: 'another-boot', ticks })!, /before this machine started/);
+    assert.match(staleBecause({ pid: other.pid!, startedAt: started, boot, ticks: ticks - 1 })!, /another process now/);
     // The live holder blocks the start, and the message names it.
     writeFileSync(file, JSON.stringify({ pid: other.pid, startedAt: started }));
     assert.throws(() => takeLock(file, 'a', silentLogger), new RegExp(`already running \\(pid ${other.pid}\\)`));
     // A lock left by a power cut, whose pid now belongs to a live process, does not.
     writeFileSync(file, JSON.stringify({ pid: other.pid, startedAt: Date.now() - uptime() * 1000 - 3_600_000 }));
     takeLock(file, 'a', silentLogger);
-    const taken = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startedAt: number };
+    const taken = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; startedAt: number; boot: string };
     assert.equal(taken.pid, process.pid);
+    assert.equal(taken.boot, boot);
     assert.ok(Math.abs(taken.startedAt - processStartMs(process.pid)!) < 2_000);
   } finally {
     other.kill('SIGKILL');
@@ -131,6 +138,14 @@ test('a secret whose ACL lets Everyone, Users or Authenticated Users read it is 
   assert.equal(everyoneReads('D:(A;;0x100000;;;BU)(D;;FA;;;WD)(A;;FA;;;SY)'), null);
   // Only the DACL counts, not the owner or the audit entries.
   assert.equal(everyoneReads('O:BAG:SYD:PAI(A;;FA;;;SY)S:(AU;FA;FA;;;WD)'), null);
+  // A secret on drive D: (the name's line starts with "D:\") is read from the SDDL line.
+  assert.equal(everyoneReads('D:\\Plant\\duplex.secret\r\nD:AI(A;ID;0x1200a9;;;BU)(A;ID;FA;;;SY)\r\n'), 'Users');
+  assert.equal(everyoneReads('D:\\Plant\\duplex.secret\r\nD:PAI(A;;FA;;;SY)(A;;FA;;;BA)\r\n'), null);
+  // No DACL at all lets everyone in; so do rights to rewrite the ACL, and domain-wide groups.
+  assert.match(everyoneReads('duplex.secret\r\nD:NO_ACCESS_CONTROL\r\n')!, /^Everyone/);
+  assert.equal(everyoneReads('D:(A;;WD;;;BU)'), 'Users');
+  assert.equal(everyoneReads('D:(A;;0x40000;;;WD)'), 'Everyone');
+  assert.equal(everyoneReads('O:BAG:DUD:(A;;FR;;;DU)'), 'Domain Users');
 });
 
 test('the Event Log gets role changes, fences, faults, warnings and errors, at most 20 a minute, and says once when it cannot be written', async () => {
