@@ -8,7 +8,7 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { uptime } from 'node:os';
-import { bootId, isAlive, processStartMs, procStat } from '../util/process';
+import { bootId, isAlive, processStartMs, startTicks } from '../util/process';
 import type { Logger } from '../util/logger';
 
 /** Start times measured two ways (the process's own clock, the system's table) agree to this. */
@@ -27,8 +27,8 @@ export interface LockRecord {
 function ownRecord(): LockRecord {
   const startedAt = processStartMs(process.pid) ?? Math.round(Date.now() - process.uptime() * 1000);
   const boot = bootId();
-  const ticks = Number(procStat(process.pid)?.[19]);
-  return boot && Number.isFinite(ticks) ? { pid: process.pid, startedAt, boot, ticks } : { pid: process.pid, startedAt };
+  const ticks = startTicks(process.pid);
+  return boot && ticks !== null ? { pid: process.pid, startedAt, boot, ticks } : { pid: process.pid, startedAt };
 }
 
 function readLock(file: string): LockRecord {
@@ -49,8 +49,8 @@ export function staleBecause(lock: LockRecord, now = Date.now()): string | null 
   if (!isAlive(lock.pid)) return `pid ${lock.pid} is gone`;
   if (lock.boot !== undefined) {
     if (lock.boot !== bootId()) return `it was written before this machine started; pid ${lock.pid} is another process now`;
-    const ticks = Number(procStat(lock.pid)?.[19]);
-    return Number.isFinite(ticks) && ticks !== lock.ticks ? `pid ${lock.pid} is another process now (it started at another time)` : null;
+    const ticks = startTicks(lock.pid);
+    return ticks !== null && ticks !== lock.ticks ? `pid ${lock.pid} is another process now (it started at another time)` : null;
   }
   // Elsewhere the wall clock: a lock from before the boot, or a process that started at another time.
   if (lock.startedAt && lock.startedAt < now - uptime() * 1000 - START_SLACK_MS) return `it was written before this machine started; pid ${lock.pid} is another process now`;

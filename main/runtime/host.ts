@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
-import { descendantsOf, isAlive, procStat, windowsProcesses, wmiDateMs, type WinProcess } from '../util/process';
+import { descendantsOf, isAlive, startTicks, windowsProcesses, type WinProcess } from '../util/process';
 import { RotatingFile } from '../util/rotating-file';
 import { spawnProgram } from '../util/spawn';
 import type { ProcessMode } from './plan';
@@ -141,9 +141,14 @@ export async function killTree(pid: number, signal: NodeJS.Signals): Promise<voi
 async function stopOrphans(pid: number, since: number): Promise<void> {
   const table = await windowsProcesses();
   if (!table || table.some((p) => p.pid === pid)) return; // no table, or the pid is another process's already
-  for (const orphan of descendantsOf(pid, table, since)) {
+  terminate(descendantsOf(pid, table, since));
+}
+
+/** Windows: TerminateProcess on each (Node's SIGKILL); those already gone are skipped. */
+function terminate(pids: readonly number[]): void {
+  for (const pid of pids) {
     try {
-      process.kill(orphan, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
@@ -159,13 +164,7 @@ async function killTreeWindows(pid: number, force: boolean): Promise<void> {
   if (!force || code === 0) return;
   const table = await windowsProcesses();
   if (!table?.some((p) => p.pid === pid)) return; // gone (what it left is stopOrphans' business), or no table
-  for (const p of [pid, ...descendantsOf(pid, table)]) {
-    try {
-      process.kill(p, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  terminate([pid, ...descendantsOf(pid, table)]);
 }
 
 /** Pid files of supervised processes in a node's folder: `runtime-<process>.pid`. */
@@ -178,13 +177,8 @@ interface PidRecord {
   startTicks: number | null;
   /** Windows: the pid of the process that started it (the guardian); Windows keeps it after that process ends. */
   parent?: number;
-  /** Windows: its CreationDate, where wmic gives one (not under Wine). */
-  created?: string | null;
-}
-
-function startTicks(pid: number): number | null {
-  const ticks = procStat(pid)?.[19];
-  return ticks === undefined ? null : Number(ticks);
+  /** Windows: when it was created (ms since the epoch), where wmic gives it (not under Wine). */
+  created?: number | null;
 }
 
 /**
@@ -215,11 +209,10 @@ function leftoverOf(rec: PidRecord, table: readonly WinProcess[] | null): number
   if (process.platform === 'win32') {
     if (table === null || rec.parent === undefined) return isAlive(rec.pid) ? null : [];
     const now = table.find((p) => p.pid === rec.pid);
-    const recorded = rec.created ? wmiDateMs(rec.created) : null;
+    const recorded = rec.created ?? null;
     // Gone: what it started since and left running (children created after it, where known).
     if (!now) return descendantsOf(rec.pid, table, recorded).filter((pid) => table.find((p) => p.pid === pid)?.ppid === rec.pid);
-    const created = now.created ? wmiDateMs(now.created) : null;
-    return now.ppid === rec.parent && (recorded === null || created === null || Math.abs(created - recorded) < 1_000) ? [rec.pid] : [];
+    return now.ppid === rec.parent && (recorded === null || now.created === null || Math.abs(now.created - recorded) < 1_000) ? [rec.pid] : [];
   }
   if (!isAlive(rec.pid)) return [];
   const now = startTicks(rec.pid);

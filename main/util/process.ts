@@ -24,6 +24,12 @@ export function procStat(pid: number): string[] | null {
   }
 }
 
+/** Linux: when the process started, in clock ticks since boot (/proc/<pid>/stat field 22); null elsewhere or when there is no such process. */
+export function startTicks(pid: number): number | null {
+  const ticks = Number(procStat(pid)?.[19]);
+  return Number.isFinite(ticks) ? ticks : null;
+}
+
 /** Linux: this boot's id (/proc/sys/kernel/random/boot_id); null elsewhere. */
 export function bootId(): string | null {
   try {
@@ -47,8 +53,8 @@ export function isRunning(pid: number): boolean {
 export interface WinProcess {
   pid: number;
   ppid: number;
-  /** CreationDate as WMI prints it (`20261123223529.123456+000`); null where it is not given (Wine). */
-  created: string | null;
+  /** When it was created (ms since the epoch), from WMI's CreationDate; null where it is not given (Wine). */
+  created: number | null;
 }
 
 /**
@@ -64,7 +70,7 @@ export function parseWmicTable(text: string): WinProcess[] {
   if (!header.includes('parentprocessid') || !header.replace('parentprocessid', '').includes('processid')) return [];
   return lines.flatMap((line) => {
     const words = line.trim().split(/\s+/);
-    const created = hasCreated && words.length === 3 ? words.shift()! : null;
+    const created = hasCreated && words.length === 3 ? wmiDateMs(words.shift()!) : null;
     const [ppid, pid] = words.map(Number);
     return words.length === 2 && Number.isSafeInteger(pid) && pid! > 0 && Number.isSafeInteger(ppid) ? [{ pid: pid!, ppid: ppid!, created }] : [];
   });
@@ -101,14 +107,13 @@ const WMIC_TIMEOUT_MS = 10_000;
  * where the table has no creation times (Wine) the parent pid alone decides.
  */
 export function descendantsOf(pid: number, table: readonly WinProcess[], since: number | null = null): number[] {
-  const createdMs = (p: WinProcess | undefined) => (p?.created ? wmiDateMs(p.created) : null);
   const found: number[] = [];
-  const queue: { pid: number; since: number | null }[] = [{ pid, since: createdMs(table.find((p) => p.pid === pid)) ?? since }];
+  const queue: { pid: number; since: number | null }[] = [{ pid, since: table.find((p) => p.pid === pid)?.created ?? since }];
   while (queue.length) {
     const parent = queue.shift()!;
     for (const p of table) {
       if (p.ppid !== parent.pid || p.pid === pid || found.includes(p.pid)) continue;
-      const born = createdMs(p);
+      const born = p.created;
       if (born !== null && parent.since !== null && born < parent.since - 1_000) continue; // an orphan of an earlier holder of the pid
       found.push(p.pid);
       queue.push({ pid: p.pid, since: born });
@@ -132,20 +137,19 @@ export function wmiDateMs(s: string): number | null {
  */
 export function processStartMs(pid: number): number | null {
   if (process.platform === 'linux') {
-    const ticks = Number(procStat(pid)?.[19]);
+    const ticks = startTicks(pid);
     let btime: number;
     try {
       btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
     } catch {
       return null;
     }
-    return Number.isFinite(ticks) && btime ? btime * 1000 + ticks * 10 : null; // USER_HZ is 100 on Linux
+    return ticks !== null && btime ? btime * 1000 + ticks * 10 : null; // USER_HZ is 100 on Linux
   }
   if (process.platform !== 'win32') return null;
   const r = spawnSync('wmic', ['process', 'get', 'CreationDate,ParentProcessId,ProcessId'], { windowsHide: true, timeout: 5_000 });
   if (r.status !== 0 || !r.stdout) return null;
-  const created = parseWmicTable(decodeWmic(r.stdout)).find((p) => p.pid === pid)?.created;
-  return created ? wmiDateMs(created) : null;
+  return parseWmicTable(decodeWmic(r.stdout)).find((p) => p.pid === pid)?.created ?? null;
 }
 
 /** Windows' wmic writes UTF-16 to a pipe; Wine's a byte-order mark, then ASCII. */

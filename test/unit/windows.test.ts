@@ -40,7 +40,7 @@ const WINDOWS = 'CreationDate               ParentProcessId  ProcessId  \r\r\n  
 
 test('wmic tables are read column by column, as Wine and Windows print them', () => {
   assert.deepEqual(parseWmicTable(WINE).slice(3), [{ pid: 276, ppid: 68, created: null }, { pid: 292, ppid: 276, created: null }]);
-  assert.deepEqual(parseWmicTable(WINDOWS), [{ pid: 812, ppid: 4, created: '20261123221502.500000+060' }, { pid: 9000, ppid: 812, created: '20261123221503.250000+060' }]);
+  assert.deepEqual(parseWmicTable(WINDOWS), [{ pid: 812, ppid: 4, created: Date.UTC(2026, 10, 23, 21, 15, 2, 500) }, { pid: 9000, ppid: 812, created: Date.UTC(2026, 10, 23, 21, 15, 3, 250) }]);
   assert.deepEqual(parseWmicTable(''), []);
   assert.deepEqual(parseWmicTable('Error: Invalid query\r\n'), []);
   assert.deepEqual(descendantsOf(56, parseWmicTable(WINE)), [68, 276, 292]);
