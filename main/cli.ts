@@ -161,8 +161,9 @@ async function main(argv: string[]): Promise<number> {
     case 'clear':
       return command(need('domain'), need('server'), { kind: 'clear' });
     case 'service': {
+      if (arg !== 'install' && arg !== 'uninstall' && arg !== 'status') throw new UsageError('duplex service needs install, uninstall or status');
       const { serviceCommand } = await import('./service/service');
-      return serviceCommand(arg, { domain: values.domain, server: values.server, account: values.account, winsw: values.winsw, dryRun: values['dry-run'] === true }, (line) => process.stdout.write(`${line}\n`));
+      return serviceCommand(arg, { need, account: values.account, winsw: values.winsw, dryRun: values['dry-run'] === true }, (line) => process.stdout.write(`${line}\n`));
     }
     default:
       throw new UsageError(`unknown command "${verb}"`);

@@ -78,16 +78,14 @@ export function carryOut(plan: ServicePlan, write: (line: string) => void): void
   }
 }
 
-export function serviceCommand(action: string | undefined, o: { domain?: string; server?: string; account?: string; winsw?: string; dryRun: boolean }, write: (line: string) => void): number {
-  const need = (v: string | undefined, name: string) => {
-    if (!v) throw new Error(`duplex service ${action} needs --${name}`);
-    return v;
-  };
+/** `need` gives a required option of the command line (the CLI's own check: a usage error without it). */
+export function serviceCommand(action: 'install' | 'uninstall' | 'status', o: { need: (name: 'domain' | 'server') => string; account?: string; winsw?: string; dryRun: boolean }, write: (line: string) => void): number {
   if (action === 'install') {
-    const plan = installPlan(targetFor(need(o.domain, 'domain'), need(o.server, 'server'), o));
+    const server = o.need('server');
+    const plan = installPlan(targetFor(o.need('domain'), server, o));
     if (o.dryRun) return write(describePlan(plan)), 0;
     carryOut(plan, write);
-    write(`ok: the Duplex service runs server ${o.server} from boot; the tray attaches to it. The domain file, the secret and the logs stay where they are.`);
+    write(`ok: the Duplex service runs server ${server} from boot; the tray attaches to it. The domain file, the secret and the logs stay where they are.`);
     return 0;
   }
   if (action === 'uninstall') {
@@ -97,11 +95,8 @@ export function serviceCommand(action: string | undefined, o: { domain?: string;
     write('ok: the Duplex service is removed; the domain file, the secret and the logs are kept.');
     return 0;
   }
-  if (action === 'status') {
-    const argv = statusCommand(platform());
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', windowsHide: true });
-    write(serviceInstalled() ? `the Duplex service is installed; ${argv.join(' ')} says: ${`${r.stdout ?? ''}${r.stderr ?? ''}`.trim() || r.error?.message || `exit ${r.status}`}` : 'the Duplex service is not installed (duplex service install --domain <file> --server <name>)');
-    return serviceInstalled() && r.status === 0 ? 0 : 1;
-  }
-  throw new Error('duplex service needs install, uninstall or status');
+  const argv = statusCommand(platform());
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', windowsHide: true });
+  write(serviceInstalled() ? `the Duplex service is installed; ${argv.join(' ')} says: ${`${r.stdout ?? ''}${r.stderr ?? ''}`.trim() || r.error?.message || `exit ${r.status}`}` : 'the Duplex service is not installed (duplex service install --domain <file> --server <name>)');
+  return serviceInstalled() && r.status === 0 ? 0 : 1;
 }
