@@ -68,7 +68,7 @@ async function attachWhenServed(endpointFile: string): Promise<RemoteApi | null>
       return await attachToNode(endpointFile);
     } catch (e) {
       if (!installed) {
-        if (e instanceof NoNodeError || /cannot reach/.test((e as Error).message)) return null;
+        if (e instanceof NoNodeError) return null;
         throw e;
       }
       if (Date.now() > deadline) {

@@ -9,7 +9,7 @@
  * reason and `onLink` says so.
  */
 import WebSocket from 'ws';
-import { readEndpoint, type AdminEndpoint } from '../node/admin-client';
+import { NoNodeError, readEndpoint, type AdminEndpoint } from '../node/admin-client';
 import type { CallMethod, DuplexApi, StatusView, WsFrame, WsRequest } from './contract';
 
 export interface RemoteApi extends DuplexApi {
@@ -110,6 +110,6 @@ function openSocket(endpoint: AdminEndpoint): Promise<WebSocket> {
   return new Promise((resolveOpen, rejectOpen) => {
     const socket = new WebSocket(`ws://127.0.0.1:${endpoint.port}/ui/socket?token=${encodeURIComponent(endpoint.token)}`);
     socket.once('open', () => resolveOpen(socket));
-    socket.once('error', (e) => rejectOpen(new Error(`cannot reach the Duplex node on 127.0.0.1:${endpoint.port}: ${e.message}`)));
+    socket.once('error', (e) => rejectOpen(new NoNodeError(`cannot reach the Duplex node on 127.0.0.1:${endpoint.port}: ${e.message}`)));
   });
 }

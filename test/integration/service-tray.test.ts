@@ -5,8 +5,11 @@
  * found again.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { locateDomain } from '../../main/domain/load';
+import { NoNodeError } from '../../main/node/admin-client';
 import { nodePaths } from '../../main/node/paths';
 import { attachToNode, type RemoteApi } from '../../main/ui/remote-api';
 import type { StatusView } from '../../main/ui/contract';
@@ -79,5 +82,9 @@ test('a tray attached to a service-mode node shows it, commands it, and leaves i
 });
 
 test('attaching to a node that is not running says so', async () => {
-  await assert.rejects(attachToNode(`${c.dir}/nowhere/admin.json`), /no admin endpoint/);
+  await assert.rejects(attachToNode(`${c.dir}/nowhere/admin.json`), (e: Error) => e instanceof NoNodeError && /no admin endpoint/.test(e.message));
+  // An endpoint left by a node that is gone: nothing listens on its port.
+  const stale = join(c.dir, 'stale-admin.json');
+  writeFileSync(stale, JSON.stringify({ pid: 1, port: 1, token: 'x' }));
+  await assert.rejects(attachToNode(stale), (e: Error) => e instanceof NoNodeError && /cannot reach the Duplex node on 127\.0\.0\.1:1/.test(e.message));
 });
