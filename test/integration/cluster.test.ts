@@ -220,8 +220,17 @@ describe('a node that cannot keep its state', () => {
     c.startAll();
     await waitForRoles(c, { a: 'active', b: 'standby' }, 10_000);
     const state = join(c.dir, 'duplex-state', 'b', 'state.json');
-    rmSync(state);
-    mkdirSync(state); // writing the state file now fails
+    // Writing the state file now fails. The node may write it between the two calls (an atomic
+    // rename puts a file back): again until the folder stands in its place.
+    for (;;) {
+      rmSync(state, { force: true });
+      try {
+        mkdirSync(state);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
     c.kill('a', 'SIGKILL');
     const code = await Promise.race([c.nodes.get('b')!.exited, sleep(10_000).then(() => 'still running')]);
     assert.equal(code, 1);
