@@ -78,6 +78,8 @@ export interface PersistedState {
   epoch: number;
   /** Maintenance switched on from the CLI or tray. */
   maintenance: boolean;
+  /** This server's last Active term (absent: never Active): a restarted node still names it, as before the restart. */
+  term?: number;
   /** Runtime crash loops still counted (absent: none; state files of older versions have none). */
   failures?: RuntimeFailures;
   /**
