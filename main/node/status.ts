@@ -111,7 +111,7 @@ function peerView(p: PeerStatus, address: string | null, links: LinkView[]): Pee
     links: links.map((l) => ({ network: l.network, up: l.up, lastHeardMs: l.lastHeardMs })),
     runtime: info?.rt ? { mode: info.rt.mode, state: info.rt.state } : null,
     failures: info ? info.fails ?? (info.rt ? 0 : null) : null,
-    probes: info?.probes ? info.probes.map((x) => ({ name: x.name, ok: x.ok })) : null,
+    probes: info?.rt ? (info.probes ?? []).map((x) => ({ name: x.name, ok: x.ok })) : null,
   };
 }
 

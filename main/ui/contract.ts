@@ -127,7 +127,7 @@ export interface PeerView {
   runtime: { mode: RuntimeMode; state: RuntimeState } | null;
   /** Its runtime crash loops counted (null: never heard, or a node before 0.3). */
   failures: number | null;
-  /** Its probes and their verdicts, as its heartbeats say (null: never heard, or a node before 0.3). */
+  /** Its probes (the first 8) and their verdicts, as its heartbeats say (null: never heard, or a node before 0.3). */
   probes: { name: string; ok: boolean }[] | null;
 }
 
