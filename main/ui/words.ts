@@ -1,0 +1,22 @@
+/**
+ * Numbers and states of a node in the plant's words, one place for the CLI and the status
+ * window. Pure, no imports beyond the score's ranges (the renderer may load it).
+ */
+import { SERVICE_LEVEL } from '../probes/score';
+
+/** A health score (OPC UA ServiceLevel, 0–255) in words: `healthy`, `degraded`, `no data`, `maintenance`. */
+export function healthWords(score: number): string {
+  if (score >= SERVICE_LEVEL.healthyMin) return 'healthy';
+  if (score >= SERVICE_LEVEL.degradedMin) return 'degraded';
+  return score === SERVICE_LEVEL.noData ? 'no data' : 'maintenance';
+}
+
+/** The words and the number together, as tables show them: `healthy 255`, `degraded 155`. */
+export function healthText(score: number | null): string {
+  return score === null ? '?' : `${healthWords(score)} ${score}`;
+}
+
+/** A role as people write it: `Active`, `Standby`, `unreachable` stays lower case (it is not a role). */
+export function roleWord(role: string): string {
+  return role === 'unreachable' || role === 'unknown' ? role : role.charAt(0).toUpperCase() + role.slice(1);
+}
