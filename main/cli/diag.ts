@@ -74,7 +74,7 @@ export async function writeDiag(o: DiagOptions, write: (line: string) => void): 
     try {
       entries.push({ name, data: readFileSync(file), what });
     } catch (e) {
-      missing.push(`${name}: ${(e as Error).message}`);
+      missing.push(`${name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? `there is no ${file}` : (e as Error).message}`);
     }
   };
   const text = (name: string, value: unknown, what: string) => entries.push({ name, data: Buffer.from(typeof value === 'string' ? value : `${JSON.stringify(value, null, 2)}\n`), what });

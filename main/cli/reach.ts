@@ -182,8 +182,18 @@ export async function statusOf(w: Where): Promise<{ status: StatusView; relayedB
       if (!(e instanceof NoNodeError) || e instanceof NoAnswerError) throw e;
     }
   }
-  const { value, relay } = await throughRelay(w, (relay) => domainViewOf(w.domainFile, relay, w.timeoutMs));
-  return { status: entryOf(value, w.server, relay), relayedBy: relay };
+  const { value, relay } = await throughRelay(w, (relay) => relayedEntry(w, relay));
+  return { status: value, relayedBy: relay };
+}
+
+/**
+ * The target's status as the relay fetched it, within the timeout. It also shows that the relay
+ * knows the "server" field of a command (an older node would carry the command out itself).
+ */
+async function relayedEntry(w: Where, relay: string): Promise<StatusView> {
+  const view = await askDomain(w.domainFile, relay, w.timeoutMs);
+  if (!view) throw new Error(`the node of ${relay} is older than this CLI and cannot relay; run the command on ${w.server}'s machine, or update ${relay}`);
+  return entryOf(view, w.server, relay);
 }
 
 /** The target's entry of a relay's domain view; its error is exit 3. */
@@ -223,13 +233,8 @@ export async function sendCommand(w: Where, cmd: Command): Promise<Sent> {
       return { outcome: r.body as CommandOutcome, relayedBy: null };
     }
   }
-  // Asking for the domain first: the target answers the relay within the timeout, and the relay
-  // knows the "server" field (an older node would carry the command out itself).
-  const { relay } = await throughRelay(w, async (relay) => {
-    const view = await askDomain(w.domainFile, relay, w.timeoutMs);
-    if (!view) throw new Error(`the node of ${relay} is older than this CLI and cannot relay commands; run the command on ${w.server}'s machine, or update ${relay}`);
-    return entryOf(view, w.server, relay);
-  });
+  // The target must answer the relay within the timeout before the command is sent.
+  const { relay } = await throughRelay(w, (relay) => relayedEntry(w, relay));
   const r = await direct(w.domainFile, relay, 'POST', '/command', wait, { ...cmd, server: w.server }).catch((e) => late(e, relay));
   if (r.status === 502) throw new NoNodeError(`${(r.body as CommandOutcome).message} (relayed by ${relay})`);
   return { outcome: r.body as CommandOutcome, relayedBy: relay };
