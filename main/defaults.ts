@@ -75,6 +75,14 @@ export const DEFAULT_STATE_DIR = 'duplex-state';
  * previous versions of the domain file are kept beside it, and how often the files are
  * hashed in case a change was not signalled (network shares, some editors).
  */
+/**
+ * The status window's and admin API's port (127.0.0.1 only) is this plus the server's place in
+ * the domain file's list (a: 47810, b: 47811, …), so its address stays the same across
+ * restarts; `adminPort` in the server's entry overrides it. When it is taken, any free port is
+ * used and the log says so (admin.json always names the port in use).
+ */
+export const ADMIN_PORT_BASE = 47_810;
+
 export const DEFAULT_SYNC = { port: 47801, maxFileBytes: 2 * 1024 ** 3, keepVersions: 10, checkIntervalMs: 2_000 } as const;
 /** A sync request that has not been answered (or has stalled) for this long fails and is retried. */
 export const SYNC_REQUEST_TIMEOUT_MS = 15_000;

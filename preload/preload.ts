@@ -15,6 +15,7 @@ const invoke = <M extends CallMethod>(method: M) => (...args: Parameters<DuplexA
 const api: DuplexApi = {
   getStatus: invoke('getStatus'),
   command: invoke('command'),
+  getDomain: invoke('getDomain'),
   onStatus: (listener) => {
     const handler = (_e: IpcRendererEvent, s: StatusView) => listener(s);
     ipcRenderer.on(Ipc.Status, handler);

@@ -39,7 +39,8 @@ export function connectWs(token: string, onClosed: (why: string) => void): Duple
   })() as ReturnType<DuplexApi[M]>;
   return {
     getStatus: () => call('getStatus'),
-    command: (cmd) => call('command', cmd),
+    command: (cmd, server) => call('command', cmd, server),
+    getDomain: (timeoutMs) => call('getDomain', timeoutMs),
     onStatus: (l) => {
       listeners.add(l);
       return () => listeners.delete(l);

@@ -1,7 +1,6 @@
 /** The CLI's text: a node's status, the domain's revisions, and every server of the domain in one table. Pure. */
-import type { StatusView } from '../ui/contract';
-import { healthText, roleWord } from '../ui/words';
-import type { DomainView, PeerWithRuntime } from './view';
+import type { DomainView, StatusView } from '../ui/contract';
+import { healthText, roleWord, runtimeWords } from '../ui/words';
 
 /** Columns padded to their widest cell, two spaces apart, each line indented by two. */
 export function table(rows: string[][]): string[] {
@@ -80,15 +79,6 @@ export function formatStatus(s: StatusView): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The runtime in one word or two: the mode the engine wants, whether it is there yet, held. */
-export function runtimeText(s: StatusView): string {
-  const r = s.runtime;
-  if (r.processes.length === 0) return 'none';
-  if (r.held) return `${r.wanted}, HELD`;
-  const down = r.processes.filter((p) => p.state === 'waiting to restart').length;
-  return `${r.wanted}${r.reached ? '' : ', not yet'}${down ? `, ${down} restarting` : ''}`;
-}
-
 function revisionText(s: StatusView, newest: number): string {
   const { revision, state, progress } = s.sync;
   const sync = state === 'in-sync' ? '' : state === 'syncing' && progress !== null ? ` syncing ${progress}%` : ` ${state}`;
@@ -113,17 +103,17 @@ export function formatDomainView(v: DomainView, at?: Date): string {
       for (const fault of s.faults) notes.push(`  ${server}: ${fault}`);
       if (s.incompatible) notes.push(`  ${server}: INCOMPATIBLE: ${s.incompatible}`);
       return [
-        server, roleWord(s.role), String(s.epoch), healthText(s.health.score), runtimeText(s),
+        server, roleWord(s.role), String(s.epoch), healthText(s.health.score), runtimeWords(s.runtime.wanted, s.runtime.state),
         revisionText(s, newest), `${f.count}${f.banned ? ' BANNED' : ''}`,
         ...(quorumOn ? [s.quorum.on ? `${s.quorum.has ? 'yes' : 'NO'} ${s.quorum.heard.length}/${s.quorum.voters.length}` : 'off'] : []),
       ];
     }
     notes.push(`  ${server}: NO ANSWER: ${error ?? 'no reason given'}`);
-    const p = asker?.peers.find((x) => x.server === server) as PeerWithRuntime | undefined;
+    const p = asker?.peers.find((x) => x.server === server);
     const heard = p ? `${p.role === 'unreachable' && p.lastRole ? `unreachable (was ${roleWord(p.lastRole)})` : roleWord(p.role)}` : 'no answer';
     return [
-      server, `${heard} *`, p ? String(p.epoch) : '?', healthText(p?.health ?? null), p?.runtime ?? '?',
-      p?.revision ? String(p.revision.n) : '?', '?', ...(quorumOn ? ['?'] : []),
+      server, `${heard} *`, p ? String(p.epoch) : '?', healthText(p?.health ?? null), p?.runtime ? runtimeWords(p.runtime.mode, p.runtime.state) : '?',
+      p?.revision ? String(p.revision.n) : '?', p?.failures != null ? String(p.failures) : '?', ...(quorumOn ? ['?'] : []),
     ];
   });
   const q = asker?.quorum;

@@ -16,9 +16,8 @@ import { DEFAULT_TIMINGS } from '../defaults';
 import { quickLocate, type DomainLocation } from '../domain/location';
 import { askNode, NoAnswerError, NoNodeError, type AdminReply } from '../node/admin-client';
 import { nodePaths } from '../node/paths';
-import type { Command, CommandOutcome, StatusView } from '../ui/contract';
+import { MAX_DOMAIN_WAIT_MS, type Command, type CommandOutcome, type DomainView, type StatusView } from '../ui/contract';
 import { UsageError } from './args';
-import type { DomainView } from './view';
 
 /**
  * How long a command the node has taken may run: the node answers by itself after twice the
@@ -129,32 +128,22 @@ const asksDirect = (w: Where): boolean => w.via === undefined || w.via === w.ser
 /** `GET /domain` of the node of `asked`: every server of the domain with its status; null from a node too old to have it. */
 async function askDomain(domainFile: string, asked: string, timeoutMs: number): Promise<DomainView | null> {
   // The node waits for its peers a little less than we wait for it, so that its answer arrives in time.
-  const peerWait = Math.max(100, timeoutMs - Math.min(1_000, Math.floor(timeoutMs / 4)));
+  const peerWait = Math.min(MAX_DOMAIN_WAIT_MS, Math.max(100, timeoutMs - Math.min(1_000, Math.floor(timeoutMs / 4))));
   const r = await direct(domainFile, asked, 'GET', `/domain?timeoutMs=${peerWait}`, timeoutMs);
   if (r.status === 404) return null;
   if (r.status !== 200) throw new Error(`the node of ${asked} answered GET /domain with ${r.status}: ${(r.body as { message?: string }).message ?? ''}`);
   return r.body as DomainView;
 }
 
-/**
- * The domain as the node of `asked` gathers it. A node older than this CLI cannot: then its
- * own status, and each server's node that runs on this machine asked directly (the others'
- * error says so).
- */
+/** The domain as the node of `asked` gathers it. */
 export async function domainViewOf(domainFile: string, asked: string, timeoutMs: number): Promise<DomainView> {
   const view = await askDomain(domainFile, asked, timeoutMs);
-  if (view) return view;
-  const names = (await serversOf(domainFile)) ?? [asked];
-  const servers = await Promise.all(names.map(async (server) => {
-    try {
-      return { server, status: (await direct(domainFile, server, 'GET', '/status', timeoutMs)).body as StatusView, error: null };
-    } catch (e) {
-      const why = e instanceof NoAnswerError ? `did not answer within ${e.timeoutMs} ms (frozen?)` : (e as Error).message;
-      return { server, status: null, error: `${why}; asked from this machine, as the node of ${asked} is older than this CLI and does not relay` };
-    }
-  }));
-  return { domain: servers.find((s) => s.server === asked)?.status?.domain ?? '?', from: asked, servers };
+  if (!view) throw new Error(tooOld(asked));
+  return view;
 }
+
+/** A node that answers GET /domain with 404 runs an older Duplex than this CLI. */
+const tooOld = (node: string) => `the node of ${node} runs an older Duplex than this command (it cannot gather the domain's status nor relay); restart it with this version, or run the command on the server's own machine`;
 
 /** Any node of this machine that gathers the domain's view: --via or --server first, then every server of the domain in order. */
 export async function anyDomainView(domainFile: string, preferred: string | undefined, timeoutMs: number): Promise<DomainView> {
@@ -192,7 +181,7 @@ export async function statusOf(w: Where): Promise<{ status: StatusView; relayedB
  */
 async function relayedEntry(w: Where, relay: string): Promise<StatusView> {
   const view = await askDomain(w.domainFile, relay, w.timeoutMs);
-  if (!view) throw new Error(`the node of ${relay} is older than this CLI and cannot relay; run the command on ${w.server}'s machine, or update ${relay}`);
+  if (!view) throw new Error(tooOld(relay));
   return entryOf(view, w.server, relay);
 }
 

@@ -5,10 +5,10 @@
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_FAILURE_RESET_MS, DEFAULT_HEALTH, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
+import { NAME_PATTERN } from '../ui/contract';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const name = (what: string) =>
-  z.string({ error: `expected the ${what} as text` }).regex(NAME, { error: `${what} must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit` });
+  z.string({ error: `expected the ${what} as text` }).regex(NAME_PATTERN, { error: `${what} must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit` });
 
 const ipv4 = (what: string) => z.string().refine(isIPv4, { error: `${what} must be an IPv4 address like 192.168.10.11` });
 
@@ -31,6 +31,9 @@ export const serverSchema = z.strictObject({
   addresses: z.array(ipv4('addresses[]'), { error: 'addresses must be a list of IPv4 addresses' })
     .min(1, { error: 'addresses must name one to four addresses' }).max(4, { error: 'addresses must name one to four addresses' }).optional(),
   maintenance: z.boolean({ error: 'maintenance must be true or false' }).default(false),
+  /** The port of this server's status window and admin API (127.0.0.1 only); default ADMIN_PORT_BASE + the server's place in the list; 0: any free port. */
+  adminPort: z.number({ error: 'adminPort must be a port number' }).int({ error: 'adminPort must be a whole number' })
+    .min(0, { error: 'adminPort must be 0-65535 (0: any free port)' }).max(65535, { error: 'adminPort must be 0-65535 (0: any free port)' }).optional(),
 });
 
 export const timingsSchema = z.strictObject({

@@ -224,6 +224,7 @@ export class Engine {
     if (this.slot < 0) throw new Error(`server "${cfg.self}" is not declared in the domain's server list`);
     this.index(cfg);
     this.maxEpoch = persisted.epoch;
+    this.epoch = Math.min(persisted.term ?? 0, persisted.epoch);
     this.maintenance = persisted.maintenance;
     this.boot = cfg.boot ?? 0;
     this.promised = persisted.promiseMs ?? 0;
@@ -529,33 +530,95 @@ export class Engine {
 
   // ---------------------------------------------------------------- commands
 
+  /**
+   * What would become of `cmd` now, without changing anything: refused (and why), already done
+   * (and what is so), or null when it can be carried out. The status window enables its
+   * buttons by this, and `apply` carries commands out by it: one set of rules for both.
+   */
+  private verdict(cmd: Command, now: number): { refused: string } | { already: string } | null {
+    const self = this.cfg.self;
+    const refused = (message: string) => ({ refused: message });
+    switch (cmd.kind) {
+      case 'clear':
+        return this.failures ? null : { already: `${self} has no runtime crash loops counted; nothing to clear` };
+      case 'activate': {
+        if (this.role === 'active') return { already: `${self} is already Active (epoch ${this.epoch})` };
+        if (this.role === 'maintenance') return refused(`${self} is in Maintenance; leave it first (duplex maintenance off)`);
+        if (this.removed) return refused(`${self} is not in the domain file any more`);
+        if (!this.declEligible(self)) {
+          return refused(`${self} is declared "${this.decl(self).kind}" in the domain file; only the main and backup servers can be Active`);
+        }
+        if (!this.linkUp) return refused(`${self} has lost its own network interface; it must not take over`);
+        if (this.failures?.banned) return refused(this.banText());
+        if (this.incompatible) return refused(`${self} is incompatible with the Active: ${this.incompatible}`);
+        if (this.role === 'starting') {
+          const left = Math.max(0, this.cfg.timings.discoveryMs - (now - this.roleSince));
+          return refused(`${self} is still discovering its peers; try again in ${Math.ceil(left)} ms`);
+        }
+        if (this.role === 'activating' || this.role === 'deactivating' || this.grant) {
+          return refused('a switchover is already in progress; wait for it to finish');
+        }
+        const active = this.liveActive(now);
+        const minority = this.minorityText(now);
+        if (!active && minority) return refused(minority);
+        if (!active && this.claimantAhead(now)) return refused('another server is starting or taking over right now; try again in a second');
+        if (active?.hb.role === 'deactivating') return refused(`${active.name} is already handing over; wait for it to finish`);
+        return null;
+      }
+      case 'report-failure':
+      case 'deactivate': {
+        if (this.role !== 'active') {
+          return refused(cmd.kind === 'deactivate' ? `only the Active can be deactivated; ${self} is ${this.role}` : `only the Active hands over on a reported failure; ${self} is ${this.role}`);
+        }
+        const standby = this.liveStandby(now);
+        if (!standby) return refused(`no Standby is ready to take over from ${self}; the runtime keeps running here`);
+        if (cmd.kind === 'report-failure' && standby.hb.health !== undefined && standby.hb.health < HEALTHY) {
+          return refused(`the Standby ${standby.name} is not healthy (health ${standby.hb.health}); the runtime keeps running here`);
+        }
+        return null;
+      }
+      case 'maintenance':
+        if (cmd.on) {
+          if (this.role === 'maintenance') return { already: `${self} is already in Maintenance` };
+          if (this.role === 'deactivating' || this.grant) return refused('a switchover is in progress; try again when it has finished');
+          if (this.role === 'active' && !this.liveStandby(now) && !cmd.force) {
+            return refused(`${self} is the Active and no Standby can take over: Maintenance would stop the plant's runtime. Use --force to do it anyway`);
+          }
+          return null;
+        }
+        if (this.role !== 'maintenance') return { already: `${self} is not in Maintenance` };
+        if (this.decl(self).maintenance) return refused(`maintenance is set for ${self} in the domain file; change it there`);
+        return null;
+    }
+  }
+
+  /** Why each command would be refused now, or that it is already done; null where it can be carried out (the status window's buttons). */
+  commandVerdicts(now: number): Record<CommandName, string | null> {
+    const say = (cmd: Command) => {
+      const v = this.verdict(cmd, now);
+      return v === null ? null : 'refused' in v ? v.refused : v.already;
+    };
+    return {
+      activate: say({ kind: 'activate' }),
+      deactivate: say({ kind: 'deactivate' }),
+      'maintenance-on': say({ kind: 'maintenance', on: true }),
+      'maintenance-off': say({ kind: 'maintenance', on: false }),
+      'report-failure': say({ kind: 'report-failure', reason: '-' }),
+      clear: say({ kind: 'clear' }),
+    };
+  }
+
   private apply(cmd: Command, now: number, request: Request): { accepted: boolean; message: string } {
     const self = this.cfg.self;
-    const refuse = (message: string) => ({ accepted: false, message });
+    const v = this.verdict(cmd, now);
+    if (v && 'refused' in v) return { accepted: false, message: v.refused };
+    if (v) {
+      this.done(request, true, v.already);
+      return { accepted: true, message: v.already };
+    }
     if (cmd.kind === 'clear') return this.clearFailures(request);
     if (cmd.kind === 'activate') {
-      if (this.role === 'active') return refuse(`${self} is already Active (epoch ${this.epoch})`);
-      if (this.role === 'maintenance') return refuse(`${self} is in Maintenance; leave it first (duplex maintenance off)`);
-      if (this.removed) return refuse(`${self} is not in the domain file any more`);
-      if (!this.declEligible(self)) {
-        return refuse(`${self} is declared "${this.decl(self).kind}" in the domain file; only the main and backup servers can be Active`);
-      }
-      if (!this.linkUp) return refuse(`${self} has lost its own network interface; it must not take over`);
-      if (this.failures?.banned) return refuse(this.banText());
-      if (this.incompatible) return refuse(`${self} is incompatible with the Active: ${this.incompatible}`);
-      if (this.role === 'starting') {
-        const left = Math.max(0, this.cfg.timings.discoveryMs - (now - this.roleSince));
-        return refuse(`${self} is still discovering its peers; try again in ${Math.ceil(left)} ms`);
-      }
-      if (this.role === 'activating' || this.role === 'deactivating' || this.grant) {
-        return refuse('a switchover is already in progress; wait for it to finish');
-      }
       const active = this.liveActive(now);
-      const minority = this.minorityText(now);
-      if (!active && minority) return refuse(minority);
-      if (!active && this.claimantAhead(now)) {
-        return refuse('another server is starting or taking over right now; try again in a second');
-      }
       // Just after a freeze nobody has been heard yet: that is not the same as nobody being there.
       if (!active && !this.quorumOn() && !this.livePeers(now).some((p) => p.hb.eligible) && !this.justResumed(now)) {
         this.promote(now, 'manual', 'activated by command; no Active was reachable');
@@ -569,48 +632,26 @@ export class Engine {
         this.setRole(now, 'activating', 'activated by command; no Active reachable: announcing, then taking over');
         return { accepted: true, message: `no Active reachable: ${self} takes over` };
       }
-      if (active.hb.role === 'deactivating') return refuse(`${active.name} is already handing over; wait for it to finish`);
       this.activation = { since: now, wantId: this.nextWantId++, from: active.name, cause: 'switchover', request };
       this.setRole(now, 'activating', `asked ${active.name} to hand over`);
       return { accepted: true, message: `asked ${active.name} to hand over to ${self}` };
     }
-    if (cmd.kind === 'report-failure') {
-      if (this.role !== 'active') return refuse(`only the Active hands over on a reported failure; ${self} is ${this.role}`);
-      const standby = this.liveStandby(now);
-      if (!standby) return refuse(`no Standby is ready to take over from ${self}; the runtime keeps running here`);
-      if (standby.hb.health !== undefined && standby.hb.health < HEALTHY) {
-        return refuse(`the Standby ${standby.name} is not healthy (health ${standby.hb.health}); the runtime keeps running here`);
-      }
+    if (cmd.kind === 'report-failure' || cmd.kind === 'deactivate') {
+      const standby = this.liveStandby(now)!;
       this.manualHold = true;
-      this.startHandover(now, standby.name, 'follower', request, `the application reported a failure (${cmd.reason}): handing over to ${standby.name}`);
-      return { accepted: true, message: `handing over to ${standby.name}` };
-    }
-    if (cmd.kind === 'deactivate') {
-      if (this.role !== 'active') return refuse(`only the Active can be deactivated; ${self} is ${this.role}`);
-      const standby = this.liveStandby(now);
-      if (!standby) return refuse(`no Standby is ready to take over from ${self}; the runtime keeps running here`);
-      this.manualHold = true;
-      this.startHandover(now, standby.name, 'follower', request, `deactivated by command: handing over to ${standby.name}`);
+      const why = cmd.kind === 'deactivate' ? 'deactivated by command' : `the application reported a failure (${cmd.reason})`;
+      this.startHandover(now, standby.name, 'follower', request, `${why}: handing over to ${standby.name}`);
       return { accepted: true, message: `handing over to ${standby.name}` };
     }
     // maintenance
     if (cmd.on) {
-      if (this.role === 'maintenance') {
-        this.done(request, true, `${self} is already in Maintenance`);
-        return { accepted: true, message: `${self} is already in Maintenance` };
-      }
-      if (this.role === 'deactivating' || this.grant) return refuse('a switchover is in progress; try again when it has finished');
       if (this.role === 'active') {
         const standby = this.liveStandby(now);
+        this.manualHold = true;
         if (standby) {
-          this.manualHold = true;
           this.startHandover(now, standby.name, 'maintenance', request, `maintenance requested: handing over to ${standby.name} first`);
           return { accepted: true, message: `handing over to ${standby.name}, then entering Maintenance` };
         }
-        if (!cmd.force) {
-          return refuse(`${self} is the Active and no Standby can take over: Maintenance would stop the plant's runtime. Use --force to do it anyway`);
-        }
-        this.manualHold = true;
         this.startHandover(now, null, 'maintenance', request, 'maintenance forced with no Standby: stopping the runtime');
         return { accepted: true, message: 'stopping the runtime, then entering Maintenance (forced, no Standby)' };
       }
@@ -623,13 +664,6 @@ export class Engine {
       this.setRole(now, 'maintenance', 'maintenance switched on by command');
       this.done(request, true, `${self} is in Maintenance`);
       return { accepted: true, message: `${self} is in Maintenance` };
-    }
-    if (this.role !== 'maintenance') {
-      this.done(request, true, `${self} is not in Maintenance`);
-      return { accepted: true, message: `${self} is not in Maintenance` };
-    }
-    if (this.decl(self).maintenance) {
-      return refuse(`maintenance is set for ${self} in the domain file; change it there`);
     }
     this.maintenance = false;
     this.persist();
@@ -1025,6 +1059,9 @@ export class Engine {
     let best = self;
     for (const p of this.livePeers(now)) {
       if (active && p.name === active.name) continue;
+      // The server this one just handed over to is taking the Active role: not the one to wait behind
+      // (an old Active goes straight to Standby, with one role change and one notification).
+      if (this.grant?.to === p.name) continue;
       if (!p.hb.eligible || !this.declEligible(p.name)) continue;
       if (p.hb.role !== 'standby' && p.hb.role !== 'inactive' && p.hb.role !== 'activating') continue;
       if (p.hb.claim !== undefined) continue; // asking the voters for the Active role: not the one to wait behind
@@ -1459,6 +1496,7 @@ export class Engine {
 
   private persist(): void {
     const state: PersistedState = { epoch: this.maxEpoch, maintenance: this.maintenance };
+    if (this.epoch > 0) state.term = this.epoch;
     if (this.failures) state.failures = { ...this.failures };
     if (this.promised > 0) state.promiseMs = this.promised;
     this.out.effects.push({ kind: 'persist', state });

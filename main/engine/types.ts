@@ -3,7 +3,7 @@
  * Pure data; no IO anywhere in engine/.
  */
 import type { Timings } from '../defaults';
-import type { Command as AnyCommand, QuorumView } from '../ui/contract';
+import type { Command as AnyCommand, QuorumView, RuntimeState } from '../ui/contract';
 
 /** Roles a server shows. `starting`, `activating` and `deactivating` are transitional. */
 export type Role =
@@ -78,6 +78,8 @@ export interface PersistedState {
   epoch: number;
   /** Maintenance switched on from the CLI or tray. */
   maintenance: boolean;
+  /** This server's last Active term (absent: never Active): a restarted node still names it, as before the restart. */
+  term?: number;
   /** Runtime crash loops still counted (absent: none; state files of older versions have none). */
   failures?: RuntimeFailures;
   /**
@@ -168,7 +170,16 @@ export interface NodeInfo {
   pct?: number;
   /** TCP port of the sender's sync service. */
   port: number;
+  /** The sender's runtime: the mode it runs in and its state in one word (absent from nodes before 0.3). */
+  rt?: { mode: RuntimeMode; state: RuntimeState };
+  /** Runtime crash loops counted on the sender (absent: none, or a node before 0.3). */
+  fails?: number;
+  /** The sender's probes and their verdicts (at most MAX_INFO_PROBES; absent: none, or a node before 0.3). */
+  probes?: { name: string; ok: boolean }[];
 }
+
+/** Probes carried in a heartbeat at most (the datagram stays under one Ethernet MTU). */
+export const MAX_INFO_PROBES = 8;
 
 export type Message = Heartbeat;
 

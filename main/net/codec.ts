@@ -15,7 +15,7 @@
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { MAX_DATAGRAM_BYTES } from '../defaults';
-import { ROLES, type Heartbeat, type NodeInfo, type Support, type SyncState } from '../engine/types';
+import { MAX_INFO_PROBES, ROLES, type Heartbeat, type NodeInfo, type Support, type SyncState } from '../engine/types';
 
 export const PROTOCOL_VERSION = 1;
 export const MSG_HEARTBEAT = 1;
@@ -106,7 +106,22 @@ function isInfo(v: unknown): v is NodeInfo {
   return isStr(o.ver, 40) && typeof o.app === 'string' && o.app.length <= 100 &&
     typeof rev === 'object' && rev !== null && isInt(rev.n) && isInt(rev.t) && typeof rev.h === 'string' && /^[0-9a-f]{16}$/.test(rev.h) &&
     SYNC_STATES.includes(o.sync as SyncState) && optional(o.pct, (x): x is number => isInt(x) && x <= 100) &&
-    isInt(o.port) && (o.port as number) <= 65535;
+    isInt(o.port) && (o.port as number) <= 65535 &&
+    optional(o.rt, isRuntimeInfo) && optional(o.fails, isInt) &&
+    optional(o.probes, (x): x is unknown[] => Array.isArray(x) && x.length <= MAX_INFO_PROBES && x.every(isProbeVerdict));
+}
+
+const RUNTIME_MODES: readonly unknown[] = ['active', 'standby', 'stopped'];
+const RUNTIME_STATES: readonly unknown[] = ['running', 'starting', 'stopping', 'stopped', 'restarting', 'held', 'none'];
+
+function isRuntimeInfo(v: unknown): v is NonNullable<NodeInfo['rt']> {
+  const o = v as Record<string, unknown> | null;
+  return typeof o === 'object' && o !== null && RUNTIME_MODES.includes(o.mode) && RUNTIME_STATES.includes(o.state);
+}
+
+function isProbeVerdict(v: unknown): boolean {
+  const o = v as Record<string, unknown> | null;
+  return typeof o === 'object' && o !== null && isName(o.name) && typeof o.ok === 'boolean';
 }
 
 function isSupport(v: unknown): v is Support {

@@ -4,7 +4,9 @@
  * readable only by the user who runs the node. It speaks the contract (ui/contract.ts):
  *
  *   GET  /status   → StatusView
- *   POST /command  Command → CommandOutcome (200 done, 409 refused or failed, 400 not a command)
+ *   GET  /domain[?timeoutMs=N] → DomainView: every server's own status, asked by this node
+ *   POST /command  Command [+ "server": name] → CommandOutcome (200 done, 409 refused or failed,
+ *                  400 not a command, 502 the other server's node could not be reached)
  *
  * and serves the status window with its WebSocket (ui/ui-server.ts).
  */
@@ -12,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { writeFileAtomic } from '../util/atomic';
-import { COMMAND_SHAPE, parseCommand, type DuplexApi } from '../ui/contract';
+import { CALLS, COMMAND_SHAPE, MAX_DOMAIN_WAIT_MS, type DuplexApi } from '../ui/contract';
 import { attachSocket, servePage } from '../ui/ui-server';
 import type { AdminEndpoint, AdminReply } from './admin-client';
 
@@ -21,7 +23,8 @@ const MAX_BODY_BYTES = 16 * 1024;
 export class AdminServer {
   private constructor(private readonly server: Server, readonly endpoint: AdminEndpoint, private readonly detach: () => void) {}
 
-  static async start(endpointFile: string, api: DuplexApi): Promise<AdminServer> {
+  /** Listens on `port` (0: any), or on any free port when it is taken (`onWarning` says so). */
+  static async start(endpointFile: string, api: DuplexApi, port: number, onWarning: (detail: string) => void): Promise<AdminServer> {
     const token = randomBytes(32).toString('hex');
     const expected = Buffer.from(`Bearer ${token}`);
     const server = createServer((req, res) => {
@@ -29,10 +32,20 @@ export class AdminServer {
       void serve(req, res, expected, api);
     });
     const detach = attachSocket(server, token, api);
-    await new Promise<void>((resolveListen, reject) => {
+    const listen = (p: number) => new Promise<void>((resolveListen, reject) => {
       server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolveListen());
+      server.listen(p, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolveListen();
+      });
     });
+    try {
+      await listen(port);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw e;
+      await listen(0);
+      onWarning(`the admin port 127.0.0.1:${port} is taken by another program; the status window and the CLI use 127.0.0.1:${(server.address() as AddressInfo).port} until the node restarts (set adminPort for this server in the domain file to move it for good)`);
+    }
     const endpoint = { pid: process.pid, port: (server.address() as AddressInfo).port, token };
     writeFileAtomic(endpointFile, JSON.stringify(endpoint), { mode: 0o600, keepPrevious: false });
     return new AdminServer(server, endpoint, detach);
@@ -47,15 +60,22 @@ export class AdminServer {
   }
 }
 
-async function route(method: string, path: string, body: unknown, api: DuplexApi): Promise<AdminReply> {
+async function route(method: string, path: string, query: URLSearchParams, body: unknown, api: DuplexApi): Promise<AdminReply> {
   if (method === 'GET' && path === '/status') return { status: 200, body: await api.getStatus() };
-  if (method === 'POST' && path === '/command') {
-    const cmd = parseCommand(body);
-    if (!cmd) return { status: 400, body: { ok: false, message: `not a command; expected ${COMMAND_SHAPE}` } };
-    const r = await api.command(cmd);
-    return { status: r.ok ? 200 : 409, body: r };
+  if (method === 'GET' && path === '/domain') {
+    const args = query.has('timeoutMs') ? [Number(query.get('timeoutMs'))] : [];
+    const checked = CALLS.getDomain(args);
+    if (!checked) return { status: 400, body: { ok: false, message: `timeoutMs must be a whole number of milliseconds, 1-${MAX_DOMAIN_WAIT_MS}` } };
+    return { status: 200, body: await api.getDomain(...checked) };
   }
-  return { status: 404, body: { ok: false, message: `no such admin call: ${method} ${path} (there are GET /status and POST /command)` } };
+  if (method === 'POST' && path === '/command') {
+    const server = (body as { server?: unknown } | null)?.server;
+    const checked = CALLS.command(server === undefined ? [body] : [body, server]);
+    if (!checked) return { status: 400, body: { ok: false, message: `not a command; expected ${COMMAND_SHAPE}, with "server": "<name>" to run it on another server` } };
+    const r = await api.command(...checked);
+    return { status: r.ok ? 200 : r.unreachable ? 502 : 409, body: r };
+  }
+  return { status: 404, body: { ok: false, message: `no such admin call: ${method} ${path} (there are GET /status, GET /domain and POST /command)` } };
 }
 
 async function serve(req: IncomingMessage, res: ServerResponse, expected: Buffer, api: DuplexApi): Promise<void> {
@@ -83,7 +103,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, expected: Buffer
     }
   }
   try {
-    const r = await route(req.method ?? 'GET', new URL(req.url ?? '/', 'http://localhost').pathname, body, api);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const r = await route(req.method ?? 'GET', url.pathname, url.searchParams, body, api);
     reply(r.status, r.body);
   } catch (e) {
     reply(500, { ok: false, message: (e as Error).message });

@@ -10,7 +10,7 @@
  */
 import { commandName, type Engine } from '../engine/engine';
 import type { Command as EngineCommand, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation, Output, PersistedState, PromotionCause, RuntimeMode } from '../engine/types';
-import type { Command, CommandOutcome, Role } from '../ui/contract';
+import type { Command, CommandOutcome, CommandVerdicts, Role } from '../ui/contract';
 import type { Logger } from '../util/logger';
 
 /** A completion the driver waits on: a Promise, or the simulation's synchronous stand-in. */
@@ -202,12 +202,21 @@ export class EngineDriver {
   private async resume(): Promise<CommandOutcome> {
     const held = this.ports.runtime.held();
     const resumed = await new Promise<boolean>((resolve, reject) => this.ports.runtime.resume().then(resolve, reject));
-    if (!resumed) return { ok: false, message: `nothing to resume: the runtime of ${this.server} is not held` };
+    if (!resumed) return { ok: false, message: this.notHeld() };
     return { ok: true, message: `runtime resumed (it was held: ${held})` };
   }
 
   status(): EngineStatus {
     return this.engine.status(this.now());
+  }
+
+  /** What each command would do now: null when it can be carried out, otherwise why not (the words its refusal would have). */
+  verdicts(): CommandVerdicts {
+    return { ...this.engine.commandVerdicts(this.now()), resume: this.ports.runtime.held() ? null : this.notHeld() };
+  }
+
+  private notHeld(): string {
+    return `nothing to resume: the runtime of ${this.server} is not held`;
   }
 
   /** The last role changes, oldest first. */

@@ -7,14 +7,14 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  leaseMs, LINK_CHECK_INTERVAL_MS, RUNTIME_STOP_TIMEOUT_MS, RUNTIME_CRASH_LOOP_EXITS, RUNTIME_CRASH_LOOP_WINDOW_MS, RUNTIME_RESTART_INITIAL_MS, RUNTIME_RESTART_MAX_MS,
+  ADMIN_PORT_BASE, leaseMs, LINK_CHECK_INTERVAL_MS, RUNTIME_STOP_TIMEOUT_MS,
 } from '../defaults';
 import { domainChanges } from '../domain/changes';
 import { loadDomain, type Domain } from '../domain/load';
 import { domainPath } from '../domain/location';
 import { loadSecret } from '../domain/secret';
 import { Engine, engineConfigOf } from '../engine/engine';
-import type { EngineConfig, Heartbeat, NodeInfo } from '../engine/types';
+import type { EngineConfig, Heartbeat } from '../engine/types';
 import { deriveKeys } from '../net/codec';
 import type { LinkView } from '../net/links';
 import { MulticastTransport } from '../net/transport';
@@ -22,10 +22,10 @@ import { OpcuaThread } from '../opcua/thread';
 import { loadProbeLibraries, ProbeRunner } from '../probes/runner';
 import { serviceLevel } from '../probes/score';
 import { GuardianClient } from '../guardian/client';
-import { pidFileName, stopLeftoverRuntimes } from '../runtime/host';
-import { Supervisor, type ProcessSpec } from '../runtime/runtime';
+import { stopLeftoverRuntimes } from '../runtime/host';
+import { Supervisor } from '../runtime/runtime';
 import { DomainSync } from '../sync/sync';
-import type { DuplexApi, StatusView } from '../ui/contract';
+import type { Command, DuplexApi, StatusView } from '../ui/contract';
 import type { Logger } from '../util/logger';
 import { VERSION } from '../version';
 import { AdminServer } from './admin-server';
@@ -37,8 +37,10 @@ import { releaseLock, takeLock } from './lock';
 import { createLogger } from './log';
 import { Networks } from './networks';
 import { nodePaths, type NodePaths } from './paths';
+import { processSpecs } from './specs';
+import { Relay, RELAY_MARGIN_MS, servePeers } from './relay';
 import { FileStateStore } from './state-store';
-import { contractApi, statusView } from './status';
+import { contractApi, nodeInfo, statusView } from './status';
 
 export class DuplexNode {
   private engine!: Engine;
@@ -102,22 +104,7 @@ export class DuplexNode {
     const networks = (this.networks = new Networks(cfg, this.server));
     const address = networks.first;
 
-    this.runtime = new Supervisor(
-      (cfg.runtime?.processes ?? []).map((p): ProcessSpec => ({
-        ...p,
-        cwd: domainPath(this.domain, p.cwd ?? '.'),
-        env: { ...p.env, DUPLEX_SERVER: this.server },
-        logFile: join(this.paths.logs, `runtime-${p.name}.log`),
-        pidFile: join(this.paths.dir, pidFileName(p.name)),
-        restart: {
-          initialDelayMs: RUNTIME_RESTART_INITIAL_MS, maxDelayMs: RUNTIME_RESTART_MAX_MS,
-          crashLoopExits: RUNTIME_CRASH_LOOP_EXITS, windowMs: RUNTIME_CRASH_LOOP_WINDOW_MS,
-        },
-      })),
-      this.log,
-      (detail) => this.driver.observe({ kind: 'runtime-failed', reason: detail }),
-      guardian,
-    );
+    this.runtime = new Supervisor(processSpecs(this.domain, this.server, this.paths), this.log, (detail) => this.driver.observe({ kind: 'runtime-failed', reason: detail }), guardian);
 
     this.sync = await DomainSync.start({
       domain: this.domain,
@@ -168,7 +155,8 @@ export class DuplexNode {
     guardian.onLost = (why) => void this.stop().then(() => this.onFatal(why));
     this.publishInfo();
 
-    this.admin = await AdminServer.start(this.paths.admin, this.uiApi());
+    const adminPort = decl.adminPort ?? ADMIN_PORT_BASE + cfg.servers.indexOf(decl);
+    this.admin = await AdminServer.start(this.paths.admin, this.uiApi(), adminPort, (d) => this.log.warn('admin', d));
 
     this.log.info('start', `Duplex ${VERSION} node for server ${this.server} (${decl.role}) of domain ${cfg.domain}, pid ${process.pid}, ` +
       `multicast ${cfg.multicast.group}:${cfg.multicast.port} on ${networks.detail}, admin API 127.0.0.1:${this.admin.endpoint.port}, epoch ${persisted.epoch}` +
@@ -200,6 +188,7 @@ export class DuplexNode {
 
     this.linkTimer = setInterval(() => {
       this.driver.checkLink();
+      this.publishInfo(); // the runtime's state and the probes' verdicts, as they are now
       this.networks.check(this.peerLinks(), this.log, () => this.transport.rejoin());
     }, LINK_CHECK_INTERVAL_MS);
     this.driver.start();
@@ -212,13 +201,11 @@ export class DuplexNode {
     this.sync.onPeer(msg.from, from, msg.info);
   }
 
-  /** What this node says about itself in its heartbeats: versions, revision, sync state. */
+  /** What this node says about itself in its heartbeats (sent at once when it changes). */
   private publishInfo(): void {
     if (this.stopped || !this.driver) return;
-    const info: NodeInfo = { ver: VERSION, app: this.sync.appVersion(), rev: this.sync.advert(), sync: this.sync.state(), port: this.sync.port };
-    const pct = this.sync.transferProgress;
-    if (pct !== null) info.pct = pct;
-    this.driver.setInfo(info);
+    const probes = this.probes?.status() ?? [];
+    this.driver.setInfo(nodeInfo({ version: VERSION, sync: this.sync.status(), advert: this.sync.advert(), supervisor: this.runtime.status(), failures: this.driver.status().failures.count, probes }));
   }
 
   /** A new domain revision is in force: apply what can be applied live, name what needs a restart. */
@@ -246,6 +233,7 @@ export class DuplexNode {
   status(): StatusView {
     return statusView({
       engine: this.driver.status(),
+      commands: this.driver.verdicts(),
       domain: this.domain.config.domain,
       version: VERSION,
       pid: process.pid,
@@ -268,9 +256,15 @@ export class DuplexNode {
     return this.domain.config.servers.filter((s) => s.name !== this.server).map((s) => ({ server: s.name, links: this.transport.linksOf(s.name, timeout) }));
   }
 
-  /** The contract (ui/contract.ts), served by the admin API and by Electron over IPC. */
+  /** The contract (ui/contract.ts), served by the admin API and by Electron over IPC; commands for other servers are relayed. */
   uiApi(): DuplexApi {
-    return contractApi(() => this.status(), () => !this.stopped, this.driver);
+    const local = { server: this.server, status: () => this.status(), command: (cmd: Command) => this.driver.command(cmd) };
+    this.sync.calls = servePeers(local, this.log);
+    const relay = new Relay(local, () => this.domain.config.servers.map((s) => s.name), (...a) => this.sync.call(...a), this.log);
+    return contractApi({
+      status: local.status, running: () => !this.stopped, driver: this.driver, relay, domain: () => this.domain.config.domain,
+      relayWaitMs: () => 2 * this.domain.config.timings.handoverTimeoutMs + RELAY_MARGIN_MS,
+    });
   }
 
   async stop(): Promise<void> {

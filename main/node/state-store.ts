@@ -60,7 +60,7 @@ export class FileStateStore implements StateStore {
           if (file !== this.file) this.log.warn('state', `${this.file} was unreadable; using the previous version`);
           // Files written before crash loops were counted have no `failures`: none counted.
           const failures = readFailures(s.failures);
-          return { epoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation!, ...(failures ? { failures } : {}), ...(Number.isSafeInteger(s.promiseMs) && s.promiseMs! > 0 ? { promiseMs: s.promiseMs } : {}) };
+          return { epoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation!, ...(failures ? { failures } : {}), ...(Number.isSafeInteger(s.promiseMs) && s.promiseMs! > 0 ? { promiseMs: s.promiseMs } : {}), ...(Number.isSafeInteger(s.term) && s.term! > 0 ? { term: s.term } : {}) };
         }
       } catch {
         // fall through to the previous version
@@ -76,6 +76,7 @@ export class FileStateStore implements StateStore {
     const f = state.failures;
     if (f) stored.failures = { count: f.count, last: f.last, resetAtWall: toWall(f.resetAt), banned: f.banned };
     if (state.promiseMs) stored.promiseMs = state.promiseMs;
+    if (state.term) stored.term = state.term;
     try {
       writeFileAtomic(this.file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     } catch (e) {

@@ -3,16 +3,19 @@
  * field is copied by name, so a change of an internal type cannot silently change the JSON
  * that `duplex status --json`, the admin API and the status window promise.
  */
-import type { EngineStatus, PeerStatus } from '../engine/types';
+import { MAX_INFO_PROBES, type EngineStatus, type NodeInfo, type PeerStatus } from '../engine/types';
 import type { LinkView } from '../net/links';
 import type { ProbeStatus } from '../probes/score';
 import type { ProcessStatus, RuntimeStatus } from '../runtime/runtime';
 import type { SyncStatus } from '../sync/status';
-import type { DuplexApi, EventView, PeerView, ProbeView, ProcessView, StatusView, SyncView } from '../ui/contract';
+import type { CommandVerdicts, DuplexApi, EventView, PeerView, ProbeView, ProcessView, RuntimeState, StatusView, SyncView } from '../ui/contract';
 import type { EngineDriver, RoleEvent } from './driver';
+import { DOMAIN_VIEW_TIMEOUT_MS, type Relay } from './relay';
 
 export interface NodeParts {
   engine: EngineStatus;
+  /** What each command would do now (the engine's verdicts, and the supervisor's for resume). */
+  commands: CommandVerdicts;
   domain: string;
   version: string;
   pid: number;
@@ -51,9 +54,10 @@ export function statusView(p: NodeParts): StatusView {
       has: e.quorum.has, supports: e.quorum.supports, leaseMs: e.quorum.leaseMs, warning: e.quorum.warning,
     },
     runtime: {
-      wanted: e.runtime.wanted, reached: e.runtime.reached, held: p.supervisor.held, processes: p.supervisor.processes.map(processView),
+      wanted: e.runtime.wanted, reached: e.runtime.reached, state: runtimeState(p.supervisor), held: p.supervisor.held, processes: p.supervisor.processes.map(processView),
       failures: { count: e.failures.count, last: e.failures.last, resetInMs: e.failures.resetInMs, banned: e.failures.banned },
     },
+    commands: { ...p.commands },
     incompatible: e.incompatible,
     health: { score: e.health.score, failing: e.health.failing, isolated: e.health.isolated, probes: p.probes.map(probeView) },
     sync: syncView(p.sync),
@@ -105,23 +109,51 @@ function peerView(p: PeerStatus, address: string | null, links: LinkView[]): Pee
     sync: info ? info.sync : null,
     progress: info?.pct ?? null,
     links: links.map((l) => ({ network: l.network, up: l.up, lastHeardMs: l.lastHeardMs })),
+    runtime: info?.rt ? { mode: info.rt.mode, state: info.rt.state } : null,
+    failures: info ? info.fails ?? (info.rt ? 0 : null) : null,
+    probes: info?.rt ? (info.probes ?? []).map((x) => ({ name: x.name, ok: x.ok })) : null,
   };
 }
 
+/** A runtime in one word: held, none declared, or what its processes are doing (the least settled state wins). */
+export function runtimeState(s: RuntimeStatus): RuntimeState {
+  if (s.held) return 'held';
+  if (!s.processes.length) return 'none';
+  const states = new Set(s.processes.map((x) => x.state));
+  if (states.has('waiting to restart')) return 'restarting';
+  for (const st of ['stopping', 'starting'] as const) if (states.has(st)) return st;
+  // Only the processes of the mode it runs in count: a standby-only process is stopped on the Active.
+  return s.mode !== 'stopped' && s.processes.some((x) => x.state === 'running') ? 'running' : 'stopped';
+}
+
+/** What a node says about itself in its heartbeats beyond roles: versions, revision, sync, runtime, crash loops, probes. */
+export function nodeInfo(p: { version: string; sync: SyncStatus; advert: NodeInfo['rev']; supervisor: RuntimeStatus; failures: number; probes: ProbeStatus[] }): NodeInfo {
+  const info: NodeInfo = {
+    ver: p.version, app: p.sync.appVersion, rev: p.advert, sync: p.sync.state, port: p.sync.port,
+    rt: { mode: p.supervisor.mode, state: runtimeState(p.supervisor) },
+  };
+  if (p.sync.progress !== null) info.pct = p.sync.progress;
+  if (p.failures > 0) info.fails = p.failures;
+  if (p.probes.length) info.probes = p.probes.slice(0, MAX_INFO_PROBES).map((x) => ({ name: x.name, ok: x.ok }));
+  return info;
+}
+
 /**
- * The contract's calls on a node: its status, commands through the driver, and status pushed
- * every second and at every role change while the node runs.
+ * The contract's calls on a node: its status, commands through the driver (or relayed to
+ * another server), every server's status, and status pushed every second and at every role
+ * change while the node runs.
  */
-export function contractApi(status: () => StatusView, running: () => boolean, driver: EngineDriver): DuplexApi {
+export function contractApi(n: { status: () => StatusView; running: () => boolean; driver: EngineDriver; relay: Relay; domain: () => string; relayWaitMs: () => number }): DuplexApi {
   return {
-    getStatus: async () => status(),
-    command: (cmd) => driver.command(cmd),
+    getStatus: async () => n.status(),
+    command: (cmd, server) => (server === undefined ? n.driver.command(cmd) : n.relay.command(cmd, server, n.relayWaitMs())),
+    getDomain: (timeoutMs) => n.relay.domain(n.domain(), timeoutMs ?? DOMAIN_VIEW_TIMEOUT_MS),
     onStatus: (listener) => {
       const push = () => {
-        if (running()) listener(status());
+        if (n.running()) listener(n.status());
       };
       const timer = setInterval(push, 1_000);
-      const off = driver.onRoleChange(push);
+      const off = n.driver.onRoleChange(push);
       push();
       return () => {
         clearInterval(timer);

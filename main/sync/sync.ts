@@ -206,6 +206,21 @@ export class DomainSync {
     this.peers.delete(server);
   }
 
+  /**
+   * Answers peers' calls beyond sync (a relayed command, a status), set by the node: the
+   * answer's fields, or null when `req.op` is not one of them.
+   */
+  calls: ((req: Record<string, unknown>, from: string) => Promise<Record<string, unknown>> | null) | null = null;
+
+  /** One call to a peer's node over the domain's authenticated channel (TLS-PSK): the fields of its answer. */
+  async call(server: string, req: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>> {
+    const peer = this.peers.get(server);
+    if (!peer) throw new Error(`${server} has not been heard on the redundancy network since this node started`);
+    const res = await request({ host: peer.address, port: peer.info.port, domain: this.config.domain, key: this.key, timeoutMs }, req);
+    res.body.destroy();
+    return res.header;
+  }
+
   // ------------------------------------------------------------ local changes
 
   private watch(): void {
@@ -518,6 +533,8 @@ export class DomainSync {
       if (lstatSync(p.path).size !== entry.size) return { header: { ok: false, error: `${entry.path} changed here meanwhile; try again` } };
       return { header: { ok: true, size: entry.size }, body: createReadStream(p.path, { highWaterMark: 1 << 20 }) };
     }
+    const answer = r && typeof r.op === 'string' ? this.calls?.(r as Record<string, unknown>, from) : null;
+    if (answer) return { header: { ...(await answer), ok: true } };
     this.opts.log.warn('security', `refused a malformed sync request from ${from}`);
     return { header: { ok: false, error: 'unknown request' } };
   }

@@ -12,6 +12,10 @@
 export type Role = 'starting' | 'active' | 'standby' | 'inactive' | 'maintenance' | 'activating' | 'deactivating';
 export type RuntimeMode = 'active' | 'standby' | 'stopped';
 export type SyncState = 'in-sync' | 'syncing' | 'conflict' | 'error';
+/** A server's runtime in one word: every process running, starting, stopping, stopped, waiting to restart after a crash, held after a failover (waiting for Resume), or none declared. */
+export type RuntimeState = 'running' | 'starting' | 'stopping' | 'stopped' | 'restarting' | 'held' | 'none';
+/** The commands a status window offers, by the name its verdict has in `StatusView.commands`. */
+export type CommandVerdicts = Record<'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off' | 'report-failure' | 'clear' | 'resume', string | null>;
 
 // ------------------------------------------------------------------ commands
 
@@ -32,6 +36,8 @@ export type CommandKind = Command['kind'];
 export interface CommandOutcome {
   ok: boolean;
   message: string;
+  /** Set when a command for another server could not be delivered to its node (or its answer was lost). */
+  unreachable?: boolean;
 }
 
 /** What `parseCommand` accepts, for error messages. */
@@ -117,6 +123,12 @@ export interface PeerView {
   progress: number | null;
   /** The peer on each of this server's networks (domain file order): heard within the failure timeout, and when last. */
   links: { network: string; up: boolean; lastHeardMs: number | null }[];
+  /** Its runtime, as its heartbeats say (null: never heard, or a node before 0.3). */
+  runtime: { mode: RuntimeMode; state: RuntimeState } | null;
+  /** Its runtime crash loops counted (null: never heard, or a node before 0.3). */
+  failures: number | null;
+  /** Its probes (the first 8) and their verdicts, as its heartbeats say (null: never heard, or a node before 0.3). */
+  probes: { name: string; ok: boolean }[] | null;
 }
 
 /** Runtime crash loops counted on this server (Pacemaker's fail-count); `duplex clear` forgets them. */
@@ -180,7 +192,12 @@ export interface StatusView {
    */
   faults: string[];
   quorum: QuorumView;
-  runtime: { wanted: RuntimeMode; reached: boolean; held: string | null; processes: ProcessView[]; failures: FailuresView };
+  runtime: { wanted: RuntimeMode; reached: boolean; state: RuntimeState; held: string | null; processes: ProcessView[]; failures: FailuresView };
+  /**
+   * What each command would do now: null when it can be carried out, otherwise why not (the
+   * engine's own refusal) or that it is already so. The status window enables its buttons by this.
+   */
+  commands: CommandVerdicts;
   incompatible: string | null;
   /** This server's health score (0–255, OPC UA ServiceLevel meaning), the failing probe, and why it may be isolated. */
   health: { score: number; failing: string | null; isolated: string | null; probes: ProbeView[] };
@@ -195,11 +212,26 @@ export interface StatusView {
   version: string;
 }
 
+/** Every server of the domain as its own node says (`duplex status --all`, `GET /domain`), fetched by one node over the domain's authenticated channel. */
+export interface DomainView {
+  domain: string;
+  /** The node that asked. */
+  from: string;
+  /** Every server of the domain file, in its order: its status, or why it could not be had. */
+  servers: { server: string; status: StatusView | null; error: string | null }[];
+}
+
 // ------------------------------------------------------------------ the API and its transports
 
 export interface DuplexApi {
   getStatus(): Promise<StatusView>;
-  command(cmd: Command): Promise<CommandOutcome>;
+  /**
+   * Runs a command on this server, or on `server` (another server of the domain): this node then
+   * relays it over the domain's authenticated channel, and the outcome is that server's.
+   */
+  command(cmd: Command, server?: string): Promise<CommandOutcome>;
+  /** Every server's own status, asked by this node within `timeoutMs` (default 2 s). */
+  getDomain(timeoutMs?: number): Promise<DomainView>;
   /** Status pushed on every change and at least once a second; returns the unsubscribe. */
   onStatus(listener: (s: StatusView) => void): () => void;
 }
@@ -214,10 +246,27 @@ export type CallMethod = Exclude<keyof DuplexApi, 'onStatus'>;
 export const CALLS: { readonly [M in CallMethod]: (args: readonly unknown[]) => Parameters<DuplexApi[M]> | null } = {
   getStatus: (args) => (args.length === 0 ? [] : null),
   command: (args) => {
-    const cmd = args.length === 1 ? parseCommand(args[0]) : null;
-    return cmd ? [cmd] : null;
+    const cmd = args.length === 1 || args.length === 2 ? parseCommand(args[0]) : null;
+    if (!cmd) return null;
+    if (args.length === 1 || args[1] === undefined || args[1] === null) return [cmd];
+    return isServerName(args[1]) ? [cmd, args[1]] : null;
+  },
+  getDomain: (args) => {
+    if (args.length === 0 || args[0] === undefined) return [];
+    const ms = args[0];
+    return args.length === 1 && typeof ms === 'number' && Number.isInteger(ms) && ms > 0 && ms <= MAX_DOMAIN_WAIT_MS ? [ms] : null;
   },
 };
+
+/** The longest a domain view may be waited for (ms). */
+export const MAX_DOMAIN_WAIT_MS = 60_000;
+
+/** A name as the domain file allows it (servers, processes): 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+export function isServerName(x: unknown): x is string {
+  return typeof x === 'string' && NAME_PATTERN.test(x);
+}
 
 /** Runs a call whose method and arguments came from outside; rejects with the reason when it is not one. */
 export function dispatch(api: DuplexApi, method: unknown, args: readonly unknown[]): Promise<unknown> {
@@ -226,7 +275,11 @@ export function dispatch(api: DuplexApi, method: unknown, args: readonly unknown
   }
   const m = method as CallMethod;
   const checked = CALLS[m](args);
-  if (!checked) return Promise.reject(new Error(m === 'command' ? `refused: not a command; expected ${COMMAND_SHAPE}` : `refused: ${m} takes no arguments`));
+  if (!checked) {
+    const why = m === 'command' ? `not a command; expected ${COMMAND_SHAPE}, then optionally a server's name`
+      : m === 'getDomain' ? `getDomain takes nothing or a wait in ms (1-${MAX_DOMAIN_WAIT_MS})` : `${m} takes no arguments`;
+    return Promise.reject(new Error(`refused: ${why}`));
+  }
   return (api[m] as (...a: readonly unknown[]) => Promise<unknown>)(...checked);
 }
 

@@ -93,7 +93,8 @@ export async function attachToNode(endpointFile: string): Promise<RemoteApi> {
       return ws !== null;
     },
     getStatus: () => call('getStatus'),
-    command: (cmd) => call('command', cmd),
+    command: (cmd, server) => call('command', cmd, server),
+    getDomain: (timeoutMs) => call('getDomain', timeoutMs),
     onStatus: (l) => {
       statusListeners.add(l);
       return () => statusListeners.delete(l);

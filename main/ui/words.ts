@@ -1,8 +1,9 @@
 /**
  * Numbers and states of a node in the plant's words, one place for the CLI and the status
- * window. Pure, no imports beyond the score's ranges (the renderer may load it).
+ * window. Pure, no imports beyond the score's ranges and the contract's types (the renderer may load it).
  */
 import { SERVICE_LEVEL } from '../probes/score';
+import type { RuntimeMode, RuntimeState } from './contract';
 
 /** A health score (OPC UA ServiceLevel, 0–255) in words: `healthy`, `degraded`, `no data`, `maintenance`. */
 export function healthWords(score: number): string {
@@ -14,6 +15,13 @@ export function healthWords(score: number): string {
 /** The words and the number together, as tables show them: `healthy 255`, `degraded 155`. */
 export function healthText(score: number | null): string {
   return score === null ? '?' : `${healthWords(score)} ${score}`;
+}
+
+/** A runtime in words: its mode and what its processes do (`active running`, `standby starting`), `stopped` or `none`. */
+export function runtimeWords(mode: RuntimeMode, state: RuntimeState): string {
+  if (state === 'none') return 'none';
+  if (mode === 'stopped' && state === 'stopped') return 'stopped';
+  return `${mode} ${state === 'held' ? 'HELD' : state}`;
 }
 
 /** A role as people write it: `Active`, `Standby`, `unreachable` stays lower case (it is not a role). */

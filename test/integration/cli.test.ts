@@ -10,8 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as openZip } from 'yauzl';
-import type { DomainView } from '../../main/cli/view';
-import type { StatusView } from '../../main/ui/contract';
+import type { DomainView, StatusView } from '../../main/ui/contract';
 import { CLI, Cluster, runCli, waitForRoles } from './cluster';
 
 /** Every entry of a zip file with its content. */

@@ -2,9 +2,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { COMMANDS, DEFAULT_TIMEOUT_MS, parseCommandLine, usageOf, UsageError, type Parsed } from '../../main/cli/args';
-import { formatDomainView, runtimeText } from '../../main/cli/format';
-import type { DomainView } from '../../main/cli/view';
-import { healthText, healthWords } from '../../main/ui/words';
+import { formatDomainView } from '../../main/cli/format';
+import type { DomainView } from '../../main/ui/contract';
+import { healthText, healthWords, runtimeWords } from '../../main/ui/words';
 import { view } from './status-fixture';
 
 /** The words that name a command on the command line, with what its positionals need. */
@@ -129,10 +129,12 @@ describe('health in words', () => {
 });
 
 describe('duplex status --all: one table', () => {
-  const a = view({}, { b: 'standby', c: 'inactive' });
+  const heard = view({}, { b: 'standby', c: 'inactive' });
+  // a hears c's runtime and failures in its heartbeats.
+  const a = { ...heard, peers: heard.peers.map((p) => (p.server === 'c' ? { ...p, runtime: { mode: 'stopped' as const, state: 'stopped' as const }, failures: 1 } : p)) };
   const b = view({
     server: 'b', role: 'standby', epoch: 2, health: { score: 155, failing: 'plc1: no reply', isolated: null, probes: [] },
-    runtime: { wanted: 'standby', reached: false, held: null, processes: [{ name: 'scada', runOn: 'both', state: 'starting', mode: null, pid: null, uptimeMs: null, restarts: 0, lastExit: null }], failures: { count: 2, last: 'x', resetInMs: 1000, banned: true } },
+    runtime: { wanted: 'standby', reached: false, state: 'starting', held: null, processes: [{ name: 'scada', runOn: 'both', state: 'starting', mode: null, pid: null, uptimeMs: null, restarts: 0, lastExit: null }], failures: { count: 2, last: 'x', resetInMs: 1000, banned: true } },
     sync: { ...a.sync, revision: { ...a.sync.revision, n: 0 }, state: 'syncing', progress: 40 },
     faults: ['cannot verify 10.0.0.9: is the secret file the same on every server?'],
   });
@@ -142,10 +144,10 @@ describe('duplex status --all: one table', () => {
     const lines = formatDomainView(v).split('\n');
     assert.equal(lines[0], 'Domain plant · 3 servers · asked a');
     assert.match(lines[1]!, /^ {2}server {2}role +epoch {2}health +runtime +revision +failures +quorum$/);
-    assert.match(lines[2]!, /^ {2}a {7}Active +3 {6}healthy 255 +none +1 +0 +yes 3\/3$/);
-    assert.match(lines[3]!, /^ {2}b +Standby +2 +degraded 155 +standby, not yet +0 syncing 40% BEHIND +2 BANNED +yes 3\/3$/);
+    assert.match(lines[2]!, /^ {2}a {7}Active +3 {6}healthy 255 +active running +1 +0 +yes 3\/3$/);
+    assert.match(lines[3]!, /^ {2}b +Standby +2 +degraded 155 +standby starting +0 syncing 40% BEHIND +2 BANNED +yes 3\/3$/);
     // c did not answer: shown as a hears it, marked.
-    assert.match(lines[4]!, /^ {2}c +Inactive \* +0 +healthy 255 +\? +\? +\? +\?$/);
+    assert.match(lines[4]!, /^ {2}c +Inactive \* +0 +healthy 255 +stopped +\? +1 +\?$/);
     assert.ok(lines.includes('  quorum: 3 voters (a, b, w), 2 make a majority; a supports a (term 3)'));
     assert.ok(lines.includes('  * did not answer: as a last heard it'));
     assert.ok(lines.includes('  b: cannot verify 10.0.0.9: is the secret file the same on every server?'));
@@ -163,12 +165,11 @@ describe('duplex status --all: one table', () => {
     assert.match(text, /\n {2}b +unreachable \(was Standby\) \*/);
   });
 
-  it('runtime in words: none, the wanted mode, not yet, held', () => {
-    const proc = { name: 'p', runOn: 'active' as const, state: 'running' as const, mode: 'active' as const, pid: 1, uptimeMs: 1, restarts: 0, lastExit: null };
-    const r = a.runtime;
-    assert.equal(runtimeText(a), 'none');
-    assert.equal(runtimeText(view({ runtime: { ...r, processes: [proc] } })), 'active');
-    assert.equal(runtimeText(view({ runtime: { ...r, processes: [proc], reached: false } })), 'active, not yet');
-    assert.equal(runtimeText(view({ runtime: { ...r, processes: [proc], held: 'failover' } })), 'active, HELD');
+  it('runtime in words: its mode and what it does, stopped, none', () => {
+    assert.equal(runtimeWords('active', 'running'), 'active running');
+    assert.equal(runtimeWords('standby', 'restarting'), 'standby restarting');
+    assert.equal(runtimeWords('active', 'held'), 'active HELD');
+    assert.equal(runtimeWords('stopped', 'stopped'), 'stopped');
+    assert.equal(runtimeWords('stopped', 'none'), 'none');
   });
 });

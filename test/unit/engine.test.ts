@@ -200,6 +200,18 @@ describe('epochs', () => {
     assert.ok(b.currentEpoch > 40);
   });
 
+  it('a restarted node names its last Active term in its role lines, not 0, and keeps it in its state', () => {
+    const a = engine('a', ABC);
+    const promoted = tickUntil(a, 0, T.discoveryMs + TICK);
+    assert.equal(a.currentRole, 'active');
+    assert.deepEqual(effectsOf(promoted, 'persist').at(-1)?.state, { epoch: 3, maintenance: false, term: 3 });
+    const again = engine('a', ABC, { persisted: { epoch: 9, term: 3 } });
+    const out = tickUntil(again, 0, 400, TICK, (now) => (now % 100 === 0 ? [hb('b', 'active', 9)] : []));
+    const first = roles(out)[0]!;
+    assert.ok(first.kind === 'role' && first.to === 'standby' && first.epoch === 3, JSON.stringify(first));
+    assert.equal(again.status(400).epoch, 3);
+  });
+
   it('a higher epoch heard from any peer is persisted', () => {
     const c = engine('c', ABC);
     const out = c.receive(hb('a', 'active', 9, { maxEpoch: 9 }), 10);
@@ -231,6 +243,23 @@ describe('switchover', () => {
     assert.deepEqual(effectsOf(out, 'done'), [{ kind: 'done', id: 0, command: 'activate', ok: true, message: `b is Active (epoch ${b.currentEpoch})` }]);
     const r2 = roles(out)[0]!;
     assert.ok(r2.kind === 'role' && r2.cause === 'switchover');
+  });
+
+  it('handing back to a server of higher precedence goes straight to Standby: one role change, no pass through Inactive', () => {
+    const a = activeA();
+    const b = standbyBehindA();
+    const grant = a.observe({ kind: 'runtime', mode: 'standby' }, a.receive(b.command({ kind: 'activate' }, 1010).send[0]!, 1011) && 1200).send.find((m) => m.grantTo === 'b')!;
+    b.receive(grant, 1201);
+    assert.equal(b.currentRole, 'active');
+    // Now a (the main) asks b to hand back.
+    a.receive(hb('b', 'active', b.currentEpoch), 1250);
+    const want = a.command({ kind: 'activate' }, 1260).send.find((m) => m.wantFrom === 'b')!;
+    assert.ok(want, 'a asks b to hand over');
+    const out = b.receive(want, 1261);
+    const stopped = b.observe({ kind: 'runtime', mode: 'standby' }, 1400);
+    const path = [...roles(out), ...roles(stopped)].map((r) => (r.kind === 'role' ? r.to : ''));
+    assert.deepEqual(path, ['deactivating', 'standby']);
+    assert.ok(stopped.send.some((m) => m.grantTo === 'a'));
   });
 
   it('deactivate on the Active hands over to the Standby and finishes when it reports Active', () => {
@@ -455,8 +484,37 @@ describe('refusals', () => {
     return r;
   };
 
-  it('activate: already Active', () => {
-    refused(activeA(), { kind: 'activate' }, 1010, /already Active/);
+  it('activate on the Active, and maintenance on twice, are done already: ok, and say so', () => {
+    const a = activeA();
+    const r = a.command({ kind: 'activate' }, 1010, 7);
+    assert.equal(r.accepted, true);
+    assert.equal(r.message, 'a is already Active (epoch 3)');
+    assert.deepEqual(effectsOf(r, 'done'), [{ kind: 'done', id: 7, command: 'activate', ok: true, message: 'a is already Active (epoch 3)' }]);
+    assert.deepEqual(roles(r), []);
+    const b = standbyBehindA();
+    b.command({ kind: 'maintenance', on: true }, 1010);
+    const again = b.command({ kind: 'maintenance', on: true }, 1020, 8);
+    assert.deepEqual(effectsOf(again, 'done'), [{ kind: 'done', id: 8, command: 'maintenance-on', ok: true, message: 'b is already in Maintenance' }]);
+  });
+  it('the verdicts the status window shows are the refusals the commands get, without changing anything', () => {
+    const a = activeA();
+    const b = standbyBehindA();
+    const va = a.commandVerdicts(1010);
+    assert.equal(va.activate, 'a is already Active (epoch 3)');
+    assert.equal(va.deactivate, null);
+    assert.equal(va['maintenance-on'], null);
+    assert.equal(va['maintenance-off'], 'a is not in Maintenance');
+    assert.equal(va.clear, 'a has no runtime crash loops counted; nothing to clear');
+    const vb = b.commandVerdicts(1010);
+    assert.equal(vb.activate, null);
+    assert.equal(vb.deactivate, 'only the Active can be deactivated; b is standby');
+    assert.equal(b.currentRole, 'standby');
+    assert.equal(a.currentRole, 'active');
+    // A verdict and the command's refusal are the same words.
+    const lone = engine('a', ABC);
+    tickUntil(lone, 0, 1000);
+    assert.equal(lone.commandVerdicts(1010).deactivate, lone.command({ kind: 'deactivate' }, 1010).message);
+    assert.match(lone.commandVerdicts(1010)['maintenance-on']!, /no Standby can take over.*--force/);
   });
   it('activate: in Maintenance', () => {
     const b = standbyBehindA();
