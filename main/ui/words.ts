@@ -17,10 +17,14 @@ export function healthText(score: number | null): string {
   return score === null ? '?' : `${healthWords(score)} ${score}`;
 }
 
-/** A runtime in words: its mode and what its processes do (`active running`, `standby starting`), `stopped` or `none`. */
+/**
+ * A runtime in words: its mode and what its processes do (`active running`, `standby starting`),
+ * `stopped` (as a Standby whose processes run only when Active), `none`. Stopped in active mode
+ * keeps the mode (`active stopped`): the Active should be running it.
+ */
 export function runtimeWords(mode: RuntimeMode, state: RuntimeState): string {
   if (state === 'none') return 'none';
-  if (mode === 'stopped' && state === 'stopped') return 'stopped';
+  if (mode !== 'active' && state === 'stopped') return 'stopped';
   return `${mode} ${state === 'held' ? 'HELD' : state}`;
 }
 

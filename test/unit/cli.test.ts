@@ -170,6 +170,8 @@ describe('duplex status --all: one table', () => {
     assert.equal(runtimeWords('standby', 'restarting'), 'standby restarting');
     assert.equal(runtimeWords('active', 'held'), 'active HELD');
     assert.equal(runtimeWords('stopped', 'stopped'), 'stopped');
+    assert.equal(runtimeWords('standby', 'stopped'), 'stopped');
+    assert.equal(runtimeWords('active', 'stopped'), 'active stopped');
     assert.equal(runtimeWords('stopped', 'none'), 'none');
   });
 });
