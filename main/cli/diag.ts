@@ -3,7 +3,7 @@
  * logs folder (node log, runtime logs, rotated copies), its status, the domain as it sees it
  * (every peer's status it could fetch), the domain file, its state and revision files, the
  * versions, and a README.txt of what is inside and what could not be had. Works with what
- * there is when the node is not running. Never the secret, nor the admin token (admin.json):
+ * there is when the node is not running. Never the secret, nor the admin token (admin.json, admin.token):
  * only the files named here are read, and any entry holding the secret's text has it removed.
  */
 import { createWriteStream, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
@@ -57,7 +57,7 @@ function filesUnder(dir: string, rel = ''): string[] {
 }
 
 /** Files never taken, whatever folder they are found in. */
-const NEVER = /(^|[\\/])(admin\.json|duplex\.secret)$|\.secret$/i;
+const NEVER = /(^|[\\/])(admin\.json|admin\.token|duplex\.secret)$|\.secret$/i;
 
 export async function writeDiag(o: DiagOptions, write: (line: string) => void): Promise<number> {
   const full = await fullLocate(o.domainFile);
@@ -128,7 +128,7 @@ export async function writeDiag(o: DiagOptions, write: (line: string) => void): 
     missing.length ? 'Not inside (and why):' : 'Everything asked for is inside.',
     ...missing.map((m) => `  ${m}`),
     '',
-    'Never inside: the domain secret and the admin token (admin.json).',
+    'Never inside: the domain secret and the admin token (admin.json, admin.token).',
     '',
   ].join('\n');
   text('README.txt', readme, 'this list');

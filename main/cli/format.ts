@@ -1,6 +1,6 @@
 /** The CLI's text: a node's status, the domain's revisions, and every server of the domain in one table. Pure. */
 import type { DomainView, StatusView } from '../ui/contract';
-import { healthText, roleWord, runtimeWords } from '../ui/words';
+import { healthWords, roleWord, runtimeWords } from '../ui/words';
 
 /** Columns padded to their widest cell, two spaces apart, each line indented by two. */
 export function table(rows: string[][]): string[] {
@@ -63,7 +63,7 @@ export function formatStatus(s: StatusView): string {
       : ['  runtime: none declared in the domain file']),
     ...(s.incompatible ? [`  INCOMPATIBLE: ${s.incompatible}`] : []),
     ...(s.runtime.failures.count ? [formatFailures(s)] : []),
-    `  health: ${healthText(s.health.score)}${s.health.failing ? ` (${s.health.failing})` : ''}`,
+    `  health: ${healthWords(s.health.score)}${s.health.failing ? ` (${s.health.failing})` : ''}`,
     formatQuorum(s),
     `  domain: revision ${s.sync.revision.n} (${s.sync.revision.hash.slice(0, 12)}), ${s.sync.state}${s.sync.progress !== null ? ` ${s.sync.progress}%` : ''}${s.sync.message ? `: ${s.sync.message}` : ''}`,
     ...(s.restartNeeded.length ? [`  restart needed for: ${s.restartNeeded.join(', ')}`] : []),
@@ -103,7 +103,7 @@ export function formatDomainView(v: DomainView, at?: Date): string {
       for (const fault of s.faults) notes.push(`  ${server}: ${fault}`);
       if (s.incompatible) notes.push(`  ${server}: INCOMPATIBLE: ${s.incompatible}`);
       return [
-        server, roleWord(s.role), String(s.epoch), healthText(s.health.score), runtimeWords(s.runtime.wanted, s.runtime.state),
+        server, roleWord(s.role), String(s.epoch), healthWords(s.health.score), runtimeWords(s.runtime.wanted, s.runtime.state),
         revisionText(s, newest), `${f.count}${f.banned ? ' BANNED' : ''}`,
         ...(quorumOn ? [s.quorum.on ? `${s.quorum.has ? 'yes' : 'NO'} ${s.quorum.heard.length}/${s.quorum.voters.length}` : 'off'] : []),
       ];
@@ -112,7 +112,7 @@ export function formatDomainView(v: DomainView, at?: Date): string {
     const p = asker?.peers.find((x) => x.server === server);
     const heard = p ? `${p.role === 'unreachable' && p.lastRole ? `unreachable (was ${roleWord(p.lastRole)})` : roleWord(p.role)}` : 'no answer';
     return [
-      server, `${heard} *`, p ? String(p.epoch) : '?', healthText(p?.health ?? null), p?.runtime ? runtimeWords(p.runtime.mode, p.runtime.state) : '?',
+      server, `${heard} *`, p ? String(p.epoch) : '?', healthWords(p?.health ?? null), p?.runtime ? runtimeWords(p.runtime.mode, p.runtime.state) : '?',
       p?.revision ? String(p.revision.n) : '?', p?.failures != null ? String(p.failures) : '?', ...(quorumOn ? ['?'] : []),
     ];
   });

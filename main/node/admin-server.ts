@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { writeFileAtomic } from '../util/atomic';
 import { CALLS, COMMAND_SHAPE, MAX_DOMAIN_WAIT_MS, type DuplexApi } from '../ui/contract';
@@ -23,9 +24,12 @@ const MAX_BODY_BYTES = 16 * 1024;
 export class AdminServer {
   private constructor(private readonly server: Server, readonly endpoint: AdminEndpoint, private readonly detach: () => void) {}
 
-  /** Listens on `port` (0: any), or on any free port when it is taken (`onWarning` says so). */
-  static async start(endpointFile: string, api: DuplexApi, port: number, onWarning: (detail: string) => void): Promise<AdminServer> {
-    const token = randomBytes(32).toString('hex');
+  /**
+   * Listens on `port` (0: any), or on any free port when it is taken (`onWarning` says so). The
+   * token is kept in `tokenFile` (readable by this user only) and used again after a restart.
+   */
+  static async start(endpointFile: string, tokenFile: string, api: DuplexApi, port: number, onWarning: (detail: string) => void): Promise<AdminServer> {
+    const token = keptToken(tokenFile);
     const expected = Buffer.from(`Bearer ${token}`);
     const server = createServer((req, res) => {
       if (servePage(req, res)) return;
@@ -58,6 +62,19 @@ export class AdminServer {
       this.server.closeAllConnections();
     });
   }
+}
+
+/** The token kept in `file`, or a new one written there. */
+function keptToken(file: string): string {
+  try {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f]{64}$/.test(kept)) return kept;
+  } catch {
+    // none yet
+  }
+  const token = randomBytes(32).toString('hex');
+  writeFileAtomic(file, token, { mode: 0o600, keepPrevious: false });
+  return token;
 }
 
 async function route(method: string, path: string, query: URLSearchParams, body: unknown, api: DuplexApi): Promise<AdminReply> {

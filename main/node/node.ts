@@ -156,7 +156,7 @@ export class DuplexNode {
     this.publishInfo();
 
     const adminPort = decl.adminPort ?? ADMIN_PORT_BASE + cfg.servers.indexOf(decl);
-    this.admin = await AdminServer.start(this.paths.admin, this.uiApi(), adminPort, (d) => this.log.warn('admin', d));
+    this.admin = await AdminServer.start(this.paths.admin, this.paths.adminToken, this.uiApi(), adminPort, (d) => this.log.warn('admin', d));
 
     this.log.info('start', `Duplex ${VERSION} node for server ${this.server} (${decl.role}) of domain ${cfg.domain}, pid ${process.pid}, ` +
       `multicast ${cfg.multicast.group}:${cfg.multicast.port} on ${networks.detail}, admin API 127.0.0.1:${this.admin.endpoint.port}, epoch ${persisted.epoch}` +

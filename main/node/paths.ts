@@ -6,6 +6,8 @@ export interface NodePaths {
   dir: string;
   state: string;
   admin: string;
+  /** The admin token, kept across restarts so an open status window reconnects (never in a support archive). */
+  adminToken: string;
   lock: string;
   log: string;
   logs: string;
@@ -19,6 +21,7 @@ export function nodePaths(domain: DomainLocation, server: string): NodePaths {
     dir,
     state: join(dir, 'state.json'),
     admin: join(dir, 'admin.json'),
+    adminToken: join(dir, 'admin.token'),
     lock: join(dir, 'node.lock'),
     log: join(dir, 'logs', 'duplex.log'),
     logs: join(dir, 'logs'),

@@ -252,7 +252,8 @@ export const CALLS: { readonly [M in CallMethod]: (args: readonly unknown[]) => 
     return isServerName(args[1]) ? [cmd, args[1]] : null;
   },
   getDomain: (args) => {
-    if (args.length === 0 || args[0] === undefined) return [];
+    // An absent argument arrives as null through JSON.
+    if (args.length === 0 || args[0] === undefined || args[0] === null) return [];
     const ms = args[0];
     return args.length === 1 && typeof ms === 'number' && Number.isInteger(ms) && ms > 0 && ms <= MAX_DOMAIN_WAIT_MS ? [ms] : null;
   },

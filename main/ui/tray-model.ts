@@ -3,6 +3,7 @@
  * Pure: the Electron adapter only maps this model onto Tray and Menu.
  */
 import type { StatusView } from './contract';
+import { headline } from './words';
 
 export type TrayIcon = 'active' | 'standby' | 'inactive' | 'maintenance' | 'trouble';
 
@@ -26,19 +27,10 @@ export interface TrayModel {
 
 const cap = (r: string) => r.charAt(0).toUpperCase() + r.slice(1);
 
-/** Faults a technician must see at a glance; the first one found is named. */
+/** What is wrong when the icon shows trouble: the status window's headline (ui/words.ts), null when the plant is protected. */
 export function troubleOf(s: StatusView): string | null {
-  if (s.incompatible) return `incompatible: ${s.incompatible}`;
-  if (s.faults.length) return s.faults[0]!;
-  if (s.quorum.on && !s.quorum.has) {
-    return `no quorum: ${s.server} hears ${s.quorum.heard.length} of ${s.quorum.voters.length} voters (${s.quorum.majority} needed); it will not take over`;
-  }
-  if (s.sync.state === 'conflict') return 'domain file conflict: review the conflict copy';
-  if (s.sync.state === 'error') return `domain sync error: ${s.sync.message ?? 'see the log'}`;
-  if (s.runtime.held) return 'runtime held: waiting for Resume';
-  if (s.role === 'active' && !s.peers.some((p) => p.role === 'standby')) return 'Active without a Standby';
-  if (!s.linkUp) return 'redundancy network card down';
-  return null;
+  const h = headline(s);
+  return h.level === 'ok' ? null : `${h.title} (${h.detail})`;
 }
 
 /**

@@ -22,6 +22,9 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/app.js': { file: join(ROOT, 'out', 'web', 'renderer', 'app.js'), type: 'text/javascript; charset=utf-8' },
   '/view.js': { file: join(ROOT, 'out', 'web', 'renderer', 'view.js'), type: 'text/javascript; charset=utf-8' },
   '/ws-api.js': { file: join(ROOT, 'out', 'web', 'renderer', 'ws-api.js'), type: 'text/javascript; charset=utf-8' },
+  // Shared with the tray (the headline and the health words), at the paths the page's imports resolve to.
+  '/main/ui/words.js': { file: join(ROOT, 'out', 'web', 'main', 'ui', 'words.js'), type: 'text/javascript; charset=utf-8' },
+  '/main/probes/score.js': { file: join(ROOT, 'out', 'web', 'main', 'probes', 'score.js'), type: 'text/javascript; charset=utf-8' },
 };
 
 /** The same policy as the Electron window: own scripts and styles only; sockets to this host only. */

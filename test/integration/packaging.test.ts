@@ -73,7 +73,7 @@ describe('installer configuration', () => {
     const files = new Set(asar.listPackage(archive, {}).map((f) => f.replace(/\\/g, '/')));
     for (const f of [
       '/out/main/electron/main.js', '/out/main/node/node.js', '/out/main/ui/tray-model.js', '/out/preload/preload.js',
-      '/out/web/renderer/index.html', '/out/web/renderer/style.css', '/out/web/renderer/app.js', '/out/web/renderer/view.js', '/out/web/renderer/ws-api.js',
+      '/out/web/renderer/index.html', '/out/web/renderer/style.css', '/out/web/renderer/app.js', '/out/web/renderer/view.js', '/out/web/renderer/ws-api.js', '/out/web/main/ui/words.js', '/out/web/main/probes/score.js',
       '/resources/icon.ico', '/resources/icon.png', ...Object.keys(ICONS).flatMap((i) => [`/resources/tray/${i}.png`, `/resources/tray/${i}.ico`]),
       '/node_modules/electron-log/package.json', '/node_modules/ws/package.json',
     ]) assert.ok(files.has(f), `${f} is in app.asar`);

@@ -22,23 +22,25 @@ describe('tray model', () => {
   it('an icon per role, the tooltip names server, role and domain', () => {
     const cases: [StatusView['role'], string][] = [['active', 'active'], ['standby', 'standby'], ['inactive', 'inactive'], ['maintenance', 'maintenance'], ['starting', 'inactive'], ['activating', 'standby'], ['deactivating', 'active']];
     for (const [role, icon] of cases) {
-      const m = trayModel(view({ role }, { b: role === 'active' || role === 'deactivating' ? 'standby' : 'active' }), { startAtLogon: true });
+      const m = trayModel(view({ role }, role === 'active' || role === 'deactivating' ? { b: 'standby' } : { b: 'active', c: 'standby' }), { startAtLogon: true });
       assert.equal(m.icon, icon, role);
     }
     assert.equal(trayModel(view({ server: 'srv1', role: 'standby' }, { b: 'active' }), { startAtLogon: true }).tooltip, 'Duplex · srv1 · Standby · plant');
   });
 
-  it('trouble: alone without a Standby, sync conflict or error, incompatible, held runtime, card down, no quorum', () => {
+  it('trouble: the headline of the status window, for no Standby (seen from any server), no Active, sync conflict or error, incompatible, held runtime, card down, no quorum', () => {
     const cases: [Partial<StatusView>, Record<string, string>, RegExp][] = [
-      [{}, { b: 'unreachable' }, /Active without a Standby/],
-      [{ role: 'standby', sync: { ...view().sync, state: 'conflict' } }, { b: 'active' }, /conflict/],
-      [{ role: 'standby', sync: { ...view().sync, state: 'error', message: 'cannot write /plant' } }, { b: 'active' }, /sync error: cannot write \/plant/],
-      [{ role: 'inactive', incompatible: 'Duplex 0.2.0 here, 0.1.0 on the Active b' }, { b: 'active' }, /incompatible: Duplex 0\.2\.0/],
-      [{ runtime: { ...view().runtime, held: 'took over after a failover' } }, { b: 'standby' }, /runtime held/],
-      [{ role: 'standby', linkUp: false }, { b: 'active' }, /network card down/],
-      [{ role: 'standby', faults: ['cannot verify 192.168.10.12: is the secret file the same on every server?'] }, { b: 'active' }, /^cannot verify 192\.168\.10\.12: is the secret file the same on every server\?$/],
-      [{ faults: ['another Duplex node also runs as server a at 10.0.0.7 (a cloned machine or a copied tray.json?); give every server its own name'] }, { b: 'standby' }, /also runs as server a at 10\.0\.0\.7/],
-      [{ role: 'standby', quorum: { ...view().quorum, heard: ['a'], has: false } }, { b: 'unreachable' }, /^no quorum: a hears 1 of 3 voters \(2 needed\); it will not take over$/],
+      [{}, { b: 'unreachable' }, /^Plant not protected: no Standby \(if a fails, nothing takes over; not heard: b\)$/],
+      [{ role: 'inactive' }, { b: 'active', c: 'unreachable' }, /^Plant not protected: no Standby \(if b fails, nothing takes over; not heard: c\)$/],
+      [{ role: 'standby' }, { b: 'unreachable' }, /^Plant runtime not running: no Active server \(no server is Active; not heard: b; a should take over\)$/],
+      [{ role: 'standby', sync: { ...view().sync, state: 'conflict' } }, { b: 'active' }, /^Sync conflict/],
+      [{ role: 'standby', sync: { ...view().sync, state: 'error', message: 'cannot write /plant' } }, { b: 'active' }, /^Domain file problem \(cannot write \/plant\)$/],
+      [{ role: 'inactive', incompatible: 'Duplex 0.2.0 here, 0.1.0 on the Active b' }, { b: 'active' }, /^Incompatible with the Active \(a: Duplex 0\.2\.0/],
+      [{ runtime: { ...view().runtime, held: 'took over after a failover' } }, { b: 'standby' }, /^Runtime held: Resume \(took over after a failover; check the plant, then Resume\)$/],
+      [{ role: 'standby', linkUp: false }, { b: 'active' }, /^Redundancy network card down/],
+      [{ role: 'standby', faults: ['cannot verify 192.168.10.12: is the secret file the same on every server?'] }, { b: 'active' }, /^Cannot verify 192\.168\.10\.12 \(is the secret file the same on every server\?\)$/],
+      [{ faults: ['another Duplex node also runs as server a at 10.0.0.7 (a cloned machine or a copied tray.json?); give every server its own name'] }, { b: 'standby' }, /^Another Duplex node also runs as server a at 10\.0\.0\.7 .*\(give every server its own name\)$/],
+      [{ role: 'standby', quorum: { ...view().quorum, heard: ['a'], has: false } }, { b: 'unreachable' }, /^No quorum \(a hears 1 of 3 voters \(2 needed\); it will not take over\)$/],
     ];
     for (const [over, peers, why] of cases) {
       const m = trayModel(view(over, peers), { startAtLogon: true });
@@ -88,7 +90,7 @@ describe('tray model', () => {
     assert.deepEqual(notices(standby, view({ role: 'activating' }, { b: 'active' })), [], 'no notice for a transitional role');
     assert.deepEqual(notices(null, active), [], 'nothing at start');
     const alone = view({}, { b: 'unreachable' });
-    assert.deepEqual(notices(active, alone), [{ title: 'Duplex: attention on a', body: 'Active without a Standby' }]);
+    assert.deepEqual(notices(active, alone), [{ title: 'Duplex: attention on a', body: 'Plant not protected: no Standby (if a fails, nothing takes over; not heard: b)' }]);
     assert.deepEqual(notices(alone, alone), [], 'the same fault is told once');
   });
 });
