@@ -1,9 +1,11 @@
 /**
  * `npm run demo`: a 3-server domain on loopback (main a, backup b, inactive c) with a
  * stand-in runtime. Prints role changes live; type commands to kill the Active or switch over.
+ * Every run has its own temporary folder (printed at the start, removed when the demo quits),
+ * so a second demo or a test run never touches it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -15,9 +17,11 @@ import type { StatusView } from './ui/contract';
 
 const CLI = join(__dirname, 'cli.js');
 const SERVERS = ['a', 'b', 'c'];
-const dir = join(tmpdir(), 'duplex-demo');
+const dir = mkdtempSync(join(tmpdir(), 'duplex-demo-'));
 const file = join(dir, 'plant.yaml');
 const procs = new Map<string, ChildProcess>();
+/** Nodes this demo has stopped with SIGSTOP and not continued. */
+const frozen = new Set<string>();
 
 function start(server: string): void {
   const p = spawn(process.execPath, [CLI, 'run', '--domain', file, '--server', server], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -31,6 +35,7 @@ function start(server: string): void {
   p.stderr!.on('data', show);
   p.once('exit', (code, signal) => {
     if (procs.get(server) === p) procs.delete(server);
+    frozen.delete(server);
     process.stdout.write(`-- node ${server} exited (${signal ?? `code ${code}`}); type "start ${server}" to bring it back\n`);
   });
 }
@@ -59,10 +64,11 @@ function tailRuntimeLogs(): void {
   }, 300).unref();
 }
 
+/** The status of every running node that is not frozen (a frozen one would only make us wait). */
 async function statuses(): Promise<StatusView[]> {
   const domain = loadDomain(file);
   const out: StatusView[] = [];
-  for (const s of procs.keys()) {
+  for (const s of [...procs.keys()].filter((x) => !frozen.has(x))) {
     try {
       out.push((await askNode(domain, s, 'GET', '/status', undefined, 1_000)).body as StatusView);
     } catch {
@@ -78,24 +84,35 @@ async function find(role: string): Promise<string | null> {
 
 const HELP = `
 Commands (type and press Enter):
-  status          roles of all servers
+  status          roles of all servers (a frozen one is shown as frozen)
   kill            SIGKILL the Active's node: the Standby takes over in under a second
   switch          activate the Standby: a graceful switchover
-  freeze / thaw   SIGSTOP / SIGCONT the Active's node (a hung server)
+  freeze [name]   SIGSTOP a node, the Active's by default (a hung server)
+  thaw [name]     SIGCONT a frozen node, the last one frozen by default
   start <name>    start a node that was killed
   pages           the status window of each server, to open in a browser
-  quit            stop everything
+  quit            stop everything and remove the demo's folder
 The same from another terminal:
-  node ${CLI} status --domain ${file} --server b
+  node ${CLI} status --all --domain ${file}
   node ${CLI} activate --domain ${file} --server b
 `;
+
+const COMMAND_WORDS = ['status', 'kill', 'switch', 'freeze', 'thaw', 'start', 'pages', 'quit'];
 
 async function handle(line: string): Promise<void> {
   const [cmd, arg] = line.trim().split(/\s+/);
   switch (cmd) {
-    case 'status':
-      for (const s of await statuses()) process.stdout.write(`  ${s.server}: ${s.role}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''} — ${s.reason}\n`);
+    case 'status': {
+      const answers = new Map((await statuses()).map((s) => [s.server, s]));
+      for (const server of SERVERS) {
+        const s = answers.get(server);
+        const line = frozen.has(server) ? `FROZEN (SIGSTOP by this demo; type "thaw ${server}")`
+          : !procs.has(server) ? `not running (type "start ${server}")`
+          : s ? `${s.role}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''} — ${s.reason}` : 'no answer yet';
+        process.stdout.write(`  ${server}: ${line}\n`);
+      }
       break;
+    }
     case 'kill': {
       const a = await find('active');
       if (!a) return void process.stdout.write('no Active right now\n');
@@ -103,13 +120,22 @@ async function handle(line: string): Promise<void> {
       procs.get(a)?.kill('SIGKILL');
       break;
     }
-    case 'freeze':
-    case 'thaw': {
-      const a = cmd === 'freeze' ? await find('active') : arg ?? frozen;
+    case 'freeze': {
+      const a = arg ?? (await find('active'));
       if (!a) return void process.stdout.write('no Active right now\n');
-      procs.get(a)?.kill(cmd === 'freeze' ? 'SIGSTOP' : 'SIGCONT');
-      frozen = cmd === 'freeze' ? a : null;
-      process.stdout.write(`-- ${cmd === 'freeze' ? 'SIGSTOP' : 'SIGCONT'} node ${a}\n`);
+      if (!procs.has(a)) return void process.stdout.write(`${a} is not running; the servers are ${SERVERS.join(', ')}\n`);
+      procs.get(a)!.kill('SIGSTOP');
+      frozen.delete(a);
+      frozen.add(a);
+      process.stdout.write(`-- SIGSTOP node ${a}: it is frozen until "thaw ${a}"\n`);
+      break;
+    }
+    case 'thaw': {
+      const a = arg ?? [...frozen].pop();
+      if (!a || !frozen.has(a)) return void process.stdout.write(frozen.size ? `frozen: ${[...frozen].join(', ')}\n` : 'no node is frozen\n');
+      procs.get(a)?.kill('SIGCONT');
+      frozen.delete(a);
+      process.stdout.write(`-- SIGCONT node ${a}\n`);
       break;
     }
     case 'switch': {
@@ -134,11 +160,9 @@ async function handle(line: string): Promise<void> {
     case undefined:
       break;
     default:
-      process.stdout.write(HELP);
+      process.stdout.write(`unknown command "${cmd}"; the commands are ${COMMAND_WORDS.join(', ')}\n${HELP}`);
   }
 }
-
-let frozen: string | null = null;
 
 /** Each running node serves its status window; the address carries its admin token. */
 async function printPages(): Promise<void> {
@@ -167,24 +191,31 @@ async function waitForPage(d: ReturnType<typeof loadDomain>, server: string): Pr
   throw new Error('no page');
 }
 
+/** Stops every node (a frozen one is continued first), then removes the demo's folder. */
 async function quit(): Promise<void> {
-  for (const p of procs.values()) {
+  const running = [...procs.values()];
+  for (const p of running) {
     p.kill('SIGCONT');
     p.kill('SIGTERM');
   }
-  await new Promise((r) => setTimeout(r, 1_500));
+  await Promise.race([
+    Promise.all(running.map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r))))),
+    new Promise((r) => setTimeout(r, 10_000)),
+  ]);
+  for (const p of running) p.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  process.stdout.write(`removed the demo's folder ${dir}\n`);
   process.exit(0);
 }
 
 async function main(): Promise<void> {
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
   const port = 40_000 + Math.floor(Math.random() * 20_000);
   initDomain({
     file, servers: SERVERS, port, interface: '127.0.0.1',
     runtime: { processes: [{ name: 'plant-runtime', command: process.execPath, args: [join(__dirname, 'runtime', 'standin.js')] }] },
   });
-  process.stdout.write(`Duplex demo: domain file ${file} (multicast 239.255.80.1:${port} on 127.0.0.1)\n`);
+  process.stdout.write(`Duplex demo in ${dir} (this run's own folder, removed when the demo quits)\n`);
+  process.stdout.write(`Domain file ${file} (multicast 239.255.80.1:${port} on 127.0.0.1)\n`);
   process.stdout.write('Starting servers a (main), b (backup), c (inactive)...\n');
   for (const s of SERVERS) start(s);
   tailRuntimeLogs();

@@ -23,6 +23,13 @@ export interface AdminReply {
 /** No node answers for that server (no endpoint file, or nothing listens on its port). */
 export class NoNodeError extends Error {}
 
+/** A node took the connection but did not answer within the time given: frozen, or its machine overloaded. */
+export class NoAnswerError extends NoNodeError {
+  constructor(message: string, readonly timeoutMs: number) {
+    super(message);
+  }
+}
+
 /** The address of the status window of a node, token included (for a browser on this machine). */
 export function pageUrl(endpoint: AdminEndpoint): string {
   return `http://127.0.0.1:${endpoint.port}/#token=${endpoint.token}`;
@@ -41,7 +48,7 @@ export function readEndpoint(endpointFile: string): AdminEndpoint {
 /** The default wait for a node's answer: a command may take a whole switchover. */
 const ADMIN_TIMEOUT_MS = 30_000;
 
-/** One request to a node's admin API. Throws NoNodeError when nothing answers. */
+/** One request to a node's admin API. Throws NoNodeError when nothing answers, NoAnswerError when it does not answer in time. */
 export function adminRequest(endpoint: AdminEndpoint, method: string, path: string, body?: unknown, timeoutMs = ADMIN_TIMEOUT_MS): Promise<AdminReply> {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolveReq, reject) => {
@@ -62,7 +69,7 @@ export function adminRequest(endpoint: AdminEndpoint, method: string, path: stri
         });
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`admin API did not answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new NoAnswerError(`admin API did not answer within ${timeoutMs} ms`, timeoutMs)));
     req.on('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'ECONNREFUSED' ? new NoNodeError(`nothing listens on the admin port ${endpoint.port}`) : err);
     });

@@ -1,9 +1,10 @@
 /**
- * The words a technician reads: the health score in words, and the one headline of the plant's
- * state that the status window's banner and the tray's icon are both built from. Pure, and
- * loaded twice: by the main process, and as an ES module by the status window.
+ * The words a technician reads: the health score, a role and a runtime in words, and the one
+ * headline of the plant's state that the status window's banner and the tray's icon are both
+ * built from. Pure, and loaded twice: by the main process (the CLI's tables too), and as an ES
+ * module by the status window.
  */
-import type { StatusView } from './contract';
+import type { RuntimeMode, RuntimeState, StatusView } from './contract';
 import { SERVICE_LEVEL } from '../probes/score.js';
 
 /** A health score in words and its number: "healthy 255", "degraded 180", "no data 1", "maintenance 0". */
@@ -13,6 +14,22 @@ export function healthWords(score: number | null): string {
     : score >= SERVICE_LEVEL.degradedMin ? 'degraded'
       : score === SERVICE_LEVEL.noData ? 'no data' : 'maintenance';
   return `${words} ${score}`;
+}
+
+/**
+ * A runtime in words: its mode and what its processes do (`active running`, `standby starting`),
+ * `stopped` (as a Standby whose processes run only when Active), `none`. Stopped in active mode
+ * keeps the mode (`active stopped`): the Active should be running it.
+ */
+export function runtimeWords(mode: RuntimeMode, state: RuntimeState): string {
+  if (state === 'none') return 'none';
+  if (mode !== 'active' && state === 'stopped') return 'stopped';
+  return `${mode} ${state === 'held' ? 'HELD' : state}`;
+}
+
+/** A role as people write it: `Active`, `Standby`; `unreachable` and `unknown` stay lower case (they are not roles). */
+export function roleWord(role: string): string {
+  return role === 'unreachable' || role === 'unknown' ? role : role.charAt(0).toUpperCase() + role.slice(1);
 }
 
 export interface Headline {

@@ -121,7 +121,9 @@ test('duplex service install --dry-run prints the plan for the domain file\'s po
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /server z is not in .*plant\.yaml; the servers are a, b/);
     assert.match((await runCli(['service', 'install', '--domain', file, '--dry-run'])).stderr, /needs --server/);
-    assert.match((await runCli(['service', 'restart'])).stderr, /needs install, uninstall or status/);
+    const restart = await runCli(['service', 'restart']);
+    assert.equal(restart.code, 2);
+    assert.match(restart.stderr, /duplex service has no command "restart"; there are: install, uninstall, status/);
     assert.match((await runCli(['service', 'uninstall', '--dry-run'])).stdout, /systemctl disable --now duplex.service[\s\S]*remove \/etc\/systemd\/system\/duplex.service/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,244 @@
+/**
+ * How the CLI reaches a server's node. A node's admin endpoint is found from the domain file
+ * (`<stateDir>/<server>/admin.json`); on a plant only this machine's node has one here. So a
+ * question or a command for server X goes to X's own node when it runs on this machine, and
+ * otherwise to a node of this machine (--via, or any server of the domain whose node runs
+ * here), which relays it to X's node over the domain's authenticated channel: `GET /domain`
+ * for X's status, `POST /command` with `"server": X` for a command.
+ *
+ * Every question waits --timeout for the answer. A command is sent only after its node has
+ * answered a question within --timeout (so a frozen node is exit 3 within it); the command
+ * itself may then take a whole switchover (the node's own limit, below).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DEFAULT_TIMINGS } from '../defaults';
+import { quickLocate, type DomainLocation } from '../domain/location';
+import { askNode, NoAnswerError, NoNodeError, type AdminReply } from '../node/admin-client';
+import { nodePaths } from '../node/paths';
+import { MAX_DOMAIN_WAIT_MS, type Command, type CommandOutcome, type DomainView, type StatusView } from '../ui/contract';
+import { UsageError } from './args';
+
+/**
+ * How long a command the node has taken may run: the node answers by itself after twice the
+ * handover timeout (driver.ts submit()), so this waits for that and 5 s more.
+ */
+export const COMMAND_WAIT_MS = DEFAULT_TIMINGS.handoverTimeoutMs * 2 + 5_000;
+
+export interface Where {
+  domainFile: string;
+  /** The server asked about, or told to do something. */
+  server: string;
+  /** The node of this machine to relay through (--via). */
+  via?: string;
+  timeoutMs: number;
+}
+
+/** The domain file read in full (yaml and zod): only where the fast path cannot say enough. */
+export async function fullLocate(domainFile: string) {
+  const { locateDomain } = await import('../domain/load');
+  return locateDomain(domainFile);
+}
+
+export function warnInvalid(problem: Error): void {
+  process.stderr.write(`warning: ${problem.message}\n(the node keeps the last good revision in force; asking it anyway)\n`);
+}
+
+/** Where the node's files are, from the `stateDir` line alone when it can be read so. */
+async function locate(domainFile: string): Promise<DomainLocation> {
+  return quickLocate(domainFile) ?? (await fullLocate(domainFile)).domain;
+}
+
+/**
+ * The servers of the domain file, in order; a server to `check` that is not among them is wrong
+ * usage. null when the file is not valid (the warning says why; nothing is checked then).
+ */
+async function serversOf(domainFile: string, ...check: (string | undefined)[]): Promise<string[] | null> {
+  const full = await fullLocate(domainFile);
+  if (full.problem) {
+    warnInvalid(full.problem);
+    return null;
+  }
+  const names = full.domain.config.servers.map((s) => s.name);
+  for (const s of check) {
+    if (s !== undefined && !names.includes(s)) throw new UsageError(`server "${s}" is not in ${full.domain.file}; its servers are: ${names.join(', ')}`);
+  }
+  return names;
+}
+
+/** The servers whose node has left its endpoint on this machine: the domain's order, or the state folder's when the file is not valid. */
+async function nodesHere(domainFile: string, names: string[] | null): Promise<string[]> {
+  const domain = await locate(domainFile);
+  const root = dirname(nodePaths(domain, '.').dir);
+  let all = names;
+  if (!all) {
+    try {
+      all = readdirSync(root).sort();
+    } catch {
+      all = [];
+    }
+  }
+  return all.filter((s) => existsSync(nodePaths(domain, s).admin));
+}
+
+/** What to do about a node that does not answer in time: said once, for every command. */
+function frozenHelp(domain: DomainLocation, domainFile: string, server: string): string {
+  return `Is it frozen (stopped, or its machine overloaded)? Ask another server: duplex status --all --domain ${domainFile} --server <another>; its log is ${nodePaths(domain, server).log}`;
+}
+
+/** One admin call to `server`'s own node. 401 is an error with the fix; no node is NoNodeError with what to do. */
+async function direct(domainFile: string, server: string, method: string, path: string, timeoutMs: number, body?: unknown): Promise<AdminReply> {
+  const domain = await locate(domainFile);
+  try {
+    const r = await askNode(domain, server, method, path, body, timeoutMs);
+    if (r.status === 401) throw new Error(`the node for ${server} refused the admin token in ${nodePaths(domain, server).admin}; run this command as the user who runs the node`);
+    return r;
+  } catch (e) {
+    if (e instanceof NoAnswerError) throw new NoAnswerError(`the node of ${server} did not answer within ${e.timeoutMs} ms. ${frozenHelp(domain, domainFile, server)}`, e.timeoutMs);
+    throw e;
+  }
+}
+
+/** The nodes of this machine that may relay, in the domain file's order (--via alone when given). */
+async function relays(domainFile: string, target: string, via: string | undefined): Promise<string[]> {
+  const names = await serversOf(domainFile, target, via);
+  if (via !== undefined) return [via];
+  return (await nodesHere(domainFile, names)).filter((s) => s !== target);
+}
+
+/** Asks the first relay of this machine that runs; NoNodeError naming them when none does. */
+async function throughRelay<T>(w: Where, what: (relay: string) => Promise<T>): Promise<{ value: T; relay: string }> {
+  const tried: string[] = [];
+  for (const relay of await relays(w.domainFile, w.server, w.via)) {
+    try {
+      return { value: await what(relay), relay };
+    } catch (e) {
+      if (!(e instanceof NoNodeError) || e instanceof NoAnswerError) throw e;
+      tried.push(`${relay} (${e.message})`);
+    }
+  }
+  const domain = await locate(w.domainFile);
+  const relayed = tried.length ? `no node of this machine relays to it (tried ${tried.join(', ')})` : 'no other server of the domain has a node here to relay';
+  throw new NoNodeError(`no Duplex node is running for server ${w.server} of domain file ${domain.file} on this machine, and ${relayed}; if it should run here, start it with: duplex run --domain ${w.domainFile} --server ${w.server}`);
+}
+
+/** Whether `server`'s own node is asked first: unless --via names another. */
+const asksDirect = (w: Where): boolean => w.via === undefined || w.via === w.server;
+
+/** `GET /domain` of the node of `asked`: every server of the domain with its status; null from a node too old to have it. */
+async function askDomain(domainFile: string, asked: string, timeoutMs: number): Promise<DomainView | null> {
+  // The node waits for its peers a little less than we wait for it, so that its answer arrives in time.
+  const peerWait = Math.min(MAX_DOMAIN_WAIT_MS, Math.max(100, timeoutMs - Math.min(1_000, Math.floor(timeoutMs / 4))));
+  const r = await direct(domainFile, asked, 'GET', `/domain?timeoutMs=${peerWait}`, timeoutMs);
+  if (r.status === 404) return null;
+  if (r.status !== 200) throw new Error(`the node of ${asked} answered GET /domain with ${r.status}: ${(r.body as { message?: string }).message ?? ''}`);
+  return r.body as DomainView;
+}
+
+/** The domain as the node of `asked` gathers it. */
+export async function domainViewOf(domainFile: string, asked: string, timeoutMs: number): Promise<DomainView> {
+  const view = await askDomain(domainFile, asked, timeoutMs);
+  if (!view) throw new Error(tooOld(asked));
+  return view;
+}
+
+/** A node that answers GET /domain with 404 runs an older Duplex than this CLI. */
+const tooOld = (node: string) => `the node of ${node} runs an older Duplex than this command (it cannot gather the domain's status nor relay); restart it with this version, or run the command on the server's own machine`;
+
+/** Any node of this machine that gathers the domain's view: --via or --server first, then every server of the domain in order. */
+export async function anyDomainView(domainFile: string, preferred: string | undefined, timeoutMs: number): Promise<DomainView> {
+  const domain = await locate(domainFile);
+  const names = await nodesHere(domainFile, await serversOf(domainFile, preferred));
+  const here = preferred === undefined ? names : [preferred, ...names.filter((s) => s !== preferred)];
+  const tried: string[] = [];
+  for (const server of here) {
+    try {
+      return await domainViewOf(domainFile, server, timeoutMs);
+    } catch (e) {
+      if (!(e instanceof NoNodeError) || e instanceof NoAnswerError) throw e;
+      tried.push(`${server} (${e.message})`);
+    }
+  }
+  throw new NoNodeError(`no Duplex node of domain file ${domain.file} runs on this machine${tried.length ? ` (tried ${tried.join(', ')})` : ''}; start one with: duplex run --domain ${domainFile} --server <name>`);
+}
+
+/** A server's status: from its own node, or relayed by a node of this machine (then `relayedBy` names it). */
+export async function statusOf(w: Where): Promise<{ status: StatusView; relayedBy: string | null }> {
+  if (asksDirect(w)) {
+    try {
+      return { status: (await direct(w.domainFile, w.server, 'GET', '/status', w.timeoutMs)).body as StatusView, relayedBy: null };
+    } catch (e) {
+      if (!(e instanceof NoNodeError) || e instanceof NoAnswerError) throw e;
+    }
+  }
+  const { value, relay } = await throughRelay(w, (relay) => relayedEntry(w, relay));
+  return { status: value, relayedBy: relay };
+}
+
+/**
+ * The target's status as the relay fetched it, within the timeout. It also shows that the relay
+ * knows the "server" field of a command (an older node would carry the command out itself).
+ */
+async function relayedEntry(w: Where, relay: string): Promise<StatusView> {
+  const view = await askDomain(w.domainFile, relay, w.timeoutMs);
+  if (!view) throw new Error(tooOld(relay));
+  return entryOf(view, w.server, relay);
+}
+
+/** The target's entry of a relay's domain view; its error is exit 3. */
+function entryOf(v: DomainView, server: string, relay: string): StatusView {
+  const e = v.servers.find((s) => s.server === server);
+  if (!e) throw new UsageError(`server "${server}" is not in the domain file of the node of ${relay}; its servers are: ${v.servers.map((s) => s.server).join(', ')}`);
+  if (!e.status) throw new NoNodeError(`${server} cannot be reached from the node of ${relay}: ${e.error ?? 'no reason given'}`);
+  return e.status;
+}
+
+export interface Sent {
+  outcome: CommandOutcome;
+  relayedBy: string | null;
+}
+
+/**
+ * Sends a command to the node of `w.server`, or through a relay. Its node must first answer
+ * within the timeout; then the command may run for COMMAND_WAIT_MS (or the timeout, when longer).
+ */
+export async function sendCommand(w: Where, cmd: Command): Promise<Sent> {
+  const wait = Math.max(w.timeoutMs, COMMAND_WAIT_MS);
+  const late = (e: unknown, relay: string | null): never => {
+    if (!(e instanceof NoAnswerError)) throw e;
+    throw new NoAnswerError(`${w.server} took the command${relay ? ` (relayed by ${relay})` : ''} but did not answer within ${wait} ms: it may still be carried out. Check with: duplex status --all --domain ${w.domainFile}${relay ? ` --server ${relay}` : ` --server ${w.server}`}`, wait);
+  };
+  if (asksDirect(w)) {
+    let alive = false;
+    try {
+      await direct(w.domainFile, w.server, 'GET', '/status', w.timeoutMs);
+      alive = true;
+    } catch (e) {
+      if (!(e instanceof NoNodeError)) throw e;
+      if (e instanceof NoAnswerError) throw new NoAnswerError(`${e.message} The command was not sent.`, e.timeoutMs);
+    }
+    if (alive) {
+      const r = await direct(w.domainFile, w.server, 'POST', '/command', wait, cmd).catch((e) => late(e, null));
+      return { outcome: r.body as CommandOutcome, relayedBy: null };
+    }
+  }
+  // The target must answer the relay within the timeout before the command is sent.
+  const { relay } = await throughRelay(w, (relay) => relayedEntry(w, relay));
+  const r = await direct(w.domainFile, relay, 'POST', '/command', wait, { ...cmd, server: w.server }).catch((e) => late(e, relay));
+  if (r.status === 502) throw new NoNodeError(`${(r.body as CommandOutcome).message} (relayed by ${relay})`);
+  return { outcome: r.body as CommandOutcome, relayedBy: relay };
+}
+
+/**
+ * The status of this machine's node of `server`, never relayed (for what reads or writes this
+ * machine's files: rollback, diag). No node: NoNodeError saying how to start one.
+ */
+export async function ownStatus(domainFile: string, server: string, timeoutMs: number): Promise<StatusView> {
+  try {
+    return (await direct(domainFile, server, 'GET', '/status', timeoutMs)).body as StatusView;
+  } catch (e) {
+    if (!(e instanceof NoNodeError) || e instanceof NoAnswerError) throw e;
+    await serversOf(domainFile, server);
+    throw new NoNodeError(`no Duplex node is running for server ${server} of domain file ${(await locate(domainFile)).file} (${e.message}); start it with: duplex run --domain ${domainFile} --server ${server}`);
+  }
+}

@@ -1,0 +1,75 @@
+// The programs the tests need beyond Node and npm, in one list: which program, its Debian
+// package, and which tests need it. test/run.js checks them before any test runs: as root it
+// installs the missing packages with apt-get; otherwise it stops at once (exit 2) naming them
+// and the apt-get line to run. DUPLEX_NO_INSTALL=1 never installs (it only names them).
+'use strict';
+const { accessSync, constants } = require('node:fs');
+const { delimiter, join } = require('node:path');
+const { spawnSync } = require('node:child_process');
+
+/**
+ * `tests`: the test files (paths under out/test/ starting so) that need the program, `:ui` the
+ * browser tests, `:windows` the Windows scenario; `root`: needed only as root (the tests that
+ * use it skip otherwise).
+ */
+const TOOLS = [
+  { program: 'ping', pkg: 'iputils-ping', why: 'the ping witness probe', tests: ['integration/health'], root: false },
+  { program: 'chromium', pkg: 'chromium', why: 'the browser tests of the status window', tests: [':ui'], root: false },
+  { program: 'wine', pkg: 'wine64', why: 'the Windows scenario under Wine', tests: [':windows'], root: false },
+  { program: 'ip', pkg: 'iproute2', why: 'network namespaces (partitions, quorum)', tests: ['integration/netns', 'integration/quorum'], root: true },
+  { program: 'nft', pkg: 'nftables', why: 'cut links and loss between namespaces', tests: ['integration/netns', 'integration/quorum'], root: true },
+  { program: 'chattr', pkg: 'e2fsprogs', why: 'the read-only folder test of domain sync', tests: ['integration/sync.test'], root: true },
+];
+
+/** Whether `program` is an executable file on PATH; Chromium is where the browser tests look for it. */
+function present(program, env) {
+  const candidates = program === 'chromium'
+    ? [env.CHROMIUM || '/usr/bin/chromium']
+    : (env.PATH || '').split(delimiter).filter(Boolean).map((dir) => join(dir, program));
+  return candidates.some((file) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The tools missing for these parts of the run: `files` the test files chosen (relative to
+ * out/test, with /), `ui` and `windows` whether the browser tests and the Windows scenario run,
+ * `root` whether as root.
+ */
+function missingTools({ files, ui, windows, root, env }) {
+  const parts = [...files, ...(ui ? [':ui'] : []), ...(windows ? [':windows'] : [])];
+  return TOOLS.filter((t) => (root || !t.root) && parts.some((p) => t.tests.some((s) => p.startsWith(s))) && !present(t.program, env));
+}
+
+/** The apt-get line that installs them. */
+function installLine(missing) {
+  return `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing.map((t) => t.pkg).join(' ')}`;
+}
+
+/**
+ * Makes sure the tools are there: returns when they are (installed now as root), else prints
+ * what is missing and the line to install it, and exits 2.
+ */
+function ensureTools(need) {
+  const missing = missingTools(need);
+  if (!missing.length) return;
+  const list = missing.map((t) => `  ${t.program} (Debian package ${t.pkg}): ${t.why}`).join('\n');
+  const canInstall = need.root && need.env.DUPLEX_NO_INSTALL !== '1' && present('apt-get', need.env);
+  if (canInstall) {
+    console.log(`The tests need programs that are not installed; installing them:\n${list}`);
+    const r = spawnSync('sh', ['-c', `${installLine(missing).replace('apt-get update', 'apt-get update -qq')} -qq`], { stdio: 'inherit', env: need.env });
+    const still = missingTools(need);
+    if (r.status === 0 && !still.length) return;
+    console.error(`installing failed (apt-get exit ${r.status}); still missing: ${still.map((t) => t.program).join(', ') || 'none'}`);
+    process.exit(2);
+  }
+  console.error(`The tests need programs that are not installed:\n${list}\nInstall them (as root) with:\n  ${installLine(missing)}\nthen run the tests again.${need.root ? '' : ' As root, npm test installs them itself.'}`);
+  process.exit(2);
+}
+
+module.exports = { TOOLS, missingTools, installLine, ensureTools };
