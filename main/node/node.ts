@@ -14,7 +14,7 @@ import { loadDomain, type Domain } from '../domain/load';
 import { domainPath } from '../domain/location';
 import { loadSecret } from '../domain/secret';
 import { Engine, engineConfigOf } from '../engine/engine';
-import type { EngineConfig, Heartbeat, NodeInfo } from '../engine/types';
+import type { EngineConfig, Heartbeat } from '../engine/types';
 import { deriveKeys } from '../net/codec';
 import type { LinkView } from '../net/links';
 import { MulticastTransport } from '../net/transport';
@@ -215,10 +215,7 @@ export class DuplexNode {
   /** What this node says about itself in its heartbeats: versions, revision, sync state. */
   private publishInfo(): void {
     if (this.stopped || !this.driver) return;
-    const info: NodeInfo = { ver: VERSION, app: this.sync.appVersion(), rev: this.sync.advert(), sync: this.sync.state(), port: this.sync.port };
-    const pct = this.sync.transferProgress;
-    if (pct !== null) info.pct = pct;
-    this.driver.setInfo(info);
+    this.driver.setInfo(this.sync.info(VERSION));
   }
 
   /** A new domain revision is in force: apply what can be applied live, name what needs a restart. */
