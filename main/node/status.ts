@@ -22,6 +22,7 @@ export interface NodeParts {
   restartNeeded: string[];
   probes: ProbeStatus[];
   opcua: { endpoint: string; serviceLevel: number } | null;
+  metrics: { url: string } | null;
   /** The address each peer's heartbeats come from. */
   addresses: ReadonlyMap<string, string>;
   /** Each peer's state on each network. */
@@ -58,6 +59,7 @@ export function statusView(p: NodeParts): StatusView {
     health: { score: e.health.score, failing: e.health.failing, isolated: e.health.isolated, probes: p.probes.map(probeView) },
     sync: syncView(p.sync),
     opcua: p.opcua ? { endpoint: p.opcua.endpoint, serviceLevel: p.opcua.serviceLevel } : null,
+    metrics: p.metrics ? { url: p.metrics.url } : null,
     restartNeeded: [...p.restartNeeded],
     peers: e.peers.map((peer) => peerView(peer, p.addresses.get(peer.server) ?? null, p.links.find((l) => l.server === peer.server)?.links ?? [])),
     dropped: { ...p.dropped },
