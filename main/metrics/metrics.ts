@@ -53,6 +53,8 @@ export class MetricsServer {
   private readonly failovers: Counter;
   private readonly switchovers: Counter;
   private readonly fences: Counter;
+  /** The Active term whose fence was counted last. */
+  private fencedEpoch: number | null = null;
 
   private constructor(private readonly http: Server, readonly url: string, private readonly opts: MetricsOptions) {
     this.registry.setDefaultLabels({ domain: opts.domain, server: opts.server });
@@ -84,7 +86,7 @@ export class MetricsServer {
     this.gauge('duplex_runtime_crash_loops', "Runtime crash loops counted on this server (Pacemaker's fail-count; duplex clear resets it).", [], (s, put) => put(s.runtime.failures.count));
     this.failovers = this.counter('duplex_failovers_total', 'Times this server became Active by a failover (the Active was lost) since its node started.');
     this.switchovers = this.counter('duplex_switchovers_total', 'Times this server became Active by a graceful handover (a switchover, or a failback to the main) since its node started.');
-    this.fences = this.counter('duplex_fences_total', "Times the guardian killed this server's runtime because its authority ended (lease or majority lost) since its node started.");
+    this.fences = this.counter('duplex_fences_total', "Active terms of this server ended by a fence (the guardian killed its runtime: the lease or the majority's support ran out) since its node started.");
     opts.onRoleChange((e) => this.roleChanged(e));
   }
 
@@ -108,8 +110,14 @@ export class MetricsServer {
     return metrics;
   }
 
-  /** The guardian killed this server's runtime. */
+  /**
+   * The guardian killed this server's runtime. Counted once per Active term: the guardian may
+   * report one loss of authority more than once (its own deadline and the node's request).
+   */
   fenced(): void {
+    const { epoch } = this.opts.status();
+    if (epoch === this.fencedEpoch) return;
+    this.fencedEpoch = epoch;
     this.fences.inc();
   }
 
