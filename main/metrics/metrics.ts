@@ -153,29 +153,19 @@ export class MetricsServer {
     return new Counter({ name, help, registers: [this.registry] });
   }
 
-  /** A gauge set from the status of the scrape being answered (a state set: one series per state, 1 for the current one). */
+  /** A gauge set from the status at each scrape (a state set: one series per state, 1 for the current one). */
   private gauge(name: string, help: string, labelNames: string[], fill: (s: StatusView, put: Put) => void): void {
-    const view = () => this.view;
-    new Gauge({
-      name, help, labelNames, registers: [this.registry],
-      collect() {
-        this.reset();
-        const s = view();
-        if (s) fill(s, (value, labels) => (labels ? this.set(labels, value) : this.set(value)));
-      },
-    });
+    const g: Gauge = new Gauge({ name, help, labelNames, registers: [this.registry], collect: () => this.refill(g, fill, (labels, value) => g.set(labels, value)) });
   }
 
   /** A total kept by another part of the node (its status), read at each scrape. */
   private total(name: string, help: string, labelNames: string[], fill: (s: StatusView, put: Put) => void): void {
-    const view = () => this.view;
-    new Counter({
-      name, help, labelNames, registers: [this.registry],
-      collect() {
-        this.reset();
-        const s = view();
-        if (s) fill(s, (value, labels) => (labels ? this.inc(labels, value) : this.inc(value)));
-      },
-    });
+    const c: Counter = new Counter({ name, help, labelNames, registers: [this.registry], collect: () => this.refill(c, fill, (labels, value) => c.inc(labels, value)) });
+  }
+
+  /** Forgets a metric's series and sets them again from the status of the scrape being answered. */
+  private refill(metric: Gauge | Counter, fill: (s: StatusView, put: Put) => void, set: (labels: Labels, value: number) => void): void {
+    metric.reset();
+    if (this.view) fill(this.view, (value, labels = {}) => set(labels, value));
   }
 }
