@@ -105,6 +105,12 @@ export const DEFAULT_PROBE = { intervalMs: 1_000, timeoutMs: 2_000, weight: 100,
 export const DEFAULT_HEALTH = { marginPoints: 50, holdMs: 5_000 } as const;
 /** The OPC UA redundancy endpoint of each server. */
 export const DEFAULT_OPCUA_SERVER = { port: 4841, standbyServiceLevel: 150 } as const;
+/**
+ * Prometheus metrics: served on every interface unless the domain file names one. Prometheus
+ * scrapes from another machine, often over the plant or office network rather than the
+ * redundancy link; the metrics are read-only and carry no secret (names, roles, counters).
+ */
+export const DEFAULT_METRICS = { address: '0.0.0.0' } as const;
 
 /** How often the node checks that its own network interface still has its address. */
 export const LINK_CHECK_INTERVAL_MS = 1_000;

@@ -15,7 +15,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 export function domainChanges(before: DomainConfig, after: DomainConfig, server: string): DomainChanges {
   const restart: string[] = [];
-  for (const k of ['domain', 'multicast', 'secretFile', 'stateDir', 'runtime'] as const) if (!same(before[k], after[k])) restart.push(k);
+  for (const k of ['domain', 'multicast', 'secretFile', 'stateDir', 'runtime', 'metrics'] as const) if (!same(before[k], after[k])) restart.push(k);
   if (before.sync.port !== after.sync.port) restart.push('sync.port');
   const address = (c: DomainConfig) => c.servers.find((s) => s.name === server)?.address;
   if (address(before) !== address(after)) restart.push(`servers[${server}].address`);

@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_FAILURE_RESET_MS, DEFAULT_HEALTH, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
+import { DEFAULT_FAILURE_RESET_MS, DEFAULT_HEALTH, DEFAULT_METRICS, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
 import { NAME_PATTERN } from '../ui/contract';
 
 const name = (what: string) =>
@@ -13,11 +13,12 @@ const name = (what: string) =>
 const ipv4 = (what: string) => z.string().refine(isIPv4, { error: `${what} must be an IPv4 address like 192.168.10.11` });
 
 /** An IPv4 address, or a CIDR block (192.168.10.0/24) that selects the card whose address lies in it. */
-const interfaceSpec = z.string().refine((v) => {
+const interfaceSpec = (error: string) => z.string().refine((v) => {
   const [addr, bits, extra] = v.split('/');
   if (extra !== undefined || !isIPv4(addr ?? '')) return false;
   return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= 32);
-}, { error: 'multicast.interface must be an IPv4 address (192.168.10.11) or a network in CIDR form (192.168.10.0/24)' });
+}, { error });
+const multicastInterface = interfaceSpec('multicast.interface must be an IPv4 address (192.168.10.11) or a network in CIDR form (192.168.10.0/24)');
 
 const ms = (def: number) => z.number({ error: 'expected a number of milliseconds' }).int({ error: 'expected whole milliseconds' }).positive({ error: 'must be above 0' }).default(def);
 
@@ -55,9 +56,9 @@ export const multicastSchema = z.strictObject({
     error: 'multicast.group must be an organization-local multicast address, 239.255.0.0 to 239.255.255.255',
   }),
   port: z.number().int().min(1024, { error: 'multicast.port must be 1024-65535' }).max(65535, { error: 'multicast.port must be 1024-65535' }).default(DEFAULT_MULTICAST.port),
-  interface: interfaceSpec.optional(),
+  interface: multicastInterface.optional(),
   /** Several networks (one to four), each an address or a CIDR block like `interface`; heartbeats go out on each. */
-  interfaces: z.array(interfaceSpec, { error: 'multicast.interfaces must be a list of addresses or networks' })
+  interfaces: z.array(multicastInterface, { error: 'multicast.interfaces must be a list of addresses or networks' })
     .min(1, { error: 'multicast.interfaces must name one to four networks' }).max(4, { error: 'multicast.interfaces must name one to four networks' }).optional(),
   ttl: z.number().int().min(1).max(255).default(DEFAULT_MULTICAST.ttl),
 });
@@ -195,6 +196,17 @@ export const opcuaServerSchema = z.strictObject({
   standbyServiceLevel: z.number().int().min(2).max(199).default(DEFAULT_OPCUA_SERVER.standbyServiceLevel),
 });
 
+const METRICS_PORT = 'metrics.port must be 0 (any free port) or 1024-65535';
+
+export const metricsSchema = z.strictObject({
+  /** TCP port of the Prometheus endpoint; 0 picks a free one (several servers on one machine). */
+  port: z.number({ error: `${METRICS_PORT}; remove the metrics section to switch the metrics off` }).int({ error: METRICS_PORT })
+    .refine((p) => p === 0 || (p >= 1024 && p <= 65535), { error: METRICS_PORT }),
+  /** Where to listen: 0.0.0.0 (every interface), or an address or CIDR block that picks each server's card. */
+  address: interfaceSpec('metrics.address must be 0.0.0.0 (every interface), an IPv4 address (10.20.0.11) or a network in CIDR form (10.20.0.0/16) that picks each server\'s card on it')
+    .default(DEFAULT_METRICS.address),
+});
+
 export const domainSchema = z.strictObject({
   domain: name('domain name'),
   servers: z.array(serverSchema).min(1, { error: 'servers must list at least one server' }),
@@ -210,6 +222,8 @@ export const domainSchema = z.strictObject({
   health: healthSchema.prefault({}),
   /** Serve ServiceLevel and ServerRedundancy over OPC UA so that clients pick the Active. */
   opcuaServer: opcuaServerSchema.optional(),
+  /** Serve Prometheus metrics (off when absent). */
+  metrics: metricsSchema.optional(),
   sync: syncSchema.prefault({}),
   /** Servers whose application version differs from the Active's never become Active or Standby. `files`: a hash of the synced project files. */
   appVersion: z.string().max(100, { error: 'appVersion must be at most 100 characters' }).default(''),
@@ -230,6 +244,10 @@ export const domainSchema = z.strictObject({
   }
   if (d.multicast.interface && d.multicast.interfaces) {
     ctx.addIssue({ code: 'custom', path: ['multicast', 'interfaces'], message: 'set multicast.interface (one network) or multicast.interfaces (several), not both' });
+  }
+  const metricsPort = d.metrics?.port;
+  for (const [field, port] of [['sync.port', d.sync.port], ['opcuaServer.port', d.opcuaServer?.port]] as const) {
+    if (metricsPort && metricsPort === port) ctx.addIssue({ code: 'custom', path: ['metrics', 'port'], message: `metrics.port ${port} is also ${field}; give the metrics their own port` });
   }
   const counts = new Set<number>();
   d.servers.forEach((s, i) => {
@@ -258,3 +276,4 @@ export type RuntimeConfig = z.infer<typeof runtimeSchema>;
 export type ProcessConfig = z.infer<typeof processSchema>;
 export type SyncConfig = z.infer<typeof syncSchema>;
 export type ProbeConfig = z.infer<typeof probeSchema>;
+export type MetricsConfig = z.infer<typeof metricsSchema>;

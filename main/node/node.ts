@@ -15,6 +15,7 @@ import { domainPath } from '../domain/location';
 import { loadSecret } from '../domain/secret';
 import { Engine, engineConfigOf } from '../engine/engine';
 import type { EngineConfig, Heartbeat } from '../engine/types';
+import { MetricsServer } from '../metrics/metrics';
 import { deriveKeys } from '../net/codec';
 import type { LinkView } from '../net/links';
 import { MulticastTransport } from '../net/transport';
@@ -32,7 +33,6 @@ import { AdminServer } from './admin-server';
 import { cloneGuards } from './clones';
 import { realClock } from './clock';
 import { EngineDriver } from './driver';
-
 import { releaseLock, takeLock } from './lock';
 import { createLogger } from './log';
 import { Networks } from './networks';
@@ -53,6 +53,7 @@ export class DuplexNode {
   private sync!: DomainSync;
   private probes: ProbeRunner | null = null;
   private opcua: OpcuaThread | null = null;
+  private metrics: MetricsServer | null = null;
   private restartNeeded: string[] = [];
   private readonly addresses = new Map<string, string>();
   private linkTimer: NodeJS.Timeout | null = null;
@@ -151,12 +152,13 @@ export class DuplexNode {
       onFatal: (message) => void this.stop().then(() => this.onFatal(message)),
     }, this.server);
     this.driver.onRoleChange((e) => this.probes?.setMaintenance(e.to === 'maintenance'));
-    guardian.onFenced = (reason) => this.driver.observe({ kind: 'fenced', reason });
+    guardian.onFenced = (reason) => { this.metrics?.fenced(); this.driver.observe({ kind: 'fenced', reason }); };
     guardian.onLost = (why) => void this.stop().then(() => this.onFatal(why));
     this.publishInfo();
 
     const adminPort = decl.adminPort ?? ADMIN_PORT_BASE + cfg.servers.indexOf(decl);
     this.admin = await AdminServer.start(this.paths.admin, this.paths.adminToken, this.uiApi(), adminPort, (d) => this.log.warn('admin', d));
+    this.metrics = await MetricsServer.start(cfg.metrics, { domain: cfg.domain, server: this.server, ownAddress: address, status: () => this.status(), onRoleChange: (l) => this.driver.onRoleChange(l), log: this.log });
 
     this.log.info('start', `Duplex ${VERSION} node for server ${this.server} (${decl.role}) of domain ${cfg.domain}, pid ${process.pid}, ` +
       `multicast ${cfg.multicast.group}:${cfg.multicast.port} on ${networks.detail}, admin API 127.0.0.1:${this.admin.endpoint.port}, epoch ${persisted.epoch}` +
@@ -204,8 +206,7 @@ export class DuplexNode {
   /** What this node says about itself in its heartbeats (sent at once when it changes). */
   private publishInfo(): void {
     if (this.stopped || !this.driver) return;
-    const probes = this.probes?.status() ?? [];
-    this.driver.setInfo(nodeInfo({ version: VERSION, sync: this.sync.status(), advert: this.sync.advert(), supervisor: this.runtime.status(), failures: this.driver.status().failures.count, probes }));
+    this.driver.setInfo(nodeInfo(this.sync.info(VERSION), { supervisor: this.runtime.status(), failures: this.driver.status().failures.count, probes: this.probes?.status() ?? [] }));
   }
 
   /** A new domain revision is in force: apply what can be applied live, name what needs a restart. */
@@ -243,6 +244,7 @@ export class DuplexNode {
       restartNeeded: this.restartNeeded,
       probes: this.probes?.status() ?? [],
       opcua: this.opcua ? { endpoint: this.opcua.endpoint, serviceLevel: this.serviceLevel() } : null,
+      metrics: this.metrics,
       addresses: this.addresses,
       links: this.peerLinks(),
       linkFaults: this.networks.current(),
@@ -277,6 +279,7 @@ export class DuplexNode {
     if (this.runtime) await this.runtime.setMode('stopped');
     this.guardian?.bye(release);
     if (this.opcua) await this.opcua.close().catch(() => undefined);
+    await this.metrics?.close();
     if (this.probes) await this.probes.stop();
     if (this.sync) await this.sync.stop();
     if (this.transport) await this.transport.close();

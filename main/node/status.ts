@@ -25,6 +25,7 @@ export interface NodeParts {
   restartNeeded: string[];
   probes: ProbeStatus[];
   opcua: { endpoint: string; serviceLevel: number } | null;
+  metrics: { url: string } | null;
   /** The address each peer's heartbeats come from. */
   addresses: ReadonlyMap<string, string>;
   /** Each peer's state on each network. */
@@ -62,6 +63,7 @@ export function statusView(p: NodeParts): StatusView {
     health: { score: e.health.score, failing: e.health.failing, isolated: e.health.isolated, probes: p.probes.map(probeView) },
     sync: syncView(p.sync),
     opcua: p.opcua ? { endpoint: p.opcua.endpoint, serviceLevel: p.opcua.serviceLevel } : null,
+    metrics: p.metrics ? { url: p.metrics.url } : null,
     restartNeeded: [...p.restartNeeded],
     peers: e.peers.map((peer) => peerView(peer, p.addresses.get(peer.server) ?? null, p.links.find((l) => l.server === peer.server)?.links ?? [])),
     dropped: { ...p.dropped },
@@ -126,13 +128,9 @@ export function runtimeState(s: RuntimeStatus): RuntimeState {
   return s.mode !== 'stopped' && s.processes.some((x) => x.state === 'running') ? 'running' : 'stopped';
 }
 
-/** What a node says about itself in its heartbeats beyond roles: versions, revision, sync, runtime, crash loops, probes. */
-export function nodeInfo(p: { version: string; sync: SyncStatus; advert: NodeInfo['rev']; supervisor: RuntimeStatus; failures: number; probes: ProbeStatus[] }): NodeInfo {
-  const info: NodeInfo = {
-    ver: p.version, app: p.sync.appVersion, rev: p.advert, sync: p.sync.state, port: p.sync.port,
-    rt: { mode: p.supervisor.mode, state: runtimeState(p.supervisor) },
-  };
-  if (p.sync.progress !== null) info.pct = p.sync.progress;
+/** What a node says about itself in its heartbeats: sync's part (versions, revision, sync state), and its runtime, crash loops and probe verdicts. */
+export function nodeInfo(base: NodeInfo, p: { supervisor: RuntimeStatus; failures: number; probes: ProbeStatus[] }): NodeInfo {
+  const info: NodeInfo = { ...base, rt: { mode: p.supervisor.mode, state: runtimeState(p.supervisor) } };
   if (p.failures > 0) info.fails = p.failures;
   if (p.probes.length) info.probes = p.probes.slice(0, MAX_INFO_PROBES).map((x) => ({ name: x.name, ok: x.ok }));
   return info;

@@ -159,18 +159,19 @@ export class DomainSync {
     return this.server?.port ?? 0;
   }
 
-  /** The application version this server advertises; worked out when a revision comes in force, not per heartbeat. */
-  appVersion(): string {
-    return this.app;
-  }
-
-  /** Percent of the bytes of the current transfer, null when not syncing. */
-  get transferProgress(): number | null {
-    return this.progress;
-  }
-
   private computeAppVersion(): void {
     this.app = this.config.appVersion === 'files' ? filesHash(this.content).slice(0, 16) : this.config.appVersion;
+  }
+
+  /**
+   * What this server says of itself in its heartbeats: Duplex `version`, the application
+   * version (worked out when a revision comes in force, not per heartbeat), the revision, the
+   * sync state with the percent of the current transfer, and the sync port.
+   */
+  info(version: string): NodeInfo {
+    const info: NodeInfo = { ver: version, app: this.app, rev: this.advert(), sync: this.state(), port: this.port };
+    if (this.progress !== null) info.pct = this.progress;
+    return info;
   }
 
   state(): SyncState {

@@ -204,6 +204,8 @@ export interface StatusView {
   sync: SyncView;
   /** This node's OPC UA redundancy endpoint and the ServiceLevel it serves; null when not configured. */
   opcua: { endpoint: string; serviceLevel: number } | null;
+  /** This node's Prometheus metrics (`GET <url>`, reachable from other machines unless bound to 127.0.0.1); null when the domain file has no `metrics`. */
+  metrics: { url: string } | null;
   restartNeeded: string[];
   peers: PeerView[];
   dropped: Record<string, number>;

@@ -10,6 +10,7 @@ import { END_LINE, insertBeforeEnd, withEndLine } from '../../main/domain/end';
 import { loadSecret } from '../../main/domain/secret';
 import { DEFAULT_TIMINGS, validateTimings } from '../../main/defaults';
 import { resolveInterface } from '../../main/node/interfaces';
+import { domainChanges } from '../../main/domain/changes';
 
 /** A domain file's content; `withEndLine` makes it a whole file. */
 const GOOD = `domain: plant
@@ -108,6 +109,30 @@ describe('domain file', () => {
     const before = readFileSync(r.secretFile, 'utf8');
     initDomain({ file: r.file, servers: ['a', 'b'], force: true });
     assert.equal(readFileSync(r.secretFile, 'utf8'), before, 'an existing secret is kept');
+  });
+
+  it('metrics: off when absent; a port (0: any free one) and every interface by default; a change needs a restart', () => {
+    const off = parseDomain(withEndLine(GOOD), 'plant.yaml');
+    assert.equal(off.metrics, undefined);
+    const on = parseDomain(withEndLine(`${GOOD}metrics:\n  port: 9469\n`), 'plant.yaml');
+    assert.deepEqual(on.metrics, { port: 9469, address: '0.0.0.0' });
+    assert.deepEqual(parseDomain(withEndLine(`${GOOD}metrics: { port: 0, address: 10.20.0.0/16 }\n`), 'plant.yaml').metrics, { port: 0, address: '10.20.0.0/16' });
+    assert.deepEqual(domainChanges(off, on, 'a'), { restart: ['metrics'], live: [] });
+  });
+
+  it('metrics: a port outside 0 and 1024-65535, a missing port, a bad address or a port shared with sync are refused, naming the field', () => {
+    const port = 'metrics.port must be 0 (any free port) or 1024-65535';
+    assert.deepEqual(problems(`${GOOD}metrics:\n  port: 80\n`), [`line 10: metrics.port: ${port}`]);
+    assert.deepEqual(problems(`${GOOD}metrics:\n  port: 65536\n`), [`line 10: metrics.port: ${port}`]);
+    assert.deepEqual(problems(`${GOOD}metrics:\n  port: 9469.5\n`), [`line 10: metrics.port: ${port}`]);
+    assert.deepEqual(problems(`${GOOD}metrics:\n  port: "9469"\n`), [`line 10: metrics.port: ${port}; remove the metrics section to switch the metrics off`]);
+    const missing = problems(`${GOOD}metrics:\n  address: 0.0.0.0\n`);
+    assert.equal(missing.length, 1, missing.join('\n'));
+    assert.match(missing[0]!, /metrics\.port: metrics\.port must be 0 \(any free port\) or 1024-65535; remove the metrics section to switch the metrics off$/);
+    assert.deepEqual(problems(`${GOOD}metrics:\n  port: 9469\n  address: eth0\n`),
+      ['line 11: metrics.address: metrics.address must be 0.0.0.0 (every interface), an IPv4 address (10.20.0.11) or a network in CIDR form (10.20.0.0/16) that picks each server\'s card on it']);
+    assert.deepEqual(problems(`${GOOD}metrics:\n  port: 9469\n  bind: 0.0.0.0\n`), ['line 11: metrics.bind: unknown field (check its spelling)']);
+    assert.deepEqual(problems(`${GOOD}sync:\n  port: 9469\nmetrics:\n  port: 9469\n`), ['line 12: metrics.port: metrics.port 9469 is also sync.port; give the metrics their own port']);
   });
 
   it('chooses the interface by address or by network', () => {
