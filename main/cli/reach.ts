@@ -106,17 +106,28 @@ async function relays(domainFile: string, target: string, via: string | undefine
   return (await nodesHere(domainFile, names)).filter((s) => s !== target);
 }
 
-/** Asks the first relay of this machine that runs; NoNodeError naming them when none does. */
-async function throughRelay<T>(w: Where, what: (relay: string) => Promise<T>): Promise<{ value: T; relay: string }> {
+/**
+ * Asks the nodes of `servers` in turn: the first answer, or (none runs) what each said. A node
+ * that runs but does not answer in time ends the search (NoAnswerError), as any other error does.
+ */
+async function firstRunning<T>(servers: string[], ask: (server: string) => Promise<T>): Promise<{ value: T; server: string } | { tried: string[] }> {
   const tried: string[] = [];
-  for (const relay of await relays(w.domainFile, w.server, w.via)) {
+  for (const server of servers) {
     try {
-      return { value: await what(relay), relay };
+      return { value: await ask(server), server };
     } catch (e) {
       if (!(e instanceof NoNodeError) || e instanceof NoAnswerError) throw e;
-      tried.push(`${relay} (${e.message})`);
+      tried.push(`${server} (${e.message})`);
     }
   }
+  return { tried };
+}
+
+/** Asks the first relay of this machine that runs; NoNodeError naming them when none does. */
+async function throughRelay<T>(w: Where, what: (relay: string) => Promise<T>): Promise<{ value: T; relay: string }> {
+  const r = await firstRunning(await relays(w.domainFile, w.server, w.via), what);
+  if ('value' in r) return { value: r.value, relay: r.server };
+  const { tried } = r;
   const domain = await locate(w.domainFile);
   const relayed = tried.length ? `no node of this machine relays to it (tried ${tried.join(', ')})` : 'no other server of the domain has a node here to relay';
   throw new NoNodeError(`no Duplex node is running for server ${w.server} of domain file ${domain.file} on this machine, and ${relayed}; if it should run here, start it with: duplex run --domain ${w.domainFile} --server ${w.server}`);
@@ -150,15 +161,9 @@ export async function anyDomainView(domainFile: string, preferred: string | unde
   const domain = await locate(domainFile);
   const names = await nodesHere(domainFile, await serversOf(domainFile, preferred));
   const here = preferred === undefined ? names : [preferred, ...names.filter((s) => s !== preferred)];
-  const tried: string[] = [];
-  for (const server of here) {
-    try {
-      return await domainViewOf(domainFile, server, timeoutMs);
-    } catch (e) {
-      if (!(e instanceof NoNodeError) || e instanceof NoAnswerError) throw e;
-      tried.push(`${server} (${e.message})`);
-    }
-  }
+  const r = await firstRunning(here, (server) => domainViewOf(domainFile, server, timeoutMs));
+  if ('value' in r) return r.value;
+  const { tried } = r;
   throw new NoNodeError(`no Duplex node of domain file ${domain.file} runs on this machine${tried.length ? ` (tried ${tried.join(', ')})` : ''}; start one with: duplex run --domain ${domainFile} --server <name>`);
 }
 

@@ -157,6 +157,8 @@ export interface RevisionAdvert {
 }
 
 export type SyncState = 'in-sync' | 'syncing' | 'conflict' | 'error';
+/** Every sync state (the codec's shape check, the metrics' state set). */
+export const SYNC_STATES = Object.keys({ 'in-sync': 1, syncing: 1, conflict: 1, error: 1 } satisfies Record<SyncState, 1>) as readonly SyncState[];
 
 export interface NodeInfo {
   /** Duplex version. */

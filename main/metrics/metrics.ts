@@ -13,16 +13,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { MetricsConfig } from '../domain/schema';
-import { ROLES } from '../engine/types';
+import { ROLES, SYNC_STATES } from '../engine/types';
 import type { RoleEvent } from '../node/driver';
 import { localIPv4Addresses, resolveInterface } from '../node/interfaces';
-import type { PeerView, StatusView, SyncState } from '../ui/contract';
+import type { PeerView, StatusView } from '../ui/contract';
 import type { Logger } from '../util/logger';
 
 /** Every role a peer can be shown in: the roles, and `unreachable` and `unknown` (never heard). */
 const PEER_ROLES: readonly PeerView['role'][] = [...ROLES, 'unreachable', 'unknown'];
-
-const SYNC_STATES = Object.keys({ 'in-sync': 1, syncing: 1, conflict: 1, error: 1 } satisfies Record<SyncState, 1>) as SyncState[];
 
 /** The one listening address that means every interface. */
 const EVERY_INTERFACE = '0.0.0.0';

@@ -15,7 +15,7 @@
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { MAX_DATAGRAM_BYTES } from '../defaults';
-import { MAX_INFO_PROBES, ROLES, type Heartbeat, type NodeInfo, type Support, type SyncState } from '../engine/types';
+import { MAX_INFO_PROBES, ROLES, SYNC_STATES, type Heartbeat, type NodeInfo, type Support, type SyncState } from '../engine/types';
 
 export const PROTOCOL_VERSION = 1;
 export const MSG_HEARTBEAT = 1;
@@ -96,8 +96,6 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 const isStr = (v: unknown, max = 200): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
 const isName = (v: unknown): v is string => isStr(v, 63);
 const optional = <T>(v: unknown, check: (x: unknown) => x is T): boolean => v === undefined || check(v);
-
-const SYNC_STATES: readonly SyncState[] = ['in-sync', 'syncing', 'conflict', 'error'];
 
 function isInfo(v: unknown): v is NodeInfo {
   if (typeof v !== 'object' || v === null) return false;
