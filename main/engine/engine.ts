@@ -76,6 +76,18 @@ const NO_DATA = 1;
 
 const ACTIVE_ROLES: ReadonlySet<Role> = new Set<Role>(['active', 'deactivating']);
 
+/** What a promotion changes of the engine's own state, kept until its write is known to have worked. */
+interface Promoted {
+  role: Role;
+  reason: string;
+  roleSince: number;
+  standbySince: number | null;
+  epoch: number;
+  runtimeWanted: RuntimeMode;
+  runtimeReached: boolean;
+  holding: boolean;
+}
+
 /** Smallest epoch above `base` that belongs to server slot `slot` of `n`: two servers never pick the same epoch. */
 export function nextEpoch(base: number, slot: number, n: number): number {
   const e = base + 1;
@@ -217,12 +229,25 @@ export class Engine {
   private promisedAt: number;
   /** The last heartbeat number heard from each peer (lost heartbeats raise awareness). */
   private readonly lastN = new Map<string, { boot: number; n: number; at: number }>();
+  /**
+   * What is on disk (the driver says so after each write: `stored`), and why writing fails
+   * now (null: it works). A voter that cannot write keeps voting within what is on disk: its
+   * supports promise no longer than the promise kept there (a restart waits that one out), it
+   * announces no epoch it has not kept, and it takes neither the Active role nor Maintenance
+   * (neither would survive a restart) until a write succeeds again.
+   */
+  private durable: PersistedState;
+  private storeFault: string | null = null;
+  /** What a promotion of this output changed, to be put back unseen if its write fails (see storeFailed); and the last output's. */
+  private promotedFrom: Promoted | null = null;
+  private lastPromotedFrom: Promoted | null = null;
 
   constructor(cfg: EngineConfig, persisted: PersistedState, now: number) {
     this.cfg = cfg;
     this.slot = cfg.servers.findIndex((s) => s.name === cfg.self);
     if (this.slot < 0) throw new Error(`server "${cfg.self}" is not declared in the domain's server list`);
     this.index(cfg);
+    this.durable = { ...persisted };
     this.maxEpoch = persisted.epoch;
     this.epoch = Math.min(persisted.term ?? 0, persisted.epoch);
     this.maintenance = persisted.maintenance;
@@ -387,6 +412,9 @@ export class Engine {
       case 'send-failed':
         this.raiseAwareness(now);
         break;
+      case 'store-failed':
+        this.storeFailed(now, fact.error);
+        break;
       case 'runtime-failed':
         this.runtimeFailed(now, fact.reason);
         break;
@@ -528,6 +556,60 @@ export class Engine {
     return this.failures?.banned ?? false;
   }
 
+  /** The driver kept `state` on disk (it came from a persist effect of this engine). */
+  stored(state: PersistedState): void {
+    this.durable = { ...state };
+    if (this.storeFault === null) return;
+    this.storeFault = null;
+    this.dirty = true; // eligible again: said at once
+  }
+
+  /**
+   * A write failed: the output that needed it was not sent, and its authority-taking effects
+   * not carried out (driver.ts). What is not on disk is given up now: an Active term begun in
+   * that output ends before it was ever announced, Maintenance is as kept, no claim goes on.
+   */
+  private storeFailed(now: number, error: string): void {
+    this.storeFault = error;
+    this.dirty = true;
+    const self = this.cfg.self;
+    const why = `cannot write its state (${error})`;
+    this.claiming = null;
+    const before = this.lastPromotedFrom;
+    if (ACTIVE_ROLES.has(this.role) && this.epoch > (this.durable.term ?? 0) && before) {
+      // Promoted in the output that was not sent: none of it was seen (the driver carried out no
+      // part of it that takes authority, and logged no role change to Active), so it is undone unseen.
+      this.role = before.role;
+      this.roleSince = before.roleSince;
+      this.standbySince = before.standbySince;
+      this.epoch = before.epoch;
+      this.runtimeWanted = before.runtimeWanted;
+      this.runtimeReached = before.runtimeReached;
+      this.holding = before.holding;
+      this.grant = null;
+      this.activation = null; // its request was answered: not done
+      this.reason = `${before.reason}; ${why}: not taking the Active role`;
+      if (this.role === 'activating') this.follow(now, this.liveActive(now), `${why}: not taking the Active role; `);
+      return;
+    }
+    // A term on disk keeps its runtime: the active mode the driver did not ask for is asked again.
+    if (ACTIVE_ROLES.has(this.role) && this.runtimeWanted === 'active' && !this.runtimeReached) this.out.effects.push({ kind: 'runtime', mode: 'active' });
+    if (this.maintenance === this.durable.maintenance) return;
+    this.maintenance = this.durable.maintenance;
+    if (this.maintenance && this.role !== 'maintenance') {
+      this.setRole(now, 'maintenance', `${why}: Maintenance stays on, as kept on disk`);
+    } else if (!this.maintenance && this.role === 'maintenance' && !this.decl(self).maintenance) {
+      this.listeningSince = now;
+      this.setRole(now, 'starting', `${why}: Maintenance not switched on (it would not survive a restart); listening for peers`);
+    }
+  }
+
+  /** The fault a technician sees while writes fail. */
+  private storeFaultText(): string {
+    const self = this.cfg.self;
+    return `cannot write state on ${self}: ${this.storeFault}; ${self} keeps voting but takes neither the Active role nor Maintenance until its state can be written again (free space on that disk, or fix its permissions)`;
+  }
+
   // ---------------------------------------------------------------- commands
 
   /**
@@ -538,8 +620,10 @@ export class Engine {
   private verdict(cmd: Command, now: number): { refused: string } | { already: string } | null {
     const self = this.cfg.self;
     const refused = (message: string) => ({ refused: message });
+    const unkept = this.storeFault === null ? null : `${self} cannot write its state (${this.storeFault}); it would not survive a restart. Free space on that disk (or fix its permissions) first`;
     switch (cmd.kind) {
       case 'clear':
+        if (this.failures && unkept) return refused(unkept);
         return this.failures ? null : { already: `${self} has no runtime crash loops counted; nothing to clear` };
       case 'activate': {
         if (this.role === 'active') return { already: `${self} is already Active (epoch ${this.epoch})` };
@@ -551,6 +635,7 @@ export class Engine {
         if (!this.linkUp) return refused(`${self} has lost its own network interface; it must not take over`);
         if (this.failures?.banned) return refused(this.banText());
         if (this.incompatible) return refused(`${self} is incompatible with the Active: ${this.incompatible}`);
+        if (unkept) return refused(unkept);
         if (this.role === 'starting') {
           const left = Math.max(0, this.cfg.timings.discoveryMs - (now - this.roleSince));
           return refused(`${self} is still discovering its peers; try again in ${Math.ceil(left)} ms`);
@@ -580,6 +665,7 @@ export class Engine {
       case 'maintenance':
         if (cmd.on) {
           if (this.role === 'maintenance') return { already: `${self} is already in Maintenance` };
+          if (unkept) return refused(unkept);
           if (this.role === 'deactivating' || this.grant) return refused('a switchover is in progress; try again when it has finished');
           if (this.role === 'active' && !this.liveStandby(now) && !cmd.force) {
             return refused(`${self} is the Active and no Standby can take over: Maintenance would stop the plant's runtime. Use --force to do it anyway`);
@@ -588,6 +674,7 @@ export class Engine {
         }
         if (this.role !== 'maintenance') return { already: `${self} is not in Maintenance` };
         if (this.decl(self).maintenance) return refused(`maintenance is set for ${self} in the domain file; change it there`);
+        if (unkept) return refused(unkept);
         return null;
     }
   }
@@ -805,6 +892,7 @@ export class Engine {
 
   private faults(now: number): string[] {
     const out: string[] = [];
+    if (this.storeFault !== null) out.push(this.storeFaultText());
     if (this.conflicted(now)) out.push(nameConflictText(this.cfg.self, this.nameConflict!.address));
     for (const [address, u] of this.unverifiable) if (this.recent(u.at, now)) out.push(unverifiableText(address));
     return out;
@@ -1080,6 +1168,10 @@ export class Engine {
   }
 
   private becomeActive(now: number, cause: PromotionCause, reason: string, e: number): void {
+    this.promotedFrom = {
+      role: this.role, reason: this.reason, roleSince: this.roleSince, standbySince: this.standbySince, epoch: this.epoch,
+      runtimeWanted: this.runtimeWanted, runtimeReached: this.runtimeReached, holding: this.holding,
+    };
     this.claiming = null;
     this.epoch = e;
     this.maxEpoch = e;
@@ -1383,7 +1475,7 @@ export class Engine {
   private canPromote(now: number): boolean {
     if (this.conflicted(now)) return false; // another process runs under this name: it may be the Active
     if (this.isolated !== null && this.livePeers(now).length === 0) return false;
-    return this.linkUp && this.incompatible === null && !this.failures?.banned && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
+    return this.linkUp && this.incompatible === null && !this.failures?.banned && this.storeFault === null && this.role !== 'maintenance' && this.declEligible(this.cfg.self);
   }
 
   private prec(name: string): number {
@@ -1499,7 +1591,8 @@ export class Engine {
     if (this.epoch > 0) state.term = this.epoch;
     if (this.failures) state.failures = { ...this.failures };
     if (this.promised > 0) state.promiseMs = this.promised;
-    this.out.effects.push({ kind: 'persist', state });
+    // Once writes are known to fail, outputs are built within what is on disk: a failed retry changes nothing.
+    this.out.effects.push({ kind: 'persist', state, critical: this.storeFault === null });
   }
 
   private done(request: Request, ok: boolean, message: string): void {
@@ -1563,6 +1656,8 @@ export class Engine {
 
   private begin(): void {
     this.out = { send: [], effects: [] };
+    this.lastPromotedFrom = this.promotedFrom;
+    this.promotedFrom = null;
   }
 
   private finish(now: number): Output {
@@ -1622,8 +1717,9 @@ export class Engine {
       from: this.cfg.self,
       role: this.role,
       epoch: this.epoch,
-      maxEpoch: this.maxEpoch,
-      eligible: this.declEligible(this.cfg.self) && this.linkUp && this.incompatible === null && this.isolated === null && !this.failures?.banned,
+      // An epoch is announced only once kept: while writes fail, the one on disk.
+      maxEpoch: this.storeFault === null ? this.maxEpoch : Math.min(this.maxEpoch, this.durable.epoch),
+      eligible: this.declEligible(this.cfg.self) && this.linkUp && this.incompatible === null && this.isolated === null && !this.failures?.banned && this.storeFault === null,
       awareness: this.awareness,
       health: this.health,
       boot: this.boot,
@@ -1640,11 +1736,17 @@ export class Engine {
     if (s && s.to !== this.cfg.self) {
       // What this acknowledgement promises, with the awareness it carries: no other support before then.
       s.lockUntil = Math.max(s.lockUntil, s.heardAt + this.effectiveTimeout());
-      hb.ack = { to: s.to, epoch: s.epoch, boot: s.boot, n: s.n, ms: Math.floor(s.lockUntil - s.heardAt) };
-      this.keepPromise(Math.max(hb.ack.ms, this.effectiveTimeout()), now);
+      // While writes fail, a support promises no more than the promise kept on disk (a restart
+      // waits that one out); it keeps its own lock for longer, which only errs on the safe side.
+      const ms = Math.floor(s.lockUntil - s.heardAt);
+      const kept = this.storeFault === null ? ms : Math.min(ms, this.durable.promiseMs ?? 0);
+      if (kept > 0) hb.ack = { to: s.to, epoch: s.epoch, boot: s.boot, n: s.n, ms: kept };
+      this.keepPromise(Math.max(ms, this.effectiveTimeout()), now);
     }
     if (this.claiming) hb.claim = this.claiming.epoch;
     if (this.info) hb.info = this.info;
+    // While writes fail, every heartbeat tries again: the first that succeeds ends the fault.
+    if (this.storeFault !== null) this.persist();
     if (this.role === 'activating' && this.activation) {
       hb.wantId = this.activation.wantId;
       if (this.activation.from) hb.wantFrom = this.activation.from;

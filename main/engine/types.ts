@@ -208,6 +208,11 @@ export type Observation =
   | { kind: 'link'; up: boolean; detail?: string }
   /** Sending a datagram failed (counts as local trouble). */
   | { kind: 'send-failed' }
+  /**
+   * The state could not be written (disk full, broken, read-only): the output that needed it
+   * was not sent (engine.ts: a voter that cannot write keeps voting within what is on disk).
+   */
+  | { kind: 'store-failed'; error: string }
   /** The local runtime keeps dying (a crash loop): the Active hands over if it can. */
   | { kind: 'runtime-failed'; reason: string }
   /** The guardian killed the runtime (this node's lease ran out): an Active term is over. */
@@ -234,7 +239,12 @@ export type Observation =
 export type Effect =
   | { kind: 'role'; from: Role; to: Role; reason: string; epoch: number; cause?: PromotionCause }
   | { kind: 'runtime'; mode: RuntimeMode }
-  | { kind: 'persist'; state: PersistedState }
+  /**
+   * Keep `state` before anything of this output is sent or done. `critical`: this output was
+   * built on the write succeeding (its heartbeats and effects must not go out if it fails);
+   * false when the engine already knows writes fail and built it within what is on disk.
+   */
+  | { kind: 'persist'; state: PersistedState; critical: boolean }
   /** Command request `id` has finished (or failed). */
   | { kind: 'done'; id: number; command: CommandName; ok: boolean; message: string }
   /** Hold the active runtime until a technician resumes it (reason), or forget a hold (null). Comes before the runtime effect it concerns. */

@@ -3,13 +3,15 @@
  * (real ports) and by the simulation (simulated ports) alike.
  *
  * It applies the engine's outputs in the order the invariants need: state persisted before
- * any heartbeat that depends on it is sent (a failed write stops the driver: fail-stop), then
- * the heartbeats, then the effects in order. It keeps one timer, set for the moment the engine
+ * any heartbeat that depends on it is sent, then the heartbeats, then the effects in order. A
+ * failed write does not stop the node (its vote is needed): nothing of the output that needed
+ * it is sent, and nothing of it that takes authority (the runtime's active mode) is done; the
+ * engine is told and gives up what is not on disk (engine.ts `storeFailed`). It keeps one timer, set for the moment the engine
  * asked to be ticked; a tick that comes so late that the process must have been frozen looks
  * at the link first. Commands are answered by request id.
  */
 import { commandName, type Engine } from '../engine/engine';
-import type { Command as EngineCommand, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation, Output, PersistedState, PromotionCause, RuntimeMode } from '../engine/types';
+import type { Command as EngineCommand, Effect, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation, Output, PersistedState, PromotionCause, RuntimeMode } from '../engine/types';
 import type { Command, CommandOutcome, CommandVerdicts, Role } from '../ui/contract';
 import type { Logger } from '../util/logger';
 
@@ -50,7 +52,7 @@ export interface RuntimeControl {
 
 /** Where the engine's persisted state is kept (a file, or memory in the simulation). */
 export interface StateStore {
-  /** Throws when the state cannot be kept (the message names the file and the reason): the driver then stops (fail-stop). */
+  /** Throws when the state cannot be kept (the message names the file and the reason). */
   write(state: PersistedState): void;
 }
 
@@ -85,7 +87,7 @@ export interface DriverPorts {
   link: LinkCheck;
   lease: LeaseHolder;
   log: Logger;
-  /** The driver stopped itself (it could not keep its state); it has logged why. */
+  /** The driver stopped itself (another node runs as this server); it has logged why. */
   onFatal(message: string): void;
 }
 
@@ -125,6 +127,9 @@ export class EngineDriver {
   private readonly waiters = new Map<number, { resolve: (r: CommandOutcome) => void; cancel: () => void }>();
   private readonly history: RoleEvent[] = [];
   private readonly listeners = new Set<(e: RoleEvent) => void>();
+  private readonly steps = new Set<() => void>();
+  /** Why the state cannot be written now; null while it can. */
+  private storeError: string | null = null;
 
   constructor(private readonly engine: Engine, private readonly ports: DriverPorts, private readonly server: string) {}
 
@@ -229,6 +234,12 @@ export class EngineDriver {
     return () => this.listeners.delete(listener);
   }
 
+  /** Called after every step the engine took (an input and its outputs applied): its status may have changed. */
+  onStep(listener: () => void): () => void {
+    this.steps.add(listener);
+    return () => this.steps.delete(listener);
+  }
+
   /** The own network card as last checked (checkLink). */
   get linkIsUp(): boolean {
     return this.linkUp;
@@ -262,7 +273,14 @@ export class EngineDriver {
       try {
         store.write(effect.state);
       } catch (e) {
-        return this.fatal((e as Error).message);
+        const error = (e as Error).message;
+        if (effect.critical) return this.unkept(out, error);
+        continue; // a retry: this output was built within what is on disk
+      }
+      this.engine.stored(effect.state);
+      if (this.storeError !== null) {
+        log.info('state', `the state can be written again (it could not: ${this.storeError}); this server may take the Active role again`);
+        this.storeError = null;
       }
     }
     for (const msg of out.send) {
@@ -289,57 +307,11 @@ export class EngineDriver {
       }
     }
     for (const effect of out.effects) {
-      switch (effect.kind) {
-        case 'persist':
-          break; // written above
-        case 'role': {
-          const event: RoleEvent = { at: new Date(this.ports.clock.wallMs()).toISOString(), from: effect.from, to: effect.to, epoch: effect.epoch, reason: effect.reason };
-          if (effect.cause) event.cause = effect.cause;
-          this.history.push(event);
-          if (this.history.length > MAX_EVENTS) this.history.shift();
-          log.info('role', `${effect.from} → ${effect.to} (epoch ${effect.epoch}): ${effect.reason}`);
-          for (const l of this.listeners) l(event);
-          break;
-        }
-        case 'fence':
-          log.error('fence', `killing the active runtime now: ${effect.reason}`);
-          this.ports.lease.fence(effect.reason);
-          break;
-        case 'hold':
-          if (effect.reason === null) this.ports.runtime.dropHold();
-          else this.ports.runtime.hold(effect.reason);
-          break;
-        case 'runtime': {
-          const mode = effect.mode;
-          this.ports.runtime.setMode(mode).then(
-            () => this.observe({ kind: 'runtime', mode }),
-            (e: Error) => log.error('runtime', `could not reach ${mode} mode: ${e.message}`),
-          );
-          break;
-        }
-        case 'compatibility':
-          if (effect.incompatible === null && effect.activeGone) {
-            log.warn('version', `the Active ${effect.active} is no longer heard: versions are judged only against a live Active, so this server may take over (or be activated) although its versions differ`);
-          } else if (effect.incompatible === null) log.info('version', `compatible with the Active ${effect.active} again`);
-          else log.warn('version', `incompatible: ${effect.incompatible}; this server will not be Active or Standby`);
-          break;
-        case 'fault':
-          if (effect.on) log.warn('fault', effect.fault);
-          else log.info('fault', `over (not seen for the failure timeout): ${effect.fault}`);
-          break;
-        case 'yield':
-          // Another process already runs as this server: fail-stop before claiming anything.
-          log.error('fatal', effect.reason);
-          this.stop();
-          this.ports.onFatal(effect.reason);
-          return;
-        case 'done':
-          log.info('command', `${effect.command} ${effect.ok ? 'done' : 'failed'}: ${effect.message}`);
-          this.settle(effect.id, { ok: effect.ok, message: effect.message });
-          break;
-      }
+      this.effect(effect);
+      if (this.stopped) return;
     }
     this.schedule();
+    for (const l of this.steps) l();
   }
 
   private settle(id: number, outcome: CommandOutcome): void {
@@ -350,11 +322,84 @@ export class EngineDriver {
     w.resolve(outcome);
   }
 
-  /** Fail-stop: a node that cannot keep its state must not take part (it could reuse an epoch). */
-  private fatal(message: string): void {
-    this.ports.log.error('fatal', `${message}; stopping this node. Fix the cause (disk full? permissions on the state folder?) and start it again`);
-    this.stop();
-    this.ports.onFatal(message);
+  /** Carries out one effect (persist effects are written before, in apply). */
+  private effect(effect: Effect): void {
+    const { log } = this.ports;
+    switch (effect.kind) {
+      case 'persist':
+        break; // written above
+      case 'role': {
+        const event: RoleEvent = { at: new Date(this.ports.clock.wallMs()).toISOString(), from: effect.from, to: effect.to, epoch: effect.epoch, reason: effect.reason };
+        if (effect.cause) event.cause = effect.cause;
+        this.history.push(event);
+        if (this.history.length > MAX_EVENTS) this.history.shift();
+        log.info('role', `${effect.from} → ${effect.to} (epoch ${effect.epoch}): ${effect.reason}`);
+        for (const l of this.listeners) l(event);
+        break;
+      }
+      case 'fence':
+        log.error('fence', `killing the active runtime now: ${effect.reason}`);
+        this.ports.lease.fence(effect.reason);
+        break;
+      case 'hold':
+        if (effect.reason === null) this.ports.runtime.dropHold();
+        else this.ports.runtime.hold(effect.reason);
+        break;
+      case 'runtime': {
+        const mode = effect.mode;
+        this.ports.runtime.setMode(mode).then(
+          () => this.observe({ kind: 'runtime', mode }),
+          (e: Error) => log.error('runtime', `could not reach ${mode} mode: ${e.message}`),
+        );
+        break;
+      }
+      case 'compatibility':
+        if (effect.incompatible === null && effect.activeGone) {
+          log.warn('version', `the Active ${effect.active} is no longer heard: versions are judged only against a live Active, so this server may take over (or be activated) although its versions differ`);
+        } else if (effect.incompatible === null) log.info('version', `compatible with the Active ${effect.active} again`);
+        else log.warn('version', `incompatible: ${effect.incompatible}; this server will not be Active or Standby`);
+        break;
+      case 'fault':
+        if (effect.on) log.warn('fault', effect.fault);
+        else log.info('fault', `over (not seen for the failure timeout): ${effect.fault}`);
+        break;
+      case 'yield':
+        // Another process already runs as this server: fail-stop before claiming anything.
+        log.error('fatal', effect.reason);
+        this.stop();
+        this.ports.onFatal(effect.reason);
+        return;
+      case 'done':
+        log.info('command', `${effect.command} ${effect.ok ? 'done' : 'failed'}: ${effect.message}`);
+        this.settle(effect.id, { ok: effect.ok, message: effect.message });
+        break;
+    }
+  }
+
+  /**
+   * A write this output needed failed: none of its heartbeats go out, and nothing of it that
+   * takes authority is done — no role change to Active, no runtime in active mode, no hold of
+   * it; what gives authority up, and the other role changes, are done as usual. A command it
+   * finished is answered as not done. Then the engine hears of it and gives up what is not on
+   * disk (a promotion of this output is undone unseen).
+   */
+  private unkept(out: Output, error: string): void {
+    const { log } = this.ports;
+    if (this.storeError === null) {
+      log.error('state', `${error}: this server keeps voting within what is on disk, but takes neither the Active role nor Maintenance until its state can be written again. Free space on that disk (or fix the permissions of the state folder)`);
+    }
+    this.storeError = error;
+    for (const effect of out.effects) {
+      if (effect.kind === 'persist' || (effect.kind === 'runtime' && effect.mode === 'active') || (effect.kind === 'role' && effect.to === 'active') || (effect.kind === 'hold' && effect.reason !== null)) continue;
+      if (effect.kind === 'done') {
+        log.warn('command', `${effect.command} not done: the state could not be written (${error})`);
+        this.settle(effect.id, { ok: false, message: `${effect.command} not done: ${this.server} cannot write its state (${error})` });
+        continue;
+      }
+      this.effect(effect);
+      if (this.stopped) return;
+    }
+    this.apply(this.engine.observe({ kind: 'store-failed', error }, this.now()));
   }
 
   /**

@@ -80,7 +80,9 @@ export class FileStateStore implements StateStore {
     try {
       writeFileAtomic(this.file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     } catch (e) {
-      throw new Error(`cannot write ${this.file}: ${(e as Error).message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      const what = code === 'ENOSPC' || code === 'EDQUOT' ? 'disk full: ' : code === 'EROFS' ? 'read-only disk: ' : code === 'EACCES' || code === 'EPERM' ? 'no permission: ' : '';
+      throw new Error(`${what}cannot write ${this.file} (${(e as Error).message})`);
     }
   }
 }

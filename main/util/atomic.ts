@@ -20,15 +20,17 @@ export function writeFileAtomic(file: string, data: string | Buffer, opts: { mod
     throw e;
   }
   closeSync(fd);
-  if ((opts.keepPrevious ?? true) && existsSync(file)) {
-    const prevTmp = `${tmp}.prev`;
-    copyFileSync(file, prevTmp);
-    retryWhileLocked(() => renameSync(prevTmp, `${file}.prev`));
-  }
+  const prevTmp = `${tmp}.prev`;
   try {
+    if ((opts.keepPrevious ?? true) && existsSync(file)) {
+      copyFileSync(file, prevTmp);
+      retryWhileLocked(() => renameSync(prevTmp, `${file}.prev`));
+    }
     retryWhileLocked(() => renameSync(tmp, file));
   } catch (e) {
+    // A full disk can stop the copy of the previous version too: nothing half-written stays.
     rmSync(tmp, { force: true });
+    rmSync(prevTmp, { force: true });
     throw e;
   }
   syncDir(dir);

@@ -33,7 +33,11 @@ export class Cluster {
    * `separate`: every server gets its own folder `<dir>/<server>/` with its own copy of the
    * domain file and secret, as on real servers (the domain file is then synced between them).
    */
-  constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown>; sync?: Record<string, unknown>; appVersion?: string; separate?: boolean } = {}) {
+  /**
+   * `anyAdminPort`: every server takes any free admin port (`adminPort: 0`) instead of its fixed
+   * one, as when a test runs two nodes under one name on this machine (a clone).
+   */
+  constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown>; sync?: Record<string, unknown>; appVersion?: string; separate?: boolean; anyAdminPort?: boolean } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'duplex-it-'));
     this.file = join(this.dir, 'plant.yaml');
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
@@ -41,6 +45,7 @@ export class Cluster {
     initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime, sync: opts.sync, appVersion: opts.appVersion });
     // Before the end line, which must stay last.
     if (opts.extra) writeFileSync(this.file, insertBeforeEnd(readFileSync(this.file, 'utf8'), opts.extra));
+    if (opts.anyAdminPort) writeFileSync(this.file, readFileSync(this.file, 'utf8').replace(/^( {4}role: \w+).*$/gm, '$1\n    adminPort: 0'));
     this.separate = opts.separate ?? false;
     if (this.separate) {
       for (const s of servers) {

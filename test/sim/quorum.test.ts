@@ -15,6 +15,10 @@ describe('deterministic simulation with quorum', () => {
     // Cut-off Actives must actually have lost the majority's support and been fenced for it.
     assert.ok(totals.quorumFences > SEEDS / 8, `too few fences for lost quorum exercised: ${totals.quorumFences}`);
     assert.ok(totals.failovers > SEEDS / 4, `too few failovers exercised: ${totals.failovers}`);
+    // Voters whose disk was full went on voting (within the promise kept on disk), and restarted meanwhile.
+    assert.ok(totals.diskFailures > SEEDS / 20, `too few failed state writes exercised: ${totals.diskFailures}`);
+    assert.ok(totals.unkeptVotes > SEEDS / 20, `too few votes given by voters that could not write exercised: ${totals.unkeptVotes}`);
+    assert.ok(totals.unkeptRestarts > SEEDS / 400, `too few restarts of voters that could not write exercised: ${totals.unkeptRestarts}`);
     assert.deepEqual(failures, [], `${failures.length} seeds broke an invariant:\n${failures.slice(0, 5).join('\n')}`);
   });
 

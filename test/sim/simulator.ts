@@ -36,7 +36,10 @@ export interface Faults {
   crashes: boolean;
   linkLoss: boolean;
   commands: boolean;
-  /** Share of state writes that fail (a full or broken disk): the node stops itself. */
+  /**
+   * Share of state writes that fill the disk: from then on every write of that server fails for
+   * 0.1-6 s (it goes on voting within what is on disk; a restart meanwhile cannot start it).
+   */
   diskFailures: number;
   /** Runs with a server on other versions for a while (a rolling upgrade). */
   versionSkew: boolean;
@@ -132,6 +135,8 @@ interface SimNode {
   /** The application version this server runs now. */
   app: string;
   guardian: SimGuardian;
+  /** Its disk is full until then: every write fails. */
+  diskFullUntil: number;
 }
 
 /**
@@ -196,7 +201,7 @@ export class Simulation {
   /** An invariant broken inside a port (where throwing would be caught by the driver). */
   private broken: string | null = null;
   readonly skewUntil: number;
-  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0, quorumFences: 0 };
+  stats = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, unkeptVotes: 0, unkeptRestarts: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0, quorumFences: 0 };
   /** runtime.failureResetMs of this run: how long a server that handed over because of a crash loop is banned. */
   readonly failureResetMs: number;
   /** Every server's runtime crash-loops whenever it runs in active mode (a runtime that cannot start anywhere). */
@@ -254,6 +259,7 @@ export class Simulation {
         runtimeFreeAt: 0, runtimeWanted: 'stopped', lastActiveDelivered: -Infinity, generation: 0,
         guardian: freshGuardian(),
         app: s.name === this.skewed ? 'B' : 'A',
+        diskFullUntil: -Infinity,
       });
     }
   }
@@ -318,6 +324,14 @@ export class Simulation {
   }
 
   private boot(n: SimNode): void {
+    // A node writes its state first thing: with its disk full it does not start (tried again later).
+    if (this.now < n.diskFullUntil) {
+      this.trace(`${n.name} cannot start: its disk is full`);
+      this.schedule(n.diskFullUntil + 100 + this.r2() * 1_000, () => {
+        if (!n.driver) this.boot(n);
+      });
+      return;
+    }
     // Back within the lease: the guardian still runs the node's Active term, which it takes back.
     const g = n.guardian;
     const keep = g.orphaned && !g.fenced && n.runtimeActive && g.notice !== null && this.now < this.deadline(g) ? g.notice.epoch : null;
@@ -374,7 +388,26 @@ export class Simulation {
       store: {
         write: (state) => {
           // Like every fault, disks fail only until the chaos ends (the heal must be able to settle).
-          if (this.r() < this.opts.faults.diskFailures && this.now < this.chaosMs) throw new Error(`cannot write ${n.name}'s state file: simulated disk failure`);
+          if (this.now >= n.diskFullUntil && this.r() < this.opts.faults.diskFailures && this.now < this.chaosMs) {
+            n.diskFullUntil = Math.min(this.now + 100 + this.r2() * 5_900, this.chaosMs);
+            this.trace(`${n.name}'s disk is full until ${Math.round(n.diskFullUntil)}`);
+            // Now and then its node process is restarted meanwhile (by a service manager): it cannot
+            // start until the disk is freed, then waits out the promise kept on disk.
+            if (this.r2() < 0.3) {
+              this.schedule(this.now + this.r2() * (n.diskFullUntil - this.now), () => {
+                if (!n.driver || this.now >= n.diskFullUntil) return;
+                this.expectPromptFailover(n);
+                this.crash(n, 'node process restarted while its disk is full', true);
+                this.schedule(this.now + 100 + this.r2() * 500, () => {
+                  if (!n.driver) this.boot(n);
+                });
+              });
+            }
+          }
+          if (this.now < n.diskFullUntil) {
+            this.stats.diskFailures += 1;
+            throw new Error(`disk full: cannot write ${n.name}'s state file (simulated)`);
+          }
           n.store.write(state);
         },
       },
@@ -385,9 +418,8 @@ export class Simulation {
         fence: (why) => this.fence(n, why, true),
       },
       log,
-      onFatal: () => {
-        this.stats.diskFailures += 1;
-        this.crash(n, 'stopped itself: it could not keep its state');
+      onFatal: (why) => {
+        this.crash(n, `stopped itself: ${why}`);
         this.schedule(this.now + 200 + this.r() * 4_000, () => {
           if (!n.driver) this.boot(n);
         });
@@ -523,6 +555,7 @@ export class Simulation {
    * Standby was ready, else when the lease runs out.
    */
   private crash(n: SimNode, why: string, onlyTheNode = false): void {
+    if (n.driver && this.now < n.diskFullUntil) this.stats.unkeptRestarts += 1;
     n.driver?.stop();
     n.driver = null;
     n.engine = null;
@@ -554,6 +587,11 @@ export class Simulation {
       this.broken ??= `${from.name} announced epoch ${Math.max(msg.epoch, msg.maxEpoch)} before persisting it (state kept: epoch ${kept.epoch})`;
     }
     if (msg.role === 'maintenance' && !kept.maintenance) this.broken ??= `${from.name} announced Maintenance before persisting it`;
+    // A support promises no more than the promise on disk: a restart waits that one out.
+    if (msg.ack && msg.ack.ms > (kept.promiseMs ?? 0)) {
+      this.broken ??= `${from.name} promised its support for ${msg.ack.ms} ms with ${kept.promiseMs ?? 0} ms kept on disk`;
+    }
+    if (msg.ack && this.now < from.diskFullUntil) this.stats.unkeptVotes += 1;
     from.seq += 1;
     const env = { incarnation: from.incarnation, seq: from.seq, msg: structuredClone(msg) };
     const f = this.opts.faults;
@@ -976,7 +1014,7 @@ export class Simulation {
 /** Runs `count` seeds from `first`: the invariants broken, and what the runs exercised. */
 export function sweep(faults: Faults, count: number, first: number) {
   const failures: string[] = [];
-  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, incompatible: 0, diskFailures: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0, quorumFences: 0 };
+  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, incompatible: 0, diskFailures: 0, unkeptVotes: 0, unkeptRestarts: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0, quorumFences: 0 };
   for (let seed = first; seed < first + count; seed++) {
     const sim = new Simulation({ seed, faults });
     try {

@@ -1,4 +1,4 @@
-/** The engine driver on recording ports: persist before send, fail-stop, one timer, answers by request id. */
+/** The engine driver on recording ports: persist before send, a state it cannot write, one timer, answers by request id. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineDriver, type DriverPorts } from '../../main/node/driver';
@@ -6,6 +6,7 @@ import type { Heartbeat, PersistedState, RuntimeMode } from '../../main/engine/t
 import { engine, hb, T } from './harness';
 
 function rig(opts: { failWrites?: boolean } = {}) {
+  let failing = opts.failWrites ?? false;
   const calls: string[] = [];
   let now = 0;
   const timers: { at: number; fn: () => void; live: boolean }[] = [];
@@ -34,7 +35,7 @@ function rig(opts: { failWrites?: boolean } = {}) {
     },
     store: {
       write: (s: PersistedState) => {
-        if (opts.failWrites) throw new Error('cannot write state.json: disk full');
+        if (failing) throw new Error('disk full: cannot write state.json');
         calls.push(`persist e${s.epoch}`);
       },
     },
@@ -60,7 +61,7 @@ function rig(opts: { failWrites?: boolean } = {}) {
     }
     now = to;
   };
-  return { d, calls, timers, advance, modes, fatal: () => fatal };
+  return { d, calls, timers, advance, modes, fatal: () => fatal, disk: (works: boolean) => (failing = !works) };
 }
 
 describe('engine driver', () => {
@@ -93,13 +94,31 @@ describe('engine driver', () => {
     assert.match(r.calls.at(-1) ?? '', /^renew release of term [1-9], standby ready$/);
   });
 
-  it('stops itself when the state cannot be written, and sends nothing it could not keep', () => {
+  it('cannot write its state: sends nothing it could not keep, never runs active, keeps sending, and takes over once it can write', () => {
     const r = rig({ failWrites: true });
     r.d.start();
     r.advance(T.discoveryMs + 50);
-    assert.match(r.fatal() ?? '', /cannot write state\.json: disk full/);
-    assert.equal(r.calls.some((c) => /^send active/.test(c)), false);
-    assert.equal(r.timers.filter((t) => t.live).length, 0, 'no timer after the fail-stop');
+    assert.equal(r.fatal(), null, 'the node goes on (its vote is needed)');
+    assert.equal(r.calls.some((c) => /^send active/.test(c)), false, r.calls.join(', '));
+    assert.equal(r.modes.includes('active'), false, 'the runtime never went active');
+    assert.notEqual(r.d.role, 'active');
+    assert.equal(r.d.events().some((e) => e.to === 'active'), false, 'no role change to Active was seen');
+    assert.match(r.d.status().faults.join('\n'), /cannot write state on a: disk full: cannot write state\.json/);
+    assert.match(r.d.verdicts()['maintenance-on'] ?? '', /cannot write its state/);
+    const sent = r.calls.filter((c) => c.startsWith('send')).length;
+    r.advance(T.discoveryMs + 1_000);
+    assert.ok(r.calls.filter((c) => c.startsWith('send')).length > sent + 3, 'heartbeats go on');
+    assert.ok(r.calls.filter((c) => c.startsWith('send')).every((c) => / e0$/.test(c)), `no epoch announced that is not on disk: ${r.calls.join(', ')}`);
+    assert.equal(r.timers.filter((t) => t.live).length, 1, 'one tick timer');
+    // The disk works again: the next heartbeat's write succeeds, the fault ends, and it takes the Active role.
+    r.disk(true);
+    r.advance(T.discoveryMs + 2_000);
+    assert.equal(r.d.role, 'active');
+    assert.deepEqual(r.d.status().faults, []);
+    const persist = r.calls.findIndex((c) => /^persist e[1-9]/.test(c));
+    const announce = r.calls.findIndex((c) => /^send active/.test(c));
+    assert.ok(persist >= 0 && announce > persist, r.calls.join(', '));
+    assert.deepEqual(r.modes.filter((m) => m === 'active'), ['active']);
   });
 
   it('answers each command by its own request id', async () => {

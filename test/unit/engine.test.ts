@@ -215,7 +215,7 @@ describe('epochs', () => {
   it('a higher epoch heard from any peer is persisted', () => {
     const c = engine('c', ABC);
     const out = c.receive(hb('a', 'active', 9, { maxEpoch: 9 }), 10);
-    assert.deepEqual(effectsOf(out, 'persist'), [{ kind: 'persist', state: { epoch: 9, maintenance: false } }]);
+    assert.deepEqual(effectsOf(out, 'persist'), [{ kind: 'persist', state: { epoch: 9, maintenance: false }, critical: true }]);
   });
 });
 
