@@ -257,7 +257,20 @@ async function run(domainFile: string, server: string): Promise<number> {
   const { DuplexNode } = await import('./node/node');
   let fatal: (code: number) => void = () => undefined;
   const ended = new Promise<number>((r) => (fatal = r));
-  const node = await DuplexNode.start({ domainFile, server, onFatal: () => fatal(EXIT.failed) });
+  const node = DuplexNode.create({ domainFile, server, onFatal: () => fatal(EXIT.failed) });
+  // From here on, at any moment (start-up included), a bug must not leave the runtime to its own
+  // devices: it is logged, the node stops within its bound (the runtime is stopped and the
+  // Standby takes over), and the process ends with exit code 1.
+  let crashing = false;
+  const crashed = (e: unknown) => {
+    if (crashing) return;
+    crashing = true;
+    process.exitCode = EXIT.failed;
+    void node.crash(e).finally(() => process.exit(EXIT.failed));
+  };
+  process.on('uncaughtException', crashed);
+  process.on('unhandledRejection', crashed);
+  await node.boot();
   const stop = (signal: string) => {
     node.log.info('stop', `received ${signal}; stopping`);
     fatal(EXIT.ok);
@@ -266,15 +279,15 @@ async function run(domainFile: string, server: string): Promise<number> {
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGHUP', () => stop('SIGHUP (its terminal or console closed)'));
-  // A bug must not leave the runtime to its own devices: stop cleanly (hand over or fence) and say why.
-  const crashed = (e: unknown) => {
-    node.log.error('fatal', `unexpected error: ${e instanceof Error ? e.stack ?? e.message : String(e)}; stopping this node cleanly (its runtime is stopped and the Standby takes over)`);
-    fatal(EXIT.failed);
-  };
-  process.on('uncaughtException', crashed);
-  process.on('unhandledRejection', crashed);
   const code = await ended;
+  const late = setTimeout(() => {
+    node.log.error('stop', `the stop did not finish within ${node.stopBoundMs} ms; ending now (the guardian fences the runtime when the lease runs out)`);
+    process.exit(code || EXIT.failed);
+  }, node.stopBoundMs);
   await node.stop();
+  clearTimeout(late);
+  // Nothing may keep a stopped node's process alive: it ends even if a handle was left open.
+  setTimeout(() => process.exit(code), 2_000).unref();
   return code;
 }
 

@@ -78,10 +78,35 @@ export const DEFAULT_STATE_DIR = 'duplex-state';
 /**
  * The status window's and admin API's port (127.0.0.1 only) is this plus the server's place in
  * the domain file's list (a: 47810, b: 47811, …), so its address stays the same across
- * restarts; `adminPort` in the server's entry overrides it. When it is taken, any free port is
- * used and the log says so (admin.json always names the port in use).
+ * restarts; `adminPort` in the server's entry overrides it. When it is taken the node does not
+ * start (a program there could pose as the status window and collect the token); `adminPort: 0`
+ * asks for any free port instead (admin.json always names the port in use).
  */
 export const ADMIN_PORT_BASE = 47_810;
+
+/**
+ * The admin API and status window's door (127.0.0.1 only). Its users are a few status windows,
+ * the tray and the CLI, one call at a time each: these bounds are far above what they need and
+ * far below what would slow the node's thread.
+ * - connections: open TCP connections at once (more are closed as they arrive);
+ * - inFlight: requests being answered at once (more get 503 at once);
+ * - sockets: status-window WebSockets at once (one per open window, the tray's);
+ * - socketCalls: calls in flight per WebSocket (a window makes one at a time);
+ * - headersMs / requestMs: a request's headers, and the whole request, must arrive within these;
+ * - idleMs: a kept-alive connection with no request is closed after this;
+ * - bodyBytes / frameBytes: a command is a few dozen bytes.
+ */
+export const ADMIN_DOOR = { connections: 64, inFlight: 16, sockets: 8, socketCalls: 4, headersMs: 5_000, requestMs: 10_000, idleMs: 5_000, bodyBytes: 16 * 1024, frameBytes: 16 * 1024 } as const;
+
+/**
+ * The metrics door: Prometheus scrapes every 15-60 s from one or two servers. One rendering
+ * serves every scrape for `cacheMs` (a flood costs one rendering a second), at most `inFlight`
+ * scrapes are answered at once and `connections` are open at once.
+ */
+export const METRICS_DOOR = { connections: 16, inFlight: 4, cacheMs: 1_000, headersMs: 5_000, requestMs: 10_000, idleMs: 30_000 } as const;
+
+/** A door logs refused requests at most once a minute for each door and reason, with how many there were. */
+export const REFUSAL_LOG_MS = 60_000;
 
 export const DEFAULT_SYNC = { port: 47801, maxFileBytes: 2 * 1024 ** 3, keepVersions: 10, checkIntervalMs: 2_000 } as const;
 /** A sync request that has not been answered (or has stalled) for this long fails and is retried. */
@@ -106,11 +131,11 @@ export const DEFAULT_HEALTH = { marginPoints: 50, holdMs: 5_000 } as const;
 /** The OPC UA redundancy endpoint of each server. */
 export const DEFAULT_OPCUA_SERVER = { port: 4841, standbyServiceLevel: 150 } as const;
 /**
- * Prometheus metrics: served on every interface unless the domain file names one. Prometheus
- * scrapes from another machine, often over the plant or office network rather than the
- * redundancy link; the metrics are read-only and carry no secret (names, roles, counters).
+ * Prometheus metrics: served on 127.0.0.1 unless the domain file names an address. Nothing
+ * outside this machine can reach them by default: a Prometheus on another machine needs
+ * `metrics.address` (and, on a network others share, a bearer token or basic auth file).
  */
-export const DEFAULT_METRICS = { address: '0.0.0.0' } as const;
+export const DEFAULT_METRICS = { address: '127.0.0.1' } as const;
 
 /** How often the node checks that its own network interface still has its address. */
 export const LINK_CHECK_INTERVAL_MS = 1_000;

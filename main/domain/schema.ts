@@ -202,10 +202,14 @@ export const metricsSchema = z.strictObject({
   /** TCP port of the Prometheus endpoint; 0 picks a free one (several servers on one machine). */
   port: z.number({ error: `${METRICS_PORT}; remove the metrics section to switch the metrics off` }).int({ error: METRICS_PORT })
     .refine((p) => p === 0 || (p >= 1024 && p <= 65535), { error: METRICS_PORT }),
-  /** Where to listen: 0.0.0.0 (every interface), or an address or CIDR block that picks each server's card. */
-  address: interfaceSpec('metrics.address must be 0.0.0.0 (every interface), an IPv4 address (10.20.0.11) or a network in CIDR form (10.20.0.0/16) that picks each server\'s card on it')
+  /** Where to listen: 127.0.0.1 (this machine only, the default), 0.0.0.0 (every interface), or an address or CIDR block that picks each server's card. */
+  address: interfaceSpec('metrics.address must be 127.0.0.1 (this machine only, the default), 0.0.0.0 (every interface), an IPv4 address (10.20.0.11) or a network in CIDR form (10.20.0.0/16) that picks each server\'s card on it')
     .default(DEFAULT_METRICS.address),
-});
+  /** A file (relative to the domain file's folder, or absolute) holding the token a scrape must send as `Authorization: Bearer <token>`. */
+  bearerTokenFile: z.string().min(1, { error: 'metrics.bearerTokenFile must name a file' }).optional(),
+  /** A file holding `user:password`: a scrape must send them as basic auth. */
+  basicAuthFile: z.string().min(1, { error: 'metrics.basicAuthFile must name a file' }).optional(),
+}).refine((m) => m.bearerTokenFile === undefined || m.basicAuthFile === undefined, { error: 'metrics: set bearerTokenFile or basicAuthFile, not both', path: ['basicAuthFile'] });
 
 export const domainSchema = z.strictObject({
   domain: name('domain name'),

@@ -108,11 +108,16 @@ async function main(): Promise<void> {
     if (service) {
       api = service;
     } else {
-      node = await DuplexNode.start({ domainFile, server, onFatal: (m) => {
+      const created = (node = DuplexNode.create({ domainFile, server, onFatal: (m) => {
         dialog.showErrorBox('Duplex stopped', m);
         app.exit(1);
-      } });
-      api = node.uiApi();
+      } }));
+      // An uncaught error while it starts is logged and stops it too (below, once it runs).
+      const starting = (e: unknown) => void created.crash(e).finally(() => app.exit(1));
+      process.on('uncaughtException', starting);
+      await created.boot();
+      process.off('uncaughtException', starting);
+      api = created.uiApi();
     }
   } catch (e) {
     dialog.showErrorBox('Duplex cannot start', (e as Error).message);
@@ -123,14 +128,25 @@ async function main(): Promise<void> {
   // A stop request or a bug must not leave the runtime to its own devices: stop cleanly, so the
   // runtime is stopped and the guardian releases the Active term to the Standby. The service's
   // node is not the tray's to stop.
-  const stopNow = (code: number, why: string) => {
-    if (!hosted) return app.exit(code);
-    if (code) hosted.log.error('fatal', why);
-    else hosted.log.info('stop', why);
-    void hosted.stop().then(() => app.exit(code));
+  let ending = false;
+  const stopNow = (why: string) => {
+    if (ending) return;
+    ending = true;
+    if (!hosted) return app.exit(0);
+    hosted.log.info('stop', why);
+    const late = setTimeout(() => app.exit(1), hosted.stopBoundMs);
+    void hosted.stop().then(() => {
+      clearTimeout(late);
+      app.exit(0);
+    });
   };
-  process.on('uncaughtException', (e) => stopNow(1, `unexpected error: ${e.stack ?? e.message}; stopping this node cleanly`));
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stopNow(0, `received ${signal}; stopping`));
+  process.on('uncaughtException', (e) => {
+    if (ending) return;
+    ending = true;
+    if (!hosted) return app.exit(1);
+    void hosted.crash(e).finally(() => app.exit(1));
+  });
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, () => stopNow(`received ${signal}; stopping`));
   const settings = readSettings();
   const applyLoginItem = () => app.setLoginItemSettings({ openAtLogin: settings.startAtLogon, args: ['--domain', domainFile, '--server', server] });
   applyLoginItem();

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { LOG_MAX_BYTES } from '../defaults';
-import type { Logger } from '../util/logger';
+import { oneLine, type Logger } from '../util/logger';
 import { RotatingFile } from '../util/rotating-file';
 import { Guardian } from './guardian';
 
@@ -16,7 +16,7 @@ function fileLogger(server: string, file: string): Logger {
   const line = (level: string) => (event: string, detail: string) => {
     const d = new Date();
     const time = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${two(d.getMilliseconds(), 3)}`;
-    out.write(`${time} ${level} [${server}] ${event}: ${detail}\n`);
+    out.write(`${time} ${level} [${server}] ${event}: ${oneLine(detail)}\n`);
   };
   return { info: line('info'), warn: line('warn'), error: line('error'), file };
 }

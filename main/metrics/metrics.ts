@@ -8,12 +8,21 @@
  * happens. Every series carries `domain` and `server` (the server this node runs as); a series
  * about another server names it in `peer`. The registry is this server's own, not prom-client's
  * global one: nothing else in the process can add to it.
+ *
+ * It is a door: by default it listens on 127.0.0.1 only; one rendering serves every scrape
+ * for a second, one scrape at a time is rendered, connections and scrapes in flight are
+ * bounded (defaults.ts METRICS_DOOR), and a bearer token or basic auth read from a file can
+ * be asked for. Whatever the load, it costs the node at most one rendering a second.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { MetricsConfig } from '../domain/schema';
+import { METRICS_DOOR } from '../defaults';
 import { ROLES, SYNC_STATES } from '../engine/types';
+import { clientErrorStatus, type Refusals } from '../node/doors';
 import type { RoleEvent } from '../node/driver';
 import { localIPv4Addresses, resolveInterface } from '../node/interfaces';
 import type { PeerView, StatusView } from '../ui/contract';
@@ -42,6 +51,28 @@ export interface MetricsOptions {
   /** Subscribes to the node's role changes (failovers and switchovers are counted from them). */
   onRoleChange: (listener: (e: RoleChange) => void) => unknown;
   log: Logger;
+  refusals: Refusals;
+  /** A path of the domain file (the credentials' files) as a path on this machine. */
+  resolvePath: (p: string) => string;
+}
+
+/** The Authorization header a scrape must carry, from the file the domain file names; null: none asked for. */
+export function expectedAuthorization(cfg: MetricsConfig, resolvePath: (p: string) => string): Buffer | null {
+  const which = cfg.bearerTokenFile !== undefined ? { field: 'metrics.bearerTokenFile', file: cfg.bearerTokenFile } : cfg.basicAuthFile !== undefined ? { field: 'metrics.basicAuthFile', file: cfg.basicAuthFile } : null;
+  if (!which) return null;
+  const path = resolvePath(which.file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`cannot read ${which.field} ${path}: ${(e as Error).message}; write the ${cfg.bearerTokenFile !== undefined ? 'token' : 'user:password line'} there, or remove ${which.field}`);
+  }
+  if (cfg.bearerTokenFile !== undefined) {
+    if (!/^[\x21-\x7e]{16,}$/.test(text)) throw new Error(`${which.field} ${path} must hold one token of at least 16 printable characters, no spaces`);
+    return Buffer.from(`Bearer ${text}`);
+  }
+  if (!/^[^:\s]+:\S{8,}$/.test(text)) throw new Error(`${which.field} ${path} must hold one line user:password (a password of at least 8 characters, no spaces)`);
+  return Buffer.from(`Basic ${Buffer.from(text).toString('base64')}`);
 }
 
 export class MetricsServer {
@@ -53,8 +84,17 @@ export class MetricsServer {
   private readonly fences: Counter;
   /** The Active term whose fence was counted last. */
   private fencedEpoch: number | null = null;
+  /** The last rendering and when it was made; the rendering under way. */
+  private rendered: { at: number; body: string } | null = null;
+  private rendering: Promise<string> | null = null;
+  private inFlight = 0;
+  private readonly sockets = new Set<Socket>();
 
-  private constructor(private readonly http: Server, readonly url: string, private readonly opts: MetricsOptions) {
+  private constructor(private readonly http: Server, readonly url: string, private readonly opts: MetricsOptions, private readonly expected: Buffer | null) {
+    http.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
     this.registry.setDefaultLabels({ domain: opts.domain, server: opts.server });
     this.gauge('duplex_role', "This server's role: 1 for the role it is in, 0 for the others.", ['role'], (s, put) => {
       for (const role of ROLES) put(role === s.role ? 1 : 0, { role });
@@ -69,6 +109,9 @@ export class MetricsServer {
     });
     this.total('duplex_dropped_datagrams_total', 'Datagrams dropped by this server since its node started, by reason.', ['reason'], (s, put) => {
       for (const [reason, n] of Object.entries(s.dropped)) put(n, { reason });
+    });
+    this.total('duplex_refused_requests_total', "Requests this server's doors (admin, socket, metrics, sync) answered with anything but success since its node started, by door and code.", ['door', 'code'], (s, put) => {
+      for (const [door, codes] of Object.entries(s.refused)) for (const [code, n] of Object.entries(codes)) put(n, { door, code });
     });
     this.gauge('duplex_health_score', "This server's health score, 0-255 (the OPC UA ServiceLevel meaning: 200-255 healthy, 2-199 degraded, 1 no data, 0 maintenance).", [], (s, put) => put(s.health.score));
     this.gauge('duplex_probe_ok', "Each health probe's last verdict on this server: 1 passing, 0 failing (absent before its first reading).", ['probe', 'kind'], (s, put) => {
@@ -96,15 +139,26 @@ export class MetricsServer {
     if (!cfg) return null;
     const host = cfg.address === EVERY_INTERFACE ? EVERY_INTERFACE : resolveInterface(cfg.address);
     if (!host) throw new Error(`metrics.address ${cfg.address} matches no address of this machine; its IPv4 addresses are ${localIPv4Addresses().join(', ')} (or use ${EVERY_INTERFACE}: every interface)`);
+    const expected = expectedAuthorization(cfg, opts.resolvePath);
     let metrics: MetricsServer | null = null;
-    const http = createServer((req, res) => void metrics?.answer(req, res));
+    const http = createServer({ requestTimeout: METRICS_DOOR.requestMs, headersTimeout: METRICS_DOOR.headersMs, keepAliveTimeout: METRICS_DOOR.idleMs, maxHeaderSize: 8 * 1024, connectionsCheckingInterval: 1_000 }, (req, res) => {
+      if (metrics) metrics.answer(req, res);
+      else res.writeHead(503, { connection: 'close' }).end(); // still starting
+    });
+    http.maxConnections = METRICS_DOOR.connections;
+    http.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+      opts.refusals.count('metrics', clientErrorStatus(e.code)[0], 'a malformed or too slow HTTP request', e.code ?? e.message);
+      socket.destroy();
+    });
     await new Promise<void>((resolve, reject) => {
       http.once('error', (e) => reject(new Error(`cannot open the metrics port ${host}:${cfg.port}: ${e.message}; set metrics.port to a free port (0: any free port)`)));
       http.listen(cfg.port, host, resolve);
     });
     const { port } = http.address() as AddressInfo;
-    metrics = new MetricsServer(http, `http://${host === EVERY_INTERFACE ? opts.ownAddress : host}:${port}/metrics`, opts);
-    opts.log.info('metrics', `Prometheus metrics at ${metrics.url}${host === EVERY_INTERFACE ? ` (listening on every interface)` : ''}`);
+    metrics = new MetricsServer(http, `http://${host === EVERY_INTERFACE ? opts.ownAddress : host}:${port}/metrics`, opts, expected);
+    const auth = cfg.bearerTokenFile !== undefined ? ', bearer token required' : cfg.basicAuthFile !== undefined ? ', basic auth required' : '';
+    opts.log.info('metrics', `Prometheus metrics at ${metrics.url}${host === EVERY_INTERFACE ? ' (listening on every interface)' : ''}${auth}`);
+    if (host !== '127.0.0.1' && !expected) opts.log.warn('security', `the metrics at ${metrics.url} can be read by anyone who reaches this address, with no credentials: set metrics.bearerTokenFile or metrics.basicAuthFile if others share that network`);
     return metrics;
   }
 
@@ -120,8 +174,10 @@ export class MetricsServer {
   }
 
   async close(): Promise<void> {
-    this.http.closeAllConnections(); // Prometheus keeps its connections open between scrapes
-    await new Promise<void>((r) => this.http.close(() => r()));
+    await new Promise<void>((r) => {
+      this.http.close(() => r());
+      for (const s of this.sockets) s.destroy(); // Prometheus keeps its connections open between scrapes
+    });
   }
 
   private roleChanged(e: RoleChange): void {
@@ -130,20 +186,51 @@ export class MetricsServer {
     else if (e.cause === 'switchover' || e.cause === 'failback') this.switchovers.inc();
   }
 
-  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '').split('?')[0];
-    if (path !== '/metrics') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
-    if (req.method !== 'GET') return void res.writeHead(405, { allow: 'GET', 'content-type': 'text/plain' }).end('only GET\n');
-    try {
-      this.view = this.opts.status();
-      const body = await this.registry.metrics();
-      res.writeHead(200, { 'content-type': this.registry.contentType }).end(body);
-    } catch (e) {
-      this.opts.log.warn('metrics', `a scrape failed: ${(e as Error).message}`);
-      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
-    } finally {
-      this.view = null;
+  /** Answers one request; never throws (a failed rendering is a 500, counted and logged). */
+  private answer(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '').split('?')[0]!;
+    const refuse = (status: number, why: string, headers: Record<string, string> = {}) => {
+      this.opts.refusals.count('metrics', status, why, `${req.socket.remoteAddress ?? '?'} ${req.method ?? '?'} ${path}`);
+      if (!res.headersSent && !res.destroyed) res.writeHead(status, { 'content-type': 'text/plain', connection: 'close', ...headers }).end(`${why}\n`);
+    };
+    if (this.expected) {
+      const given = Buffer.from(req.headers.authorization ?? '');
+      if (given.length !== this.expected.length || !timingSafeEqual(given, this.expected)) {
+        return refuse(401, 'missing or wrong credentials', { 'www-authenticate': this.expected.subarray(0, 5).toString() === 'Basic' ? 'Basic realm="duplex"' : 'Bearer' });
+      }
     }
+    if (path !== '/metrics') return refuse(404, 'not found: the metrics are at /metrics');
+    if (req.method !== 'GET') return refuse(405, 'only GET', { allow: 'GET' });
+    if (this.inFlight >= METRICS_DOOR.inFlight) return refuse(503, `busy: ${METRICS_DOOR.inFlight} scrapes are being answered`, { 'retry-after': '1' });
+    this.inFlight += 1;
+    res.once('close', () => (this.inFlight -= 1));
+    this.render().then(
+      (body) => {
+        if (!res.headersSent && !res.destroyed) res.writeHead(200, { 'content-type': this.registry.contentType }).end(body);
+      },
+      (e: Error) => {
+        this.opts.log.warn('metrics', `a scrape failed: ${e.message}`);
+        refuse(500, e.message);
+      },
+    );
+  }
+
+  /** The metrics as text: one rendering serves every scrape for METRICS_DOOR.cacheMs, and one is made at a time. */
+  private render(): Promise<string> {
+    const now = Date.now();
+    if (this.rendered && now - this.rendered.at < METRICS_DOOR.cacheMs) return Promise.resolve(this.rendered.body);
+    this.rendering ??= (async () => {
+      try {
+        this.view = this.opts.status();
+        const body = await this.registry.metrics();
+        this.rendered = { at: Date.now(), body };
+        return body;
+      } finally {
+        this.view = null;
+        this.rendering = null;
+      }
+    })();
+    return this.rendering;
   }
 
   /** A counter this node increments as things happen (0 until they do). */

@@ -1,17 +1,26 @@
 /**
  * Logging for technicians: `time level [server] event: detail`, to the console and to a
  * rotating file, through electron-log's Node flavour (electron-log/main needs Electron).
+ * Every detail is made one safe line (oneLine): what comes from outside cannot forge a line.
+ * The heartbeat thread's lines come here with the time they happened (`write`): one writer
+ * per file, and the heartbeat thread never waits for a disk to log.
  */
 import electronLog from 'electron-log/node';
 import { LOG_MAX_BYTES } from '../defaults';
 import { eventLogSink } from '../util/event-log';
-import type { Logger } from '../util/logger';
+import { oneLine, type Logger } from '../util/logger';
+import type { Level } from '../util/event-log';
 
 /**
  * `eventLog`: also write role changes, fences, faults, warnings and errors to the Windows
  * Application log (the default on Windows).
  */
-export function createLogger(server: string, opts: { file?: string; console?: boolean; eventLog?: boolean } = {}): Logger {
+export interface NodeLogger extends Logger {
+  /** A line that happened at `atMs` (ms since 1970), in another thread. */
+  write(level: Level, event: string, detail: string, atMs: number): void;
+}
+
+export function createLogger(server: string, opts: { file?: string; console?: boolean; eventLog?: boolean } = {}): NodeLogger {
   const log = electronLog.create({ logId: `duplex-${server}-${process.pid}-${Math.random()}` });
   const format = `{y}-{m}-{d} {h}:{i}:{s}.{ms} {level} [${server}] {text}`;
   log.transports.console.format = format;
@@ -32,19 +41,16 @@ export function createLogger(server: string, opts: { file?: string; console?: bo
   const events = (opts.eventLog ?? process.platform === 'win32')
     ? eventLogSink(server, (why) => log.warn(`log: the Windows Event Log cannot be written (${why}); events are in this file only`))
     : () => undefined;
+  const write = (level: Level, event: string, detail: string, atMs?: number) => {
+    const safe = oneLine(detail);
+    log.processMessage({ data: [`${event}: ${safe}`], level, date: atMs === undefined ? new Date() : new Date(atMs) });
+    events(level, event, safe);
+  };
   return {
-    info: (event, detail) => {
-      log.info(`${event}: ${detail}`);
-      events('info', event, detail);
-    },
-    warn: (event, detail) => {
-      log.warn(`${event}: ${detail}`);
-      events('warn', event, detail);
-    },
-    error: (event, detail) => {
-      log.error(`${event}: ${detail}`);
-      events('error', event, detail);
-    },
+    info: (event, detail) => write('info', event, detail),
+    warn: (event, detail) => write('warn', event, detail),
+    error: (event, detail) => write('error', event, detail),
+    write,
     file: opts.file ?? null,
   };
 }

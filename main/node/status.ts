@@ -8,8 +8,8 @@ import type { LinkView } from '../net/links';
 import type { ProbeStatus } from '../probes/score';
 import type { ProcessStatus, RuntimeStatus } from '../runtime/runtime';
 import type { SyncStatus } from '../sync/status';
-import type { CommandVerdicts, DuplexApi, EventView, PeerView, ProbeView, ProcessView, RuntimeState, StatusView, SyncView } from '../ui/contract';
-import type { EngineDriver, RoleEvent } from './driver';
+import type { Command, CommandOutcome, CommandVerdicts, DuplexApi, EventView, PeerView, ProbeView, ProcessView, RuntimeState, StatusView, SyncView } from '../ui/contract';
+import type { RoleEvent } from './driver';
 import { DOMAIN_VIEW_TIMEOUT_MS, type Relay } from './relay';
 
 export interface NodeParts {
@@ -33,6 +33,8 @@ export interface NodeParts {
   /** Networks on which peers heard on another one are silent. */
   linkFaults: string[];
   events: RoleEvent[];
+  /** What the doors refused, by door and code. */
+  refused: Record<string, Record<string, number>>;
 }
 
 export function statusView(p: NodeParts): StatusView {
@@ -67,6 +69,7 @@ export function statusView(p: NodeParts): StatusView {
     restartNeeded: [...p.restartNeeded],
     peers: e.peers.map((peer) => peerView(peer, p.addresses.get(peer.server) ?? null, p.links.find((l) => l.server === peer.server)?.links ?? [])),
     dropped: { ...p.dropped },
+    refused: Object.fromEntries(Object.entries(p.refused).map(([door, codes]) => [door, { ...codes }])),
     events: p.events.map((ev): EventView => ({ at: ev.at, from: ev.from, to: ev.to, epoch: ev.epoch, reason: ev.reason })),
     pid: p.pid,
     version: p.version,
@@ -137,21 +140,29 @@ export function nodeInfo(base: NodeInfo, p: { supervisor: RuntimeStatus; failure
 }
 
 /**
- * The contract's calls on a node: its status, commands through the driver (or relayed to
+ * The contract's calls on a node: its status, commands to its heartbeat path (or relayed to
  * another server), every server's status, and status pushed every second and at every role
  * change while the node runs.
  */
-export function contractApi(n: { status: () => StatusView; running: () => boolean; driver: EngineDriver; relay: Relay; domain: () => string; relayWaitMs: () => number }): DuplexApi {
+export function contractApi(n: {
+  status: () => StatusView;
+  running: () => boolean;
+  command: (cmd: Command) => Promise<CommandOutcome>;
+  onRoleChange: (listener: () => void) => () => void;
+  relay: Relay;
+  domain: () => string;
+  relayWaitMs: () => number;
+}): DuplexApi {
   return {
     getStatus: async () => n.status(),
-    command: (cmd, server) => (server === undefined ? n.driver.command(cmd) : n.relay.command(cmd, server, n.relayWaitMs())),
+    command: (cmd, server) => (server === undefined ? n.command(cmd) : n.relay.command(cmd, server, n.relayWaitMs())),
     getDomain: (timeoutMs) => n.relay.domain(n.domain(), timeoutMs ?? DOMAIN_VIEW_TIMEOUT_MS),
     onStatus: (listener) => {
       const push = () => {
         if (n.running()) listener(n.status());
       };
       const timer = setInterval(push, 1_000);
-      const off = n.driver.onRoleChange(push);
+      const off = n.onRoleChange(push);
       push();
       return () => {
         clearInterval(timer);

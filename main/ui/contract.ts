@@ -204,11 +204,16 @@ export interface StatusView {
   sync: SyncView;
   /** This node's OPC UA redundancy endpoint and the ServiceLevel it serves; null when not configured. */
   opcua: { endpoint: string; serviceLevel: number } | null;
-  /** This node's Prometheus metrics (`GET <url>`, reachable from other machines unless bound to 127.0.0.1); null when the domain file has no `metrics`. */
+  /** This node's Prometheus metrics (`GET <url>`; 127.0.0.1 unless `metrics.address` says otherwise); null when the domain file has no `metrics`. */
   metrics: { url: string } | null;
   restartNeeded: string[];
   peers: PeerView[];
   dropped: Record<string, number>;
+  /**
+   * Requests the node's doors answered with anything but success since it started, by door
+   * (`admin`, `socket`, `metrics`, `sync`) and code (an HTTP status, or a word: `frame`, `busy`…).
+   */
+  refused: Record<string, Record<string, number>>;
   events: EventView[];
   pid: number;
   version: string;

@@ -12,3 +12,16 @@ export interface Logger {
 
 /** A logger that drops everything (tests that do not read the log). */
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, file: null };
+
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A string from outside (a request's path, a relayed command's reason, a peer's name, a stack
+ * trace) made safe for one log line: line breaks, other control characters and the Unicode
+ * marks that reorder or break text are written as escapes, so nobody can forge a line or hide
+ * one. Backslashes stay as they are (Windows paths must stay readable).
+ */
+export function oneLine(text: string): string {
+  return text.replace(UNSAFE, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

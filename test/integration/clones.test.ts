@@ -25,7 +25,8 @@ async function watchRoles(c: Cluster, done: Promise<unknown>): Promise<Record<st
 }
 
 describe('a clone of the Active started later', () => {
-  const c = new Cluster(['a', 'b'], { separate: true });
+  // A clone runs on another machine: here its admin port must not be the original's.
+  const c = new Cluster(['a', 'b'], { separate: true, anyAdminPort: true });
   after(() => c.stop());
 
   it('exits non-zero naming the address; the Active stays Active, the Standby stays Standby', async () => {

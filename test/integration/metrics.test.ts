@@ -13,7 +13,8 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { StatusView } from '../../main/ui/contract';
-import { Cluster, runCli, waitFor, waitForRoles } from './cluster';
+import { METRICS_DOOR } from '../../main/defaults';
+import { Cluster, runCli, sleep, waitFor, waitForRoles } from './cluster';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -198,7 +199,17 @@ describe('Prometheus metrics of three real nodes', () => {
   });
   const urls = new Map<string, string>();
   const domain = () => c.status('a').then((s) => s.domain);
-  const of = (server: string) => scrape(urls.get(server)!);
+  const scrapedAt = new Map<string, number>();
+  const of = async (server: string) => {
+    const m = await scrape(urls.get(server)!);
+    scrapedAt.set(server, Date.now());
+    return m;
+  };
+  /** A scrape rendered after every earlier one: a node serves one rendering for METRICS_DOOR.cacheMs. */
+  const fresh = async (server: string) => {
+    await sleep((scrapedAt.get(server) ?? 0) + METRICS_DOOR.cacheMs + 50 - Date.now());
+    return of(server);
+  };
 
   before(async () => {
     c.startAll();
@@ -224,7 +235,7 @@ describe('Prometheus metrics of three real nodes', () => {
     const name = await domain();
     for (const server of c.servers) {
       const before = await c.status(server);
-      const m = await of(server);
+      const m = await fresh(server);
       const after = await c.status(server);
       const why = `${server}: ${JSON.stringify(after)}`;
       for (const f of m.families.values()) {
@@ -264,7 +275,7 @@ describe('Prometheus metrics of three real nodes', () => {
     assert.equal(c0.state('duplex_peer_role', 'role', { peer: 'a' }), 'active');
     c.kill('a', 'SIGKILL');
     await waitForRoles(c, { b: 'active' }, 10_000);
-    const b1 = await of('b');
+    const b1 = await fresh('b');
     assert.equal(b1.value('duplex_failovers_total'), b0.value('duplex_failovers_total') + 1);
     assert.equal(b1.value('duplex_switchovers_total'), b0.value('duplex_switchovers_total'));
     assert.equal(b1.state('duplex_role', 'role'), 'active');
@@ -275,7 +286,7 @@ describe('Prometheus metrics of three real nodes', () => {
       const m = await of('c');
       return m.state('duplex_peer_role', 'role', { peer: 'a' }) === 'unreachable' && m.state('duplex_peer_role', 'role', { peer: 'b' }) === 'active' ? m : undefined;
     }, 100);
-    assert.equal((await of('b')).state('duplex_peer_role', 'role', { peer: 'a' }), 'unreachable');
+    assert.equal((await fresh('b')).state('duplex_peer_role', 'role', { peer: 'a' }), 'unreachable');
     assert.equal(c1.value('duplex_failovers_total'), 0, 'only the server that took over counts the failover');
     const silent = c1.value('duplex_peer_last_heard_seconds', { peer: 'a' });
     await waitFor('a\'s silence to grow on c', 10_000, async () => ((await of('c')).value('duplex_peer_last_heard_seconds', { peer: 'a' }) > silent + 0.5 ? true : undefined), 100);

@@ -111,11 +111,12 @@ describe('domain file', () => {
     assert.equal(readFileSync(r.secretFile, 'utf8'), before, 'an existing secret is kept');
   });
 
-  it('metrics: off when absent; a port (0: any free one) and every interface by default; a change needs a restart', () => {
+  it('metrics: off when absent; a port (0: any free one) and 127.0.0.1 by default; a change needs a restart', () => {
     const off = parseDomain(withEndLine(GOOD), 'plant.yaml');
     assert.equal(off.metrics, undefined);
     const on = parseDomain(withEndLine(`${GOOD}metrics:\n  port: 9469\n`), 'plant.yaml');
-    assert.deepEqual(on.metrics, { port: 9469, address: '0.0.0.0' });
+    assert.deepEqual(on.metrics, { port: 9469, address: '127.0.0.1' });
+    assert.deepEqual(parseDomain(withEndLine(`${GOOD}metrics: { port: 9469, address: 0.0.0.0, bearerTokenFile: metrics.token }\n`), 'plant.yaml').metrics, { port: 9469, address: '0.0.0.0', bearerTokenFile: 'metrics.token' });
     assert.deepEqual(parseDomain(withEndLine(`${GOOD}metrics: { port: 0, address: 10.20.0.0/16 }\n`), 'plant.yaml').metrics, { port: 0, address: '10.20.0.0/16' });
     assert.deepEqual(domainChanges(off, on, 'a'), { restart: ['metrics'], live: [] });
   });
@@ -130,7 +131,8 @@ describe('domain file', () => {
     assert.equal(missing.length, 1, missing.join('\n'));
     assert.match(missing[0]!, /metrics\.port: metrics\.port must be 0 \(any free port\) or 1024-65535; remove the metrics section to switch the metrics off$/);
     assert.deepEqual(problems(`${GOOD}metrics:\n  port: 9469\n  address: eth0\n`),
-      ['line 11: metrics.address: metrics.address must be 0.0.0.0 (every interface), an IPv4 address (10.20.0.11) or a network in CIDR form (10.20.0.0/16) that picks each server\'s card on it']);
+      ['line 11: metrics.address: metrics.address must be 127.0.0.1 (this machine only, the default), 0.0.0.0 (every interface), an IPv4 address (10.20.0.11) or a network in CIDR form (10.20.0.0/16) that picks each server\'s card on it']);
+    assert.deepEqual(problems(`${GOOD}metrics:\n  port: 9469\n  bearerTokenFile: a\n  basicAuthFile: b\n`), ['line 12: metrics.basicAuthFile: metrics: set bearerTokenFile or basicAuthFile, not both']);
     assert.deepEqual(problems(`${GOOD}metrics:\n  port: 9469\n  bind: 0.0.0.0\n`), ['line 11: metrics.bind: unknown field (check its spelling)']);
     assert.deepEqual(problems(`${GOOD}sync:\n  port: 9469\nmetrics:\n  port: 9469\n`), ['line 12: metrics.port: metrics.port 9469 is also sync.port; give the metrics their own port']);
   });

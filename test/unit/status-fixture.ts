@@ -18,7 +18,7 @@ export function view(over: Partial<StatusView> = {}, peerRoles: Record<string, s
       server, role: role as never, lastRole: role as never, epoch: 0, eligible: true, awareness: 0, lastHeardMs: 100, health: 255, address: '127.0.0.1',
       versions: null, revision: null, sync: null, progress: null, links: [{ network: '127.0.0.1', up: true, lastHeardMs: 100 }], runtime: null, failures: null, probes: null,
     })),
-    dropped: {} as never, events: [], pid: 1, version: '0.1.0',
+    dropped: {} as never, refused: {}, events: [], pid: 1, version: '0.1.0',
     ...over,
   };
 }
