@@ -117,6 +117,28 @@ describe('the guardian fences the runtime of a node that is gone', () => {
     }
   });
 
+  it("SIGKILL of the Active's guardian alone: its node makes sure the runtime is gone, multicasts the release itself, and stops; the Standby takes over on it", async () => {
+    const { c, ledger, runtime, guardian, cleanup } = await pair(false);
+    try {
+      const t0 = Date.now();
+      process.kill(guardian.pid, 'SIGKILL');
+      const reason = await bTakesOver(c);
+      const took = Date.now() - t0;
+      process.stdout.write(`# b ran the runtime in active mode ${took} ms after a's guardian was killed (failure timeout 800 ms)\n`);
+      assert.equal(isRunning(runtime), false, "a's runtime is gone");
+      assert.deepEqual(overlaps(ledger), [], 'two runtimes ran in active mode at once');
+      assert.match(reason ?? '', /released Active term \d+/, `b took over on the release, not on silence: ${reason}`);
+      // On silence it could not be sooner than the failure timeout: the release came first.
+      assert.ok(took < 800, `b took over ${took} ms after the kill`);
+      assert.equal(await c.nodes.get('a')!.exited, 1);
+      const out = c.nodes.get('a')!.output.join('\n');
+      assert.match(out, /error \[a\] guardian: the guardian \(pid \d+\) is gone.*the node stops/);
+      assert.match(out, /warn \[a\] release: multicast the release of this server's Active term \(epoch \d+\) itself, the guardian being gone/);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('SIGKILL of the node and a restart within its lease (no Standby to take over): the same runtime runs on, with no handover', async () => {
     const ledger = mkdtempSync(join(tmpdir(), 'duplex-ledger-'));
     const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--ledger', ledger] }] } });
