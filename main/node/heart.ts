@@ -253,12 +253,13 @@ export class Heart {
    */
   private publish(always = true): void {
     if (!this.driver || this.stopping) return;
+    const engine = this.driver.status();
     const view: HeartView = {
-      engine: this.driver.status(),
+      engine,
       commands: this.driver.verdicts(),
       supervisor: this.runtime.status(),
       dropped: this.transport.dropped(),
-      links: this.peerLinks(),
+      links: this.peerLinks(engine.effectiveTimeoutMs),
       linkFaults: this.networks.current(),
       events: this.driver.events(),
       addresses: [...this.addresses],
@@ -273,8 +274,7 @@ export class Heart {
 
 
   /** Each peer's state on each network: heard within the failure timeout (stretched by awareness). */
-  private peerLinks(): { server: string; links: LinkView[] }[] {
-    const timeout = this.driver.status().effectiveTimeoutMs;
+  private peerLinks(timeout = this.driver.status().effectiveTimeoutMs): { server: string; links: LinkView[] }[] {
     return this.config.servers.filter((s) => s.name !== this.opts.server).map((s) => ({ server: s.name, links: this.transport.linksOf(s.name, timeout) }));
   }
 
