@@ -17,11 +17,11 @@ import {
 import { EVERY_INTERFACE, listenAddress } from '../node/interfaces';
 import { OPCUA_CERTIFICATE_LOG_REPEAT_MS, OPCUA_CLIENT_LOG_REPEAT_MS, OPCUA_REJECTED_CERTIFICATES_KEPT, OPCUA_SESSION_TIMEOUT_MAX_MS } from '../defaults';
 import type { OpcuaServerConfig } from '../domain/schema';
-import { LogLimiter, quoted } from '../util/log-limit';
+import { LogLimiter } from '../util/log-limit';
 import type { Logger } from '../util/logger';
 import { VERSION } from '../version';
 import { SessionGate, type Client, type SessionLimits } from './sessions';
-import { describeCertificate, pruneRejected, trustCommand } from './trust';
+import { describeCertificate, nameInLog, pruneRejected, trustCommand } from './trust';
 
 /** ns=0;i=2267 Server.ServiceLevel; ns=0;i=3709 Server.ServerRedundancy.RedundancySupport; ns=0;i=2296 Server.ServerRedundancy. */
 const SERVICE_LEVEL = 'ns=0;i=2267';
@@ -168,7 +168,7 @@ function refusedCertificates(trust: OPCUACertificateManager, log: Logger): (stat
       const untrusted = status.equals(StatusCodes.BadCertificateUntrusted);
       if (untrusted) prune();
       if (note === null) return;
-      const who = `the OPC UA client certificate ${quoted(c.name)}${c.uri ? ` (application ${quoted(c.uri)})` : ''}, thumbprint ${c.thumbprint}`;
+      const who = `the OPC UA client certificate ${nameInLog(c.name)}${c.uri ? ` (application ${nameInLog(c.uri)})` : ''}, thumbprint ${c.thumbprint}`;
       log.warn('opcua', untrusted
         ? `refused ${who}: it is not in the trust list. If this client may read the ServiceLevel, trust it: ${trustCommand(trust.rejectedFolder, trust.trustedFolder, c.thumbprint)} ` +
           `(its next attempt is accepted, no restart needed)${note}`

@@ -3,9 +3,9 @@
  * address with the certificate it connected with: one misbehaving or abandoned client fills
  * its own share (`maxSessionsPerClient`), never every session.
  */
-import { LogLimiter, quoted } from '../util/log-limit';
+import { LogLimiter } from '../util/log-limit';
 import type { Logger } from '../util/logger';
-import type { ClientCertificate } from './trust';
+import { nameInLog, type ClientCertificate } from './trust';
 
 export interface SessionLimits {
   /** Sessions open at once, all clients together (opcuaServer.maxSessions). */
@@ -26,7 +26,7 @@ export interface Client {
 /** How a client appears in a log line: its address, and its certificate's name (quoted: it comes from outside). */
 export function describeClient(c: Client): string {
   if (!c.certificate) return `${c.address} (no certificate)`;
-  return `${c.address} (certificate ${quoted(c.certificate.name)}, thumbprint ${c.certificate.thumbprint.slice(0, 16)}…)`;
+  return `${c.address} (certificate ${nameInLog(c.certificate.name)}, thumbprint ${c.certificate.thumbprint.slice(0, 16)}…)`;
 }
 
 const keyOf = (c: Client) => `${c.address} ${c.certificate?.thumbprint ?? '-'}`;
@@ -79,7 +79,7 @@ export class SessionGate<S> {
       counts.set(keyOf(c), held);
     }
     return [...counts.values()].sort((a, b) => b.n - a.n).slice(0, 3)
-      .map(({ client: c, n }) => `${c.address}${c.certificate ? ` ${quoted(c.certificate.name)}` : ''} (${n})`).join(', ') || 'nobody (sessions being opened)';
+      .map(({ client: c, n }) => `${c.address}${c.certificate ? ` ${nameInLog(c.certificate.name)}` : ''} (${n})`).join(', ') || 'nobody (sessions being opened)';
   }
 
   private say(key: string, detail: string): void {

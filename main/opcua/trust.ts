@@ -10,6 +10,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { quote } from '../node/doors';
 
 export interface ClientCertificate {
   /** SHA-1 of the DER certificate, lower-case hex: node-opcua's name for it and the key of its store. */
@@ -19,6 +20,13 @@ export interface ClientCertificate {
   /** The application URI (subjectAltName URI), null when absent. */
   uri: string | null;
 }
+
+/**
+ * A name a client chose (its certificate's common name or URI) in a log line: cut short and
+ * between double quotes, its own quotes escaped, so it cannot pass for the words around it.
+ * The node's logger writes control characters as escapes (oneLine).
+ */
+export const nameInLog = (text: string): string => JSON.stringify(quote(text));
 
 /** The first certificate of a DER chain (an OPC UA client may send its issuers after its own). */
 export function leafOf(der: Buffer): Buffer {

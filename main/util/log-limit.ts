@@ -43,8 +43,3 @@ export class LogLimiter {
     return note;
   }
 }
-
-/** A string from outside (a certificate's name, a client's words) as it may appear in a log line: quoted, escaped, at most `max` characters. */
-export function quoted(text: string, max = 120): string {
-  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text).replace(/[\u2028\u2029\u0085]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}

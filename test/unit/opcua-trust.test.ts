@@ -11,9 +11,9 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeCertificate, leafOf, pruneRejected, trustCommand } from '../../main/opcua/trust';
+import { describeCertificate, leafOf, nameInLog, pruneRejected, trustCommand } from '../../main/opcua/trust';
 import { SessionGate, type Client } from '../../main/opcua/sessions';
-import { LogLimiter, quoted } from '../../main/util/log-limit';
+import { LogLimiter } from '../../main/util/log-limit';
 import type { Logger } from '../../main/util/logger';
 import { CA_PEM, CLIENT_PEM } from '../fixtures/certificates';
 
@@ -178,9 +178,8 @@ describe('log lines outsiders can cause', () => {
     assert.equal(l.pass('a'), '');
   });
 
-  it('quotes a string from outside: one line, escaped, bounded', () => {
-    assert.equal(quoted('HMI "1"\nwarn opcua: forged'), '"HMI \\"1\\"\\nwarn opcua: forged"');
-    assert.equal(quoted('a\u2028b\u0085c\u001bd'), '"a\\u2028b\\u0085c\\u001bd"');
-    assert.equal(quoted('x'.repeat(200)), `"${'x'.repeat(120)}…"`);
+  it('a name a client chose is quoted, its quotes and line breaks escaped, and cut short', () => {
+    assert.equal(nameInLog('HMI "1"\nwarn opcua: forged'), '"HMI \\"1\\"\\nwarn opcua: forged"');
+    assert.equal(nameInLog('x'.repeat(200)), `"${'x'.repeat(120)}… (200 characters)"`);
   });
 });
