@@ -128,8 +128,42 @@ export const ROLLBACK_WAIT_MS = 15_000;
 export const DEFAULT_PROBE = { intervalMs: 1_000, timeoutMs: 2_000, weight: 100, minFreeDiskMB: 500, maxMemoryPercent: 95, maxEventLoopDelayMs: 500 } as const;
 /** Rated failover: the Active hands over when 50 points below the Standby for 5 s. */
 export const DEFAULT_HEALTH = { marginPoints: 50, holdMs: 5_000 } as const;
-/** The OPC UA redundancy endpoint of each server. */
-export const DEFAULT_OPCUA_SERVER = { port: 4841, standbyServiceLevel: 150 } as const;
+/**
+ * The OPC UA redundancy endpoint of each server.
+ * - Every interface: the HMIs and historians that read ServiceLevel sit on the plant network,
+ *   not on the redundancy link; a client still needs a certificate in the trust folder.
+ * - No SecurityPolicy None: a client that is not in the trust list reads nothing, and nobody in
+ *   the middle can fake the ServiceLevel that tells HMIs which server to use.
+ * - 50 sessions: a domain's HMIs and historians with one or two sessions each, and the
+ *   sessions a crashed client leaves behind until they expire; a session costs the endpoint's
+ *   thread some tens of kB.
+ * - 5 per client (one remote address with one certificate): an HMI's one or two sessions,
+ *   plus those it abandoned when it crashed and came back within the session timeout. One
+ *   client can never take more than a tenth of them.
+ */
+export const DEFAULT_OPCUA_SERVER = { port: 4841, standbyServiceLevel: 150, address: '0.0.0.0', allowUnsecured: false, maxSessions: 50, maxSessionsPerClient: 5 } as const;
+/**
+ * The longest session timeout an OPC UA client gets, whatever it asks for (node-opcua's own cap
+ * is 50 min; UaExpert asks 20 min, the OPC Foundation's .NET stack 60 min). The client is told
+ * the revised timeout and keeps its session alive within it (a read or a publish request);
+ * a session a client abandoned (crashed, cable pulled) is freed after 60 s. Long enough for a
+ * session to survive a switch reboot or a spanning-tree reconvergence (30-50 s) without the
+ * HMI opening a new one.
+ */
+export const OPCUA_SESSION_TIMEOUT_MAX_MS = 60_000;
+/**
+ * Unknown client certificates land in the rejected folder, one file each; anybody who reaches
+ * the port may send a new one with every connection. The oldest beyond this many are deleted
+ * (a technician trusts a client within minutes of its first attempt, and the log names it).
+ */
+export const OPCUA_REJECTED_CERTIFICATES_KEPT = 100;
+/**
+ * How often a log line about one OPC UA client out of sessions may repeat (the line says what to
+ * change; a client retrying all day is one line a minute), and one about a refused certificate
+ * (the technician needs it once, when the client is installed; an HMI retries every few seconds).
+ */
+export const OPCUA_CLIENT_LOG_REPEAT_MS = 60_000;
+export const OPCUA_CERTIFICATE_LOG_REPEAT_MS = 3_600_000;
 /**
  * Prometheus metrics: served on 127.0.0.1 unless the domain file names an address. Nothing
  * outside this machine can reach them by default: a Prometheus on another machine needs

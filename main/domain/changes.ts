@@ -17,6 +17,9 @@ export function domainChanges(before: DomainConfig, after: DomainConfig, server:
   const restart: string[] = [];
   for (const k of ['domain', 'multicast', 'secretFile', 'stateDir', 'runtime', 'metrics'] as const) if (!same(before[k], after[k])) restart.push(k);
   if (before.sync.port !== after.sync.port) restart.push('sync.port');
+  // the OPC UA endpoint takes its port, address, security and limits when it starts; the Standby's level is read live
+  const opcua = (c: DomainConfig) => c.opcuaServer && { ...c.opcuaServer, standbyServiceLevel: 0 };
+  if (!same(opcua(before), opcua(after))) restart.push('opcuaServer');
   const address = (c: DomainConfig) => c.servers.find((s) => s.name === server)?.address;
   if (address(before) !== address(after)) restart.push(`servers[${server}].address`);
   const addresses = (c: DomainConfig) => c.servers.find((s) => s.name === server)?.addresses;

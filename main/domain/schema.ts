@@ -194,6 +194,19 @@ export const opcuaServerSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(DEFAULT_OPCUA_SERVER.port),
   /** The ServiceLevel a healthy Standby shows (2–199: degraded, so clients stay on the Active). */
   standbyServiceLevel: z.number().int().min(2).max(199).default(DEFAULT_OPCUA_SERVER.standbyServiceLevel),
+  /** Where to listen: 0.0.0.0 (every interface), or an address or CIDR block that picks each server's card. */
+  address: interfaceSpec('opcuaServer.address must be 0.0.0.0 (every interface), an IPv4 address (10.20.0.11) or a network in CIDR form (10.20.0.0/16) that picks each server\'s card on it')
+    .default(DEFAULT_OPCUA_SERVER.address),
+  /** true: also offer SecurityPolicy None, so that any client that reaches the port reads without a certificate, in clear. */
+  allowUnsecured: z.boolean({ error: 'opcuaServer.allowUnsecured must be true or false' }).default(DEFAULT_OPCUA_SERVER.allowUnsecured),
+  /** OPC UA sessions open at once, all clients together. */
+  maxSessions: z.number().int().min(2, { error: 'opcuaServer.maxSessions must be at least 2' }).max(1000, { error: 'opcuaServer.maxSessions must be at most 1000' })
+    .default(DEFAULT_OPCUA_SERVER.maxSessions),
+  /** Sessions one client (a remote address with one certificate) may hold, abandoned ones included until they expire. */
+  maxSessionsPerClient: z.number().int().min(1, { error: 'opcuaServer.maxSessionsPerClient must be at least 1' }).default(DEFAULT_OPCUA_SERVER.maxSessionsPerClient),
+}).refine((o) => o.maxSessions < 2 || o.maxSessionsPerClient < o.maxSessions, { // below 2 is reported already
+  path: ['maxSessionsPerClient'],
+  error: 'opcuaServer.maxSessionsPerClient must be below opcuaServer.maxSessions, or one client could take every session',
 });
 
 const METRICS_PORT = 'metrics.port must be 0 (any free port) or 1024-65535';
@@ -281,3 +294,4 @@ export type ProcessConfig = z.infer<typeof processSchema>;
 export type SyncConfig = z.infer<typeof syncSchema>;
 export type ProbeConfig = z.infer<typeof probeSchema>;
 export type MetricsConfig = z.infer<typeof metricsSchema>;
+export type OpcuaServerConfig = z.infer<typeof opcuaServerSchema>;

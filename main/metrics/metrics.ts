@@ -24,15 +24,12 @@ import { METRICS_DOOR } from '../defaults';
 import { ROLES, SYNC_STATES } from '../engine/types';
 import { clientErrorStatus, type Refusals } from '../node/doors';
 import type { RoleEvent } from '../node/driver';
-import { localIPv4Addresses, resolveInterface } from '../node/interfaces';
+import { EVERY_INTERFACE, listenAddress } from '../node/interfaces';
 import type { PeerView, StatusView } from '../ui/contract';
 import type { Logger } from '../util/logger';
 
 /** Every role a peer can be shown in: the roles, and `unreachable` and `unknown` (never heard). */
 const PEER_ROLES: readonly PeerView['role'][] = [...ROLES, 'unreachable', 'unknown'];
-
-/** The one listening address that means every interface. */
-const EVERY_INTERFACE = '0.0.0.0';
 
 type Labels = Record<string, string>;
 /** Sets one series of a metric (a gauge's value, or a counter's total) at a scrape. */
@@ -137,8 +134,7 @@ export class MetricsServer {
    */
   static async start(cfg: MetricsConfig | undefined, opts: MetricsOptions): Promise<MetricsServer | null> {
     if (!cfg) return null;
-    const host = cfg.address === EVERY_INTERFACE ? EVERY_INTERFACE : resolveInterface(cfg.address);
-    if (!host) throw new Error(`metrics.address ${cfg.address} matches no address of this machine; its IPv4 addresses are ${localIPv4Addresses().join(', ')} (or use ${EVERY_INTERFACE}: every interface)`);
+    const host = listenAddress('metrics.address', cfg.address);
     const expected = expectedAuthorization(cfg, opts.resolvePath);
     let metrics: MetricsServer | null = null;
     const http = createServer({ requestTimeout: METRICS_DOOR.requestMs, headersTimeout: METRICS_DOOR.headersMs, keepAliveTimeout: METRICS_DOOR.idleMs, maxHeaderSize: 8 * 1024, connectionsCheckingInterval: 1_000 }, (req, res) => {

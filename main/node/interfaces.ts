@@ -27,3 +27,18 @@ export function resolveInterface(spec: string, addresses = localIPv4Addresses())
   const net = (toInt(base!) & mask) >>> 0;
   return addresses.find((a) => ((toInt(a) & mask) >>> 0) === net) ?? null;
 }
+
+/** In a domain file's `address` field of a door (metrics, OPC UA): listen on every interface. */
+export const EVERY_INTERFACE = '0.0.0.0';
+
+/**
+ * The local address a door listens on for `spec`, the domain file's `field`: 0.0.0.0 (every
+ * interface), or this machine's address that an address or a CIDR block picks. Throws, naming
+ * the field and this machine's addresses, when none matches.
+ */
+export function listenAddress(field: string, spec: string): string {
+  if (spec === EVERY_INTERFACE) return EVERY_INTERFACE;
+  const host = resolveInterface(spec);
+  if (!host) throw new Error(`${field} ${spec} matches no address of this machine; its IPv4 addresses are ${localIPv4Addresses().join(', ')} (or use ${EVERY_INTERFACE}: every interface)`);
+  return host;
+}

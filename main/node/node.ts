@@ -150,7 +150,7 @@ export class DuplexNode {
 
     if (cfg.opcuaServer) {
       const pkiDir = join(this.paths.dir, 'pki');
-      this.opcua = await OpcuaThread.start({ port: cfg.opcuaServer.port, domain: cfg.domain, server: this.server, servers: cfg.servers.map((s) => s.name), pkiDir }, (why) => {
+      this.opcua = await OpcuaThread.start({ ...cfg.opcuaServer, domain: cfg.domain, server: this.server, servers: cfg.servers.map((s) => s.name), pkiDir }, this.log, (why) => {
         this.opcua = null;
         this.changed();
         this.log.error('opcua', `the OPC UA endpoint stopped: ${why}; OPC UA clients cannot see this server until the node restarts`);

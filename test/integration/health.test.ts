@@ -141,7 +141,9 @@ describe('SQL Server probe (no SQL Server on this machine)', () => {
 });
 
 describe('OPC UA redundancy: clients see which server to use', () => {
-  const c = new Cluster(['a', 'b'], { extra: 'opcuaServer: { port: 0 }' });
+  // reads over SecurityPolicy None, as before the endpoint became secure by default (the trust
+  // list, the policies and the limits are tested in opcua-security.test.ts)
+  const c = new Cluster(['a', 'b'], { extra: 'opcuaServer: { port: 0, allowUnsecured: true }' });
   after(() => c.stop());
 
   /** What an OPC UA client reads from a node: ServiceLevel, RedundancySupport, ServerUriArray. */

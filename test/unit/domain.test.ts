@@ -137,6 +137,25 @@ describe('domain file', () => {
     assert.deepEqual(problems(`${GOOD}sync:\n  port: 9469\nmetrics:\n  port: 9469\n`), ['line 12: metrics.port: metrics.port 9469 is also sync.port; give the metrics their own port']);
   });
 
+  it('opcuaServer: secure by default (no None, every interface, 50 sessions, 5 per client); its fields are checked; a change needs a restart, but for standbyServiceLevel', () => {
+    const off = parseDomain(withEndLine(GOOD), 'plant.yaml');
+    const on = parseDomain(withEndLine(`${GOOD}opcuaServer: { port: 4841 }\n`), 'plant.yaml');
+    assert.deepEqual(on.opcuaServer, { port: 4841, standbyServiceLevel: 150, address: '0.0.0.0', allowUnsecured: false, maxSessions: 50, maxSessionsPerClient: 5 });
+    const set = parseDomain(withEndLine(`${GOOD}opcuaServer: { port: 4841, address: 10.20.0.0/16, allowUnsecured: true, maxSessions: 20, maxSessionsPerClient: 19 }\n`), 'plant.yaml');
+    assert.deepEqual(set.opcuaServer, { port: 4841, standbyServiceLevel: 150, address: '10.20.0.0/16', allowUnsecured: true, maxSessions: 20, maxSessionsPerClient: 19 });
+    assert.deepEqual(problems(`${GOOD}opcuaServer:\n  port: 4841\n  address: eth0\n`),
+      ['line 11: opcuaServer.address: opcuaServer.address must be 0.0.0.0 (every interface), an IPv4 address (10.20.0.11) or a network in CIDR form (10.20.0.0/16) that picks each server\'s card on it']);
+    assert.deepEqual(problems(`${GOOD}opcuaServer:\n  port: 4841\n  allowUnsecured: yes please\n`), ['line 11: opcuaServer.allowUnsecured: opcuaServer.allowUnsecured must be true or false']);
+    assert.deepEqual(problems(`${GOOD}opcuaServer:\n  port: 4841\n  maxSessions: 10\n  maxSessionsPerClient: 10\n`),
+      ['line 12: opcuaServer.maxSessionsPerClient: opcuaServer.maxSessionsPerClient must be below opcuaServer.maxSessions, or one client could take every session']);
+    assert.deepEqual(problems(`${GOOD}opcuaServer:\n  port: 4841\n  maxSessions: 1\n`), ['line 11: opcuaServer.maxSessions: opcuaServer.maxSessions must be at least 2']);
+    assert.deepEqual(problems(`${GOOD}opcuaServer:\n  port: 4841\n  maxSessionsPerClient: 0\n`), ['line 11: opcuaServer.maxSessionsPerClient: opcuaServer.maxSessionsPerClient must be at least 1']);
+    assert.deepEqual(domainChanges(off, on, 'a'), { restart: ['opcuaServer'], live: [] });
+    assert.deepEqual(domainChanges(on, set, 'a'), { restart: ['opcuaServer'], live: [] });
+    const level = parseDomain(withEndLine(`${GOOD}opcuaServer: { port: 4841, standbyServiceLevel: 120 }\n`), 'plant.yaml');
+    assert.deepEqual(domainChanges(on, level, 'a'), { restart: [], live: [] }, 'the Standby\'s level is read at every change of role or health');
+  });
+
   it('chooses the interface by address or by network', () => {
     const here = ['127.0.0.1', '192.168.10.11', '10.1.2.3'];
     assert.equal(resolveInterface('192.168.10.11', here), '192.168.10.11');
