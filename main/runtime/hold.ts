@@ -9,7 +9,7 @@
  * the kernel allows unprivileged ones): each runtime process runs as
  *
  *   setpriv --pdeathsig KILL -- unshare [--user --map-current-user] --pid --fork --kill-child=SIGKILL --
- *     sh -c SCRIPT sh <guardian pid> <command> <args…>
+ *     sh -c FIRST sh RUNTIME <guardian pid> <command> <args…>
  *
  * The guardian's death SIGKILLs unshare (a parent-death signal, kept across exec); unshare's
  * death SIGKILLs the namespace's first process, the `sh` (--kill-child); and when a PID
@@ -19,10 +19,11 @@
  * namespace ignores every signal from outside that it has no handler for, which would break
  * the graceful stop. The runtime itself is `setsid` into a session and process group of its
  * own, as a runtime started without the namespace is: the stop signal goes to that group and
- * never reaches unshare (which SIGHUP or SIGUSR1 would end, and the runtime with it). It writes
- * its pid as the machine sees it on fd 3 (the one the supervisor, the pid file, the status and
- * hooks' DUPLEX_PID carry), after checking that unshare's parent is still the guardian: a
- * guardian that died before the parent-death signal was armed leaves nothing running.
+ * never reaches unshare (which SIGHUP or SIGUSR1 would end, and the runtime with it). Leading
+ * its group already, it writes its pid as the machine sees it on fd 3 (the one the supervisor,
+ * the pid file, the status and hooks' DUPLEX_PID carry), after checking that unshare's parent
+ * is still the guardian: a guardian that died before the parent-death signal was armed leaves
+ * nothing running.
  *
  * Inside, the runtime sees the namespace's numbering: its own pid is 2. `ps` and /proc still
  * show the machine's processes.
@@ -59,26 +60,29 @@ export interface RuntimeHold {
 }
 
 /**
- * Run by the namespace's first process: $1 is the guardian's pid, the rest the command. The
- * subshell becomes the runtime (exec keeps its pid); /proc is the machine's, so its stat gives
- * the pid the machine knows and the parent chain subshell → sh → unshare → guardian.
+ * Run by the namespace's first process: the runtime's command follows. It starts the runtime
+ * in a session and process group of its own (setsid, no fork: the pid stays) and waits for it.
  */
-const SCRIPT = [
+const FIRST = 'i=$1; shift; setsid -- sh -c "$i" sh "$@"; exit $?';
+/**
+ * Then, as the runtime's own process, already leading its group (so that a stop signal sent to
+ * that group as soon as its pid is known reaches it): $1 is the guardian's pid. /proc is the
+ * machine's, so its stat gives the pid the machine knows and the parent chain
+ * this → sh → unshare → guardian. Then it becomes the runtime (exec keeps the pid).
+ */
+const RUNTIME = [
   'g=$1; shift',
-  '(',
-  '  read -r s _ _ c _ </proc/self/stat && read -r _ _ _ u _ </proc/$c/stat && read -r _ _ _ o _ </proc/$u/stat || exit 125',
-  '  [ "$o" = "$g" ] || { echo orphan >&3; exit 125; }',
-  '  echo "pid $s" >&3',
-  '  exec setsid -- "$@" 3>&-',
-  ')',
-  'exit $?',
+  'read -r s _ _ c _ </proc/self/stat && read -r _ _ _ u _ </proc/$c/stat && read -r _ _ _ o _ </proc/$u/stat || exit 125',
+  '[ "$o" = "$g" ] || { echo orphan >&3; exit 125; }',
+  'echo "pid $s" >&3',
+  'exec "$@" 3>&-',
 ].join('\n');
 
 function namespaced(user: boolean, guardianPid: number) {
   return (command: string, args: readonly string[]) => ({
     command: 'setpriv',
     args: ['--pdeathsig', 'KILL', '--', 'unshare', ...(user ? ['--user', '--map-current-user'] : []), '--pid', '--fork', '--kill-child=SIGKILL', '--',
-      'sh', '-c', SCRIPT, 'sh', String(guardianPid), command, ...args],
+      'sh', '-c', FIRST, 'sh', RUNTIME, String(guardianPid), command, ...args],
   });
 }
 

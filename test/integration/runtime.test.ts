@@ -228,6 +228,17 @@ for (const hold of [null, ...(guardians.wrap ? [guardians] : [])]) describe(`run
     assert.ok(!lines.some((l) => /killing its process group/.test(l)), lines.join('\n'));
   });
 
+  it('a stop signal sent as soon as the start is reported reaches the process (ten times)', async () => {
+    const host = new LocalProcessHost(hold);
+    for (let i = 0; i < 10; i++) {
+      const started = await host.start({ name: 'quick', command: 'sleep', args: ['30'], env: { ...process.env } as Record<string, string>, mode: 'active', logFile: join(dir, 'quick.log'), pidFile: join(dir, `quick-${hold?.kind}.pid`) });
+      host.signal(started.pid, 'SIGTERM');
+      const how = await Promise.race([started.exited, sleep(3_000).then(() => 'still running after 3 s')]);
+      if (how !== 'signal SIGTERM') host.signal(started.pid, 'SIGKILL');
+      assert.equal(how, 'signal SIGTERM', `start ${i + 1}`);
+    }
+  });
+
   it('held: the active runtime waits for resume; the standby-mode processes keep running', async () => {
     const { sup, proc } = setup('held', { opc: { runOn: 'both' }, scada: {} });
     await sup.setMode('standby');
