@@ -103,10 +103,10 @@ describe('the runtime dies with the last Duplex process', { skip: !linux && 'Lin
       assert.notEqual(took, null, "a's runtime tree outlived its node and guardian by 1 s");
       const next = await runtimeOf('b');
       // b registered its active-mode runtime in the ledger when it started (and would have recorded an overlap).
-      const [, startedAt] = readFileSync(join(ledger, `${next.runtime}.active`), 'utf8').split(' ').map(Number);
+      const startedAt = await waitFor("b's runtime in the ledger", 5_000, async () => Number(readFileSync(join(ledger, `${next.runtime}.active`), 'utf8').split(' ')[1]) || undefined);
       assert.deepEqual(readdirSync(ledger).filter((f) => f.startsWith('overlap-')), [], 'two runtimes ran in active mode at once');
-      assert.ok(goneAt <= startedAt!, `a's runtime was seen gone at ${goneAt}, b's started at ${startedAt}`);
-      t.diagnostic(`a's runtime tree gone ${took!.toFixed(1)} ms after the kill; b's runtime started ${startedAt! - killedAt} ms after it`);
+      assert.ok(goneAt <= startedAt, `a's runtime was seen gone at ${goneAt}, b's started at ${startedAt}`);
+      t.diagnostic(`a's runtime tree gone ${took!.toFixed(1)} ms after the kill; b's runtime started ${startedAt - killedAt} ms after it`);
     } finally {
       await cleanup();
     }
