@@ -18,6 +18,8 @@ const TOOLS = [
   { program: 'wine', pkg: 'wine64', why: 'the Windows scenario under Wine', tests: [':windows'], root: false },
   { program: 'ip', pkg: 'iproute2', why: 'network namespaces (partitions, quorum)', tests: ['integration/netns', 'integration/quorum'], root: true },
   { program: 'nft', pkg: 'nftables', why: 'cut links and loss between namespaces', tests: ['integration/netns', 'integration/quorum'], root: true },
+  { program: 'setpriv', pkg: 'util-linux', why: 'the runtime held in a PID namespace of its own (setpriv, unshare, setsid)', tests: ['integration/runtime-tree', 'integration/runtime.test'], root: false },
+  { program: 'unshare', pkg: 'util-linux', why: 'the runtime held in a PID namespace of its own', tests: ['integration/runtime-tree', 'integration/runtime.test'], root: false },
   { program: 'chattr', pkg: 'e2fsprogs', why: 'the read-only folder test of domain sync', tests: ['integration/sync.test'], root: true },
 ];
 

@@ -24,6 +24,7 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { RuntimeHold } from '../runtime/hold';
 import { LocalProcessHost, killTree } from '../runtime/host';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
@@ -33,7 +34,7 @@ import { GUARDIAN_FILE, guardianSocket, readLines, writeLine, type FromGuardian,
 const KILL_WAIT_MS = 2_000;
 
 export class Guardian {
-  private readonly host = new LocalProcessHost();
+  private readonly host: LocalProcessHost;
   private readonly token = randomBytes(16).toString('hex');
   private readonly socketPath: string;
   private server: Server | null = null;
@@ -53,8 +54,12 @@ export class Guardian {
   private leaving = false;
   private ended = false;
 
-  constructor(private readonly dir: string, private readonly log: Logger, private readonly onEnd: () => void) {
+  /** `hold`: how the runtime processes die with this guardian (hold.ts); set up on the main thread, before any spawn. */
+  constructor(private readonly dir: string, private readonly log: Logger, private readonly onEnd: () => void, hold: RuntimeHold) {
     this.socketPath = guardianSocket(dir);
+    this.host = new LocalProcessHost(hold);
+    if (hold.wholeTree) log.info('guardian', `runtime processes: ${hold.detail}`);
+    else log.warn('guardian', `runtime processes: ${hold.detail}`);
   }
 
   async listen(): Promise<void> {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { LOG_MAX_BYTES } from '../defaults';
 import { oneLine, type Logger } from '../util/logger';
 import { RotatingFile } from '../util/rotating-file';
+import { holdRuntimeTree } from '../runtime/hold';
 import { Guardian } from './guardian';
 
 function fileLogger(server: string, file: string): Logger {
@@ -37,7 +38,9 @@ const log = fileLogger(server, join(dir, 'logs', 'guardian.log'));
 // The node's terminal closing, or Ctrl+C in it, is not the guardian's business.
 process.on('SIGHUP', () => undefined);
 process.on('SIGINT', () => undefined);
-const guardian = new Guardian(dir, log, () => setTimeout(() => process.exit(0), 50));
+// Here, on the main thread, before anything is spawned: a parent-death signal fires when the
+// spawning thread ends, and on Windows what the guardian starts is in its job from birth.
+const guardian = new Guardian(dir, log, () => setTimeout(() => process.exit(0), 50), holdRuntimeTree());
 process.on('SIGTERM', () => {
   log.warn('guardian', 'asked to stop (SIGTERM): stopping the runtime processes');
   guardian.end();

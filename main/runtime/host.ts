@@ -10,13 +10,15 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { RUNTIME_LOG_MAX_BYTES } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
 import { descendantsOf, isAlive, startTicks, windowsProcesses, type WinProcess } from '../util/process';
 import { RotatingFile } from '../util/rotating-file';
-import { spawnProgram } from '../util/spawn';
+import { cannotSpawn, spawnProgram } from '../util/spawn';
+import { exitText, type RuntimeHold } from './hold';
 import type { ProcessMode } from './plan';
 
 export interface StartSpec {
@@ -52,8 +54,13 @@ export interface Hosted extends Started {
   mode: ProcessMode;
 }
 
-/** Runs processes as children of this process. */
+/**
+ * Runs processes as children of this process; `hold` (the guardian's, see hold.ts) makes them
+ * die with it, whatever they started included.
+ */
 export class LocalProcessHost implements ProcessHost {
+  constructor(private readonly hold: RuntimeHold | null = null) {}
+
   private readonly outputs = new Map<string, RotatingFile>();
   /** What runs now, by pid. */
   readonly running = new Map<number, Hosted>();
@@ -77,31 +84,48 @@ export class LocalProcessHost implements ProcessHost {
       this.outputs.set(spec.logFile, output);
     }
     const out = output;
+    const hold = this.hold;
+    if (hold?.wrap) {
+      // The wrapper starts whatever the program is: a missing one is told here, as a plain spawn would.
+      const missing = cannotSpawn(spec.command, spec.cwd, spec.env.PATH);
+      if (missing) return Promise.reject(new Error(missing));
+    }
+    const run = hold?.wrap ? hold.wrap(spec.command, spec.args) : spec;
+    const reportsPid = hold?.reportsPid ?? false;
     return new Promise((resolveStart, rejectStart) => {
       const spawnedAt = Date.now();
-      const child = spawnProgram(spec.command, spec.args, {
+      const child = spawnProgram(run.command, run.args, {
         cwd: spec.cwd,
         env: spec.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe', ...(reportsPid ? ['pipe' as const] : [])],
         detached: process.platform !== 'win32', // its own process group, stopped as a whole
       });
       child.stdout!.on('data', (b: Buffer) => out.write(b));
       child.stderr!.on('data', (b: Buffer) => out.write(b));
+      // The runtime's pid: the child's own, or the one the wrapper reports (null: it never ran).
+      const runtimePid: Promise<number | null> = reportsPid
+        ? firstLine(child.stdio[3] as Readable | null).then((line) => Number(/^pid (\d+)$/.exec(line ?? '')?.[1]) || null)
+        : new Promise((r) => child.once('spawn', () => r(child.pid!)));
       const exited = new Promise<string>((resolveExit) => {
         child.once('exit', (code, signal) => {
-          if (child.pid !== undefined) {
-            this.running.delete(child.pid);
+          const how = exitText(code, signal, reportsPid);
+          void runtimePid.then((pid) => {
+            if (pid === null) {
+              rejectStart(new Error(`its wrapper (${run.command}) ended with ${how} before starting it; its output is in ${spec.logFile}`));
+              return resolveExit(how);
+            }
+            this.running.delete(pid);
             // Windows has no process group: what it started and left running (a .cmd's program,
             // orphaned when cmd.exe ends) is found by its parent pid and stopped with it. The pid
             // itself is free now: only children created since it started are taken.
-            if (process.platform === 'win32') this.track(stopOrphans(child.pid, spawnedAt));
-          }
-          rmSync(spec.pidFile, { force: true });
-          resolveExit(signal ? `signal ${signal}` : `code ${code}`);
+            if (process.platform === 'win32') this.track(stopOrphans(pid, spawnedAt));
+            rmSync(spec.pidFile, { force: true });
+            resolveExit(how);
+          });
         });
       });
-      child.once('spawn', () => {
-        const pid = child.pid!;
+      void runtimePid.then((pid) => {
+        if (pid === null) return;
         recordPid(spec.pidFile, pid, spec.command, () => this.running.has(pid));
         this.running.set(pid, { pid, exited, name: spec.name, mode: spec.mode });
         resolveStart({ pid, exited });
@@ -165,6 +189,26 @@ async function killTreeWindows(pid: number, force: boolean): Promise<void> {
   const table = await windowsProcesses();
   if (!table?.some((p) => p.pid === pid)) return; // gone (what it left is stopOrphans' business), or no table
   terminate([pid, ...descendantsOf(pid, table)]);
+}
+
+/** The first line a stream gives (without its newline), or null when it ends without one. */
+function firstLine(stream: Readable | null): Promise<string | null> {
+  return new Promise((resolveLine) => {
+    if (!stream) return resolveLine(null);
+    let text = '';
+    const done = (line: string | null) => {
+      stream.removeAllListeners('data');
+      stream.destroy();
+      resolveLine(line);
+    };
+    stream.on('data', (b: Buffer) => {
+      text += b.toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl >= 0) done(text.slice(0, nl));
+    });
+    stream.once('error', () => done(null));
+    stream.once('end', () => done(null));
+  });
 }
 
 /** Pid files of supervised processes in a node's folder: `runtime-<process>.pid`. */

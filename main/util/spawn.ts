@@ -5,6 +5,8 @@
  * quoted and escaped so that cmd.exe takes every argument literally (spaces, quotes, & | < > ^ %).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 /** cmd.exe's metacharacters; outside quotes each is taken literally when preceded by ^. */
 const CMD_META = /([()\][%!^"`<>&|;, *?])/g;
@@ -37,4 +39,40 @@ export function spawnProgram(command: string, args: readonly string[], opts: Spa
     return spawn(process.env.ComSpec ?? 'cmd.exe', ['/d', '/s', '/c', cmdLine(command, args)], { ...opts, windowsHide: true, windowsVerbatimArguments: true });
   }
   return spawn(command, args, { ...opts, windowsHide: true });
+}
+
+/**
+ * Why `command` could not be started in `cwd` with this PATH, in the words Node's spawn uses
+ * (`spawn <command> ENOENT` or `EACCES`), or null when it can. For a program started through a
+ * wrapper (main/runtime/hold.ts), whose own spawn succeeds whatever the program is: the lookup
+ * is execvp's, a name with a slash taken from `cwd`, any other searched in PATH.
+ */
+export function cannotSpawn(command: string, cwd: string | undefined, pathVar: string | undefined): string | null {
+  const base = cwd ?? process.cwd();
+  if (!isDirectory(base)) return `spawn ${command} ENOENT (no folder ${base})`;
+  const candidates = command.includes('/') ? [resolve(base, command)] : (pathVar ?? '/usr/local/bin:/usr/bin:/bin').split(':').map((dir) => resolve(base, dir, command));
+  const found = candidates.filter((f) => {
+    try {
+      return statSync(f).isFile();
+    } catch {
+      return false;
+    }
+  });
+  if (!found.length) return `spawn ${command} ENOENT`;
+  return found.some((f) => {
+    try {
+      accessSync(f, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }) ? null : `spawn ${command} EACCES`;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -79,6 +79,10 @@ describe('installer configuration', () => {
     ]) assert.ok(files.has(f), `${f} is in app.asar`);
     const ours = [...files].filter((f) => !f.startsWith('/node_modules/'));
     assert.deepEqual(ours.filter((f) => f.startsWith('/test') || f.startsWith('/out/test') || f.startsWith('/out/bench') || f.endsWith('.map') || f.endsWith('.ts')), [], 'no tests, benchmarks, sources or source maps packed');
+    // koffi, for the guardian's job object: the Windows binary (unpacked, a .node cannot load from an asar), no other system's but Linux's.
+    const koffi = [...files].filter((f) => f.startsWith('/node_modules/koffi/build/koffi/') && f.endsWith('.node')).sort();
+    assert.deepEqual(koffi, ['/node_modules/koffi/build/koffi/linux_x64/koffi.node', '/node_modules/koffi/build/koffi/win32_x64/koffi.node']);
+    assert.ok(existsSync(join(out, 'linux-unpacked', 'resources', 'app.asar.unpacked', 'node_modules', 'koffi', 'build', 'koffi', 'win32_x64', 'koffi.node')), 'koffi.node is unpacked');
     const pkg = JSON.parse(asar.extractFile(archive, 'package.json').toString()) as { main: string };
     assert.equal(pkg.main, 'out/main/electron/main.js');
   });

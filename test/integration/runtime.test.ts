@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { holdRuntimeTree, type RuntimeHold } from '../../main/runtime/hold';
+import { LocalProcessHost } from '../../main/runtime/host';
 import { Supervisor, type ProcessSpec } from '../../main/runtime/runtime';
 import type { Logger } from '../../main/util/logger';
 import { sleep, waitFor } from './cluster';
@@ -22,7 +24,7 @@ let n = 0;
 type Extra = Partial<ProcessSpec> & { victimArgs?: string[] };
 
 /** A supervisor over victims; each process writes its pids to `<dir>/<test>-<name>.pids`. */
-function setup(test: string, procs: Record<string, Extra>) {
+function setupWith(test: string, procs: Record<string, Extra>, hold: RuntimeHold | null) {
   const lines: string[] = [];
   const log: Logger = {
     info: (e, d) => lines.push(`info ${e}: ${d}`),
@@ -30,6 +32,7 @@ function setup(test: string, procs: Record<string, Extra>) {
     error: (e, d) => lines.push(`error ${e}: ${d}`),
     file: null,
   };
+  test = `${test}${hold ? `-${hold.kind}` : ''}`;
   const pidfile = (name: string) => join(dir, `${test}-${name}.pids`);
   const specs = Object.entries(procs).map(([name, x]): ProcessSpec => {
     const { victimArgs = [], ...rest } = x;
@@ -48,7 +51,7 @@ function setup(test: string, procs: Record<string, Extra>) {
     };
   });
   const loops: string[] = [];
-  const sup = new Supervisor(specs, log, (d) => loops.push(d));
+  const sup = new Supervisor(specs, log, (d) => loops.push(d), new LocalProcessHost(hold));
   created.push(sup);
   const pids = (name: string) => readFileSync(pidfile(name), 'utf8').trim().split(' ').map(Number);
   const proc = (name: string) => sup.status().processes.find((p) => p.name === name)!;
@@ -59,12 +62,16 @@ function setup(test: string, procs: Record<string, Extra>) {
 const hookFile = () => join(dir, `hooks-${++n}.txt`);
 const hookLines = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n') : []);
 
-describe('runtime supervision', () => {
-  after(async () => {
-    // Whatever a failed test left running is stopped, so the file always ends.
-    await Promise.all(created.map((s) => s.setMode('stopped')));
-    rmSync(dir, { recursive: true, force: true });
-  });
+after(async () => {
+  // Whatever a failed test left running is stopped, so the file always ends.
+  await Promise.all(created.map((s) => s.setMode('stopped')));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// Spawned as they are, and held as the guardian holds them (Linux: in a PID namespace, through a wrapper).
+const guardians = holdRuntimeTree();
+for (const hold of [null, ...(guardians.wrap ? [guardians] : [])]) describe(`runtime supervision, ${hold ? `held by the guardian (${hold.kind})` : 'processes spawned as they are'}`, () => {
+  const setup = (test: string, procs: Record<string, Extra>) => setupWith(test, procs, hold);
 
   it('starts in active mode, logs its output, stops on request', async () => {
     const { sup, pids, proc, output } = setup('plain', { rt: {} });
@@ -219,6 +226,17 @@ describe('runtime supervision', () => {
     assert.equal(proc('bysignal').lastExit, 'code 0');
     assert.equal(proc('bycommand').lastExit, 'code 0');
     assert.ok(!lines.some((l) => /killing its process group/.test(l)), lines.join('\n'));
+  });
+
+  it('a stop signal sent as soon as the start is reported reaches the process (ten times)', async () => {
+    const host = new LocalProcessHost(hold);
+    for (let i = 0; i < 10; i++) {
+      const started = await host.start({ name: 'quick', command: 'sleep', args: ['30'], env: { ...process.env } as Record<string, string>, mode: 'active', logFile: join(dir, 'quick.log'), pidFile: join(dir, `quick-${hold?.kind}.pid`) });
+      host.signal(started.pid, 'SIGTERM');
+      const how = await Promise.race([started.exited, sleep(3_000).then(() => 'still running after 3 s')]);
+      if (how !== 'signal SIGTERM') host.signal(started.pid, 'SIGKILL');
+      assert.equal(how, 'signal SIGTERM', `start ${i + 1}`);
+    }
   });
 
   it('held: the active runtime waits for resume; the standby-mode processes keep running', async () => {
