@@ -26,7 +26,6 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' } } });
   const seconds = Number(values.seconds);
   const c = new Cluster(['a', 'b', 'c'], {
-    anyAdminPort: true,
     extra: 'metrics: { port: 0 }',
     runtime: { processes: [{ name: 'scada', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] }] },
   });

@@ -8,7 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { ADMIN_PORT_BASE } from './defaults';
 import { initDomain } from './domain/init';
 import { loadDomain } from './domain/load';
 import { askNode, pageUrl, readEndpoint } from './node/admin-client';
@@ -208,12 +210,25 @@ async function quit(): Promise<void> {
   process.exit(0);
 }
 
+/** Whether nothing listens on 127.0.0.1:`port`. */
+function free(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
 async function main(): Promise<void> {
   const port = 40_000 + Math.floor(Math.random() * 20_000);
+  // The status windows' fixed addresses, unless another demo (or anything) holds them: a node
+  // refuses a taken fixed port, so this demo's servers then take free ones.
+  const fixed = (await Promise.all(SERVERS.map((_, i) => free(ADMIN_PORT_BASE + i)))).every(Boolean);
   initDomain({
-    file, servers: SERVERS, port, interface: '127.0.0.1',
+    file, servers: SERVERS, port, interface: '127.0.0.1', anyAdminPort: !fixed,
     runtime: { processes: [{ name: 'plant-runtime', command: process.execPath, args: [join(__dirname, 'runtime', 'standin.js')] }] },
   });
+  if (!fixed) process.stdout.write(`The status windows' fixed ports ${ADMIN_PORT_BASE}-${ADMIN_PORT_BASE + SERVERS.length - 1} are taken (another demo?): this demo's servers take free ones (type pages for the addresses)\n`);
   process.stdout.write(`Duplex demo in ${dir} (this run's own folder, removed when the demo quits)\n`);
   process.stdout.write(`Domain file ${file} (multicast 239.255.80.1:${port} on 127.0.0.1)\n`);
   process.stdout.write('Starting servers a (main), b (backup), c (inactive)...\n');

@@ -20,6 +20,8 @@ export interface InitOptions {
   /** The `sync` section; default: port 0 when the domain is on 127.0.0.1 (all servers on one machine), else the standard port. */
   sync?: Record<string, unknown>;
   appVersion?: string;
+  /** Every server takes any free admin port (`adminPort: 0`) instead of its fixed one (several domains on one machine). */
+  anyAdminPort?: boolean;
   force?: boolean;
 }
 
@@ -28,7 +30,8 @@ export function domainFileText(o: InitOptions): string {
   const t = DEFAULT_TIMINGS;
   const servers = o.servers.map((s, i) => {
     const role = i === 0 ? 'main' : i === 1 ? 'backup' : 'inactive';
-    return `  - name: ${s}\n    role: ${role}${i === 0 ? '            # main: Active when the domain starts' : i === 1 ? '          # backup: the Standby, takes over when the main fails' : '        # inactive: follows the domain, never Active'}\n`;
+    const port = o.anyAdminPort ? '    adminPort: 0      # any free port for the status window and admin API (admin.json names it)\n' : '';
+    return `  - name: ${s}\n    role: ${role}${i === 0 ? '            # main: Active when the domain starts' : i === 1 ? '          # backup: the Standby, takes over when the main fails' : '        # inactive: follows the domain, never Active'}\n${port}`;
   }).join('');
   const runtime = o.runtime
     ? stringify({ runtime: o.runtime })

@@ -231,7 +231,14 @@ interface PidRecord {
  * unless the process has ended meanwhile (`stillRuns`).
  */
 function recordPid(file: string, pid: number, command: string, stillRuns: () => boolean): void {
-  const write = (rec: PidRecord) => writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, keepPrevious: false });
+  const write = (rec: PidRecord) => {
+    try {
+      writeFileAtomic(file, JSON.stringify(rec), { mode: 0o600, keepPrevious: false });
+    } catch {
+      // A full disk must not stop the runtime from starting: the record only helps a node that
+      // finds the runtime after a crash, and the guardian's hold ends it with the guardian anyway.
+    }
+  };
   if (process.platform !== 'win32') return write({ pid, command, startTicks: startTicks(pid) });
   const rec: PidRecord = { pid, command, startTicks: null, parent: process.pid, created: null };
   write(rec);

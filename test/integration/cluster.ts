@@ -34,18 +34,18 @@ export class Cluster {
    * domain file and secret, as on real servers (the domain file is then synced between them).
    */
   /**
-   * `anyAdminPort`: every server takes any free admin port (`adminPort: 0`) instead of its fixed
-   * one, as when a test runs two nodes under one name on this machine (a clone).
+   * Every server takes any free admin port (`adminPort: 0`), so that a test never depends on the
+   * fixed ports being free (a demo running beside the tests, another test's node); `fixedAdminPorts`
+   * gives each its fixed port (47810 + its place), as a real domain has.
    */
-  constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown>; sync?: Record<string, unknown>; appVersion?: string; separate?: boolean; anyAdminPort?: boolean } = {}) {
+  constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown>; sync?: Record<string, unknown>; appVersion?: string; separate?: boolean; fixedAdminPorts?: boolean } = {}) {
     this.dir = mkdtempSync(join(tmpdir(), 'duplex-it-'));
     this.file = join(this.dir, 'plant.yaml');
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
     this.group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime, sync: opts.sync, appVersion: opts.appVersion });
+    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime, sync: opts.sync, appVersion: opts.appVersion, anyAdminPort: !opts.fixedAdminPorts });
     // Before the end line, which must stay last.
     if (opts.extra) writeFileSync(this.file, insertBeforeEnd(readFileSync(this.file, 'utf8'), opts.extra));
-    if (opts.anyAdminPort) writeFileSync(this.file, readFileSync(this.file, 'utf8').replace(/^( {4}role: \w+).*$/gm, '$1\n    adminPort: 0'));
     this.separate = opts.separate ?? false;
     if (this.separate) {
       for (const s of servers) {

@@ -31,7 +31,6 @@ function fill(dir: string): void {
 
 describe('a Standby whose disk is full, with three voters', { skip: root ? false : 'needs root: it mounts a small tmpfs for the Standby\'s state folder' }, () => {
   const c = new Cluster(['a', 'b', 'c'], {
-    anyAdminPort: true,
     runtime: { processes: [{ name: 'scada', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] }] },
   });
   const folder = join(c.dir, 'duplex-state', 'b');

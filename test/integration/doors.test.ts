@@ -9,7 +9,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { DEFAULT_TIMINGS } from '../../main/defaults';
@@ -184,7 +186,7 @@ describe('the doors of three real nodes under attack', () => {
 });
 
 describe('requests while a node starts', () => {
-  const c = new Cluster(['s'], { extra: 'opcuaServer: { port: 0 }', anyAdminPort: true });
+  const c = new Cluster(['s'], { extra: 'opcuaServer: { port: 0 }' });
   after(() => c.stop());
 
   it('malformed requests and upgrades from the moment the admin port listens until OPC UA is up: the node starts and answers', async () => {
@@ -211,5 +213,29 @@ describe('requests while a node starts', () => {
     assert.ok(sent >= 2, `${sent} requests sent`);
     assert.equal(c.nodes.get('s')!.proc.exitCode, null, c.nodes.get('s')!.output.join('\n'));
     assert.equal((await c.status('s')).role, 'active');
+  });
+});
+
+describe('the admin port', () => {
+  const c = new Cluster(['p']);
+  after(() => c.stop());
+
+  it('taken by another program: the node does not start, and says which program holds it; adminPort: 0 takes any free port', async () => {
+    const squatter = createServer(() => undefined);
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    const held = (squatter.address() as AddressInfo).port;
+    try {
+      writeFileSync(c.file, readFileSync(c.file, 'utf8').replace(/adminPort: 0\b/, `adminPort: ${held}`));
+      const n = c.start('p');
+      assert.equal(await Promise.race([n.exited, sleep(20_000).then(() => 'still running')]), 1);
+      const out = n.output.join('\n');
+      assert.match(out, new RegExp(`the admin port 127\\.0\\.0\\.1:${held} is taken by pid ${process.pid} \\(.*\\); this node does not start, because a program there could pose as the status window`), out);
+      assert.match(out, /adminPort: 0 for any free port/);
+    } finally {
+      squatter.close();
+    }
+    writeFileSync(c.file, readFileSync(c.file, 'utf8').replace(new RegExp(`adminPort: ${held}\\b`), 'adminPort: 0'));
+    c.start('p');
+    await waitForRoles(c, { p: 'active' }, 15_000);
   });
 });

@@ -20,7 +20,7 @@ test.describe.serial('a page of another origin', () => {
   let foreignPort = 0;
 
   test.beforeAll(async () => {
-    c = new Cluster(['a'], { anyAdminPort: true });
+    c = new Cluster(['a']);
     c.startAll();
     await waitForRoles(c, { a: 'active' }, 10_000);
     const { port, token } = readEndpoint(nodePaths(loadDomain(c.file), 'a').admin);

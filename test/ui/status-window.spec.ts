@@ -27,6 +27,7 @@ test.describe.serial('status window', () => {
 
   test.beforeAll(async () => {
     c = new Cluster(['a', 'b', 'c'], {
+      fixedAdminPorts: true,
       extra: 'probes:\n  - name: host\n    kind: system\n    maxMemoryPercent: 100\n',
       runtime: { confirmResume: true, processes: [{ name: 'scada', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] }] },
     });
