@@ -18,6 +18,8 @@ import { insertBeforeEnd, withEndLine } from '../../main/domain/end';
 import { loadSecret } from '../../main/domain/secret';
 import { DomainFileWatch, realFiles, type FilePort } from '../../main/sync/domain-file';
 import { DomainSync } from '../../main/sync/sync';
+import { SyncServer, syncKey } from '../../main/sync/wire';
+import { advertOf, contentHash, hashBytes, initialRevision, nextRevision } from '../../main/sync/revision';
 import { RepeatLog } from '../../main/util/repeat-log';
 import type { Logger } from '../../main/util/logger';
 import { DEFAULT_SYNC, DOMAIN_FILE_CEILING_BYTES } from '../../main/defaults';
@@ -48,6 +50,20 @@ function timed(f: () => void): number {
   const t0 = performance.now();
   f();
   return performance.now() - t0;
+}
+
+/** The problems parseDomain finds in `text` (it must throw a DomainFileError), and how long it took. */
+function refused(text: string): { problems: string[]; ms: number } {
+  let err: unknown;
+  const ms = timed(() => {
+    try {
+      parseDomain(text, 'p');
+    } catch (e) {
+      err = e;
+    }
+  });
+  assert.ok(err instanceof DomainFileError, String(err));
+  return { problems: err.problems, ms };
 }
 
 const BOMB = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
@@ -92,32 +108,14 @@ describe('the size limit of a domain file', () => {
 
 describe('a parse whose cost is bounded', () => {
   it('an alias bomb ("billion laughs") is a DomainFileError naming the line, within a bounded time', () => {
-    const text = withEndLine(`domain: plant\n${BOMB}\n`);
-    let err: unknown;
-    const ms = timed(() => {
-      try {
-        parseDomain(text, '/plant/plant.yaml');
-      } catch (e) {
-        err = e;
-      }
-    });
-    assert.ok(err instanceof DomainFileError, String(err));
-    assert.deepEqual(err.problems, ['line 4: *b makes the aliases expand to more than 100 values (aliases of anchors that hold aliases: a "billion laughs" file?); write the values out instead']);
+    const { problems, ms } = refused(withEndLine(`domain: plant\n${BOMB}\n`));
+    assert.deepEqual(problems, ['line 4: *b makes the aliases expand to more than 100 values (aliases of anchors that hold aliases: a "billion laughs" file?); write the values out instead']);
     assert.ok(ms < 2_000, `${ms} ms`);
   });
 
   it('flow collections nested deeper than 32 are refused before the parser (quadratic in that depth) sees them', () => {
-    const text = withEndLine(`domain: plant\nservers: ${'['.repeat(512 * 1024)}\n`);
-    let err: unknown;
-    const ms = timed(() => {
-      try {
-        parseDomain(text, 'p');
-      } catch (e) {
-        err = e;
-      }
-    });
-    assert.ok(err instanceof DomainFileError);
-    assert.deepEqual(err.problems, ['line 2: more than 32 [ or { inside each other; a domain file needs a few at most']);
+    const { problems, ms } = refused(withEndLine(`domain: plant\nservers: ${'['.repeat(512 * 1024)}\n`));
+    assert.deepEqual(problems, ['line 2: more than 32 [ or { inside each other; a domain file needs a few at most']);
     assert.ok(ms < 2_000, `${ms} ms (the parser alone takes seconds)`);
     // A few levels are fine, and brackets inside quotes or comments are not nesting.
     const { text: good } = domain();
@@ -180,14 +178,19 @@ describe('the command line on a domain file it must refuse', () => {
     const big = join(dir, 'big.yaml');
     writeFileSync(big, text, { mode: 0o644 });
     truncateSync(big, 52_428_800);
-    const large = duplex('domain', 'check', big);
-    assert.equal(large.status, 2);
-    assert.match(large.stderr, /^duplex: .*big\.yaml is 52,428,800 bytes, above the 1 MB limit for a domain file\. /);
+    // duplex run refuses it before it starts anything (a node that started would not exit: the timeout fails the test).
+    for (const args of [['domain', 'check', big], ['run', '--domain', big, '--server', 'a']]) {
+      const large = duplex(...args);
+      assert.equal(large.status, 2, `${args.join(' ')}: ${large.stderr}`);
+      assert.match(large.stderr, /^duplex: .*big\.yaml is 52,428,800 bytes, above the 1 MB limit for a domain file\. /);
+    }
     if (process.platform !== 'win32') {
       chmodSync(file, 0o666);
-      const open = duplex('domain', 'check', file);
-      assert.equal(open.status, 2);
-      assert.match(open.stderr, new RegExp(`Run: chmod go-w ${file}\n$`));
+      for (const args of [['domain', 'check', file], ['run', '--domain', file, '--server', 'a']]) {
+        const open = duplex(...args);
+        assert.equal(open.status, 2, `${args.join(' ')}: ${open.stderr}`);
+        assert.match(open.stderr, new RegExp(`Run: chmod go-w ${file}\n$`));
+      }
     }
   });
 });
@@ -401,6 +404,70 @@ describe('a node\'s sync of its domain file (DomainSync on loopback)', () => {
     assert.equal(sync.status().state, 'in-sync');
   });
 });
+
+describe('a revision from a peer', () => {
+  /** A peer's sync service that serves one revision of the domain file `bytes`, counting the requests. */
+  async function peer(bytes: Buffer) {
+    const content = { domain: { size: bytes.length, hash: hashBytes(bytes) }, files: [] };
+    const revision = nextRevision(initialRevision('0'.repeat(64)), contentHash(content), 'b', Date.now());
+    const served = { requests: 0 };
+    const server = await SyncServer.start({
+      host: '127.0.0.1', port: 0, domain: 'plant', key: syncKey('plant', Buffer.alloc(32, 1)), accepts: () => true, onWarning: () => undefined,
+      handler: async () => {
+        served.requests++;
+        return { header: { ok: true, revision, content, size: bytes.length }, body: bytes };
+      },
+    });
+    const info = { ver: 'test', app: '', rev: advertOf(revision), sync: 'in-sync' as const, port: server.port };
+    return { server, served, info };
+  }
+
+  async function node() {
+    const { dir, file } = domain();
+    const log = keeping();
+    const sync = await DomainSync.start({
+      domain: loadDomain(file), server: 'a', stateFile: join(dir, 'revision.json'), stateDir: join(dir, 'duplex-state'), secret: Buffer.alloc(32, 1),
+      secretFile: join(dir, 'duplex.secret'), bindAddress: '127.0.0.1', log, onChange: () => undefined, onApplied: () => undefined,
+    });
+    return { file, log, sync };
+  }
+
+  for (const [what, size, why] of [
+    ['above the 4 MB ceiling is refused from its size, before its body is read', 6 * 1024 ** 2, /revision 1 from b is not taken here: .* is 6,291,456 bytes, above the 1 MB limit for a domain file/],
+    ['of 1.5 MB that does not raise its limit is refused unparsed', 1.5 * 1024 ** 2, /revision 1 from b is not a valid domain file here \(.* is 1,572,864 bytes, above the 1 MB limit for a domain file/],
+  ] as const) {
+    it(`a domain file ${what}, and not fetched again`, async (t) => {
+      const { file, log, sync } = await node();
+      const before = readFileSync(file);
+      const { server, served, info } = await peer(Buffer.alloc(size, 0x23)); // "#": all comment
+      const parse = mock.method(load, 'parseDomain');
+      t.after(async () => {
+        parse.mock.restore();
+        await sync.stop();
+        await server.close();
+      });
+      sync.onPeer('b', '127.0.0.1', info);
+      await waitUntil(() => sync.status().state === 'error');
+      for (let i = 0; i < 20; i++) sync.onPeer('b', '127.0.0.1', info); // heartbeats keep announcing it
+      await new Promise((r) => setTimeout(r, 2_500)); // past the retry delay
+      for (let i = 0; i < 5; i++) sync.onPeer('b', '127.0.0.1', info);
+      await sync.checkNow();
+      assert.equal(served.requests, 1, 'fetched once');
+      assert.equal(parse.mock.callCount(), 0, 'never parsed');
+      assert.match(sync.status().message!, why);
+      assert.equal(log.lines.filter((l) => l.startsWith('error')).length, 1, log.lines.join('\n'));
+      assert.equal(sync.status().revision.n, 0);
+      assert.ok(readFileSync(file).equals(before), 'the file here is untouched');
+    });
+  }
+});
+
+/** Polls `ok` every 20 ms for up to 10 s. */
+async function waitUntil(ok: () => boolean): Promise<void> {
+  for (const until = Date.now() + 10_000; !ok(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > until) throw new Error('timed out');
+  }
+}
 
 describe('lines about things that repeat', () => {
   it('the first at once, then one line a window with the count and the last one; a quiet window starts over', () => {
