@@ -130,3 +130,40 @@ describe('the sync port under held connections, strangers and garbage', () => {
     assert.match(logOf('b'), /closed a connection to the sync port from 127\.0\.0\.1: its request is over 8 KB/);
   });
 });
+
+describe('a 50 MB domain file copied over the Active\'s', () => {
+  const c = new Cluster(['a', 'b', 'c'], { separate: true });
+  const logOf = (server: string) => readFileSync(nodePaths(locateDomain(c.fileOf(server)).domain, server).log, 'utf8');
+  before(async () => {
+    c.startAll();
+    await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 15_000);
+  });
+  after(() => c.stop());
+
+  it('is refused from its size with one log line; no role moves, the revision in force stays everywhere; the good file back clears it', async () => {
+    const good = readFileSync(c.fileOf('a'));
+    const text = good.toString('utf8');
+    const comment = `# ${'x'.repeat(97)}\n`;
+    const big = text.replace(/^# end of domain file/m, `${comment.repeat(Math.ceil((50 * 1024 ** 2) / comment.length))}# end of domain file`);
+    const events = new Map<string, number>();
+    for (const s of ['a', 'b', 'c']) events.set(s, (await c.status(s)).events.length);
+    writeFileSync(c.fileOf('a'), big);
+    const t0 = performance.now();
+    // Five periodic checks and more.
+    while (performance.now() - t0 < 11_000) {
+      assert.deepEqual(await c.roles(), { a: 'active', b: 'standby', c: 'inactive' });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const st = await c.status('a');
+    assert.equal(st.sync.state, 'error');
+    assert.match(st.sync.message!, /is 52,\d{3},\d{3} bytes, above the 1 MB limit for a domain file/);
+    assert.equal(logOf('a').match(/above the 1 MB limit for a domain file/g)?.length, 1, 'one line, not one per check');
+    for (const s of ['a', 'b', 'c']) {
+      const now = await c.status(s);
+      assert.equal(now.sync.revision.n, 0, s);
+      assert.equal(now.events.length, events.get(s), `${s}: no role change`);
+    }
+    writeFileSync(c.fileOf('a'), good);
+    await waitFor('a back in sync', 10_000, async () => ((await c.status('a')).sync.state === 'in-sync' ? true : undefined), 100);
+  });
+});
