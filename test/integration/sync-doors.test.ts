@@ -12,7 +12,6 @@ import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect } from 'node:tls';
 import { Cluster, waitFor, waitForRoles } from './cluster';
 import { askNode } from '../../main/node/admin-client';
-import { nodePaths } from '../../main/node/paths';
 import { locateDomain } from '../../main/domain/load';
 import { loadSecret } from '../../main/domain/secret';
 import { request, syncKey } from '../../main/sync/wire';
@@ -37,7 +36,6 @@ function hold(port: number, n: number, from = '127.0.0.1'): Held[] {
 
 describe('the sync port under held connections, strangers and garbage', () => {
   const c = new Cluster(['a', 'b'], { separate: true });
-  const logOf = (server: string) => readFileSync(nodePaths(locateDomain(c.fileOf(server)).domain, server).log, 'utf8');
   const ask = (via: string, method: string, path: string, body?: unknown) => askNode(locateDomain(c.fileOf(via)).domain, via, method, path, body, 10_000);
   let port = 0;
   let key: Buffer;
@@ -63,8 +61,8 @@ describe('the sync port under held connections, strangers and garbage', () => {
     const held = hold(port, 40, '127.0.0.2');
     const waits = await Promise.all(held.map(async (h) => (await h.closedAt) - h.openedAt));
     assert.ok(Math.max(...waits) < 1_000, `closed after ${Math.round(Math.max(...waits))} ms, not by a timeout`);
-    await waitFor('the refusal in b\'s log', 5_000, async () => (/refused a connection to the sync port from 127\.0\.0\.2: not an address of a server of this domain/.test(logOf('b')) ? true : undefined), 50);
-    assert.equal(logOf('b').match(/from 127\.0\.0\.2/g)!.length, 1, 'one line for 40 refusals');
+    await waitFor('the refusal in b\'s log', 5_000, async () => (/refused a connection to the sync port from 127\.0\.0\.2: not an address of a server of this domain/.test(c.log('b')) ? true : undefined), 50);
+    assert.equal(c.log('b').match(/from 127\.0\.0\.2/g)!.length, 1, 'one line for 40 refusals');
     // Sync goes on meanwhile.
     await editOnB('auto');
   });
@@ -83,14 +81,14 @@ describe('the sync port under held connections, strangers and garbage', () => {
     const byTimeout = waits.filter((w) => w >= SYNC_HANDSHAKE_TIMEOUT_MS - 100);
     assert.ok(Math.max(...waits) < SYNC_HANDSHAKE_TIMEOUT_MS + 1_500, `the last held connection was closed after ${Math.round(Math.max(...waits))} ms`);
     assert.ok(byTimeout.length > 0, 'some were closed by the handshake timeout');
-    const log = logOf('b');
+    const log = c.log('b');
     assert.equal(log.match(/closed a connection to the sync port from 127\.0\.0\.1: no TLS handshake within 3 s/g)?.length, 1, 'one line a minute, not one per connection');
     assert.equal(log.match(/refused a connection to the sync port from 127\.0\.0\.1: .* are open and busy/g)?.length, 1);
     console.log(`# sync of an edit with 40 held connections: ${Math.round(synced)} ms; relayed switchover: ${Math.round(relayMs)} ms; held closed after ${Math.round(Math.min(...waits))}-${Math.round(Math.max(...waits))} ms (${byTimeout.length} by the handshake timeout)`);
   });
 
   it('garbage, a request over the limit, a cut mid-request and a refused request leave the node up; TLS failures are one line, not a flood', async () => {
-    const before = logOf('b').match(/failed the TLS handshake/g)?.length ?? 0;
+    const before = c.log('b').match(/failed the TLS handshake/g)?.length ?? 0;
     // Not TLS at all, 20 times.
     await Promise.all(Array.from({ length: 20 }, () => new Promise<void>((r) => {
       const s = tcpConnect({ host: '127.0.0.1', port }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
@@ -125,15 +123,14 @@ describe('the sync port under held connections, strangers and garbage', () => {
     assert.equal(typeof res.header.size, 'number');
     assert.equal((await c.status('b')).role, 'active');
     assert.equal(c.nodes.get('b')!.proc.exitCode, null);
-    await waitFor('the TLS failure in b\'s log', 5_000, async () => ((logOf('b').match(/failed the TLS handshake/g)?.length ?? 0) > before ? true : undefined), 50);
-    assert.equal(logOf('b').match(/failed the TLS handshake/g)!.length, before + 1, '20 failures, one line');
-    assert.match(logOf('b'), /closed a connection to the sync port from 127\.0\.0\.1: its request is over 8 KB/);
+    await waitFor('the TLS failure in b\'s log', 5_000, async () => ((c.log('b').match(/failed the TLS handshake/g)?.length ?? 0) > before ? true : undefined), 50);
+    assert.equal(c.log('b').match(/failed the TLS handshake/g)!.length, before + 1, '20 failures, one line');
+    assert.match(c.log('b'), /closed a connection to the sync port from 127\.0\.0\.1: its request is over 8 KB/);
   });
 });
 
 describe('a 50 MB domain file copied over the Active\'s', () => {
   const c = new Cluster(['a', 'b', 'c'], { separate: true });
-  const logOf = (server: string) => readFileSync(nodePaths(locateDomain(c.fileOf(server)).domain, server).log, 'utf8');
   before(async () => {
     c.startAll();
     await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 15_000);
@@ -157,7 +154,7 @@ describe('a 50 MB domain file copied over the Active\'s', () => {
     const st = await c.status('a');
     assert.equal(st.sync.state, 'error');
     assert.match(st.sync.message!, /is 52,\d{3},\d{3} bytes, above the 1 MB limit for a domain file/);
-    assert.equal(logOf('a').match(/above the 1 MB limit for a domain file/g)?.length, 1, 'one line, not one per check');
+    assert.equal(c.log('a').match(/above the 1 MB limit for a domain file/g)?.length, 1, 'one line, not one per check');
     for (const s of ['a', 'b', 'c']) {
       const now = await c.status(s);
       assert.equal(now.sync.revision.n, 0, s);
