@@ -142,8 +142,6 @@ export const SYNC_IDLE_TIMEOUT_MS = 15_000;
  */
 export const SYNC_MAX_CONNECTIONS = 64;
 export const SYNC_MAX_CONNECTIONS_PER_ADDRESS = 16;
-/** Things that may repeat from outside (refused connections, failed handshakes) are logged at most once per kind in this long, with the count. */
-export const LOG_REPEAT_WINDOW_MS = 60_000;
 /** A sync request that has not been answered (or has stalled) for this long fails and is retried. */
 export const SYNC_REQUEST_TIMEOUT_MS = 15_000;
 /** After a failed sync, wait this long before trying again. */

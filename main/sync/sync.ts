@@ -30,6 +30,7 @@ import { SettleWatch } from './settle';
 import { keptVersions, versionFile } from './versions';
 import { readBody, request, SyncServer, syncKey, type Refusal, type Reply } from './wire';
 import { DomainFileWatch, type FilePort } from './domain-file';
+import { Refusals } from '../node/doors';
 import type { SyncStatus } from './status';
 
 export type { SyncStatus };
@@ -57,6 +58,8 @@ export interface DomainSyncOptions {
   onChange: () => void;
   /** How the domain file is looked at (tests count the reads); the real file system by default. */
   files?: FilePort;
+  /** Where the sync port's refusals are counted and logged: the node's, shared by its doors (one of its own by default). */
+  refusals?: Refusals;
   /** A new revision is in force (a local edit or one fetched from a peer). */
   onApplied: (domain: Domain) => void;
 }
@@ -150,6 +153,7 @@ export class DomainSync {
       key: this.key,
       handler: (req, from) => this.serve(req, from),
       accepts: (address) => this.accepts(address),
+      refusals: this.opts.refusals ?? new Refusals(this.opts.log),
       onWarning: (d) => this.opts.log.warn('sync', d),
     });
     this.watch();

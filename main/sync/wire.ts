@@ -8,9 +8,10 @@
  * not a server of the domain is closed before TLS; at most SYNC_MAX_CONNECTIONS are open
  * (SYNC_MAX_CONNECTIONS_PER_ADDRESS from one address); the handshake, and then the request
  * line, must each come within SYNC_HANDSHAKE_TIMEOUT_MS, and an answer nobody reads is cut
- * after SYNC_IDLE_TIMEOUT_MS. Every refusal and failure is counted by reason (refused()) and
- * logged at most once a minute per reason, with the count. Nothing a client sends or does
- * (garbage, a cut, a request over the limit) throws out of a handler.
+ * after SYNC_IDLE_TIMEOUT_MS. Every refusal and failure is counted by reason, as the door
+ * `sync` of the node's Refusals (node/doors.ts: logged at most once a minute per reason, with
+ * the count). Nothing a client sends or does (garbage, a cut, a request over the limit)
+ * throws out of a handler.
  */
 import { hkdfSync } from 'node:crypto';
 import { createServer as createTcpServer, isIP, type Server as TcpServer, type Socket } from 'node:net';
@@ -18,7 +19,7 @@ import { connect, createServer, type TLSSocket } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { pipeline, type Readable } from 'node:stream';
 import { SYNC_HANDSHAKE_TIMEOUT_MS, SYNC_IDLE_TIMEOUT_MS, SYNC_MAX_CONNECTIONS, SYNC_MAX_CONNECTIONS_PER_ADDRESS } from '../defaults';
-import { RepeatLog } from '../util/repeat-log';
+import { Refusals } from '../node/doors';
 
 /**
  * TLS 1.3 with an external pre-shared key, key exchange psk_dhe_ke (forward secret); AES-GCM
@@ -51,7 +52,11 @@ export type Handler = (request: unknown, from: string) => Promise<Reply>;
  */
 export type Refusal = 'not-a-peer' | 'full' | 'evicted' | 'handshake-timeout' | 'tls' | 'request-timeout' | 'request-too-large' | 'malformed' | 'refused' | 'failed' | 'idle' | 'cut';
 
-type Note = (reason: Refusal, detail: string | null) => void;
+/** Counts a refusal by `reason`; `why` says what it means, `what` which connection or request (from outside). */
+type Note = (reason: Refusal, why: string, what: string) => void;
+
+/** The door's name in the node's Refusals. */
+const DOOR = 'sync';
 
 /**
  * When the port is full, a connection that has not finished its TLS handshake this long after
@@ -75,6 +80,8 @@ export interface SyncServerOptions {
   handler: Handler;
   /** Whether a connection from this address is let in (the domain's servers); others are closed before TLS. */
   accepts: (address: string) => boolean;
+  /** Where refusals are counted and logged (the node's, shared by its doors). */
+  refusals: Refusals;
   onWarning: (detail: string) => void;
 }
 
@@ -86,17 +93,13 @@ interface Admitted {
 }
 
 export class SyncServer {
-  private readonly counts: Partial<Record<Refusal, number>> = {};
   /** Every connection let in, oldest first, by remote address and port. */
   private readonly open = new Map<string, Admitted>();
   private readonly perAddress = new Map<string, number>();
-  private readonly repeats: RepeatLog;
   private gate!: TcpServer;
   private closing = false;
 
-  private constructor(private readonly opts: SyncServerOptions) {
-    this.repeats = new RepeatLog(opts.onWarning);
-  }
+  private constructor(private readonly opts: SyncServerOptions) {}
 
   get port(): number {
     return (this.gate.address() as { port: number }).port;
@@ -104,7 +107,7 @@ export class SyncServer {
 
   /** Refused and failed connections and requests since the start, by reason. */
   refused(): Partial<Record<Refusal, number>> {
-    return { ...this.counts };
+    return this.opts.refusals.totals()[DOOR] ?? {};
   }
 
   /** Connections open now (handshaking, asking or being answered). */
@@ -116,9 +119,9 @@ export class SyncServer {
     return new SyncServer(opts).listen();
   }
 
-  private note: Note = (reason, detail) => {
-    this.counts[reason] = (this.counts[reason] ?? 0) + 1;
-    if (detail !== null && !this.closing) this.repeats.note(reason, detail);
+  private note: Note = (reason, why, what) => {
+    // Connections cut by close() are not refusals.
+    if (!this.closing) this.opts.refusals.count(DOOR, reason, why, what);
   };
 
   private listen(): Promise<SyncServer> {
@@ -137,13 +140,12 @@ export class SyncServer {
       serve(socket, opts.handler, note);
     });
     tls.on('tlsClientError', (err: Error & { code?: string }, socket) => {
-      const from = addressOf(socket);
+      const what = `a connection from ${addressOf(socket)}`;
       socket.destroy(); // Node leaves a timed-out handshake open when this event has a listener
-      const where = `a connection to the sync port from ${from}`;
       // A connection closed during its handshake (by its client, or here to make room) is no request: nothing to say.
       if (err.code === 'ECONNRESET') return;
-      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') note('handshake-timeout', `closed ${where}: no TLS handshake within ${SYNC_HANDSHAKE_TIMEOUT_MS / 1000} s`);
-      else note('tls', `${where} failed the TLS handshake (${(err as { reason?: string }).reason ?? err.message.split('\n')[0]}); a peer with another domain secret gets nothing. Is duplex.secret the same on every server?`);
+      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') note('handshake-timeout', `no TLS handshake within ${SYNC_HANDSHAKE_TIMEOUT_MS / 1000} s; closed`, what);
+      else note('tls', `it failed the TLS handshake (${(err as { reason?: string }).reason ?? err.message.split('\n')[0]}); a peer with another domain secret gets nothing. Is duplex.secret the same on every server?`, what);
     });
     // A plain TCP server in front of TLS: what is refused never reaches the TLS layer.
     this.gate = createTcpServer((raw) => this.admit(raw, tls));
@@ -151,7 +153,7 @@ export class SyncServer {
       this.gate.once('error', (e) => reject(new Error(`cannot open the sync port ${opts.host}:${opts.port}: ${e.message}; set sync.port to a free port`)));
       this.gate.listen(opts.port, opts.host, () => {
         this.gate.removeAllListeners('error');
-        this.gate.on('error', (e) => this.repeats.note('server', `sync service: ${e.message}`));
+        this.gate.on('error', (e) => this.opts.onWarning(`sync service: ${e.message}`));
         resolveStart(this);
       });
     });
@@ -163,12 +165,12 @@ export class SyncServer {
     const from = addressOf(raw);
     if (!this.opts.accepts(from)) {
       raw.destroy();
-      this.note('not-a-peer', `refused a connection to the sync port from ${from}: not an address of a server of this domain (declared in the domain file or heard in its heartbeats). If it is one, give its address in servers[].address or addresses`);
+      this.note('not-a-peer', 'not an address of a server of this domain (declared in the domain file, or heard in its heartbeats); closed before TLS. If it is one, give its address in servers[].address or addresses', `a connection from ${from}`);
       return;
     }
     if (!this.makeRoom(from)) {
       raw.destroy();
-      this.note('full', `refused a connection to the sync port from ${from}: ${this.perAddress.get(from) ?? 0} connections from there and ${this.open.size} in all are open and busy (at most ${SYNC_MAX_CONNECTIONS_PER_ADDRESS} and ${SYNC_MAX_CONNECTIONS})`);
+      this.note('full', `${this.perAddress.get(from) ?? 0} connections from there and ${this.open.size} in all are open and busy (at most ${SYNC_MAX_CONNECTIONS_PER_ADDRESS} and ${SYNC_MAX_CONNECTIONS})`, `a connection from ${from}`);
       return;
     }
     const key = `${from} ${raw.remotePort}`;
@@ -201,7 +203,7 @@ export class SyncServer {
       if (now - c.since < EVICT_AFTER_MS) return false; // oldest first: the rest are younger
       this.forget(key);
       c.raw.destroy();
-      this.note('evicted', `closed a connection to the sync port from ${c.from} to make room: it had not finished its TLS handshake after ${Math.round(now - c.since)} ms`);
+      this.note('evicted', `no TLS handshake ${Math.round(now - c.since)} ms after it came in, and the port was full; closed to make room`, `a connection from ${c.from}`);
       return true;
     }
     return false;
@@ -213,18 +215,17 @@ export class SyncServer {
     return new Promise((r) => {
       this.gate.close(() => r());
       for (const { raw } of this.open.values()) raw.destroy();
-      this.repeats.close();
     });
   }
 }
 
 function serve(socket: TLSSocket, handler: Handler, note: Note): void {
   const from = addressOf(socket);
-  const where = `a connection to the sync port from ${from}`;
+  const what = `a connection from ${from}`;
   socket.on('error', () => undefined);
   // The request line comes right after the handshake.
   socket.setTimeout(SYNC_HANDSHAKE_TIMEOUT_MS, () => {
-    note('request-timeout', `closed ${where}: no request within ${SYNC_HANDSHAKE_TIMEOUT_MS / 1000} s of its handshake`);
+    note('request-timeout', `no request within ${SYNC_HANDSHAKE_TIMEOUT_MS / 1000} s of its handshake; closed`, what);
     socket.destroy();
   });
   let buf = Buffer.alloc(0);
@@ -233,7 +234,7 @@ function serve(socket: TLSSocket, handler: Handler, note: Note): void {
     const nl = buf.indexOf(10);
     if (nl < 0) {
       if (buf.length > MAX_REQUEST) {
-        note('request-too-large', `closed ${where}: its request is over ${MAX_REQUEST / 1024} KB`);
+        note('request-too-large', `its request is over ${MAX_REQUEST / 1024} KB; closed`, what);
         socket.destroy();
       }
       return;
@@ -248,7 +249,7 @@ function serve(socket: TLSSocket, handler: Handler, note: Note): void {
       // below
     }
     if (typeof request !== 'object' || request === null || Array.isArray(request)) {
-      note('malformed', `refused a sync request from ${from}: not a JSON object (another Duplex version, or not Duplex)`);
+      note('malformed', 'not a JSON object (another Duplex version, or not Duplex)', `a request from ${from}`);
       send(socket, { header: { ok: false, error: 'not a request' } }, note);
       return;
     }
@@ -260,11 +261,11 @@ function serve(socket: TLSSocket, handler: Handler, note: Note): void {
     }
     reply.then(
       (r) => {
-        if (r.header.ok !== true) note('refused', null);
+        if (r.header.ok !== true) note('refused', `answered: ${String(r.header.error)}`, `a request from ${from}`);
         return r;
       },
       (e: Error) => {
-        note('failed', `a sync request from ${from} failed here: ${e.message}`);
+        note('failed', `it failed here: ${e.message}`, `a request from ${from}`);
         return { header: { ok: false, error: e.message } };
       },
     ).then((r) => send(socket, r, note)).catch(() => socket.destroy());
@@ -275,7 +276,7 @@ function serve(socket: TLSSocket, handler: Handler, note: Note): void {
 function send(socket: TLSSocket, reply: Reply, note: Note): void {
   const from = addressOf(socket);
   socket.setTimeout(SYNC_IDLE_TIMEOUT_MS, () => {
-    note('idle', `cut the answer to ${from} on the sync port: it read nothing for ${SYNC_IDLE_TIMEOUT_MS / 1000} s`);
+    note('idle', `it read nothing of its answer for ${SYNC_IDLE_TIMEOUT_MS / 1000} s; cut`, `a connection from ${from}`);
     socket.destroy();
   });
   socket.write(`${JSON.stringify(reply.header)}\n`);
@@ -288,7 +289,7 @@ function send(socket: TLSSocket, reply: Reply, note: Note): void {
     // pipeline closes the file when the client goes away (pipe would leave it open).
     pipeline(body, socket, (e) => {
       if (e && !socket.destroyed) socket.destroy();
-      if (e) note('cut', `the answer to ${from} on the sync port was cut (${e.message})`);
+      if (e) note('cut', `its answer was cut: ${e.message}`, `a connection from ${from}`);
     });
   }
 }

@@ -40,6 +40,11 @@ describe('the sync port under held connections, strangers and garbage', () => {
   let port = 0;
   let key: Buffer;
 
+  /** Waits until `server`'s status counts the sync port's refusals as `ok` wants (the status is a snapshot: it may lag a little). */
+  const counted = (server: string, ok: (n: Record<string, number>) => boolean) =>
+    waitFor(`${server}'s count of sync refusals`, 5_000, async () => (ok((await c.status(server)).refused.sync ?? {}) ? true : undefined), 100)
+      .catch(async (e: Error) => assert.fail(`${e.message}: ${JSON.stringify((await c.status(server)).refused)}`));
+
   /** An edit of b's domain file; resolves once a has the same bytes, with how long it took. */
   async function editOnB(failback: string): Promise<number> {
     const text = readFileSync(c.fileOf('b'), 'utf8').replace(/^failback: \w+/m, `failback: ${failback}`);
@@ -61,8 +66,9 @@ describe('the sync port under held connections, strangers and garbage', () => {
     const held = hold(port, 40, '127.0.0.2');
     const waits = await Promise.all(held.map(async (h) => (await h.closedAt) - h.openedAt));
     assert.ok(Math.max(...waits) < 1_000, `closed after ${Math.round(Math.max(...waits))} ms, not by a timeout`);
-    await waitFor('the refusal in b\'s log', 5_000, async () => (/refused a connection to the sync port from 127\.0\.0\.2: not an address of a server of this domain/.test(c.log('b')) ? true : undefined), 50);
+    await waitFor('the refusal in b\'s log', 5_000, async () => (/warn \[b\] sync: refused not-a-peer \(not an address of a server of this domain .*\): a connection from 127\.0\.0\.2; at most one such line a minute/.test(c.log('b')) ? true : undefined), 50);
     assert.equal(c.log('b').match(/from 127\.0\.0\.2/g)!.length, 1, 'one line for 40 refusals');
+    await counted('b', (n) => n['not-a-peer'] === 40); // each one
     // Sync goes on meanwhile.
     await editOnB('auto');
   });
@@ -82,19 +88,22 @@ describe('the sync port under held connections, strangers and garbage', () => {
     assert.ok(Math.max(...waits) < SYNC_HANDSHAKE_TIMEOUT_MS + 1_500, `the last held connection was closed after ${Math.round(Math.max(...waits))} ms`);
     assert.ok(byTimeout.length > 0, 'some were closed by the handshake timeout');
     const log = c.log('b');
-    assert.equal(log.match(/closed a connection to the sync port from 127\.0\.0\.1: no TLS handshake within 3 s/g)?.length, 1, 'one line a minute, not one per connection');
-    assert.equal(log.match(/refused a connection to the sync port from 127\.0\.0\.1: .* are open and busy/g)?.length, 1);
+    assert.equal(log.match(/sync: refused handshake-timeout \(no TLS handshake within 3 s; closed\): a connection from 127\.0\.0\.1/g)?.length, 1, 'one line a minute, not one per connection');
+    assert.equal(log.match(/sync: refused full \(.* are open and busy .*\): a connection from 127\.0\.0\.1/g)?.length, 1);
+    await counted('b', (n) => (n.full ?? 0) + (n.evicted ?? 0) + (n['handshake-timeout'] ?? 0) === 40); // each held one, once
     console.log(`# sync of an edit with 40 held connections: ${Math.round(synced)} ms; relayed switchover: ${Math.round(relayMs)} ms; held closed after ${Math.round(Math.min(...waits))}-${Math.round(Math.max(...waits))} ms (${byTimeout.length} by the handshake timeout)`);
   });
 
   it('garbage, a request over the limit, a cut mid-request and a refused request leave the node up; TLS failures are one line, not a flood', async () => {
     const before = c.log('b').match(/failed the TLS handshake/g)?.length ?? 0;
-    // Not TLS at all, 20 times.
-    await Promise.all(Array.from({ length: 20 }, () => new Promise<void>((r) => {
-      const s = tcpConnect({ host: '127.0.0.1', port }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-      s.on('error', () => undefined);
-      s.once('close', () => r());
-    })));
+    // Not TLS at all, 20 times (one after the other: 16 at once is the limit for one address).
+    for (let i = 0; i < 20; i++) {
+      await new Promise<void>((r) => {
+        const s = tcpConnect({ host: '127.0.0.1', port }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+        s.on('error', () => undefined);
+        s.once('close', () => r());
+      });
+    }
     const tls = () => tlsConnect({
       host: '127.0.0.1', port, ciphers: 'TLS_AES_128_GCM_SHA256', minVersion: 'TLSv1.3',
       checkServerIdentity: () => undefined, pskCallback: () => ({ psk: key, identity: 'duplex:plant' }),
@@ -125,7 +134,8 @@ describe('the sync port under held connections, strangers and garbage', () => {
     assert.equal(c.nodes.get('b')!.proc.exitCode, null);
     await waitFor('the TLS failure in b\'s log', 5_000, async () => ((c.log('b').match(/failed the TLS handshake/g)?.length ?? 0) > before ? true : undefined), 50);
     assert.equal(c.log('b').match(/failed the TLS handshake/g)!.length, before + 1, '20 failures, one line');
-    assert.match(c.log('b'), /closed a connection to the sync port from 127\.0\.0\.1: its request is over 8 KB/);
+    assert.match(c.log('b'), /sync: refused request-too-large \(its request is over 8 KB; closed\): a connection from 127\.0\.0\.1/);
+    await counted('b', (n) => n.tls === 20 && n['request-too-large'] === 1 && n.refused === 1); // the refused path is the one refused answer
   });
 });
 

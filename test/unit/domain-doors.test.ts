@@ -20,8 +20,8 @@ import { DomainFileWatch, realFiles, type FilePort } from '../../main/sync/domai
 import { DomainSync } from '../../main/sync/sync';
 import { SyncServer, syncKey } from '../../main/sync/wire';
 import { advertOf, contentHash, hashBytes, initialRevision, nextRevision } from '../../main/sync/revision';
-import { RepeatLog } from '../../main/util/repeat-log';
-import type { Logger } from '../../main/util/logger';
+import { Refusals } from '../../main/node/doors';
+import { silentLogger, type Logger } from '../../main/util/logger';
 import { DEFAULT_SYNC, DOMAIN_FILE_CEILING_BYTES } from '../../main/defaults';
 import { rollbackText } from '../../main/sync/versions';
 
@@ -412,7 +412,7 @@ describe('a revision from a peer', () => {
     const revision = nextRevision(initialRevision('0'.repeat(64)), contentHash(content), 'b', Date.now());
     const served = { requests: 0 };
     const server = await SyncServer.start({
-      host: '127.0.0.1', port: 0, domain: 'plant', key: syncKey('plant', Buffer.alloc(32, 1)), accepts: () => true, onWarning: () => undefined,
+      host: '127.0.0.1', port: 0, domain: 'plant', key: syncKey('plant', Buffer.alloc(32, 1)), accepts: () => true, refusals: new Refusals(silentLogger), onWarning: () => undefined,
       handler: async () => {
         served.requests++;
         return { header: { ok: true, revision, content, size: bytes.length }, body: bytes };
@@ -468,30 +468,3 @@ async function waitUntil(ok: () => boolean): Promise<void> {
     if (Date.now() > until) throw new Error('timed out');
   }
 }
-
-describe('lines about things that repeat', () => {
-  it('the first at once, then one line a window with the count and the last one; a quiet window starts over', () => {
-    mock.timers.enable({ apis: ['setTimeout'] });
-    try {
-      const lines: string[] = [];
-      const r = new RepeatLog((l) => lines.push(l), 60_000);
-      r.note('full', 'refused 10.0.0.1');
-      for (let i = 2; i <= 40; i++) r.note('full', `refused 10.0.0.${i}`);
-      r.note('tls', 'bad handshake');
-      assert.deepEqual(lines, ['refused 10.0.0.1', 'bad handshake']);
-      mock.timers.tick(60_000);
-      assert.deepEqual(lines.slice(2), ['refused 10.0.0.40 (39 more like this in the last 60 s)']);
-      r.note('full', 'refused 10.0.0.41');
-      mock.timers.tick(60_000);
-      assert.deepEqual(lines.slice(3), ['refused 10.0.0.41 (1 more like this in the last 60 s)']);
-      mock.timers.tick(60_000); // a quiet window
-      r.note('full', 'refused 10.0.0.42');
-      assert.deepEqual(lines.slice(4), ['refused 10.0.0.42']);
-      r.note('full', 'refused 10.0.0.43');
-      r.close();
-      assert.deepEqual(lines.slice(5), ['refused 10.0.0.43 (1 more like this in the last 60 s)']);
-    } finally {
-      mock.timers.reset();
-    }
-  });
-});
