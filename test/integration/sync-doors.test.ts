@@ -2,37 +2,23 @@
  * The sync port as a door (issue 21, item 2): held connections cannot stop sync or relayed
  * commands, a silent client is closed by the handshake timeout, an address that is no server
  * of the domain is closed before TLS, and garbage, oversized requests and cuts leave the node
- * up, with one log line per kind of trouble rather than one per connection.
+ * up, with one log line per kind of trouble rather than one per connection. (The same doors
+ * with the Active's heartbeats watched: doors.test.ts.)
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as tlsConnect } from 'node:tls';
 import { Cluster, waitFor, waitForRoles } from './cluster';
+import { hold } from './attacks';
 import { askNode } from '../../main/node/admin-client';
 import { locateDomain } from '../../main/domain/load';
 import { loadSecret } from '../../main/domain/secret';
 import { request, syncKey } from '../../main/sync/wire';
 import { SYNC_HANDSHAKE_TIMEOUT_MS } from '../../main/defaults';
 import type { CommandOutcome } from '../../main/ui/contract';
-
-interface Held {
-  socket: Socket;
-  openedAt: number;
-  closedAt: Promise<number>;
-}
-
-/** `n` TCP connections to `port` that send nothing, from `from`; each says when it was closed. */
-function hold(port: number, n: number, from = '127.0.0.1'): Held[] {
-  return Array.from({ length: n }, () => {
-    const socket = tcpConnect({ host: '127.0.0.1', port, localAddress: from });
-    socket.on('error', () => undefined);
-    const openedAt = performance.now();
-    return { socket, openedAt, closedAt: new Promise<number>((r) => socket.once('close', () => r(performance.now()))) };
-  });
-}
 
 describe('the sync port under held connections, strangers and garbage', () => {
   const c = new Cluster(['a', 'b'], { separate: true });
@@ -139,38 +125,3 @@ describe('the sync port under held connections, strangers and garbage', () => {
   });
 });
 
-describe('a 50 MB domain file copied over the Active\'s', () => {
-  const c = new Cluster(['a', 'b', 'c'], { separate: true });
-  before(async () => {
-    c.startAll();
-    await waitForRoles(c, { a: 'active', b: 'standby', c: 'inactive' }, 15_000);
-  });
-  after(() => c.stop());
-
-  it('is refused from its size with one log line; no role moves, the revision in force stays everywhere; the good file back clears it', async () => {
-    const good = readFileSync(c.fileOf('a'));
-    const text = good.toString('utf8');
-    const comment = `# ${'x'.repeat(97)}\n`;
-    const big = text.replace(/^# end of domain file/m, `${comment.repeat(Math.ceil((50 * 1024 ** 2) / comment.length))}# end of domain file`);
-    const events = new Map<string, number>();
-    for (const s of ['a', 'b', 'c']) events.set(s, (await c.status(s)).events.length);
-    writeFileSync(c.fileOf('a'), big);
-    const t0 = performance.now();
-    // Five periodic checks and more.
-    while (performance.now() - t0 < 11_000) {
-      assert.deepEqual(await c.roles(), { a: 'active', b: 'standby', c: 'inactive' });
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const st = await c.status('a');
-    assert.equal(st.sync.state, 'error');
-    assert.match(st.sync.message!, /is 52,\d{3},\d{3} bytes, above the 1 MB limit for a domain file/);
-    assert.equal(c.log('a').match(/above the 1 MB limit for a domain file/g)?.length, 1, 'one line, not one per check');
-    for (const s of ['a', 'b', 'c']) {
-      const now = await c.status(s);
-      assert.equal(now.sync.revision.n, 0, s);
-      assert.equal(now.events.length, events.get(s), `${s}: no role change`);
-    }
-    writeFileSync(c.fileOf('a'), good);
-    await waitFor('a back in sync', 10_000, async () => ((await c.status('a')).sync.state === 'in-sync' ? true : undefined), 100);
-  });
-});
