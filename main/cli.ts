@@ -12,9 +12,9 @@
  * domain file's `stateDir` line and talks to it through the admin client alone (the parser is
  * loaded only to relay, or to say why no node answers).
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ROLLBACK_WAIT_MS } from './defaults';
+import { DOMAIN_FILE_CEILING_BYTES, ROLLBACK_WAIT_MS } from './defaults';
+import { readCapped } from './util/capped';
 import { COMMANDS, DEFAULT_INTERVAL_MS, EXIT, parseCommandLine, USAGE, usageOf, UsageError, type Spec } from './cli/args';
 import { formatDomainStatus, formatDomainView, formatStatus } from './cli/format';
 import { anyDomainView, fullLocate, ownStatus, sendCommand, statusOf, warnInvalid, type Where } from './cli/reach';
@@ -196,7 +196,8 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
   }
   let current: string | null = null;
   try {
-    current = readFileSync(file, 'utf8');
+    const read = readCapped(file, DOMAIN_FILE_CEILING_BYTES);
+    if ('bytes' in read) current = read.bytes.toString('utf8');
   } catch {
     // missing: put back all the same
   }

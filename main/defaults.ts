@@ -108,7 +108,40 @@ export const METRICS_DOOR = { connections: 16, inFlight: 4, cacheMs: 1_000, head
 /** A door logs refused requests at most once a minute for each door and reason, with how many there were. */
 export const REFUSAL_LOG_MS = 60_000;
 
-export const DEFAULT_SYNC = { port: 47801, maxFileBytes: 2 * 1024 ** 3, keepVersions: 10, checkIntervalMs: 2_000 } as const;
+export const DEFAULT_SYNC = { port: 47801, maxFileBytes: 2 * 1024 ** 3, keepVersions: 10, checkIntervalMs: 2_000, maxDomainFileBytes: 1024 ** 2 } as const;
+/**
+ * The domain file's size limit is `sync.maxDomainFileBytes` of the file itself (default 1 MB
+ * above: a file with every feature, commented, is under 10 KB, so 1 MB leaves a hundred times
+ * that and still bounds what a wrong file costs). It can be raised to at most this ceiling,
+ * which every reader applies at the file's size, before reading a byte: parsing YAML is not
+ * linear (a map of 40,000 keys took seconds here), so the ceiling bounds the worst parse.
+ */
+export const DOMAIN_FILE_CEILING_BYTES = 4 * 1024 ** 2;
+/**
+ * The periodic check reads and hashes the domain file only when its size, modification time,
+ * change time or file id changed; once in this long it reads and hashes it all the same. A
+ * network share may serve stale attributes (NFS caches them for up to 60 s by default) or
+ * keep a coarse modification time (FAT: 2 s), so an edit of the same size within the same
+ * tick would go unseen; this bounds how long. Reading 1 MB and hashing it takes a few ms.
+ */
+export const DOMAIN_REHASH_MS = 30_000;
+/**
+ * The sync port (TLS-PSK). A connection must finish its TLS handshake, and then send its
+ * request line, within SYNC_HANDSHAKE_TIMEOUT_MS: a TLS 1.3 PSK handshake is one round trip
+ * (under 1 ms on a LAN) and a few ms of work, and a node whose main thread stalls (stalls of
+ * up to 0.9 s were measured under load) still makes it with 3× to spare; a silent or slow
+ * client holds a slot no longer than that. An established connection that moves no byte for
+ * SYNC_IDLE_TIMEOUT_MS is closed (a peer that stopped reading a transfer).
+ */
+export const SYNC_HANDSHAKE_TIMEOUT_MS = 3_000;
+export const SYNC_IDLE_TIMEOUT_MS = 15_000;
+/**
+ * Connections at once on the sync port, in all and from one address. A peer uses one for a
+ * transfer and one per relayed command or status question, so 16 from one address is plenty;
+ * a host that holds 16 only takes its own address's share, never every peer's.
+ */
+export const SYNC_MAX_CONNECTIONS = 64;
+export const SYNC_MAX_CONNECTIONS_PER_ADDRESS = 16;
 /** A sync request that has not been answered (or has stalled) for this long fails and is retried. */
 export const SYNC_REQUEST_TIMEOUT_MS = 15_000;
 /** After a failed sync, wait this long before trying again. */

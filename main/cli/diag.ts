@@ -12,7 +12,8 @@ import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ZipFile } from 'yazl';
 import { domainPath, quickLocate, type DomainLocation } from '../domain/location';
-import { DEFAULT_SECRET_FILE } from '../defaults';
+import { DEFAULT_SECRET_FILE, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
+import { readCapped } from '../util/capped';
 import { nodePaths } from '../node/paths';
 import { VERSION } from '../version';
 import { EXIT, UsageError } from './args';
@@ -69,10 +70,12 @@ export async function writeDiag(o: DiagOptions, write: (line: string) => void): 
   const paths = nodePaths(domain, o.server);
   const entries: Entry[] = [];
   const missing: string[] = [];
-  const take = (name: string, file: string, what: string) => {
+  const take = (name: string, file: string, what: string, maxBytes = Number.MAX_SAFE_INTEGER) => {
     if (NEVER.test(file) || resolve(file) === resolve(secretFile)) return;
     try {
-      entries.push({ name, data: readFileSync(file), what });
+      const read = readCapped(file, maxBytes);
+      if ('bytes' in read) entries.push({ name, data: read.bytes, what });
+      else missing.push(`${name}: ${file} is ${read.tooLarge} bytes, more than Duplex reads of such a file (${maxBytes}); not included`);
     } catch (e) {
       missing.push(`${name}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? `there is no ${file}` : (e as Error).message}`);
     }
@@ -82,7 +85,7 @@ export async function writeDiag(o: DiagOptions, write: (line: string) => void): 
   const logs = filesUnder(paths.logs);
   if (!logs.length) missing.push(`logs/: no log files in ${paths.logs}`);
   for (const f of logs) take(`logs/${f.split(/[\\/]/).join('/')}`, join(paths.logs, f), f.startsWith('runtime-') ? 'a runtime process\'s own output' : 'the node\'s log');
-  take(`domain/${basename(domain.file)}`, domain.file, 'the domain file as it is on this machine (the secret is a separate file and not included)');
+  take(`domain/${basename(domain.file)}`, domain.file, 'the domain file as it is on this machine (the secret is a separate file and not included)', DOMAIN_FILE_CEILING_BYTES);
   take('node/state.json', paths.state, "the node's persisted state (epoch, maintenance)");
   take('node/revision.json', paths.revision, 'the domain revision in force on this server');
   if (full.problem) text('domain/problem.txt', `${full.problem.message}\n`, 'why the domain file is not valid');

@@ -96,8 +96,9 @@ export function initDomain(o: InitOptions): { file: string; secretFile: string }
   if (!o.force && existsSync(file)) throw new Error(`${file} exists already; use --force to replace it`);
   const text = domainFileText(o);
   parseDomain(text, file); // never write a file we would refuse to load
+  // Only their owner may read the secret, or change either (the node refuses them otherwise).
   if (!existsSync(secretFile)) writeFileAtomic(secretFile, newSecretText(), { mode: 0o600 });
-  writeFileAtomic(file, text);
+  writeFileAtomic(file, text, { mode: 0o644 });
   return { file, secretFile };
 }
 

@@ -1,14 +1,34 @@
 /**
- * Reads and validates a domain file. Every problem names the file, the line,
- * the field and what is expected.
+ * Reads and validates a domain file. Every problem names the file, the line, the field and
+ * what is expected.
+ *
+ * What a wrong file can cost is bounded. Its size is known before a byte is read (the limit is
+ * the file's own sync.maxDomainFileBytes, 1 MB by default, at most DOMAIN_FILE_CEILING_BYTES:
+ * a file above the default that does not name the field is refused unparsed). Parsing is
+ * bounded too: aliases expand to at most MAX_ALIAS_COUNT values (a "billion laughs" file is a
+ * DomainFileError, not a crash), flow collections nest at most MAX_FLOW_DEPTH deep (the YAML
+ * parser is quadratic in that depth: 1 MB of "[" took 15 s), duplicate keys are found in
+ * linear time (the parser's own check is quadratic in a map's size), and at most
+ * MAX_PROBLEMS problems are listed.
  */
-import { readFileSync } from 'node:fs';
+import { type Stats } from 'node:fs';
 import { resolve } from 'node:path';
-import { isCollection, LineCounter, parseDocument, type Document } from 'yaml';
+import { CST, isAlias, isCollection, isScalar, Lexer, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import { domainSchema, type DomainConfig } from './schema';
-import { DEFAULT_STATE_DIR } from '../defaults';
-import type { DomainLocation } from './location';
+import { DEFAULT_STATE_DIR, DEFAULT_SYNC, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
+import { quickStateDir, type DomainLocation } from './location';
 import { checkEnd, END_LINE } from './end';
+import { domainFileProblem } from './access';
+import { readCapped } from '../util/capped';
+
+/** Values that aliases may expand to in all (the yaml package's default, named): a domain file needs a few at most. */
+const MAX_ALIAS_COUNT = 100;
+/** Flow collections ([…], {…}) inside each other: a domain file needs two or three. */
+const MAX_FLOW_DEPTH = 32;
+/** Problems listed in one error; the rest are counted. */
+const MAX_PROBLEMS = 20;
+/** The field that raises a domain file's size limit: a larger file that does not name it is refused without parsing. */
+const LIMIT_FIELD = 'maxDomainFileBytes';
 
 export interface Domain {
   file: string;
@@ -47,6 +67,40 @@ export function endProblem(text: string, file: string): string | null {
 }
 
 /**
+ * A domain file refused as a file, before its content counts: too large, or open to changes
+ * by others. The message is the one sentence that says why and what to do.
+ */
+export class DomainFileRefused extends DomainFileError {
+  constructor(file: string, sentence: string) {
+    super(file, [sentence]);
+    this.message = sentence;
+  }
+}
+
+/** Bytes as people read them: 1 MB, 4 MB, 1.5 MB, 900 KB. */
+function sizeWords(bytes: number): string {
+  return bytes >= 1024 ** 2 ? `${+(bytes / 1024 ** 2).toFixed(1)} MB` : `${+(bytes / 1024).toFixed(1)} KB`;
+}
+
+/** Why a domain file of `size` bytes is refused for its size against `limit`, and what to do. */
+export function tooLargeSentence(file: string, size: number, limit: number = DEFAULT_SYNC.maxDomainFileBytes): string {
+  return `${file} is ${size.toLocaleString('en-US')} bytes, above the ${sizeWords(limit)} limit for a domain file. ` +
+    'A domain file holds settings, not data: keep notes and long lists elsewhere and shorten it' +
+    (limit < DOMAIN_FILE_CEILING_BYTES ? `, or raise the limit with sync.${LIMIT_FIELD} (at most ${DOMAIN_FILE_CEILING_BYTES}, ${sizeWords(DOMAIN_FILE_CEILING_BYTES)}) in the file itself` : '');
+}
+
+/**
+ * Why domain file content of `size` bytes is refused before it is parsed, or null: above the
+ * ceiling; or above the default limit when the bytes (if read) do not name the field that
+ * raises it. The file's own limit is checked once it is parsed (parseDomain).
+ */
+export function sizeRefusal(file: string, size: number, bytes?: Buffer): string | null {
+  if (size <= DEFAULT_SYNC.maxDomainFileBytes) return null;
+  if (size > DOMAIN_FILE_CEILING_BYTES || (bytes && !bytes.includes(LIMIT_FIELD))) return tooLargeSentence(file, size);
+  return null;
+}
+
+/**
  * Parses and validates domain file text; throws DomainFileError listing every problem, or
  * DomainFileUnfinished when the text does not end with the end line.
  */
@@ -57,36 +111,148 @@ export function parseDomain(text: string, file: string): DomainConfig {
     if (end.kind === 'unfinished') throw new DomainFileUnfinished(file, problem);
     throw new DomainFileError(file, [problem]);
   }
+  const nesting = flowNestingProblem(text);
+  if (nesting) throw new DomainFileError(file, [nesting]);
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new DomainFileError(file, doc.errors.map((e) => `line ${lc.linePos(e.pos[0]).line}: YAML syntax: ${e.message.split('\n')[0]}`));
+  let doc: Document;
+  let raw: unknown;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+    const syntax = [
+      ...doc.errors.map((e) => `line ${lc.linePos(e.pos[0]).line}: YAML syntax: ${e.message.split('\n')[0]}`),
+      ...duplicateKeys(doc, lc),
+    ];
+    if (syntax.length) throw new DomainFileError(file, listed(syntax));
+    raw = toJS(doc, lc, file) ?? {};
+  } catch (e) {
+    if (e instanceof DomainFileError) throw e;
+    // The YAML parser gave up in a way it does not report as an error (a bug of its own, a stack too deep…).
+    throw new DomainFileError(file, [`the YAML parser could not read the file (${(e as Error).message.split('\n')[0]}); check its syntax`]);
   }
-  const parsed = domainSchema.safeParse(doc.toJS() ?? {});
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
+  const parsed = domainSchema.safeParse(raw);
+  if (parsed.success) {
+    const size = Buffer.byteLength(text, 'utf8');
+    const limit = parsed.data.sync.maxDomainFileBytes;
+    if (size > limit) throw new DomainFileError(file, [`line ${lineOf(doc, lc, ['sync', LIMIT_FIELD])}: ${tooLargeSentence(file, size, limit)}`]);
+    return parsed.data;
+  }
+  const problems = parsed.error.issues.flatMap((issue) => {
     const path = [...issue.path] as (string | number)[];
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => `line ${lineOf(doc, lc, [...path, k])}: ${fieldName([...path, k])}: unknown field (check its spelling)`).join('\n  ');
+      return issue.keys.map((k) => `line ${lineOf(doc, lc, [...path, k])}: ${fieldName([...path, k])}: unknown field (check its spelling)`);
     }
-    return `line ${lineOf(doc, lc, path)}: ${fieldName(path) || '(top level)'}: ${issue.message}`;
+    return [`line ${lineOf(doc, lc, path)}: ${fieldName(path) || '(top level)'}: ${issue.message}`];
   });
-  throw new DomainFileError(file, problems);
+  throw new DomainFileError(file, listed(problems));
 }
 
-/** The text of a domain file and its absolute path; a file that cannot be read is a DomainFileError. */
-export function readDomainText(file: string): { abs: string; text: string } {
-  const abs = resolve(file);
+function listed(problems: string[]): string[] {
+  if (problems.length <= MAX_PROBLEMS) return problems;
+  return [...problems.slice(0, MAX_PROBLEMS), `… and ${problems.length - MAX_PROBLEMS} more problems`];
+}
+
+/** Flow collections nested deeper than MAX_FLOW_DEPTH, found by the YAML lexer (linear, stops there), with the line. */
+function flowNestingProblem(text: string): string | null {
+  let depth = 0;
+  let line = 1;
+  for (const token of new Lexer().lex(text)) {
+    const type = CST.tokenType(token);
+    if (type === 'flow-seq-start' || type === 'flow-map-start') {
+      if (++depth > MAX_FLOW_DEPTH) return `line ${line}: more than ${MAX_FLOW_DEPTH} [ or { inside each other; a domain file needs a few at most`;
+    } else if (type === 'flow-seq-end' || type === 'flow-map-end') {
+      depth = Math.max(0, depth - 1);
+    }
+    for (let i = token.indexOf('\n'); i !== -1; i = token.indexOf('\n', i + 1)) line++;
+  }
+  return null;
+}
+
+/** Keys that a map has twice (the parser's own check, uniqueKeys, is quadratic in the map's size). */
+function duplicateKeys(doc: Document, lc: LineCounter): string[] {
+  const problems: string[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const k = pair.key.value;
+        if (seen.has(k)) problems.push(`line ${lc.linePos(pair.key.range?.[0] ?? 0).line}: the key "${String(k)}" is there twice in the same section; keep one`);
+        seen.add(k);
+      }
+    },
+  });
+  return problems;
+}
+
+/** The document's value; aliases that expand too far (a "billion laughs" file) are a DomainFileError naming the line. */
+function toJS(doc: Document, lc: LineCounter, file: string): unknown {
   try {
-    return { abs, text: readFileSync(abs, 'utf8') };
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (!/alias/i.test((e as Error).message)) throw e;
+    // The first alias of an anchor that itself holds aliases: where the expansion multiplies.
+    const found: { at: YamlNode | null; first: YamlNode | null } = { at: null, first: null };
+    visit(doc, {
+      Alias(_key, alias) {
+        found.first ??= alias;
+        const source = alias.resolve(doc);
+        let nested = false;
+        if (source && isCollection(source)) visit(source, { Alias: () => ((nested = true), visit.BREAK) });
+        if (nested) return ((found.at = alias), visit.BREAK);
+        return undefined;
+      },
+    });
+    const node = found.at ?? found.first;
+    const line = node?.range ? `line ${lc.linePos(node.range[0]).line}: ` : '';
+    const name = node && isAlias(node) ? `*${node.source}` : 'aliases';
+    const problem = /Excessive alias count/.test((e as Error).message)
+      ? `${line}${name} makes the aliases expand to more than ${MAX_ALIAS_COUNT} values (aliases of anchors that hold aliases: a "billion laughs" file?); write the values out instead`
+      : `${line}${(e as Error).message}`;
+    throw new DomainFileError(file, [problem]);
+  }
+}
+
+/**
+ * The bytes of a domain file, read only when its size allows (sizeRefusal: never more than
+ * DOMAIN_FILE_CEILING_BYTES into memory), with the stats of the file read. A file that
+ * cannot be read, or is too large, is a DomainFileError.
+ */
+export function readDomainBytes(abs: string): { bytes: Buffer; stats: Stats } {
+  let read: ReturnType<typeof readCapped>;
+  try {
+    read = readCapped(abs, DOMAIN_FILE_CEILING_BYTES);
   } catch (e) {
     throw new DomainFileError(abs, [`cannot read the file: ${(e as Error).message}`]);
   }
+  if ('tooLarge' in read) throw new DomainFileRefused(abs, tooLargeSentence(abs, read.tooLarge));
+  const refusal = sizeRefusal(abs, read.bytes.length, read.bytes);
+  if (refusal) throw new DomainFileRefused(abs, refusal);
+  return read;
 }
 
+/** The text of a domain file and its absolute path; a file that cannot be read or is too large is a DomainFileError. */
+export function readDomainText(file: string): { abs: string; text: string } {
+  const abs = resolve(file);
+  return { abs, text: readDomainBytes(abs).bytes.toString('utf8') };
+}
+
+/** Why the node refuses this domain file as a file (others can change it), as a DomainFileRefused; nothing when it is safe. */
+export function checkDomainFileAccess(abs: string, st?: Stats): void {
+  let problem: string | null;
+  try {
+    problem = domainFileProblem(abs, st);
+  } catch (e) {
+    throw new DomainFileError(abs, [`cannot check who may change the file: ${(e as Error).message}`]);
+  }
+  if (problem) throw new DomainFileRefused(abs, problem);
+}
+
+/** Reads, checks (size, who may change it) and validates a domain file. */
 export function loadDomain(file: string): Domain {
-  const { abs, text } = readDomainText(file);
-  return { file: abs, config: parseDomain(text, abs) };
+  const abs = resolve(file);
+  const { bytes, stats } = readDomainBytes(abs);
+  checkDomainFileAccess(abs, stats);
+  return { file: abs, config: parseDomain(bytes.toString('utf8'), abs) };
 }
 
 /**
@@ -101,10 +267,15 @@ export function locateDomain(file: string): { domain: Domain; problem: null } | 
     if (!(e instanceof DomainFileError)) throw e;
     let stateDir = DEFAULT_STATE_DIR;
     try {
-      const raw = parseDocument(readFileSync(resolve(file), 'utf8')).toJS() as { stateDir?: unknown } | null;
+      // Only a file of a size that is read at all; the YAML parser only when the line alone does
+      // not say, never on deep nesting, never expanding aliases (what made it fail may be a bomb).
+      const read = readCapped(resolve(file), DOMAIN_FILE_CEILING_BYTES);
+      const text = 'bytes' in read ? read.bytes.toString('utf8') : '';
+      const quick = quickStateDir(text);
+      const raw = quick !== undefined || flowNestingProblem(text) ? { stateDir: quick } : parseDocument(text).toJS({ maxAliasCount: 0 }) as { stateDir?: unknown } | null;
       if (typeof raw?.stateDir === 'string' && raw.stateDir) stateDir = raw.stateDir;
     } catch {
-      // unreadable or not YAML at all: the default folder
+      // unreadable, not YAML at all, or it uses aliases: the default folder
     }
     return { domain: { file: resolve(file), config: { stateDir } }, problem: e };
   }

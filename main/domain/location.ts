@@ -3,9 +3,9 @@
  * node's admin endpoint from the domain file's `stateDir` alone (loading yaml and zod costs
  * more than the whole command should).
  */
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { DEFAULT_STATE_DIR } from '../defaults';
+import { DEFAULT_STATE_DIR, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
+import { readCapped } from '../util/capped';
 
 /** What is needed to find a server's node from its domain file. */
 export interface DomainLocation {
@@ -50,7 +50,9 @@ export function quickStateDir(text: string): string | null | undefined {
 export function quickLocate(file: string): DomainLocation | undefined {
   let text: string;
   try {
-    text = readFileSync(resolve(file), 'utf8');
+    const read = readCapped(resolve(file), DOMAIN_FILE_CEILING_BYTES);
+    if (!('bytes' in read)) return undefined;
+    text = read.bytes.toString('utf8');
   } catch {
     return undefined;
   }

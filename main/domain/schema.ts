@@ -4,7 +4,7 @@
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_FAILURE_RESET_MS, DEFAULT_HEALTH, DEFAULT_METRICS, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
+import { DEFAULT_FAILURE_RESET_MS, DEFAULT_HEALTH, DEFAULT_METRICS, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, DOMAIN_FILE_CEILING_BYTES, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
 import { NAME_PATTERN } from '../ui/contract';
 
 const name = (what: string) =>
@@ -129,6 +129,11 @@ export const syncSchema = z.strictObject({
   maxFileBytes: z.number().int().positive().default(DEFAULT_SYNC.maxFileBytes),
   keepVersions: z.number().int().min(0).max(1000).default(DEFAULT_SYNC.keepVersions),
   checkIntervalMs: ms(DEFAULT_SYNC.checkIntervalMs),
+  /** The largest this domain file may be (defaults.ts says why 1 MB, and why at most the ceiling). */
+  maxDomainFileBytes: z.number({ error: 'sync.maxDomainFileBytes must be a number of bytes' }).int({ error: 'sync.maxDomainFileBytes must be a whole number of bytes' })
+    .positive({ error: 'sync.maxDomainFileBytes must be above 0' })
+    .max(DOMAIN_FILE_CEILING_BYTES, { error: `sync.maxDomainFileBytes can be at most ${DOMAIN_FILE_CEILING_BYTES} (4 MB): above that, reading and parsing the file costs too much` })
+    .default(DEFAULT_SYNC.maxDomainFileBytes),
 });
 
 const probeCommon = {

@@ -106,6 +106,7 @@ export class DuplexNode {
       secretFile: domainPath(this.domain, cfg.secretFile),
       bindAddress: address,
       log: this.log,
+      refusals: this.refusals,
       onChange: () => this.publishInfo(),
       onApplied: (d) => this.reconfigure(d),
     });

@@ -8,7 +8,7 @@
  * folder, fsync, rename) and keeps previous domain-file versions beside it. Concurrent
  * edits converge on one winner (revision.ts); what loses is kept as a conflict copy.
  */
-import { closeSync, copyFileSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { createReadStream, createWriteStream, fsync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,9 +16,10 @@ import { promisify } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { SYNC_DEBOUNCE_MS, SYNC_REQUEST_TIMEOUT_MS, SYNC_RETRY_MS, SYNC_SETTLE_MS } from '../defaults';
-import { DomainFileError, DomainFileUnfinished, parseDomain, type Domain } from '../domain/load';
+import { DOMAIN_FILE_CEILING_BYTES, SYNC_DEBOUNCE_MS, SYNC_REQUEST_TIMEOUT_MS, SYNC_RETRY_MS, SYNC_SETTLE_MS } from '../defaults';
+import { DomainFileError, DomainFileUnfinished, parseDomain, sizeRefusal, tooLargeSentence, type Domain } from '../domain/load';
 import { domainPath } from '../domain/location';
+import { networkSpecs } from '../domain/schema';
 import type { NodeInfo, RevisionAdvert, SyncState } from '../engine/types';
 import type { Logger } from '../util/logger';
 import { syncDir, writeFileAtomic } from '../util/atomic';
@@ -27,7 +28,9 @@ import { advertOf, compareAdverts, contentHash, descends, filesHash, initialRevi
 import { ProjectScanner, ScanError, Unsettled } from './scan';
 import { SettleWatch } from './settle';
 import { keptVersions, versionFile } from './versions';
-import { readBody, request, SyncServer, syncKey, type Reply } from './wire';
+import { readBody, request, SyncServer, syncKey, type Refusal, type Reply } from './wire';
+import { DomainFileWatch, type FilePort } from './domain-file';
+import { Refusals } from '../node/doors';
 import type { SyncStatus } from './status';
 
 export type { SyncStatus };
@@ -53,6 +56,10 @@ export interface DomainSyncOptions {
   log: Logger;
   /** The advert or the sync state changed (the node puts it in its heartbeats). */
   onChange: () => void;
+  /** How the domain file is looked at (tests count the reads); the real file system by default. */
+  files?: FilePort;
+  /** Where the sync port's refusals are counted and logged: the node's, shared by its doors (one of its own by default). */
+  refusals?: Refusals;
   /** A new revision is in force (a local edit or one fetched from a peer). */
   onApplied: (domain: Domain) => void;
 }
@@ -83,6 +90,15 @@ export class DomainSync {
   private readonly peers = new Map<string, PeerSeen>();
   private editError: string | null = null;
   private editErrorHash: string | null = null;
+  /** The last edit of the domain file found invalid: the same bytes are not parsed again. */
+  private invalidEdit: { hash: string; message: string } | null = null;
+  /** The last revision from a peer refused here: the same revision is not fetched again. */
+  private refusedRevision: { advert: RevisionAdvert; hash: string; message: string } | null = null;
+  /** Addresses the sync port lets in: the servers' addresses in the domain file… */
+  private declared = new Set<string>();
+  /** …and the source addresses of each server's authenticated heartbeats. */
+  private readonly heard = new Map<string, Set<string>>();
+  private readonly domainFile: DomainFileWatch;
   private fetchError: string | null = null;
   private progress: number | null = null;
   private conflicts: string[] = [];
@@ -97,6 +113,8 @@ export class DomainSync {
     this.config = opts.domain.config;
     this.key = syncKey(opts.domain.config.domain, opts.secret);
     this.scanner = new ProjectScanner(this.root, (rel) => this.excluded(rel));
+    this.domainFile = new DomainFileWatch(this.file, opts.files);
+    this.declare();
   }
 
   static async start(opts: DomainSyncOptions): Promise<DomainSync> {
@@ -112,7 +130,9 @@ export class DomainSync {
 
   private async boot(): Promise<void> {
     this.cleanTemps();
-    this.domainBytes = readFileSync(this.file);
+    const seen = this.domainFile.look();
+    if (seen.kind === 'refused') throw new Error(seen.message);
+    this.domainBytes = seen.bytes;
     this.content = { domain: { size: this.domainBytes.length, hash: hashBytes(this.domainBytes) }, files: await this.scanner.scan(this.config.sync.files, this.config.sync.maxFileBytes) };
     const hash = contentHash(this.content);
     const stored = this.readStored();
@@ -132,6 +152,8 @@ export class DomainSync {
       domain: this.config.domain,
       key: this.key,
       handler: (req, from) => this.serve(req, from),
+      accepts: (address) => this.accepts(address),
+      refusals: this.opts.refusals ?? new Refusals(this.opts.log),
       onWarning: (d) => this.opts.log.warn('sync', d),
     });
     this.watch();
@@ -196,8 +218,10 @@ export class DomainSync {
     };
   }
 
-  /** A peer's heartbeat: fetch when it has a newer revision. */
+  /** A peer's authenticated heartbeat, from `address`: its address may connect; fetch when it has a newer revision. */
   onPeer(server: string, address: string, info: NodeInfo | undefined): void {
+    const heard = this.heard.get(server) ?? new Set<string>();
+    this.heard.set(server, heard.add(address));
     if (!info) return;
     this.peers.set(server, { address, info });
     this.maybeFetch();
@@ -205,6 +229,24 @@ export class DomainSync {
 
   forgetPeer(server: string): void {
     this.peers.delete(server);
+    this.heard.delete(server);
+  }
+
+  /** Connections and requests the sync port refused, or that failed, since the start, by reason. */
+  refused(): Partial<Record<Refusal, number>> {
+    return this.server?.refused() ?? {};
+  }
+
+  /** The addresses of the domain file's servers (exact addresses; a CIDR block names a network, not a server). */
+  private declare(): void {
+    const d = this.config;
+    this.declared = new Set(d.servers.flatMap((s) => networkSpecs(d, s)).filter((a) => !a.includes('/')));
+  }
+
+  private accepts(address: string): boolean {
+    if (this.declared.has(address)) return true;
+    for (const addresses of this.heard.values()) if (addresses.has(address)) return true;
+    return false;
   }
 
   /**
@@ -263,25 +305,34 @@ export class DomainSync {
     });
   }
 
+  /** Looks at the files now, as a file event or the periodic check does; resolves once done (tests). */
+  checkNow(): Promise<void> {
+    this.enqueue(() => this.check());
+    return this.queue;
+  }
+
   private enqueue(job: () => Promise<void>): void {
     this.queue = this.queue.then(job).catch((e: Error) => this.opts.log.error('sync', `unexpected: ${e.stack ?? e.message}`));
   }
 
-  /** Reads the files; a valid change becomes a new revision. */
+  /**
+   * Looks at the files; a valid change becomes a new revision. The domain file is read and
+   * hashed only when its stat changed (DomainFileWatch), and an edit found invalid is not
+   * parsed again until it changes.
+   */
   private async check(): Promise<void> {
     if (this.stopped) return;
     this.pruneConflicts();
-    let bytes: Buffer;
-    let st: Stats;
+    const seen = this.domainFile.look();
+    if (seen.kind === 'refused') {
+      // Missing for a moment while an editor replaces it, unreadable, too large or open to
+      // others: the revision in force stays. Logged once per reason (a file that keeps
+      // growing is one refusal), the status says the latest.
+      this.setEditError(`${seen.message}. Revision ${this.rev.n} stays in force; no edit of the domain file is taken or sent to the other servers until then`, seen.reason);
+      return;
+    }
     let files: FileEntry[];
     try {
-      const fd = openSync(this.file, 'r');
-      try {
-        st = fstatSync(fd);
-        bytes = readFileSync(fd);
-      } finally {
-        closeSync(fd);
-      }
       files = await this.scanner.scan(this.config.sync.files, this.config.sync.maxFileBytes, SYNC_SETTLE_MS);
     } catch (e) {
       if (e instanceof Unsettled) {
@@ -289,12 +340,11 @@ export class DomainSync {
         this.scheduleCheck(SYNC_SETTLE_MS);
         return;
       }
-      // Missing for a moment while an editor replaces it, or unreadable: the revision in force stays.
-      const msg = e instanceof ScanError ? e.message : `cannot read ${(e as NodeJS.ErrnoException).path ?? this.file}: ${(e as Error).message}`;
+      const msg = e instanceof ScanError ? e.message : `cannot read ${(e as NodeJS.ErrnoException).path ?? this.root}: ${(e as Error).message}`;
       this.setEditError(msg, `read:${msg}`);
       return;
     }
-    const content: Content = { domain: { size: bytes.length, hash: hashBytes(bytes) }, files };
+    const content: Content = { domain: { size: seen.size, hash: seen.hash }, files };
     const hash = contentHash(content);
     if (hash === this.rev.hash) {
       this.settle.reset();
@@ -302,29 +352,34 @@ export class DomainSync {
       return;
     }
     const domainEdited = content.domain.hash !== this.content.domain.hash;
+    let config = this.config;
     if (domainEdited) {
+      if (this.invalidEdit?.hash === seen.hash) {
+        this.setEditError(this.invalidEdit.message, seen.hash);
+        return;
+      }
       // Still being written (saved in steps, copied in): look again once it has stopped changing.
-      const wait = this.settle.observe({ hash: content.domain.hash, size: st.size, mtimeMs: st.mtimeMs }, Date.now(), performance.now());
+      const wait = this.settle.observe({ hash: seen.hash, size: seen.size, mtimeMs: seen.mtimeMs }, Date.now(), performance.now());
       if (wait > 0) {
         this.scheduleCheck(wait);
         return;
       }
-    }
-    let config: Domain['config'];
-    try {
-      config = parseDomain(bytes.toString('utf8'), this.file);
-    } catch (e) {
-      const problems = e instanceof DomainFileError ? e.problems.join('; ') : (e as Error).message;
-      const detail = e instanceof DomainFileUnfinished ? `is not finished: it ${problems}` : `is not valid (${problems})`;
-      this.setEditError(`the domain file was edited but ${detail}; revision ${this.rev.n} stays in force and the edit is not sent to the other servers`, hash);
-      return;
+      try {
+        config = parseDomain(seen.bytes.toString('utf8'), this.file);
+      } catch (e) {
+        const problems = e instanceof DomainFileError ? e.problems.join('; ') : (e as Error).message;
+        const detail = e instanceof DomainFileUnfinished ? `is not finished: it ${problems}` : `is not valid (${problems})`;
+        this.invalidEdit = { hash: seen.hash, message: `the domain file was edited but ${detail}; revision ${this.rev.n} stays in force and the edit is not sent to the other servers` };
+        this.setEditError(this.invalidEdit.message, seen.hash);
+        return;
+      }
     }
     this.setEditError(null, null);
     this.settle.reset();
     const rev = nextRevision(this.rev, hash, this.opts.server, Date.now());
     const what = domainEdited ? 'domain file' : 'project files';
     if (domainEdited) this.keepVersion();
-    this.commitRevision(rev, content, bytes, config);
+    this.commitRevision(rev, content, domainEdited ? seen.bytes : this.domainBytes, config);
     this.opts.log.info('sync', `local edit of the ${what}: revision ${rev.n} (${hash.slice(0, 12)}); sending it to the other servers`);
   }
 
@@ -343,6 +398,14 @@ export class DomainSync {
     if (this.busy || this.stopped || Date.now() < this.retryAt) return;
     const src = pickSource(this.advert(), [...this.peers].map(([server, p]) => ({ server, rev: p.info.rev })));
     if (!src) return;
+    if (this.refusedRevision && compareAdverts(src.rev, this.refusedRevision.advert) === 0) {
+      // Refused once (logged then): not fetched again, until a newer revision is announced.
+      if (this.fetchError !== this.refusedRevision.message) {
+        this.fetchError = this.refusedRevision.message;
+        this.opts.onChange();
+      }
+      return;
+    }
     this.busy = true;
     this.enqueue(async () => {
       try {
@@ -371,17 +434,32 @@ export class DomainSync {
     const revision = res.header.revision as Revision;
     const content = res.header.content as Content;
     const size = Number(res.header.size);
+    if (!revision || !content || !Number.isSafeInteger(size) || size < 0) {
+      res.body.destroy();
+      throw new Error(`revision from ${server} is not complete (another Duplex version?); not applied`);
+    }
+    if (size > DOMAIN_FILE_CEILING_BYTES) {
+      // Refused before a byte of it is read, and not fetched again.
+      this.refusedRevision = { advert: advertOf(revision), hash: revision.hash, message: `revision ${revision.n} from ${server} is not taken here: ${tooLargeSentence(this.file, size)}` };
+    }
+    if (this.refusedRevision?.hash === revision.hash) {
+      res.body.destroy();
+      throw new Error(this.refusedRevision.message);
+    }
     const bytes = await readBody(res, size);
-    if (!revision || !content || hashBytes(bytes) !== content.domain?.hash || contentHash(content) !== revision.hash) {
+    if (hashBytes(bytes) !== content.domain?.hash || contentHash(content) !== revision.hash) {
       throw new Error(`revision from ${server} does not match its hashes; not applied`);
     }
     if (compareAdverts(advertOf(revision), this.advert()) <= 0) return; // we have it or a newer one by now
     let config: Domain['config'];
     try {
+      const tooLarge = sizeRefusal(this.file, bytes.length, bytes);
+      if (tooLarge) throw new DomainFileError(this.file, [tooLarge]);
       config = parseDomain(bytes.toString('utf8'), this.file);
     } catch (e) {
       const problems = e instanceof DomainFileError ? e.problems.join('; ') : (e as Error).message;
-      throw new Error(`revision ${revision.n} from ${server} is not a valid domain file here (${problems}); is Duplex the same version on every server?`);
+      this.refusedRevision = { advert: advertOf(revision), hash: revision.hash, message: `revision ${revision.n} from ${server} is not a valid domain file here (${problems}); is Duplex the same version on every server?` };
+      throw new Error(this.refusedRevision.message);
     }
     // Paths from the network: every one must stay inside the configured sync entries.
     for (const f of content.files) {
@@ -442,11 +520,12 @@ export class DomainSync {
         if (keepLocal(f.path, f.hash)) copies.push(this.conflictCopy(target, stamp));
         else rmSync(target, { force: true });
       }
-      const disk = existsSync(this.file) ? readFileSync(this.file) : null;
-      const diskHash = disk ? hashBytes(disk) : undefined;
+      // The file here (read only if its stat changed): one that cannot be taken counts as an edit of its own.
+      const disk = this.domainFile.look();
+      const diskHash = disk.kind === 'file' ? disk.hash : existsSync(this.file) ? 'not taken here' : undefined;
       if (content.domain.hash !== this.content.domain.hash) this.keepVersion();
       if (diskHash !== content.domain.hash) {
-        if (disk && (conflict || diskHash !== this.content.domain.hash)) copies.push(this.conflictCopy(this.file, stamp, true));
+        if (diskHash !== undefined && (conflict || diskHash !== this.content.domain.hash)) copies.push(this.conflictCopy(this.file, stamp, true));
         writeFileAtomic(this.file, bytes, { keepPrevious: false });
       }
       if (copies.length) {
@@ -505,6 +584,7 @@ export class DomainSync {
     this.domainBytes = bytes;
     const filesChanged = JSON.stringify(config.sync.files) !== JSON.stringify(this.config.sync.files);
     this.config = config;
+    this.declare();
     this.computeAppVersion();
     this.writeStored();
     if (filesChanged) {

@@ -4,10 +4,13 @@
  * which puts one back: it is written as the domain file, so the node takes it like any
  * edit — as a new, higher revision — and sends it to every server.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { checkEnd, withEndLine } from '../domain/end';
-import { DomainFileError, parseDomain } from '../domain/load';
+import { DOMAIN_FILE_CEILING_BYTES } from '../defaults';
+import { domainFileProblem } from '../domain/access';
+import { DomainFileError, parseDomain, sizeRefusal, tooLargeSentence } from '../domain/load';
+import { readCapped } from '../util/capped';
 
 /** The kept version of revision `n` of a domain file. */
 export const versionFile = (file: string, n: number): string => `${resolve(file)}.rev${n}`;
@@ -39,9 +42,9 @@ export class RollbackError extends Error {}
  */
 export function rollbackText(file: string, n: number): { text: string; from: string; addedEndLine: boolean } {
   const from = versionFile(file, n);
-  let text: string;
+  let read: ReturnType<typeof readCapped>;
   try {
-    text = readFileSync(from, 'utf8');
+    read = readCapped(from, DOMAIN_FILE_CEILING_BYTES);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new RollbackError(`cannot read ${from}: ${(e as Error).message}`);
     const kept = keptVersions(file);
@@ -49,6 +52,12 @@ export function rollbackText(file: string, n: number): { text: string; from: str
       ? `revision ${n} is not kept beside ${resolve(file)}; the kept revisions are ${kept.join(', ')} (duplex domain rollback <one of them>)`
       : `no previous revisions are kept beside ${resolve(file)} (a revision is kept as ${basename(from).replace(/\d+$/, '<N>')} when another replaces it, the last sync.keepVersions of them)`);
   }
+  // Put back, it would be the domain file: the same limits and the same check of who may change it.
+  const refusal = 'bytes' in read ? sizeRefusal(from, read.bytes.length, read.bytes) : tooLargeSentence(from, read.tooLarge);
+  if (refusal) throw new RollbackError(`${refusal}; it is not put back`);
+  const unsafe = domainFileProblem(from, read.stats);
+  if (unsafe) throw new RollbackError(`${unsafe}; it is not put back: check that it holds what you expect first`);
+  const text = (read as { bytes: Buffer }).bytes.toString('utf8');
   const end = checkEnd(text);
   const addedEndLine = !end.ok && end.kind === 'unfinished' && end.anywhere === null;
   const finished = addedEndLine ? withEndLine(text) : text;

@@ -3,7 +3,8 @@
  * connections, floods of them, and the end of a WebSocket.
  */
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type WebSocket from 'ws';
 
 /**
@@ -64,5 +65,22 @@ export function socketEnd(ws: WebSocket): Promise<string> {
   return new Promise((resolve) => {
     ws.on('close', (code) => resolve(`close ${code}`));
     ws.on('error', (e) => resolve(`error ${e.message}`));
+  });
+}
+
+/** A connection that sends nothing, and when it was opened and closed (performance.now()). */
+export interface Held {
+  socket: Socket;
+  openedAt: number;
+  closedAt: Promise<number>;
+}
+
+/** `n` TCP connections to `port` on 127.0.0.1 that send nothing, from the local address `from` (127.0.0.0/8 is all loopback on Linux). */
+export function hold(port: number, n: number, from = '127.0.0.1'): Held[] {
+  return Array.from({ length: n }, () => {
+    const socket = connect({ host: '127.0.0.1', port, localAddress: from });
+    socket.on('error', () => undefined);
+    const openedAt = performance.now();
+    return { socket, openedAt, closedAt: new Promise<number>((r) => socket.once('close', () => r(performance.now()))) };
   });
 }

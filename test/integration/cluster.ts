@@ -10,6 +10,7 @@ import { insertBeforeEnd } from '../../main/domain/end';
 import { initDomain } from '../../main/domain/init';
 import { locateDomain } from '../../main/domain/load';
 import { askNode } from '../../main/node/admin-client';
+import { nodePaths } from '../../main/node/paths';
 import type { StatusView } from '../../main/ui/contract';
 import type { ProcessView } from '../../main/ui/contract';
 
@@ -86,6 +87,11 @@ export class Cluster {
 
   startAll(): void {
     for (const s of this.servers) this.start(s);
+  }
+
+  /** The node log of `server` (duplex.log in its state folder) as it is now. */
+  log(server: string): string {
+    return readFileSync(nodePaths(locateDomain(this.fileOf(server)).domain, server).log, 'utf8');
   }
 
   async status(server: string, timeoutMs = 2_000): Promise<StatusView> {

@@ -7,11 +7,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { Cluster, waitFor, waitForRoles } from './cluster';
 import { askNode } from '../../main/node/admin-client';
 import { locateDomain } from '../../main/domain/load';
-import { nodePaths } from '../../main/node/paths';
 import type { CommandOutcome, DomainView } from '../../main/ui/contract';
 
 describe('control from any console', () => {
@@ -23,7 +21,6 @@ describe('control from any console', () => {
   /** An admin call to the node of `via`. */
   const ask = (via: string, method: string, path: string, body?: unknown, timeoutMs?: number) =>
     askNode(locateDomain(c.fileOf(via)).domain, via, method, path, body, timeoutMs);
-  const logOf = (server: string) => readFileSync(nodePaths(locateDomain(c.fileOf(server)).domain, server).log, 'utf8');
 
   before(async () => {
     c.startAll();
@@ -89,8 +86,8 @@ describe('control from any console', () => {
     assert.equal(done.status, 200, JSON.stringify(done.body));
     assert.match((done.body as CommandOutcome).message, /^b is Active \(epoch \d+\)$/);
     await waitForRoles(c, { a: 'standby', b: 'active' }, 10_000);
-    assert.match(logOf('a'), /info \[a\] command: activate for b asked here; relaying it to b's node/);
-    assert.match(logOf('b'), /info \[b\] command: activate asked from the console of a \(127\.0\.0\.1\), relayed by its node/);
+    assert.match(c.log('a'), /info \[a\] command: activate for b asked here; relaying it to b's node/);
+    assert.match(c.log('b'), /info \[b\] command: activate asked from the console of a \(127\.0\.0\.1\), relayed by its node/);
     // Already so: ok, and said.
     const again = await ask('c', 'POST', '/command', { kind: 'activate', server: 'b' });
     assert.equal(again.status, 200);

@@ -2,7 +2,8 @@
  * The doors of a running domain under attack (issue 21): three real nodes on loopback, and
  * every attack that once stopped a node or moved the Active role — malformed requests and
  * upgrades, floods of the metrics, page and status doors, oversized and unmasked WebSocket
- * frames, an aborted body, lines forged through a command's reason. After each: every node
+ * frames, an aborted body, lines forged through a command's reason, idle connections held on
+ * the sync port, a 50 MB domain file. After each: every node
  * runs, no role, epoch or role event changed, and the Active's heartbeats (heard on the
  * multicast group, as a peer hears them) never stopped for the failure timeout. The bounds
  * catch hangs; the figures are bench:doors'.
@@ -14,13 +15,13 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { DEFAULT_TIMINGS } from '../../main/defaults';
+import { DEFAULT_TIMINGS, SYNC_HANDSHAKE_TIMEOUT_MS } from '../../main/defaults';
 import { loadDomain } from '../../main/domain/load';
-import { readEndpoint, type AdminEndpoint } from '../../main/node/admin-client';
+import { askNode, readEndpoint, type AdminEndpoint } from '../../main/node/admin-client';
 import { nodePaths } from '../../main/node/paths';
-import type { StatusView } from '../../main/ui/contract';
+import type { DomainView, StatusView } from '../../main/ui/contract';
 import { Cluster, sleep, waitFor, waitForRoles } from './cluster';
-import { flood, get, raw, socketEnd } from './attacks';
+import { flood, get, hold, raw, socketEnd } from './attacks';
 import { HeartbeatTap, type Gaps } from './heartbeats';
 
 describe('the doors of three real nodes under attack', () => {
@@ -172,6 +173,39 @@ describe('the doors of three real nodes under attack', () => {
     const log = logOf('b');
     assert.match(log, /the application reports a failure: disk\\n2026-12-07 03:00:00\.000 error \[b\] fence: FORGED line\\r\\u001b\[2Jx/);
     assert.doesNotMatch(log, /^2026-12-07 03:00:00\.000 error \[b\] fence: FORGED/m);
+  });
+
+  it('the sync port: 40 idle connections held on the Active\'s and 40 from an address of no server; a relayed status still goes through', async () => {
+    const port = (await c.status('a')).sync.port;
+    let view: DomainView | null = null;
+    let waits: number[] = [];
+    await attack('40 + 40 idle connections on the sync port', async () => {
+      const held = [...hold(port, 40), ...hold(port, 40, '127.0.0.2')];
+      await sleep(400);
+      view = (await askNode(loadDomain(c.file), 'b', 'GET', '/domain', undefined, 5_000)).body as DomainView;
+      const bound = SYNC_HANDSHAKE_TIMEOUT_MS + 2_000;
+      waits = await Promise.all(held.map(async (h) => (await Promise.race([h.closedAt, sleep(bound).then(() => Infinity)])) - h.openedAt));
+    });
+    assert.equal(view!.servers.find((s) => s.server === 'a')?.error, null, JSON.stringify(view));
+    assert.ok(Math.max(...waits) < SYNC_HANDSHAKE_TIMEOUT_MS + 1_500, `every held connection closed by the handshake timeout at the latest: ${Math.round(Math.max(...waits))} ms`);
+    assert.match(logOf('a'), /warn \[a\] sync: refused not-a-peer .*: a connection from 127\.0\.0\.2/);
+  });
+
+  it('a valid 50 MB domain file copied over the Active\'s: refused from its size with one log line, at no cost per check', async () => {
+    const good = readFileSync(c.file);
+    const comment = `# ${'x'.repeat(97)}\n`;
+    const big = good.toString('utf8').replace(/^# end of domain file/m, `${comment.repeat(Math.ceil((50 * 1024 ** 2) / comment.length))}# end of domain file`);
+    let message: string | null = null;
+    await attack('a 50 MB domain file for 10 s', async () => {
+      writeFileSync(c.file, big);
+      await sleep(10_000); // five periodic checks
+      message = (await c.status('a')).sync.message;
+      writeFileSync(c.file, good);
+      await waitFor('the file in force again', 10_000, async () => ((await c.status('a')).sync.state === 'in-sync' ? true : undefined), 100);
+    });
+    assert.match(message ?? '', /is 52,\d{3},\d{3} bytes, above the 1 MB limit for a domain file/);
+    assert.equal(logOf('a').match(/above the 1 MB limit for a domain file/g)?.length, 1, 'one line, not one per check');
+    for (const s of c.servers) assert.equal((await c.status(s)).sync.revision.n, 0, `${s}: the revision in force stays`);
   });
 
   it('after all of it, a node stops cleanly on SIGTERM within its bound: exit 0, admin.json and node.lock gone', async () => {

@@ -47,7 +47,7 @@ servers:
   - { name: c, role: inactive, address: ${HOSTS.c} }
 multicast: { group: 239.255.77.7, port: ${port} }
 ${END_LINE}
-`);
+`, { mode: 0o644 });
     for (const h of Object.keys(HOSTS) as Host[]) {
       procs.set(h, spawn('ip', ['netns', 'exec', ns(h), process.execPath, CLI, 'run', '--domain', file, '--server', h], { stdio: 'ignore' }));
     }
@@ -117,7 +117,7 @@ servers:
 multicast: { group: 239.255.78.8, port: ${port} }
 failback: manual
 ${END_LINE}
-`);
+`, { mode: 0o644 });
       procs.push(spawn('ip', ['netns', 'exec', nsOf(h), process.execPath, CLI, 'run', '--domain', fileOf(h), '--server', h], { stdio: 'ignore' }));
     }
   });

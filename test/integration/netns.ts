@@ -100,7 +100,7 @@ runtime:
   processes:
     - { name: scada, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(VICTIM)}, --ledger, ${JSON.stringify(this.ledger)}] }
 ${END_LINE}
-`);
+`, { mode: 0o644 }); // only its owner may change it: the node refuses a domain file others can change
   }
 
   ns(h: string): string {

@@ -111,7 +111,7 @@ describe('kept versions and rollback', () => {
     const file = join(dir, 'plant.yaml');
     writeFileSync(file, `${body}${END_LINE}\n`);
     assert.throws(() => rollbackText(file, 1), (e: Error) => e instanceof RollbackError && /^no previous revisions are kept beside .*plant\.yaml/.test(e.message));
-    for (const n of [3, 12, 4]) writeFileSync(`${file}.rev${n}`, `${body}failback: auto\n${END_LINE}\n`);
+    for (const n of [3, 12, 4]) writeFileSync(`${file}.rev${n}`, `${body}failback: auto\n${END_LINE}\n`, { mode: 0o644 });
     writeFileSync(`${file}.rev7.tmp`, 'x');
     writeFileSync(join(dir, 'other.yaml.rev5'), 'x');
     assert.deepEqual(keptVersions(file), [3, 4, 12]);
@@ -124,11 +124,11 @@ describe('kept versions and rollback', () => {
   it('a kept version without the end line gets it; an invalid one is refused with its problems', () => {
     const dir = mkdtempSync(join(tmpdir(), 'duplex-rev-'));
     const file = join(dir, 'plant.yaml');
-    writeFileSync(`${file}.rev2`, body);
+    writeFileSync(`${file}.rev2`, body, { mode: 0o644 });
     const r = rollbackText(file, 2);
     assert.equal(r.text, `${body}${END_LINE}\n`);
     assert.equal(r.addedEndLine, true);
-    writeFileSync(`${file}.rev3`, `${body}failback: sometimes\n${END_LINE}\n`);
+    writeFileSync(`${file}.rev3`, `${body}failback: sometimes\n${END_LINE}\n`, { mode: 0o644 });
     assert.throws(() => rollbackText(file, 3), /revision 3 \(.*plant\.yaml\.rev3\) is not a valid domain file for this Duplex, so it is not put back:\n {2}line 7: failback: /);
   });
 });

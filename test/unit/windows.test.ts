@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
 import { staleBecause, takeLock } from '../../main/node/lock';
-import { everyoneReads } from '../../main/domain/secret';
+import { everyoneReads, everyoneReplaces, everyoneWrites, windowsDomainFileProblem } from '../../main/domain/access';
 import { retryWhileLocked } from '../../main/util/atomic';
 import { eventArgs, eventLogSink } from '../../main/util/event-log';
 import { descendantsOf, parseWmicTable, processStartMs, wmiDateMs } from '../../main/util/process';
@@ -146,6 +146,40 @@ test('a secret whose ACL lets Everyone, Users or Authenticated Users read it is 
   assert.equal(everyoneReads('D:(A;;WD;;;BU)'), 'Users');
   assert.equal(everyoneReads('D:(A;;0x40000;;;WD)'), 'Everyone');
   assert.equal(everyoneReads('O:BAG:DUD:(A;;FR;;;DU)'), 'Domain Users');
+});
+
+test('a domain file whose ACL lets Everyone, Users or Authenticated Users change it, or whose folder lets them replace it, is refused with the icacls that fixes it', () => {
+  // C:\Plant made by an Administrator inherits the ACL of C:\ (Authenticated Users may modify what is in it).
+  const plant = 'C:\\Plant\r\nD:AI(A;OICIID;FA;;;SY)(A;OICIID;FA;;;BA)(A;OICIID;0x1200a9;;;BU)(A;OICIID;0x1301bf;;;AU)\r\n';
+  const yaml = 'plant.yaml\r\nD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;0x1200a9;;;BU)(A;ID;0x1301bf;;;AU)\r\n';
+  assert.equal(everyoneWrites(yaml), 'Authenticated Users');
+  assert.equal(everyoneReplaces(plant), 'Authenticated Users', 'modify rights passed on to new files (OI)');
+  assert.equal(everyoneReads(yaml), 'Users', 'reading is another matter: the domain file may be read by all');
+  // As the fix leaves them: SYSTEM and Administrators full control, Users read.
+  const safeFolder = 'C:\\Plant\r\nD:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)\r\n';
+  const safeFile = 'plant.yaml\r\nD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;0x1200a9;;;BU)\r\n';
+  assert.equal(everyoneReplaces(safeFolder), null);
+  assert.equal(everyoneWrites(safeFile), null);
+  // Rights to create files in a folder (ProgramData's Users) replace nothing; deleting children, or rights on the ACL, do.
+  assert.equal(everyoneReplaces('D:(A;CI;DCLC;;;BU)(A;;FA;;;SY)'), null);
+  assert.equal(everyoneReplaces('D:(A;;DT;;;BU)'), 'Users');
+  assert.equal(everyoneReplaces('D:(A;;WD;;;WD)'), 'Everyone');
+  // Writing, appending, deleting, generic write: each lets the file be changed; an entry only for subfolders does not.
+  for (const rights of ['DC', 'LC', 'SD', 'GW', 'GA', 'FW', 'WO', '0x2', '0x10000']) assert.equal(everyoneWrites(`D:(A;;${rights};;;BU)`), 'Users', rights);
+  assert.equal(everyoneWrites('D:(A;;0x1200a9;;;BU)(A;;FA;;;S-1-5-21-1-2-3-1001)'), null, 'one named account (its owner) is not everyone');
+  assert.equal(everyoneWrites('D:(A;CIIO;FA;;;BU)'), null);
+  assert.match(everyoneWrites('D:NO_ACCESS_CONTROL')!, /^Everyone/);
+
+  const acls: Record<string, string> = { 'C:\\Plant': plant, 'C:\\Plant\\plant.yaml': yaml };
+  assert.equal(windowsDomainFileProblem('C:\\Plant\\plant.yaml', (p) => acls[p] ?? null),
+    'the folder C:\\Plant lets Authenticated Users change or replace the domain file C:\\Plant\\plant.yaml (and the files Duplex writes there inherit that): it names the programs Duplex runs as SYSTEM, so anyone who logs on to this server could run anything on it. ' +
+    'Run as Administrator: icacls "C:\\Plant" /inheritance:r /grant:r *S-1-5-18:(OI)(CI)F *S-1-5-32-544:(OI)(CI)F *S-1-5-32-545:(OI)(CI)RX (add your service account with :(OI)(CI)M if Duplex does not run as SYSTEM), then: icacls "C:\\Plant\\plant.yaml" /reset');
+  acls['C:\\Plant'] = safeFolder;
+  acls['C:\\Plant\\plant.yaml'] = 'plant.yaml\r\nD:AI(A;;0x1301bf;;;BU)(A;ID;FA;;;SY)\r\n';
+  assert.match(windowsDomainFileProblem('C:\\Plant\\plant.yaml', (p) => acls[p] ?? null)!, /^the domain file C:\\Plant\\plant\.yaml can be changed by Users: .* Run as Administrator: icacls "C:\\Plant\\plant\.yaml" \/inheritance:r \/grant:r \*S-1-5-18:F \*S-1-5-32-544:F \*S-1-5-32-545:RX$/);
+  acls['C:\\Plant\\plant.yaml'] = safeFile;
+  assert.equal(windowsDomainFileProblem('C:\\Plant\\plant.yaml', (p) => acls[p] ?? null), null);
+  assert.equal(windowsDomainFileProblem('C:\\Plant\\plant.yaml', () => null), null, 'no ACL to read (Wine): not refused');
 });
 
 test('the Event Log gets role changes, fences, faults, warnings and errors, at most 20 a minute, and says once when it cannot be written', async () => {
