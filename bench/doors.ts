@@ -5,6 +5,7 @@
  * as a peer hears them on the multicast group (p50, p99, max; the interval is 200 ms), the
  * requests sent and how they ended, and the role changes on every server.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -12,14 +13,16 @@ import { DEFAULT_TIMINGS } from '../main/defaults';
 import { loadDomain } from '../main/domain/load';
 import { readEndpoint } from '../main/node/admin-client';
 import { nodePaths } from '../main/node/paths';
-import { flood, get, raw, socketEnd } from '../test/integration/attacks';
-import { Cluster, waitForRoles } from '../test/integration/cluster';
+import { flood, get, hold, raw, socketEnd } from '../test/integration/attacks';
+import { Cluster, sleep, waitFor, waitForRoles } from '../test/integration/cluster';
 import { HeartbeatTap } from '../test/integration/heartbeats';
 
 interface Scenario {
   name: string;
   /** One wave of the flood; how its requests ended. */
   wave?: () => Promise<Record<string, number>>;
+  /** Or something set up for the whole time, and undone after. */
+  during?: () => Promise<() => Promise<void>>;
 }
 
 async function main(): Promise<void> {
@@ -36,6 +39,7 @@ async function main(): Promise<void> {
     tap = await HeartbeatTap.open(c.group, c.port, 'plant', join(c.dir, 'duplex.secret'));
     const { port, token } = readEndpoint(nodePaths(loadDomain(c.file), 'a').admin);
     const metrics = (await c.status('a')).metrics!.url;
+    const syncPort = (await c.status('a')).sync.port;
     const auth = { authorization: `Bearer ${token}` };
     const upgrade = (target: string, origin: string) => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: ${origin}\r\n\r\n`;
     const post = (length: number) => `POST /command HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Length: ${length}\r\n\r\n`;
@@ -61,15 +65,40 @@ async function main(): Promise<void> {
         }),
       },
       { name: '200 bodies cut off mid-way at once', wave: () => flood(200, async () => (await raw(port, `${post(1_000)}{"kind":`, { thenClose: true })) || 'cut') },
+      {
+        name: '80 idle sync connections (40 from a server\'s address, 40 from a stranger), opened again as they close',
+        wave: async () => {
+          const held = [...hold(syncPort, 40), ...hold(syncPort, 40, '127.0.0.2')];
+          const waits = await Promise.all(held.map((h) => Promise.race([h.closedAt.then(() => 'closed by the node'), sleep(10_000).then(() => 'still open')])));
+          for (const h of held) h.socket.destroy();
+          const out: Record<string, number> = {};
+          for (const w of waits) out[w] = (out[w] ?? 0) + 1;
+          return out;
+        },
+      },
+      {
+        name: 'a valid 50 MB domain file over the Active\'s',
+        during: async () => {
+          const good = readFileSync(c.file);
+          const comment = `# ${'x'.repeat(97)}\n`;
+          writeFileSync(c.file, good.toString('utf8').replace(/^# end of domain file/m, `${comment.repeat(Math.ceil((50 * 1024 ** 2) / comment.length))}# end of domain file`));
+          return async () => {
+            writeFileSync(c.file, good);
+            await waitFor('the domain file in force again', 10_000, async () => ((await c.status('a')).sync.state === 'in-sync' ? true : undefined), 100);
+          };
+        },
+      },
     ];
     const rows: string[] = [];
+    const results: { name: string; p99: number; changes: number }[] = [];
     for (const s of scenarios) {
       const before = await Promise.all(c.servers.map(async (n) => (await c.status(n)).events.length));
       await tap.mark();
       const ended: Record<string, number> = {};
       let sent = 0;
       const until = Date.now() + seconds * 1_000;
-      if (!s.wave) await new Promise((r) => setTimeout(r, seconds * 1_000));
+      const undo = await s.during?.();
+      if (!s.wave) await sleep(seconds * 1_000);
       while (s.wave && Date.now() < until) {
         for (const [k, n] of Object.entries(await s.wave())) {
           ended[k] = (ended[k] ?? 0) + n;
@@ -77,9 +106,11 @@ async function main(): Promise<void> {
         }
       }
       const g = await tap.gaps('a');
+      await undo?.();
       const after = await Promise.all(c.servers.map(async (n) => (await c.status(n)).events.length));
       const changes = after.reduce((sum, n, i) => sum + n - before[i]!, 0);
       const how = Object.entries(ended).sort((x, y) => y[1] - x[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+      results.push({ name: s.name, p99: g.p99, changes });
       rows.push(`| ${s.name} | ${sent || '—'} | ${g.p50.toFixed(0)} | ${g.p99.toFixed(0)} | ${g.max.toFixed(0)} | ${changes} | ${how || '—'} |`);
       console.log(rows.at(-1));
     }
@@ -87,6 +118,15 @@ async function main(): Promise<void> {
     console.log('| flood | requests | gap p50 | gap p99 | gap max | role changes | how the requests ended |');
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const r of rows) console.log(r);
+    // The acceptance of issue 21: under every flood no role changes, and a gap p99 within 1.5 × the interval.
+    const bound = 1.5 * DEFAULT_TIMINGS.heartbeatIntervalMs;
+    const failed = results.filter((r) => r.changes > 0 || r.p99 > bound);
+    if (failed.length) {
+      console.log(`\nNOT MET: ${failed.map((r) => `${r.name} (p99 ${r.p99.toFixed(0)} ms, ${r.changes} role changes)`).join('; ')}: every flood must leave 0 role changes and a gap p99 within ${bound} ms`);
+      process.exitCode = 1;
+    } else {
+      console.log(`\nMet: every flood left 0 role changes and the Active's heartbeat gap p99 within ${bound} ms (1.5 × the interval).`);
+    }
   } finally {
     await tap?.close();
     await c.stop();

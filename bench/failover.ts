@@ -2,8 +2,9 @@
  * npm run bench:failover [-- --trials 10] [-- --servers 2] [-- --soak 10] [-- --idle-only] [-- --idle-seconds 60]
  *
  * Real `duplex run` processes on loopback with default timings, a runtime stand-in on each:
- *  - failover: SIGKILL, SIGHUP, SIGSTOP of the Active's node and a machine crash → the Standby
- *    logs "→ active" and starts its runtime; overlaps of two active runtimes are counted;
+ *  - failover: SIGKILL, SIGHUP, SIGSTOP of the Active's node, SIGKILL of its guardian alone, of
+ *    its node and guardian together (the runtime left to die with them), and a machine crash →
+ *    the Standby logs "→ active" and starts its runtime; overlaps of two active runtimes are counted;
  *  - switchover: admin-API activate on the Standby → the call returns with the new Active in place;
  *  - idle: CPU% of one core and RSS of each idle node with its guardian over 60 s, after 60 s;
  *  - soak (optional): 3 idle nodes for N minutes with both cores saturated; counts role changes.
@@ -55,7 +56,28 @@ async function activeAndStandby(c: Cluster): Promise<[string, string]> {
   return [active, standby];
 }
 
-type Fault = 'SIGKILL' | 'SIGHUP' | 'SIGSTOP' | 'machine';
+type Fault = 'SIGKILL' | 'SIGHUP' | 'SIGSTOP' | 'guardian' | 'duplex' | 'machine';
+
+/** The pid of `server`'s guardian. */
+function guardianOf(c: Cluster, server: string): number {
+  return (JSON.parse(readFileSync(c.pathOf(server, 'duplex-state', server, 'guardian.json'), 'utf8')) as { pid: number }).pid;
+}
+
+/** The fault, ready to strike at once. */
+async function striker(c: Cluster, fault: Fault, active: string): Promise<() => void> {
+  if (fault === 'machine') return c.crasher(active);
+  const guardian = guardianOf(c, active);
+  if (fault === 'guardian') return () => process.kill(guardian, 'SIGKILL');
+  // Node and guardian together, the node frozen first so that it cannot act on the guardian's death.
+  if (fault === 'duplex') {
+    return () => {
+      c.kill(active, 'SIGSTOP');
+      process.kill(guardian, 'SIGKILL');
+      c.kill(active, 'SIGKILL');
+    };
+  }
+  return () => c.kill(active, fault);
+}
 
 interface FaultFigures {
   role: number[];
@@ -80,7 +102,7 @@ async function faults(c: Cluster, fault: Fault, ledger: string): Promise<FaultFi
     const promoted = whenLogged(node, /role: \w+ → active/);
     const started = whenLogged(node, /runtime: started \S+ .* in active mode/);
     const before = new Set(readdirSync(ledger));
-    const strike = fault === 'machine' ? await c.crasher(active) : () => c.kill(active, fault);
+    const strike = await striker(c, fault, active);
     const t0 = performance.now();
     strike();
     const [t1, t2] = await Promise.all([promoted, started].map((p) => Promise.race([p, sleep(10_000).then(() => NaN)])));
@@ -203,9 +225,10 @@ async function main(): Promise<void> {
   try {
     await waitForRoles(c, { a: 'active', b: 'standby', ...(SERVERS.length > 2 ? { c: 'inactive' } : {}) }, 10_000);
     const labels: Record<Fault, string> = {
-      SIGKILL: 'node SIGKILL (fast release)', SIGHUP: 'node SIGHUP (clean stop)', SIGSTOP: 'node SIGSTOP 3 s (lease)', machine: 'machine crash (node+guardian+runtime)',
+      SIGKILL: 'node SIGKILL (fast release)', SIGHUP: 'node SIGHUP (clean stop)', SIGSTOP: 'node SIGSTOP 3 s (lease)',
+      guardian: 'guardian SIGKILL alone (the node releases)', duplex: 'node+guardian SIGKILL (the runtime dies with them)', machine: 'machine crash (node+guardian+runtime)',
     };
-    for (const fault of ['SIGKILL', 'SIGHUP', 'SIGSTOP', 'machine'] as const) {
+    for (const fault of ['SIGKILL', 'SIGHUP', 'SIGSTOP', 'guardian', 'duplex', 'machine'] as const) {
       const f = await faults(c, fault, ledger);
       process.stdout.write(`${summary(`${labels[fault]} → new Active`, f.role, 'ms')}\n`);
       process.stdout.write(`${summary(`${labels[fault]} → its runtime started`, f.runtime, 'ms')}\n`);

@@ -73,7 +73,10 @@ describe('a Standby whose disk is full, with three voters', { skip: root ? false
     assert.equal(c.nodes.get('b')!.output.some((l) => /role: \w+ → active/.test(l)), false, 'b never announced itself Active');
     const cs = await c.status('c');
     assert.match(cs.quorum.supports ?? '', /^c \(term \d+/);
-    assert.equal(cs.runtime.processes[0]!.state, 'running');
+    await waitFor("c's runtime running in active mode", 5_000, async () => {
+      const p = (await c.status('c')).runtime.processes[0]!;
+      return p.state === 'running' && p.mode === 'active' ? true : undefined;
+    });
     await sleep(1_000);
     assert.equal((await c.status('c')).role, 'active', 'c stays Active');
   });
