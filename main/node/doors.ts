@@ -2,10 +2,12 @@
  * What the node's doors (the admin API, the status window's socket, metrics, sync) refuse:
  * every answer other than 2xx is counted by door and code, and logged at a rate limit — the
  * first of each door and code at once, then at most one line a minute with how many came
- * meanwhile — so a flood is seen in the log without filling it. What comes from outside in a
+ * meanwhile, and at most 20 such lines a minute in all (LogLimiter) — so a flood is seen in the
+ * log without filling it. What comes from outside in a
  * line (a path, an address) is cut short; the logger makes it one safe line (oneLine).
  */
 import { REFUSAL_LOG_MS } from '../defaults';
+import { LogLimiter } from '../util/log-limit';
 import type { Logger } from '../util/logger';
 
 /** The longest piece of a request (its path, say) quoted in a log line. */
@@ -13,10 +15,14 @@ const QUOTE_CHARS = 120;
 
 export class Refusals {
   private readonly counts = new Map<string, Map<string, number>>();
-  /** By door and code: when last logged, and how many since. */
-  private readonly logged = new Map<string, { at: number; since: number }>();
+  /** One line per door and code a minute, and at most 20 lines a minute over all of them. */
+  private readonly limiter: LogLimiter;
+  /** By door and code: when last logged, and how many came since. */
+  private readonly since = new Map<string, { at: number; n: number }>();
 
-  constructor(private readonly log: Logger, private readonly now: () => number = () => Date.now()) {}
+  constructor(private readonly log: Logger, private readonly now: () => number = () => performance.now()) {
+    this.limiter = new LogLimiter(REFUSAL_LOG_MS, 20, now);
+  }
 
   /**
    * Counts one refusal at `door` with `code` (an HTTP status, or a word such as `reset`); `why`
@@ -29,14 +35,16 @@ export class Refusals {
     byCode.set(c, (byCode.get(c) ?? 0) + 1);
     const key = `${door} ${c}`;
     const now = this.now();
-    const last = this.logged.get(key);
-    if (last && now - last.at < REFUSAL_LOG_MS) {
-      last.since += 1;
+    const last = this.since.get(key);
+    const note = this.limiter.pass(key);
+    if (note === null) {
+      if (last) last.n += 1;
+      else this.since.set(key, { at: now, n: 1 });
       return;
     }
-    const more = last?.since ? ` (and ${last.since} more since ${Math.round((now - last.at) / 1000)} s ago)` : '';
-    this.logged.set(key, { at: now, since: 0 });
-    this.log.warn(door, `refused ${c} (${why}): ${quote(what)}${more}; at most one such line a minute`);
+    const more = last?.n ? ` (and ${last.n} more since ${Math.round((now - last.at) / 1000)} s ago)` : '';
+    this.since.set(key, { at: now, n: 0 });
+    this.log.warn(door, `refused ${c} (${why}): ${quote(what)}${more}${note}; at most one such line a minute`);
   }
 
   /** Refusals so far, by door and code. */

@@ -127,7 +127,7 @@ export class EngineDriver {
   private readonly waiters = new Map<number, { resolve: (r: CommandOutcome) => void; cancel: () => void }>();
   private readonly history: RoleEvent[] = [];
   private readonly listeners = new Set<(e: RoleEvent) => void>();
-  private readonly steps = new Set<() => void>();
+  private readonly steps = new Set<(out: Output) => void>();
   /** Why the state cannot be written now; null while it can. */
   private storeError: string | null = null;
 
@@ -234,8 +234,8 @@ export class EngineDriver {
     return () => this.listeners.delete(listener);
   }
 
-  /** Called after every step the engine took (an input and its outputs applied): its status may have changed. */
-  onStep(listener: () => void): () => void {
+  /** Called after every step the engine took (an input and its outputs applied), with its output. */
+  onStep(listener: (out: Output) => void): () => void {
     this.steps.add(listener);
     return () => this.steps.delete(listener);
   }
@@ -311,7 +311,7 @@ export class EngineDriver {
       if (this.stopped) return;
     }
     this.schedule();
-    for (const l of this.steps) l();
+    for (const l of this.steps) l(out);
   }
 
   private settle(id: number, outcome: CommandOutcome): void {

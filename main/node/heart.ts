@@ -70,11 +70,15 @@ export interface HeartOptions {
   out: HeartOutlet;
 }
 
-/** The view is sent at once when something in it changed, and at least this often (the ages in it go on). */
-const VIEW_MAX_MS = 500;
-/** The parts of the view that change by themselves as time passes (or under a flood of dropped datagrams): not a change worth sending at once. */
-const AGES = new Set(['roleForMs', 'lastHeardMs', 'uptimeMs', 'resetInMs', 'leaseMs', 'dropped']);
-const fingerprint = (v: HeartView) => JSON.stringify(v, (k, x: unknown) => (AGES.has(k) ? undefined : x));
+/**
+ * The view is sent at once when something happened (the engine produced an effect: a role
+ * change, the runtime's mode, a fault, a command's answer…; a runtime process started, ended or
+ * is stopping; a peer's role, epoch, eligibility or health changed), and at least this often:
+ * the ages in it go on, and what changes without any of these (the quorum's supports) shows
+ * within it.
+ * Building the view costs more than a heartbeat: it is not built for a step that changed nothing.
+ */
+const VIEW_MAX_MS = 1_000;
 /** How long the heartbeat path waits for the runtime processes to be gone before it releases the term itself. */
 const GONE_WAIT_MS = 2_000;
 
@@ -94,7 +98,8 @@ export class Heart {
   private probes: ProbeStatus[] = [];
   private linkTimer: NodeJS.Timeout | null = null;
   private viewTimer: NodeJS.Timeout | null = null;
-  private lastPrint = '';
+  /** What each peer last said of its role (a change is sent in the view at once). */
+  private readonly peerRoles = new Map<string, string>();
   private stopping: Promise<void> | null = null;
 
   private constructor(private readonly opts: HeartOptions) {
@@ -134,6 +139,7 @@ export class Heart {
     const address = networks.first;
 
     this.runtime = new Supervisor(processSpecs(this.opts.domain, server, this.paths), this.log, (detail) => this.driver.observe({ kind: 'runtime-failed', reason: detail }), guardian);
+    this.runtime.onChange = () => this.publish(); // what runs: in the view at once
 
     this.transport = await MulticastTransport.open({
       group: cfg.multicast.group,
@@ -170,7 +176,9 @@ export class Heart {
       this.publish();
       this.opts.out.role(e);
     });
-    this.driver.onStep(() => this.publish(false));
+    this.driver.onStep((out) => {
+      if (out.effects.length) this.publish();
+    });
     guardian.onFenced = (reason) => {
       this.opts.out.fenced(reason);
       this.driver.observe({ kind: 'fenced', reason });
@@ -181,7 +189,6 @@ export class Heart {
       this.driver.checkLink();
       this.publishInfo(); // the runtime's state as it is now
       this.networks.check(this.peerLinks(), this.log, () => this.transport.rejoin());
-      this.publish(false);
     }, LINK_CHECK_INTERVAL_MS);
     this.driver.start();
     this.publish();
@@ -200,11 +207,17 @@ export class Heart {
     this.driver.receive(msg);
     if (this.stopping) return;
     this.addresses.set(msg.from, from);
+    const role = `${msg.role} ${msg.epoch} ${msg.eligible} ${msg.health}`;
+    if (this.peerRoles.get(msg.from) !== role) {
+      this.peerRoles.set(msg.from, role);
+      this.publish();
+    }
     // Domain sync looks at a peer when what it says of itself (or where it says it from) changes.
     const advert = `${from} ${JSON.stringify(msg.info ?? null)}`;
     if (this.adverts.get(msg.from) === advert) return;
     this.adverts.set(msg.from, advert);
     this.opts.out.peer(msg.from, from, msg.info);
+    this.publish(); // its versions, revision or sync state, in the view too
   }
 
   // ------------------------------------------------------------ from the node's thread
@@ -229,6 +242,7 @@ export class Heart {
     for (const s of before.servers) {
       if (next.config.servers.some((x) => x.name === s.name)) continue;
       this.adverts.delete(s.name);
+      this.peerRoles.delete(s.name);
       this.addresses.delete(s.name);
     }
     this.driver.reconfigure(this.engineConfig());
@@ -247,11 +261,8 @@ export class Heart {
     this.driver.setInfo(nodeInfo(this.syncInfo, { supervisor: this.runtime.status(), failures: this.driver.status().failures.count, probes: this.probes }));
   }
 
-  /**
-   * Sends the view when something in it changed (`always`: now, whatever changed — a role
-   * change or a command's outcome must not overtake it), and at least every VIEW_MAX_MS.
-   */
-  private publish(always = true): void {
+  /** Sends the view now (and again VIEW_MAX_MS later unless something happens first). */
+  private publish(): void {
     if (!this.driver || this.stopping) return;
     const engine = this.driver.status();
     const view: HeartView = {
@@ -264,9 +275,6 @@ export class Heart {
       events: this.driver.events(),
       addresses: [...this.addresses],
     };
-    const print = fingerprint(view);
-    if (!always && print === this.lastPrint && this.viewTimer) return;
-    this.lastPrint = print;
     if (this.viewTimer) clearTimeout(this.viewTimer);
     this.viewTimer = setTimeout(() => this.publish(), VIEW_MAX_MS);
     this.opts.out.view(view);

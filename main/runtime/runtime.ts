@@ -64,6 +64,8 @@ export class Supervisor implements RuntimeControl {
   private heldFor: string | null = null;
   private queue: Promise<void> = Promise.resolve();
   private readonly procs: ManagedProcess[];
+  /** Called whenever what status() shows changes (a process starting, running, exiting, stopping; a hold). */
+  onChange: () => void = () => undefined;
 
   constructor(
     specs: ProcessSpec[],
@@ -73,7 +75,7 @@ export class Supervisor implements RuntimeControl {
     /** Where the processes run: the node's guardian, or this process. */
     private readonly host: ProcessHost = new LocalProcessHost(),
   ) {
-    this.procs = specs.map((s) => new ManagedProcess(s, log, host, (p, how) => this.onUnexpectedExit(p, how)));
+    this.procs = specs.map((s) => new ManagedProcess(s, log, host, (p, how) => this.onUnexpectedExit(p, how), () => this.onChange()));
   }
 
   /**
@@ -106,6 +108,7 @@ export class Supervisor implements RuntimeControl {
    */
   hold(reason: string): void {
     this.heldFor = reason;
+    this.onChange();
     this.log.warn('runtime', `holding the runtime: ${reason}. Start it with "duplex resume" (or the tray's Resume runtime) once the plant is checked`);
   }
 
@@ -113,6 +116,7 @@ export class Supervisor implements RuntimeControl {
   async resume(): Promise<boolean> {
     if (this.heldFor === null) return false;
     this.heldFor = null;
+    this.onChange();
     this.log.info('runtime', 'resumed by a technician');
     await this.enqueue(() => this.converge());
     return true;
@@ -122,6 +126,7 @@ export class Supervisor implements RuntimeControl {
   dropHold(): void {
     if (this.heldFor !== null) this.log.info('runtime', 'hold dropped: this server is no longer Active');
     this.heldFor = null;
+    this.onChange();
   }
 
   held(): string | null {
@@ -154,6 +159,7 @@ export class Supervisor implements RuntimeControl {
     const d = p.policy.onExit(performance.now());
     p.restarts += 1;
     p.waiting = true;
+    this.onChange();
     const window = `${Math.round(p.spec.restart.windowMs / 1000)} s`;
     const loop = d.crashLoop ? `; crash loop: ${d.recentExits} exits within ${window}` : '';
     this.log.warn('runtime', `${p.spec.name} exited unexpectedly (${how}) in ${want} mode; starting it again in ${d.delayMs} ms${loop}`);
@@ -187,6 +193,8 @@ class ManagedProcess {
     private readonly log: Logger,
     private readonly host: ProcessHost,
     private readonly onUnexpectedExit: (p: ManagedProcess, how: string) => void,
+    /** What status() shows of it changed. */
+    private readonly changed: () => void,
   ) {
     this.policy = new RestartPolicy(spec.restart);
   }
@@ -258,11 +266,13 @@ class ManagedProcess {
     const args = mode === 'standby' ? spec.standbyArgs ?? spec.args : spec.args;
     const env = { ...process.env, ...spec.env, DUPLEX_MODE: mode, DUPLEX_PROCESS: spec.name } as Record<string, string>;
     this.launching = true;
+    this.changed();
     let proc: Started;
     try {
       proc = await this.host.start({ name: spec.name, command: spec.command, args, cwd: spec.cwd, env, mode, logFile: spec.logFile, pidFile: spec.pidFile });
     } catch (e) {
       this.launching = false;
+      this.changed();
       const message = (e as Error).message;
       this.log.error('runtime', `cannot start ${spec.name} (${spec.command}): ${message}. Check runtime.processes[${spec.name}].command and cwd in the domain file`);
       this.lastExit = `start failed: ${message}`;
@@ -279,11 +289,13 @@ class ManagedProcess {
     this.proc = proc;
     this.runningAs = mode;
     this.startedAt = performance.now();
+    this.changed();
     void proc.exited.then((how) => {
       this.lastExit = how;
       if (this.proc !== proc) return;
       this.proc = null;
       this.startedAt = null;
+      this.changed();
       if (!this.stopping) this.onUnexpectedExit(this, how);
     });
   }
@@ -294,6 +306,7 @@ class ManagedProcess {
     const pid = proc.pid;
     const name = this.spec.name;
     this.stopping = true;
+    this.changed();
     let helper: ChildProcess | null = null;
     const killer = setTimeout(() => {
       this.log.warn('runtime', `${name} (pid ${pid}) did not stop within ${this.spec.stopTimeoutMs} ms of ${this.spec.stopCommand ? 'its stop command' : this.spec.stopSignal}; killing its process group`);
@@ -316,6 +329,7 @@ class ManagedProcess {
       this.startedAt = null;
       this.runningAs = null;
       this.stopping = false;
+      this.changed();
       this.log.info('runtime', `stopped ${name} (pid ${pid}, ${how})`);
     });
   }

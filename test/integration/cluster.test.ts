@@ -142,7 +142,11 @@ describe('three real nodes on loopback multicast', () => {
       await send(encode({ incarnation: 1, seq: i + 1, msg: { kind: 'heartbeat', from: 'intruder', role: 'active', epoch: 999, maxEpoch: 999, eligible: true, awareness: 0 } }, realKeys)); // unknown sender
     }
     sock.close();
-    await sleep(500);
+    // A node's counts are in its status with the next view of its heartbeat path (within a second).
+    await waitFor('every node to have counted the forged datagrams', 5_000, async () => {
+      for (const s of ['a', 'b', 'c']) if (!((await c.status(s)).dropped['bad-auth']! >= 5)) return undefined;
+      return true;
+    }, 100);
     for (const s of ['a', 'b', 'c']) {
       const st = await c.status(s);
       assert.ok(st.dropped['bad-auth'] >= 5, `${s} bad-auth ${st.dropped['bad-auth']}`);
