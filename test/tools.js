@@ -15,7 +15,8 @@ const { spawnSync } = require('node:child_process');
 const TOOLS = [
   { program: 'ping', pkg: 'iputils-ping', why: 'the ping witness probe', tests: ['integration/health'], root: false },
   { program: 'chromium', pkg: 'chromium', why: 'the browser tests of the status window', tests: [':ui'], root: false },
-  { program: 'wine', pkg: 'wine64', why: 'the Windows scenario under Wine', tests: [':windows'], root: false },
+  { program: 'wine', pkg: 'wine64', why: 'the Windows scenario under Wine', tests: [':windows', 'integration/clone'], root: false },
+  { program: 'git', pkg: 'git', why: 'cloning this repository into a folder of its own (the fresh-clone test)', tests: ['integration/clone'], root: false },
   { program: 'ip', pkg: 'iproute2', why: 'network namespaces (partitions, quorum)', tests: ['integration/netns', 'integration/quorum'], root: true },
   { program: 'nft', pkg: 'nftables', why: 'cut links and loss between namespaces', tests: ['integration/netns', 'integration/quorum'], root: true },
   { program: 'setpriv', pkg: 'util-linux', why: 'the runtime held in a PID namespace of its own (setpriv, unshare, setsid)', tests: ['integration/runtime-tree', 'integration/runtime.test'], root: false },
@@ -48,6 +49,15 @@ function missingTools({ files, ui, windows, root, env }) {
   return TOOLS.filter((t) => (root || !t.root) && parts.some((p) => t.tests.some((s) => p.startsWith(s))) && !present(t.program, env));
 }
 
+/** How long the installer waits for the dpkg lock (another apt-get, unattended-upgrades) before it gives up. */
+const LOCK_WAIT_S = 600;
+
+/** The command npm test runs as root: quiet, and waiting for the dpkg lock instead of stopping at once. */
+function installCommand(missing) {
+  const wait = `-o DPkg::Lock::Timeout=${LOCK_WAIT_S}`;
+  return `apt-get ${wait} update -qq && DEBIAN_FRONTEND=noninteractive apt-get ${wait} install -y -qq ${missing.map((t) => t.pkg).join(' ')}`;
+}
+
 /** The apt-get line that installs them. */
 function installLine(missing) {
   return `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing.map((t) => t.pkg).join(' ')}`;
@@ -63,8 +73,9 @@ function ensureTools(need) {
   const list = missing.map((t) => `  ${t.program} (Debian package ${t.pkg}): ${t.why}`).join('\n');
   const canInstall = need.root && need.env.DUPLEX_NO_INSTALL !== '1' && present('apt-get', need.env);
   if (canInstall) {
-    console.log(`The tests need programs that are not installed; installing them:\n${list}`);
-    const r = spawnSync('sh', ['-c', `${installLine(missing).replace('apt-get update', 'apt-get update -qq')} -qq`], { stdio: 'inherit', env: need.env });
+    console.log(`The tests need programs that are not installed; installing them:\n${list}\n` +
+      `(apt-get waits up to ${LOCK_WAIT_S / 60} minutes for the dpkg lock if another installer, such as unattended-upgrades, holds it)`);
+    const r = spawnSync('sh', ['-c', installCommand(missing)], { stdio: 'inherit', env: need.env });
     const still = missingTools(need);
     if (r.status === 0 && !still.length) return;
     console.error(`installing failed (apt-get exit ${r.status}); still missing: ${still.map((t) => t.program).join(', ') || 'none'}`);
@@ -74,4 +85,4 @@ function ensureTools(need) {
   process.exit(2);
 }
 
-module.exports = { TOOLS, missingTools, installLine, ensureTools };
+module.exports = { TOOLS, missingTools, installLine, installCommand, ensureTools };

@@ -6,12 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openZip } from 'yauzl';
 import type { DomainView, StatusView } from '../../main/ui/contract';
 import { CLI, Cluster, runCli, waitForRoles } from './cluster';
+import { tempDir } from '../fixtures/temp';
 
 /** Every entry of a zip file with its content. */
 function readZip(file: string): Promise<Map<string, Buffer>> {
@@ -45,7 +45,7 @@ async function timed(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 describe('the CLI: usage errors and diag with no node running', () => {
   const c = new Cluster(['a', 'b']);
-  const out = mkdtempSync(join(tmpdir(), 'duplex-diag-'));
+  const out = tempDir('duplex-diag-');
   after(async () => {
     await c.stop();
     rmSync(out, { recursive: true, force: true });
@@ -97,7 +97,7 @@ describe('the CLI: usage errors and diag with no node running', () => {
 
 describe('the CLI against three running nodes', () => {
   const c = new Cluster(['a', 'b', 'c']);
-  const out = mkdtempSync(join(tmpdir(), 'duplex-diag-'));
+  const out = tempDir('duplex-diag-');
   const d = ['--domain', c.file];
   before(async () => {
     c.startAll();

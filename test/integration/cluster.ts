@@ -3,8 +3,7 @@
  * Each domain gets its own random multicast group and port, so test files never hear each other.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { insertBeforeEnd } from '../../main/domain/end';
 import { initDomain } from '../../main/domain/init';
@@ -13,6 +12,7 @@ import { askNode } from '../../main/node/admin-client';
 import { nodePaths } from '../../main/node/paths';
 import type { StatusView } from '../../main/ui/contract';
 import type { ProcessView } from '../../main/ui/contract';
+import { tempDir } from '../fixtures/temp';
 
 export const CLI = join(__dirname, '..', '..', 'main', 'cli.js');
 
@@ -40,7 +40,7 @@ export class Cluster {
    * gives each its fixed port (47810 + its place), as a real domain has.
    */
   constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown>; sync?: Record<string, unknown>; appVersion?: string; separate?: boolean; fixedAdminPorts?: boolean } = {}) {
-    this.dir = mkdtempSync(join(tmpdir(), 'duplex-it-'));
+    this.dir = tempDir('duplex-it-');
     this.file = join(this.dir, 'plant.yaml');
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
     this.group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;

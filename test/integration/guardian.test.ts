@@ -6,12 +6,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, sleep, waitFor, waitForRoles } from './cluster';
 import type { GuardianFile } from '../../main/guardian/protocol';
 import { isRunning } from '../../main/util/process';
+import { tempDir } from '../fixtures/temp';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 const THROW_ON_USR2 = join(__dirname, '..', 'fixtures', 'throw-on-usr2.js');
@@ -27,7 +27,7 @@ function guardianOf(c: Cluster, server: string): GuardianFile | null {
 
 /** Two servers with a runtime that registers itself in `ledger` when it runs in active mode. */
 async function pair(preload: boolean) {
-  const ledger = mkdtempSync(join(tmpdir(), 'duplex-ledger-'));
+  const ledger = tempDir('duplex-ledger-');
   const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--ledger', ledger] }] } });
   c.start('a', { nodeArgs: preload ? ['-r', THROW_ON_USR2] : [] });
   c.start('b');
@@ -140,7 +140,7 @@ describe('the guardian fences the runtime of a node that is gone', () => {
   });
 
   it('SIGKILL of the node and a restart within its lease (no Standby to take over): the same runtime runs on, with no handover', async () => {
-    const ledger = mkdtempSync(join(tmpdir(), 'duplex-ledger-'));
+    const ledger = tempDir('duplex-ledger-');
     const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--ledger', ledger] }] } });
     // A failure timeout of 3 s gives a lease of 2.25 s: time for the node to start again.
     writeFileSync(c.file, readFileSync(c.file, 'utf8').replace(/failureTimeoutMs: \d+/, 'failureTimeoutMs: 3000'));

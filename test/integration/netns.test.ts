@@ -6,13 +6,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { newSecretText } from '../../main/domain/secret';
 import { END_LINE } from '../../main/domain/end';
 import { CLI, sleep, waitFor } from './cluster';
 import { bridge, canRunNetns as canRun, ip, unbridge } from './netns';
+import { tempDir } from '../fixtures/temp';
 
 const tag = `dpx${process.pid % 100000}`;
 const BR = `${tag}-br`;
@@ -21,7 +21,7 @@ type Host = keyof typeof HOSTS;
 const ns = (h: Host) => `${tag}-${h}`;
 
 describe('partitions between network namespaces', { skip: canRun === true ? false : canRun }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-netns-'));
+  const dir = tempDir('duplex-netns-');
   const file = join(dir, 'plant.yaml');
   const procs = new Map<Host, ChildProcess>();
 
@@ -96,7 +96,7 @@ describe('domain edits on both sides of a partition', { skip: canRun === true ? 
   const hosts = { a: '10.231.78.1', b: '10.231.78.2' } as const;
   type H = keyof typeof hosts;
   const nsOf = (h: H) => `${t2}-${h}`;
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-netns-sync-'));
+  const dir = tempDir('duplex-netns-sync-');
   const fileOf = (h: H) => join(dir, h, 'plant.yaml');
   const procs: ChildProcess[] = [];
   const status = (h: H) => JSON.parse(execFileSync('ip', ['netns', 'exec', nsOf(h), process.execPath, CLI, 'status', '--domain', fileOf(h), '--server', h, '--json'], { encoding: 'utf8' })) as {

@@ -4,13 +4,13 @@
  * bridge (one pair of hosts, one way, or random loss). Traffic stays inside these namespaces.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { END_LINE } from '../../main/domain/end';
 import { newSecretText } from '../../main/domain/secret';
 import type { EventView, StatusView } from '../../main/ui/contract';
 import { CLI, sleep, waitFor } from './cluster';
+import { tempDir } from '../fixtures/temp';
 
 /** True, or why these tests cannot run here (they need root, iproute2 and nftables). */
 export const canRunNetns: true | string = (() => {
@@ -68,7 +68,7 @@ export interface HostDecl {
  * that records any moment two of its processes run in active mode at once (the ledger).
  */
 export class NsDomain {
-  readonly dir = mkdtempSync(join(tmpdir(), 'duplex-ns-'));
+  readonly dir = tempDir('duplex-ns-');
   readonly file = join(this.dir, 'plant.yaml');
   readonly ledger = join(this.dir, 'ledger');
   private readonly procs = new Map<string, ChildProcess>();

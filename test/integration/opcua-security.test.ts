@@ -10,16 +10,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationType, AttributeIds, CreateSessionRequest, MessageSecurityMode, OPCUACertificateManager, OPCUAClient, SecurityPolicy, type ClientSession } from 'node-opcua';
 import { OpcuaThread, type OpcuaThreadOptions } from '../../main/opcua/thread';
 import type { Logger } from '../../main/util/logger';
 import { sleep, waitFor } from './cluster';
+import { tempDir } from '../fixtures/temp';
 
-const TMP = mkdtempSync(join(tmpdir(), 'duplex-opcua-sec-'));
+const TMP = tempDir('duplex-opcua-sec-');
 const LEVEL = 222;
 
 class Lines implements Logger {

@@ -6,12 +6,12 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { FIREWALL_RULES } from '../../main/service/plan';
 import { ICONS, TRAY_SIZES } from '../../build/icons';
+import { tempDir } from '../fixtures/temp';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CONFIG = join(ROOT, 'build', 'electron-builder.yml');
@@ -22,7 +22,7 @@ const { DebugLogger } = require('builder-util') as { DebugLogger: new (enabled: 
 const asar = require('@electron/asar') as { listPackage: (p: string, o: object) => string[]; extractFile: (p: string, f: string) => Buffer };
 
 describe('installer configuration', () => {
-  const work = mkdtempSync(join(tmpdir(), 'duplex-pack-'));
+  const work = tempDir('duplex-pack-');
   after(() => rmSync(work, { recursive: true, force: true }));
 
   it("validates against electron-builder's schema; a misspelt option is refused", async () => {

@@ -7,12 +7,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync, rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Cluster, waitFor, waitForRoles } from './cluster';
 import { procStat, isRunning } from '../../main/util/process';
+import { tempDir } from '../fixtures/temp';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 const linux = process.platform === 'linux';
@@ -38,8 +38,8 @@ async function goneWithin(pids: number[], limitMs: number): Promise<number | nul
 
 /** A domain whose runtime (the victim) starts a child; both write their pids as the machine sees them. */
 function domain(servers: string[]) {
-  const pids = mkdtempSync(join(tmpdir(), 'duplex-tree-'));
-  const ledger = mkdtempSync(join(tmpdir(), 'duplex-ledger-'));
+  const pids = tempDir('duplex-tree-');
+  const ledger = tempDir('duplex-ledger-');
   const c = new Cluster(servers, { runtime: { processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--grandchild', '--pid-dir', pids, '--ledger', ledger] }] } });
   const runtimeOf = (server: string) => waitFor(`${server}'s runtime and its child`, 10_000, async () => {
     const child = readPid(join(pids, `${server}.child`));
@@ -115,7 +115,7 @@ describe('the runtime dies with the last Duplex process', { skip: !linux && 'Lin
 
   it('not root: the runtime is held in a user namespace where the kernel allows one, and its child dies with its holder too', { skip: process.getuid?.() !== 0 && 'needs root to act as another user' }, async () => {
     // hold.ts needs nothing outside Node, so a copy in a folder anyone can read runs as nobody.
-    const dir = mkdtempSync(join(tmpdir(), 'duplex-nobody-'));
+    const dir = tempDir('duplex-nobody-');
     chmodSync(dir, 0o755);
     copyFileSync(join(__dirname, '..', '..', 'main', 'runtime', 'hold.js'), join(dir, 'hold.js'));
     const holder = `

@@ -4,8 +4,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { holdRuntimeTree, type RuntimeHold } from '../../main/runtime/hold';
@@ -14,10 +13,11 @@ import { Supervisor, type ProcessSpec } from '../../main/runtime/runtime';
 import type { Logger } from '../../main/util/logger';
 import { sleep, waitFor } from './cluster';
 import { isAlive } from '../../main/util/process';
+import { tempDir } from '../fixtures/temp';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 const HOOK = join(__dirname, '..', 'fixtures', 'hook.js');
-const dir = mkdtempSync(join(tmpdir(), 'duplex-rt-'));
+const dir = tempDir('duplex-rt-');
 const created: Supervisor[] = [];
 let n = 0;
 

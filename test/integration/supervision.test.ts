@@ -4,12 +4,12 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Cluster, runCli, waitFor, waitForRoles } from './cluster';
 import { LocalProcessHost, pidFileName } from '../../main/runtime/host';
 import { isRunning } from '../../main/util/process';
+import { tempDir } from '../fixtures/temp';
 
 const VICTIM = join(__dirname, '..', 'fixtures', 'victim.js');
 
@@ -58,7 +58,7 @@ describe('runtime supervision with real nodes', () => {
   });
 
   it('confirmResume: after a failover the new Active holds its runtime until "duplex resume"; a switchover does not hold', async () => {
-    const pids = mkdtempSync(join(tmpdir(), 'duplex-pids-'));
+    const pids = tempDir('duplex-pids-');
     const c = new Cluster(['a', 'b'], { runtime: { confirmResume: true, processes: [{ name: 'scada', command: process.execPath, args: [VICTIM, '--pid-dir', pids] }] } });
     const cli = (verb: string, server: string) => runCli([verb, '--domain', c.file, '--server', server]);
     try {
@@ -101,7 +101,7 @@ describe('runtime supervision with real nodes', () => {
   });
 
   describe('a runtime left running by an earlier Duplex of this server (the runtime orphaned)', () => {
-    const pids = mkdtempSync(join(tmpdir(), 'duplex-pids-'));
+    const pids = tempDir('duplex-pids-');
     const c = new Cluster(['a', 'b'], { runtime: { processes: [{ name: 'victim', command: process.execPath, args: [VICTIM, '--ignore-term', '--grandchild', '--pid-dir', pids] }] } });
     after(async () => {
       await c.stop();

@@ -8,14 +8,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, runCli, sleep, waitFor, waitForRoles } from './cluster';
+import { tempDir } from '../fixtures/temp';
 
 const BUILD = join(__dirname, '..', '..');
 const REPO = join(BUILD, '..');
-const installs = mkdtempSync(join(tmpdir(), 'duplex-versions-'));
+const installs = tempDir('duplex-versions-');
 
 /** Installs this build as Duplex `version`; returns its cli.js. */
 function install(version: string): string {

@@ -6,9 +6,8 @@
  */
 import { after, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as load from '../../main/domain/load';
@@ -24,6 +23,7 @@ import { Refusals } from '../../main/node/doors';
 import { silentLogger, type Logger } from '../../main/util/logger';
 import { DEFAULT_SYNC, DOMAIN_FILE_CEILING_BYTES } from '../../main/defaults';
 import { rollbackText } from '../../main/sync/versions';
+import { tempDir } from '../fixtures/temp';
 
 const dirs: string[] = [];
 after(() => {
@@ -32,7 +32,7 @@ after(() => {
 
 /** A fresh domain (duplex init) in its own folder: the file, its folder and its text. */
 function domain(servers = ['a', 'b']): { dir: string; file: string; text: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-doors-'));
+  const dir = tempDir('duplex-doors-');
   dirs.push(dir);
   const file = join(dir, 'plant.yaml');
   initDomain({ file, servers, interface: '127.0.0.1', sync: { port: 0 } });

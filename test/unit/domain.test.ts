@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { rng } from '../sim/simulator';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DomainFileError, DomainFileUnfinished, loadDomain, parseDomain } from '../../main/domain/load';
 import { domainFileText, finishDomainFile, initDomain } from '../../main/domain/init';
@@ -11,6 +10,7 @@ import { loadSecret } from '../../main/domain/secret';
 import { DEFAULT_TIMINGS, validateTimings } from '../../main/defaults';
 import { resolveInterface } from '../../main/node/interfaces';
 import { domainChanges } from '../../main/domain/changes';
+import { tempDir } from '../fixtures/temp';
 
 /** A domain file's content; `withEndLine` makes it a whole file. */
 const GOOD = `domain: plant
@@ -98,7 +98,7 @@ describe('domain file', () => {
   });
 
   it('duplex init writes a file that loads, and a private secret', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'duplex-init-'));
+    const dir = tempDir('duplex-init-');
     const r = initDomain({ file: join(dir, 'plant.yaml'), servers: ['a', 'b', 'c'], port: 40000 });
     const d = loadDomain(r.file);
     assert.deepEqual(d.config.servers.map((s) => [s.name, s.role]), [['a', 'main'], ['b', 'backup'], ['c', 'inactive']]);
@@ -277,7 +277,7 @@ describe('the end line: a domain file cut short is never loaded', () => {
   });
 
   it('loadDomain refuses a file cut short; duplex domain finish adds the line to a whole file from an older Duplex', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'duplex-end-'));
+    const dir = tempDir('duplex-end-');
     const file = join(dir, 'plant.yaml');
     writeFileSync(file, text.slice(0, text.indexOf('\nruntime:') + 1));
     assert.throws(() => loadDomain(file), DomainFileUnfinished);

@@ -4,11 +4,11 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exitText } from '../../main/runtime/hold';
 import { cannotSpawn } from '../../main/util/spawn';
+import { tempDir } from '../fixtures/temp';
 
 describe('exitText', () => {
   it('reads a code, a signal, and a signal through the namespace\'s sh (128+N)', () => {
@@ -24,7 +24,7 @@ describe('exitText', () => {
 });
 
 describe('cannotSpawn', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-spawn-'));
+  const dir = tempDir('duplex-spawn-');
   writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\n');
   chmodSync(join(dir, 'run.sh'), 0o755);
   writeFileSync(join(dir, 'data.txt'), 'not a program');

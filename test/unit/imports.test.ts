@@ -1,10 +1,10 @@
 /** No import cycle in main/: every import (type-only and lazy ones included) is followed. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
+import { tempDir } from '../fixtures/temp';
 
 const MAIN = join(__dirname, '..', '..', '..', 'main');
 
@@ -52,7 +52,7 @@ describe('module structure', () => {
   });
 
   it('the cycle check finds a cycle when there is one (type-only imports count)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'duplex-cycle-'));
+    const dir = tempDir('duplex-cycle-');
     try {
       writeFileSync(join(dir, 'a.ts'), "import type { B } from './b';\nexport type A = B;\n");
       writeFileSync(join(dir, 'b.ts'), "import { x } from './c';\nexport type B = number;\nexport const y = x;\n");

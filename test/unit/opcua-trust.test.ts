@@ -8,20 +8,20 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeCertificate, leafOf, nameInLog, pruneRejected, trustCommand } from '../../main/opcua/trust';
 import { SessionGate, type Client } from '../../main/opcua/sessions';
 import { LogLimiter } from '../../main/util/log-limit';
 import type { Logger } from '../../main/util/logger';
 import { CA_PEM, CLIENT_PEM } from '../fixtures/certificates';
+import { tempDir } from '../fixtures/temp';
 
 const der = (pem: string) => Buffer.from(new X509Certificate(pem).raw);
 const CLIENT = '9c52a73a4438377d202f4a864be34a9bb4ec7e70';
 
 function withDir<T>(f: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-trust-'));
+  const dir = tempDir('duplex-trust-');
   try {
     return f(dir);
   } finally {
@@ -69,7 +69,7 @@ describe('a refused client certificate', () => {
   });
 
   it('the rejected folder keeps its newest certificates only', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'duplex-trust-'));
+    const dir = tempDir('duplex-trust-');
     try {
       for (let i = 0; i < 5; i++) {
         const f = join(dir, `c${i}.pem`);

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { aclCommand, describePlan, installPlan, uninstallPlan, type ServiceTarget } from '../../main/service/plan';
 import { runCli } from '../integration/cluster';
+import { tempDir } from '../fixtures/temp';
 
 const WIN: ServiceTarget = {
   platform: 'win32',
@@ -93,7 +93,7 @@ test('Linux: a systemd unit with the same meaning, that systemd-analyze verify a
   assert.deepEqual(uninstallPlan({ platform: 'linux', serviceDir: '' }).removes, ['/etc/systemd/system/duplex.service']);
 
   if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.skip('systemd-analyze is not installed');
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-unit-'));
+  const dir = tempDir('duplex-unit-');
   try {
     const verify = (text: string) => {
       writeFileSync(join(dir, 'duplex.service'), text);
@@ -110,7 +110,7 @@ test('Linux: a systemd unit with the same meaning, that systemd-analyze verify a
 });
 
 test('duplex service install --dry-run prints the plan for the domain file\'s ports and changes nothing; mistakes are named', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-svc-'));
+  const dir = tempDir('duplex-svc-');
   try {
     const file = join(dir, 'plant.yaml');
     assert.equal((await runCli(['init', '--domain', file, '--servers', 'a,b', '--port', '47950'])).code, 0);

@@ -1,14 +1,14 @@
 /** Revisions (which wins, what descends), paths from the network, the settle time of an edit, kept versions and rollback. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SettleWatch } from '../../main/sync/settle';
 import { keptVersions, rollbackText, RollbackError } from '../../main/sync/versions';
 import { END_LINE } from '../../main/domain/end';
 import { advertOf, compareAdverts, contentHash, descends, initialRevision, LINEAGE, nextRevision, pickSource } from '../../main/sync/revision';
 import { isOwnFile, resolveSyncPath } from '../../main/sync/paths';
+import { tempDir } from '../fixtures/temp';
 
 const h = (c: string) => c.repeat(64);
 
@@ -107,7 +107,7 @@ describe('kept versions and rollback', () => {
   const body = 'domain: plant\nservers:\n  - name: a\n    role: main\nmulticast:\n  interface: 127.0.0.1\n';
 
   it('lists the kept revisions; rollback of one that is not kept names the ones that are', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'duplex-rev-'));
+    const dir = tempDir('duplex-rev-');
     const file = join(dir, 'plant.yaml');
     writeFileSync(file, `${body}${END_LINE}\n`);
     assert.throws(() => rollbackText(file, 1), (e: Error) => e instanceof RollbackError && /^no previous revisions are kept beside .*plant\.yaml/.test(e.message));
@@ -122,7 +122,7 @@ describe('kept versions and rollback', () => {
   });
 
   it('a kept version without the end line gets it; an invalid one is refused with its problems', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'duplex-rev-'));
+    const dir = tempDir('duplex-rev-');
     const file = join(dir, 'plant.yaml');
     writeFileSync(`${file}.rev2`, body, { mode: 0o644 });
     const r = rollbackText(file, 2);

@@ -2,9 +2,9 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../fixtures/temp';
 
 const REPO = join(__dirname, '..', '..', '..');
 interface Tool { program: string; pkg: string }
@@ -14,7 +14,7 @@ const tools = require(join(REPO, 'test', 'tools.js')) as { TOOLS: Tool[]; missin
 
 /** A folder with an executable file for each of these programs. */
 function fakeBin(programs: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-bin-'));
+  const dir = tempDir('duplex-bin-');
   for (const p of programs) {
     writeFileSync(join(dir, p), '#!/bin/sh\n');
     chmodSync(join(dir, p), 0o755);
@@ -58,5 +58,21 @@ describe('the programs the tests need', () => {
     assert.match(r.stderr, /The tests need programs that are not installed:\n {2}ping \(Debian package iputils-ping\): the ping witness probe\nInstall them \(as root\) with:\n {2}apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y iputils-ping\n/);
     assert.equal(r.stdout, '', 'no test ran');
     assert.ok(Date.now() - t0 < 10_000);
+  });
+
+  it('as root it installs what is missing with apt-get, waiting for the dpkg lock instead of stopping at once, and says so', () => {
+    // A fake apt-get that records its arguments and "installs" ping.
+    const bin = fakeBin([]);
+    const log = join(bin, 'apt-get.log');
+    symlinkSync('/bin/sh', join(bin, 'sh'));
+    writeFileSync(join(bin, 'apt-get'), `#!/bin/sh\necho "$*" >> ${log}\ncase "$*" in *install*) printf '#!/bin/sh\\n' > ${join(bin, 'ping')}; /bin/chmod 755 ${join(bin, 'ping')};; esac\n`);
+    chmodSync(join(bin, 'apt-get'), 0o755);
+    const need = JSON.stringify({ files: ['integration/health.test.js'], ui: false, windows: false, root: true, env: { PATH: bin } });
+    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(REPO, 'test', 'tools.js'))}).ensureTools(${need})`], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /installing them:\n {2}ping \(Debian package iputils-ping\)/);
+    assert.match(r.stdout, /waits up to 10 minutes for the dpkg lock/);
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    assert.deepEqual(calls, ['-o DPkg::Lock::Timeout=600 update -qq', '-o DPkg::Lock::Timeout=600 install -y -qq iputils-ping']);
   });
 });

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, uptime } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { uptime } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';
@@ -16,6 +16,7 @@ import { eventArgs, eventLogSink } from '../../main/util/event-log';
 import { descendantsOf, parseWmicTable, processStartMs, wmiDateMs } from '../../main/util/process';
 import { cmdLine, cmdWord, isBatchFile } from '../../main/util/spawn';
 import { silentLogger } from '../../main/util/logger';
+import { tempDir } from '../fixtures/temp';
 
 test('cmd.exe lines quote every word and caret-escape every metacharacter, quotes included', () => {
   assert.equal(cmdWord('C:\\E3\\takeover.cmd'), 'C:\\E3\\takeover.cmd', 'a plain word goes bare');
@@ -58,7 +59,7 @@ test('the start time of a process is read from the system (Linux: /proc), and ag
 });
 
 test('a lock is stale when its pid is gone, when it predates the boot, or when the pid started at another time', { skip: process.platform !== 'linux' }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'duplex-lock-'));
+  const dir = tempDir('duplex-lock-');
   const file = join(dir, 'node.lock');
   const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
   try {

@@ -1,25 +1,46 @@
 #!/usr/bin/env node
 // `npm run test:windows`: runs test/windows/scenario.ts (compiled) with the Windows build of Node
-// under Wine, through ../shared/windows/wine-node (WINE_NODE overrides the path), within a time
-// limit. Afterwards every process left in the Wine prefix (all of them started by this run) is
-// ended with `wineserver -k`, which also ends a hung run.
+// under Wine, set up by the project's own test/windows/wine-node.js (WINE_NODE may name another
+// program that takes the same arguments: `--setup`, then node's arguments), within a time limit.
+// Afterwards every process left in the Wine prefix (all of them started by this run) is ended
+// with `wineserver -k`, which also ends a hung run.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
-const { existsSync, readdirSync, rmSync, statSync } = require('node:fs');
+const { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } = require('node:fs');
+const { tmpdir, userInfo } = require('node:os');
 const { join } = require('node:path');
+const { ensureTools } = require('../tools');
+const { setupWineNode, wineNodePaths } = require('./wine-node');
 
 const LIMIT_MS = 4 * 60_000;
 const root = join(__dirname, '..', '..');
-const wineNode = process.env.WINE_NODE ?? join(root, '..', 'shared', 'windows', 'wine-node');
-if (!existsSync(wineNode)) {
-  console.error(`test:windows needs ${wineNode} (it installs Wine and the Windows build of Node); set WINE_NODE to its path`);
-  process.exit(2);
+const scenario = join('out', 'test', 'windows', 'scenario.js');
+
+ensureTools({ files: [], ui: false, windows: true, root: process.getuid?.() === 0, env: process.env });
+let command;
+let args;
+const { env, exe, prefix } = wineNodePaths();
+if (process.env.WINE_NODE) {
+  if (!existsSync(process.env.WINE_NODE)) {
+    console.error(`test:windows: WINE_NODE names ${process.env.WINE_NODE}, which does not exist; unset it to use test/windows/wine-node.js`);
+    process.exit(2);
+  }
+  const setup = spawnSync(process.env.WINE_NODE, ['--setup'], { stdio: 'inherit', env });
+  if (setup.status !== 0) process.exit(setup.status ?? 1);
+  [command, args] = [process.env.WINE_NODE, [scenario]];
+} else {
+  const s = setupWineNode();
+  console.log(`wine-node ready: ${s.answer} under Wine (first answer in ${s.warmUpMs} ms)`);
+  [command, args] = ['wine', [exe, scenario]];
 }
-const prefix = process.env.WINEPREFIX ?? join(process.env.WINE_NODE_HOME ?? join(process.env.HOME ?? '/root', '.cache', 'duplex-wine'), 'prefix');
-const env = { ...process.env, WINEPREFIX: prefix };
-const setup = spawnSync(wineNode, ['--setup'], { stdio: 'inherit', env });
-if (setup.status !== 0) process.exit(setup.status ?? 1);
-const run = spawn(wineNode, [join('out', 'test', 'windows', 'scenario.js')], { cwd: root, stdio: 'inherit', env });
+
+// Wine's node.exe cannot write to a pipe: its output goes to files, printed when it ends.
+const outDir = mkdtempSync(join(tmpdir(), 'duplex-wine-run-'));
+const outFile = join(outDir, 'out');
+const errFile = join(outDir, 'err');
+const fo = openSync(outFile, 'w');
+const fe = openSync(errFile, 'w');
+const run = spawn(command, args, { cwd: root, stdio: ['ignore', fo, fe], env });
 const limit = setTimeout(() => {
   console.error(`test:windows: no end after ${LIMIT_MS / 1000} s; ending every process in the Wine prefix`);
   spawnSync('wineserver', ['-k'], { env, stdio: 'inherit' });
@@ -27,9 +48,14 @@ const limit = setTimeout(() => {
 const started = Date.now();
 run.once('exit', (code) => {
   clearTimeout(limit);
+  closeSync(fo);
+  closeSync(fe);
+  process.stdout.write(readFileSync(outFile, 'utf8'));
+  process.stderr.write(readFileSync(errFile, 'utf8'));
+  rmSync(outDir, { recursive: true, force: true });
   spawnSync('wineserver', ['-k'], { env, stdio: 'inherit' });
   // The scenario's folders that Windows would not let it remove while its processes ran.
-  const temp = join(prefix, 'drive_c', 'users', require('node:os').userInfo().username, 'Temp');
+  const temp = join(prefix, 'drive_c', 'users', userInfo().username, 'Temp');
   for (const name of existsSync(temp) ? readdirSync(temp) : []) {
     const p = join(temp, name);
     if (name.startsWith('duplex-') && statSync(p).mtimeMs >= started - 1_000) rmSync(p, { recursive: true, force: true });
