@@ -1,15 +1,22 @@
 #!/usr/bin/env node
-// Runs every compiled test file (out/test/**/*.test.js) with Node's test runner, then the
+// Runs every compiled test file (out/test/**/*.test.js) with Node's test runner, several files
+// at a time (each file its own process; files never share ports, multicast groups or network
+// namespaces), with the Windows scenario under Wine (test/windows/run.js) beside them; then the
 // browser tests (out/test/ui/*.spec.js) with Playwright in Debian's Chromium.
-// Then the Windows scenario under Wine (test/windows/run.js).
-// `node test/run.js unit` runs only the files whose path contains "unit"; `ui` only the browser
-// tests; `windows` only the Windows scenario.
+//   node test/run.js            everything (npm test)
+//   node test/run.js quick      the unit, engine and simulation tests (npm run test:quick)
+//   node test/run.js <text>     only the test files whose path contains <text>
+//   node test/run.js ui         only the browser tests; `windows` only the Windows scenario
+// DUPLEX_TEST_JOBS sets how many test files run at once (default 3).
 // First it checks the programs the chosen tests need (test/tools.js): as root it installs the
 // missing Debian packages, otherwise it stops (exit 2) naming them and the apt-get line.
+// Every test runs with a temporary folder of the suite's own (TMPDIR): at the end, anything a
+// test left there is named and fails the run, and the folder is removed.
 'use strict';
-const { readdirSync, statSync } = require('node:fs');
+const { mkdtempSync, readdirSync, rmSync, statSync } = require('node:fs');
+const { tmpdir } = require('node:os');
 const { join, relative, sep } = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const { ensureTools } = require('./tools');
 
 const root = join(__dirname, '..', 'out', 'test');
@@ -22,28 +29,75 @@ const files = [];
   }
 })(root);
 const filter = process.argv[2];
-const chosen = filter ? files.filter((f) => f.includes(filter)) : files;
+const rel = (f) => relative(root, f).split(sep).join('/');
+const QUICK = ['unit/', 'sim/'];
+const chosen = filter === 'quick' ? files.filter((f) => QUICK.some((q) => rel(f).startsWith(q)))
+  : filter === 'windows' || filter === 'ui' ? []
+  : filter ? files.filter((f) => f.includes(filter)) : files;
+// The longest files start first, so that the last ones to finish are short (measured: seconds alone).
+const LONGEST_FIRST = ['integration/quorum', 'sim/chaos', 'sim/quorum', 'integration/guardian', 'integration/health', 'integration/netns', 'integration/supervision', 'integration/packaging', 'sim/sim'];
+const rank = (f) => {
+  const i = LONGEST_FIRST.findIndex((p) => rel(f).startsWith(p));
+  return i === -1 ? LONGEST_FIRST.length : i;
+};
+chosen.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 const browser = !filter || filter === 'ui';
-if (filter === 'windows') chosen.length = 0;
-if (!chosen.length && !browser && filter !== 'windows') {
+const windows = !filter || filter === 'windows';
+if (!chosen.length && !browser && !windows) {
   console.error(`no test files${filter ? ` matching "${filter}"` : ''} under ${root}; run npm run build first`);
   process.exit(1);
 }
-const windows = !filter || filter === 'windows';
-ensureTools({ files: chosen.map((f) => relative(root, f).split(sep).join('/')), ui: browser, windows, root: process.getuid?.() === 0, env: process.env });
-let status = 0;
-if (chosen.length) {
-  const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=300000', ...chosen], { stdio: 'inherit' });
-  status = r.status ?? 1;
+ensureTools({ files: chosen.map(rel), ui: browser, windows, root: process.getuid?.() === 0, env: process.env });
+
+const jobs = Math.max(1, Number(process.env.DUPLEX_TEST_JOBS) || 3);
+const suiteTmp = mkdtempSync(join(tmpdir(), 'duplex-suite-'));
+const env = { ...process.env, TMPDIR: suiteTmp };
+const started = Date.now();
+const took = () => `${Math.round((Date.now() - started) / 1000)} s`;
+
+/** Runs a stage; with `quiet` its output is kept and printed when it ends, so stages never interleave. */
+function stage(name, args, quiet) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { env, stdio: quiet ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+    const out = [];
+    if (quiet) {
+      child.stdout.on('data', (d) => out.push(d));
+      child.stderr.on('data', (d) => out.push(d));
+    }
+    child.once('exit', (code, signal) => {
+      if (quiet) process.stdout.write(`\n---- ${name} ----\n${Buffer.concat(out).toString()}`);
+      console.log(`---- ${name}: ${code === 0 ? 'passed' : `FAILED (${signal ?? `exit ${code}`})`}, ${took()} into the run`);
+      resolve(code ?? 1);
+    });
+  });
 }
-if (browser) {
-  const cli = require.resolve('@playwright/test/cli');
-  const r = spawnSync(process.execPath, [cli, 'test', '-c', join(root, 'ui', 'playwright.config.js')], { stdio: 'inherit' });
-  status = status || (r.status ?? 1);
+
+function leftovers() {
+  const left = readdirSync(suiteTmp);
+  rmSync(suiteTmp, { recursive: true, force: true });
+  const ours = left.filter((n) => n.startsWith('duplex-'));
+  if (left.length > ours.length) console.log(`(the browser or Wine left ${left.length - ours.length} entries in the suite's temp folder, removed: ${left.filter((n) => !ours.includes(n)).join(', ')})`);
+  if (!ours.length) return 0;
+  console.error(`FAILED: the tests left ${ours.length} folders or files in the temp folder (removed now; each test must remove its own, see test/fixtures/temp.ts):\n  ${ours.join('\n  ')}`);
+  return 1;
 }
-if (windows) {
-  // The Windows code paths, under Wine with the Windows build of Node (test/windows/run.js).
-  const r = spawnSync(process.execPath, [join(__dirname, 'windows', 'run.js')], { stdio: 'inherit' });
-  status = status || (r.status ?? 1);
-}
-process.exit(status);
+
+process.once('SIGINT', () => {
+  rmSync(suiteTmp, { recursive: true, force: true });
+  process.exit(130);
+});
+
+(async () => {
+  // The Windows scenario (mostly waiting on Wine) runs beside Node's tests; its output comes after theirs.
+  const runs = [];
+  if (chosen.length) runs.push(stage('Node tests', ['--test', `--test-concurrency=${jobs}`, '--test-timeout=300000', ...chosen], false));
+  if (windows) runs.push(stage('Windows scenario under Wine', [join(__dirname, 'windows', 'run.js')], Boolean(chosen.length)));
+  let status = (await Promise.all(runs)).find((s) => s !== 0) ?? 0;
+  if (browser) {
+    const cli = require.resolve('@playwright/test/cli');
+    status = (await stage('browser tests', [cli, 'test', '-c', join(root, 'ui', 'playwright.config.js')], false)) || status;
+  }
+  status = leftovers() || status;
+  console.log(`${status === 0 ? 'all tests passed' : 'some tests FAILED'} in ${took()}`);
+  process.exit(status);
+})();

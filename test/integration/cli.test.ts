@@ -142,7 +142,7 @@ describe('the CLI against three running nodes', () => {
     assert.match(domainStatus.stdout, /in force on b/);
   });
 
-  it('--timeout 1000 against a SIGSTOPped node: exit 3 within 1.5 s naming the server, for status and for a command', async () => {
+  it('--timeout 1000 against a SIGSTOPped node: exit 3 after the timeout (within it plus 2 s, well before the 5 s default) naming the server, for status and for a command', async () => {
     c.kill('c', 'SIGSTOP');
     try {
       const [status, command] = await Promise.all([
@@ -151,7 +151,7 @@ describe('the CLI against three running nodes', () => {
       ]);
       for (const r of [status, command]) {
         assert.equal(r.code, 3, r.stderr);
-        assert.ok(r.ms < 1_500, `took ${Math.round(r.ms)} ms`);
+        assert.ok(r.ms < 1_000 + 2_000, `took ${Math.round(r.ms)} ms`);
         // It did wait for the node (a refused connection would be at once).
         assert.ok(r.ms >= 950, `took only ${Math.round(r.ms)} ms`);
         assert.match(r.stderr, /^duplex: the node of c did not answer within 1000 ms\. Is it frozen .*; its log is .*duplex\.log/);

@@ -37,7 +37,8 @@ export class Cluster {
   /**
    * Every server takes any free admin port (`adminPort: 0`), so that a test never depends on the
    * fixed ports being free (a demo running beside the tests, another test's node); `fixedAdminPorts`
-   * gives each its fixed port (47810 + its place), as a real domain has.
+   * gives each a fixed port of its own in the domain file (`adminPorts`), as a real domain has,
+   * drawn at random so that it is not the standard 47810 + its place that a demo may hold.
    */
   constructor(readonly servers: string[], opts: { extra?: string; runtime?: Record<string, unknown>; sync?: Record<string, unknown>; appVersion?: string; separate?: boolean; fixedAdminPorts?: boolean } = {}) {
     this.dir = tempDir('duplex-it-');
@@ -45,6 +46,12 @@ export class Cluster {
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
     this.group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
     initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime, sync: opts.sync, appVersion: opts.appVersion, anyAdminPort: !opts.fixedAdminPorts });
+    if (opts.fixedAdminPorts) {
+      const base = 20_000 + Math.floor(Math.random() * 40_000);
+      servers.forEach((s, i) => (this.adminPorts[s] = base + i));
+      let i = 0;
+      writeFileSync(this.file, readFileSync(this.file, 'utf8').replace(/adminPort: 0 .*/g, () => `adminPort: ${base + i++}`));
+    }
     // Before the end line, which must stay last.
     if (opts.extra) writeFileSync(this.file, insertBeforeEnd(readFileSync(this.file, 'utf8'), opts.extra));
     this.separate = opts.separate ?? false;
@@ -58,6 +65,8 @@ export class Cluster {
   }
 
   private readonly separate: boolean;
+  /** Each server's fixed admin port, with `fixedAdminPorts`. */
+  readonly adminPorts: Record<string, number> = {};
 
   /** The domain file the node of `server` uses. */
   fileOf(server: string): string {

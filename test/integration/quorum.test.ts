@@ -54,7 +54,7 @@ describe('quorum in network namespaces: three servers, and two servers with a wi
       const a = await d.waitRoles({ a: 'standby' }, 3_000).then(() => d.status('a'));
       assert.ok(a.events.some((e) => e.from === 'active' && /lost the majority's support|the majority's support ran out/.test(e.reason)), JSON.stringify(a.events));
       // It stops hearing the others once they have been silent for the failure timeout.
-      await waitFor(`${d.tag}: a to report no quorum`, 3_000, async () => (d.status('a').quorum.has === false ? true : undefined), 100);
+      await waitFor(`${d.tag}: a to report no quorum`, 5_000, async () => (d.status('a').quorum.has === false ? true : undefined), 100);
       // 0 ms of two runtimes: no runtime in active mode found another one alive when it started.
       assert.deepEqual(d.overlaps(), [], `${d.tag}: two runtimes ran in active mode at once`);
       // b took over within the failure timeout plus the margin, counted from the cut.

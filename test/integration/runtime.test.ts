@@ -105,7 +105,7 @@ for (const hold of [null, ...(guardians.wrap ? [guardians] : [])]) describe(`run
     const [pid, grandchild] = await waitFor('both pids', 5_000, async () => (pids('rt').length === 2 ? pids('rt') : undefined));
     assert.ok(isAlive(grandchild!));
     await sup.setMode('stopped');
-    await waitFor('the grandchild to be gone', 2_000, async () => (isAlive(grandchild!) ? undefined : true));
+    await waitFor('the grandchild to be gone', 5_000, async () => (isAlive(grandchild!) ? undefined : true));
     assert.equal(isAlive(pid!), false);
   });
 
@@ -218,11 +218,11 @@ for (const hold of [null, ...(guardians.wrap ? [guardians] : [])]) describe(`run
     await sleep(200);
     await sup.setMode('stopped');
     // The output reaches its log file through a stream: give it a moment.
-    await waitFor('bysignal to say it got SIGINT', 2_000, async () => (/victim: SIGINT received, exiting/.test(output('bysignal')) ? true : undefined));
-    await waitFor('bycommand to say it got SIGUSR2', 2_000, async () => (/victim: SIGUSR2 received, exiting/.test(output('bycommand')) ? true : undefined));
+    await waitFor('bysignal to say it got SIGINT', 5_000, async () => (/victim: SIGINT received, exiting/.test(output('bysignal')) ? true : undefined));
+    await waitFor('bycommand to say it got SIGUSR2', 5_000, async () => (/victim: SIGUSR2 received, exiting/.test(output('bycommand')) ? true : undefined));
     assert.deepEqual(hookLines(f), [`stop bycommand active ${pid}`]);
     // A stop command's output goes to the process's log too.
-    await waitFor("the stop command's output in the log", 2_000, async () => (/hook stop: bycommand in active mode/.test(output('bycommand')) ? true : undefined));
+    await waitFor("the stop command's output in the log", 5_000, async () => (/hook stop: bycommand in active mode/.test(output('bycommand')) ? true : undefined));
     assert.equal(proc('bysignal').lastExit, 'code 0');
     assert.equal(proc('bycommand').lastExit, 'code 0');
     assert.ok(!lines.some((l) => /killing its process group/.test(l)), lines.join('\n'));

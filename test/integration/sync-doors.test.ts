@@ -51,7 +51,8 @@ describe('the sync port under held connections, strangers and garbage', () => {
   it('40 connections from an address that is no server of the domain are closed at once, before TLS, and logged once', async () => {
     const held = hold(port, 40, '127.0.0.2');
     const waits = await Promise.all(held.map(async (h) => (await h.closedAt) - h.openedAt));
-    assert.ok(Math.max(...waits) < 1_000, `closed after ${Math.round(Math.max(...waits))} ms, not by a timeout`);
+    // Well before the 3 s handshake timeout, with room for a loaded machine.
+    assert.ok(Math.max(...waits) < 2_000, `closed after ${Math.round(Math.max(...waits))} ms, not by a timeout`);
     await waitFor('the refusal in b\'s log', 5_000, async () => (/warn \[b\] sync: refused not-a-peer \(not an address of a server of this domain .*\): a connection from 127\.0\.0\.2; at most one such line a minute/.test(c.log('b')) ? true : undefined), 50);
     assert.equal(c.log('b').match(/from 127\.0\.0\.2/g)!.length, 1, 'one line for 40 refusals');
     await counted('b', (n) => n['not-a-peer'] === 40); // each one

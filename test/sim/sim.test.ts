@@ -1,6 +1,7 @@
 /**
- * Seeded simulation of whole domains. SIM_SEEDS sets how many seeds per class
- * (default 2000 chaotic, half as many connected); a failure prints the seed and how to replay it.
+ * Seeded simulation of whole domains on a connected network. SIM_SEEDS sets the scale (default
+ * 2000: half as many connected seeds; the chaotic ones are in chaos.test.ts, a file of their own
+ * so that the two run side by side); a failure prints the seed and how to replay it.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,17 +10,6 @@ import { CHAOS, CONNECTED, Simulation, sweep } from './simulator';
 const SEEDS = Number(process.env.SIM_SEEDS ?? 2000);
 
 describe('deterministic simulation', () => {
-  it(`chaos: loss, delay, duplication, partitions, pauses, crashes, lost links and commands (${SEEDS} seeds)`, () => {
-    const { failures, totals } = sweep(CHAOS, SEEDS, 1);
-    // The runs must have exercised what they claim to check.
-    assert.ok(totals.failovers > SEEDS, `too few failovers exercised: ${totals.failovers}`);
-    assert.ok(totals.switchovers > SEEDS / 2, `too few switchovers exercised: ${totals.switchovers}`);
-    assert.ok(totals.incompatible > SEEDS / 5, `too few version mismatches exercised: ${totals.incompatible}`);
-    assert.ok(totals.diskFailures > SEEDS / 100, `too few failed state writes exercised: ${totals.diskFailures}`);
-    assert.ok(totals.crashLoopHandovers > SEEDS / 5, `too few crash-loop handovers exercised: ${totals.crashLoopHandovers}`);
-    assert.deepEqual(failures, [], `${failures.length} seeds broke an invariant:\n${failures.slice(0, 5).join('\n')}`);
-  });
-
   it(`connected network: never two active runtimes during switchovers, node deaths and pauses (${Math.ceil(SEEDS / 2)} seeds)`, () => {
     const { failures, totals } = sweep(CONNECTED, Math.ceil(SEEDS / 2), 100_001);
     assert.ok(totals.switchovers > SEEDS / 2, `too few switchovers exercised: ${totals.switchovers}`);

@@ -41,7 +41,7 @@ test.describe.serial('status window', () => {
   test('shows the servers, a headline, each runtime and probe, at a fixed address without the token in it', async ({ page }, info) => {
     await open(page, 'b');
     // The address is the server's fixed admin port; the token left the address at once.
-    expect(new URL(page.url()).port).toBe(String(47_811));
+    expect(new URL(page.url()).port).toBe(String(c.adminPorts.b));
     await expect.poll(() => page.url()).not.toContain('token');
     await expect(page.locator('#servers tbody tr')).toHaveCount(3);
     await expect(role(page, 'a')).toHaveText('Active');
