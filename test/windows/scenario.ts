@@ -1,6 +1,6 @@
 /**
  * The Windows code paths, run by the Windows build of Node under Wine (`npm run test:windows`,
- * through ../shared/windows/wine-node). Node's test runner runs in this one process: Wine's
+ * through test/windows/wine-node.js). Node's test runner runs in this one process: Wine's
  * node.exe cannot write to a pipe, so `node --test` (which reads its children through pipes)
  * cannot be used, and every process started here writes to files.
  *
