@@ -45,7 +45,7 @@ export class Cluster {
     this.file = join(this.dir, 'plant.yaml');
     this.port = 20_000 + Math.floor(Math.random() * 40_000);
     this.group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
-    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime, sync: opts.sync, appVersion: opts.appVersion, anyAdminPort: !opts.fixedAdminPorts });
+    initDomain({ file: this.file, servers, port: this.port, group: this.group, interface: '127.0.0.1', runtime: opts.runtime, sync: opts.sync, appVersion: opts.appVersion, anyAdminPort: true });
     if (opts.fixedAdminPorts) {
       const base = 20_000 + Math.floor(Math.random() * 40_000);
       servers.forEach((s, i) => (this.adminPorts[s] = base + i));

@@ -41,7 +41,9 @@ const errFile = join(outDir, 'err');
 const fo = openSync(outFile, 'w');
 const fe = openSync(errFile, 'w');
 const run = spawn(command, args, { cwd: root, stdio: ['ignore', fo, fe], env });
+let timedOut = false;
 const limit = setTimeout(() => {
+  timedOut = true;
   console.error(`test:windows: no end after ${LIMIT_MS / 1000} s; ending every process in the Wine prefix`);
   spawnSync('wineserver', ['-k'], { env, stdio: 'inherit' });
 }, LIMIT_MS);
@@ -50,7 +52,8 @@ run.once('exit', (code) => {
   clearTimeout(limit);
   closeSync(fo);
   closeSync(fe);
-  process.stdout.write(readFileSync(outFile, 'utf8'));
+  const out = readFileSync(outFile, 'utf8');
+  process.stdout.write(out);
   process.stderr.write(readFileSync(errFile, 'utf8'));
   rmSync(outDir, { recursive: true, force: true });
   spawnSync('wineserver', ['-k'], { env, stdio: 'inherit' });
@@ -60,5 +63,8 @@ run.once('exit', (code) => {
     const p = join(temp, name);
     if (name.startsWith('duplex-') && statSync(p).mtimeMs >= started - 1_000) rmSync(p, { recursive: true, force: true });
   }
-  process.exit(code ?? 1);
+  // A run ended by wineserver -k may still exit 0: only a run that ended by itself with every test passed passes.
+  const passed = code === 0 && !timedOut && /^# fail 0$/m.test(out) && !/^not ok /m.test(out);
+  if (!passed && code === 0) console.error(`test:windows: FAILED (${timedOut ? 'ended after the time limit' : 'a test failed, or no TAP summary'})`);
+  process.exit(passed ? 0 : code || 1);
 });
