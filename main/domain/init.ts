@@ -35,7 +35,7 @@ export function domainFileText(o: InitOptions): string {
   }).join('');
   const runtime = o.runtime
     ? stringify({ runtime: o.runtime })
-    : `# runtime:                       # the programs to run while this server is Active (README: "Runtime supervision")
+    : `# runtime:                       # the programs to run while this server is Active (docs/runtime.md)
 #   confirmResume: false          # true: after a failover, wait for "duplex resume" before starting
 #   processes:
 #     - name: scada
@@ -51,7 +51,7 @@ export function domainFileText(o: InitOptions): string {
   files: []                # project files and folders synced with this file, e.g. [project/, screens/]
 `;
   return `# Duplex domain file. It must be identical, at the same path, on every server of the domain.
-# Reference: README.md, "Domain file". A node refuses a bad file with the line and field at fault.
+# Reference: docs/domain-file.md. A node refuses a bad file with the line and field at fault.
 domain: ${name}
 
 # Servers in order of precedence: the main first, then backups; others are inactive.
@@ -77,7 +77,7 @@ failback: manual    # manual: the main does not take the Active role back by its
 secretFile: ${DEFAULT_SECRET_FILE}    # copy this file to every server; keep it private
 stateDir: ${DEFAULT_STATE_DIR}      # this server's state, admin endpoint and logs
 
-# Edit this file on any server: every other server has it within a second (README: "Domain sync").
+# Edit this file on any server: every other server has it within a second (docs/sync.md).
 ${sync}
 appVersion: ${JSON.stringify(o.appVersion ?? '')}    # servers whose appVersion differs from the Active's are never Active or Standby; "files" = hash of the synced files
 

@@ -1,6 +1,6 @@
 /**
  * The domain file schema: every field, its default and what it accepts.
- * The README's domain file reference follows this file.
+ * The domain file reference (docs/domain-file.md) follows this file.
  */
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';

@@ -4,7 +4,7 @@
  * (every line must be a comment, a HELP, a TYPE or a sample of a family typed before it), its
  * values are checked against the node's own status, and then against a failover (the Active
  * SIGKILLed) and a fence (the new Active loses its majority). The Grafana dashboard and the
- * README are checked against a real scrape, so neither can drift from the code.
+ * metrics table of docs/logs-and-metrics.md are checked against a real scrape, so neither can drift from the code.
  * Time bounds here are generous: they catch hangs, not speed.
  */
 import { after, before, describe, it } from 'node:test';
@@ -308,7 +308,7 @@ describe('Prometheus metrics of three real nodes', () => {
     assert.equal((await of('b')).value('duplex_fences_total'), before + 1);
   });
 
-  it('the Grafana dashboard uses only metrics, labels and values a real scrape has, and the README lists every metric', async () => {
+  it('the Grafana dashboard uses only metrics, labels and values a real scrape has, and the metrics page of docs/ lists every metric', async () => {
     const scrapes = await Promise.all(['b', 'c'].map(of));
     const families = new Map<string, Family>();
     for (const s of scrapes) for (const [k, f] of s.families) families.set(k, { ...f, samples: [...(families.get(k)?.samples ?? []), ...f.samples] });
@@ -332,8 +332,8 @@ describe('Prometheus metrics of three real nodes', () => {
     assert.deepEqual([...families.keys()].filter((n) => !used.has(n)), [], 'metrics no panel shows');
     const variables = dashboard.templating.list.map((v) => v.name);
     for (const v of ['datasource', 'domain', 'server']) assert.ok(variables.includes(v), `variable ${v}: ${variables.join(', ')}`);
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    for (const name of families.keys()) assert.ok(readme.includes(`| \`${name}\``), `the README's metrics table lacks ${name}`);
+    const page = readFileSync(join(ROOT, 'docs', 'logs-and-metrics.md'), 'utf8');
+    for (const name of families.keys()) assert.ok(page.includes(`| \`${name}\``), `the metrics table of docs/logs-and-metrics.md lacks ${name}`);
   });
 });
 
