@@ -12,12 +12,14 @@
  * domain file's `stateDir` line and talks to it through the admin client alone (the parser is
  * loaded only to relay, or to say why no node answers).
  */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DOMAIN_FILE_CEILING_BYTES, ROLLBACK_WAIT_MS } from './defaults';
 import { readCapped } from './util/capped';
 import { COMMANDS, DEFAULT_INTERVAL_MS, EXIT, parseCommandLine, USAGE, usageOf, UsageError, type Spec } from './cli/args';
 import { formatDomainStatus, formatDomainView, formatStatus } from './cli/format';
 import { anyDomainView, fullLocate, ownStatus, sendCommand, statusOf, warnInvalid, type Where } from './cli/reach';
+import { missingDomainFileSentence } from './domain/location';
 import { NoAnswerError, NoNodeError } from './node/admin-client';
 import type { Command, StatusView } from './ui/contract';
 import { VERSION } from './version';
@@ -27,11 +29,27 @@ const specOf = (name: string): Spec => COMMANDS.find((s) => s.name === name)!;
 const out = (text: string) => process.stdout.write(text);
 const json = (x: unknown, pretty = true) => out(`${JSON.stringify(x, null, pretty ? 2 : undefined)}\n`);
 
+/**
+ * A domain file that is not there is wrong usage, said before a node is looked for (the node is
+ * found from the file). Not for `domain rollback`, which puts a deleted file back, nor `diag`,
+ * which collects what there is.
+ */
+async function needDomainFile(file: string): Promise<void> {
+  try {
+    statSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return; // the file's other troubles are said where it is read
+    const { DomainFileRefused } = await import('./domain/load');
+    throw new DomainFileRefused(resolve(file), missingDomainFileSentence(file));
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv, process.env);
   if (parsed.kind === 'version') return out(`${VERSION}\n`), EXIT.ok;
   if (parsed.kind === 'help') return out(parsed.text), EXIT.ok;
   const { spec, values: v, positionals, timeoutMs } = parsed;
+  if (spec.node && spec.name !== 'domain rollback' && spec.name !== 'diag') await needDomainFile(v.domain as string);
   // Required options are checked by the parser; these are the strings it let through.
   const str = (k: string) => v[k] as string;
   const where = (): Where => ({ domainFile: str('domain'), server: str('server'), via: v.via as string | undefined, timeoutMs });

@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { CST, isAlias, isCollection, isScalar, Lexer, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import { domainSchema, type DomainConfig } from './schema';
 import { DEFAULT_STATE_DIR, DEFAULT_SYNC, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
-import { quickStateDir, type DomainLocation } from './location';
+import { missingDomainFileSentence, quickStateDir, type DomainLocation } from './location';
 import { checkEnd, END_LINE } from './end';
 import { domainFileProblem } from './access';
 import { readCapped } from '../util/capped';
@@ -222,6 +222,7 @@ export function readDomainBytes(abs: string): { bytes: Buffer; stats: Stats } {
   try {
     read = readCapped(abs, DOMAIN_FILE_CEILING_BYTES);
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DomainFileRefused(abs, missingDomainFileSentence(abs));
     throw new DomainFileError(abs, [`cannot read the file: ${(e as Error).message}`]);
   }
   if ('tooLarge' in read) throw new DomainFileRefused(abs, tooLargeSentence(abs, read.tooLarge));

@@ -95,6 +95,28 @@ describe('the CLI: usage errors and diag with no node running', () => {
   });
 });
 
+describe('the CLI: one message and one exit code per mistake, with no node running', () => {
+  const c = new Cluster(['a', 'b']);
+  const dir = mkdtempSync(join(tmpdir(), 'duplex-cli-'));
+  /** No domain or server from this machine's environment. */
+  const noVars = { DUPLEX_DOMAIN: '', DUPLEX_SERVER: '' };
+  after(async () => {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a domain file that does not exist: says so and how to make one, exit 2, never "start it with duplex run"', async () => {
+    const missing = join(dir, 'nonexistent.yaml');
+    const said = `duplex: the domain file ${missing} does not exist. Check the path (--domain, or DUPLEX_DOMAIN); on a server joining a domain, copy the domain file and its secret from another server; for a new domain, write both with: duplex init --domain ${missing} --servers <a>,<b>\n`;
+    const d = ['--domain', missing];
+    for (const args of [['status', ...d, '--server', 'a'], ['status', '--all', ...d], ['activate', ...d, '--server', 'a'], ['domain', 'status', ...d, '--server', 'a'], ['run', ...d, '--server', 'a'], ['domain', 'check', missing]]) {
+      const r = await runCli(args, noVars);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, said, args.join(' '));
+    }
+  });
+});
+
 describe('the CLI against three running nodes', () => {
   const c = new Cluster(['a', 'b', 'c']);
   const out = mkdtempSync(join(tmpdir(), 'duplex-diag-'));

@@ -4,7 +4,7 @@ import { rng } from '../sim/simulator';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DomainFileError, DomainFileUnfinished, loadDomain, parseDomain } from '../../main/domain/load';
+import { DomainFileError, DomainFileUnfinished, loadDomain, parseDomain, readDomainBytes } from '../../main/domain/load';
 import { domainFileText, finishDomainFile, initDomain } from '../../main/domain/init';
 import { END_LINE, insertBeforeEnd, withEndLine } from '../../main/domain/end';
 import { loadSecret } from '../../main/domain/secret';
@@ -55,6 +55,16 @@ describe('domain file', () => {
   it('reports YAML syntax errors with their line', () => {
     const p = problems('domain: plant\nservers:\n  - name: a\n   role: main\n');
     assert.match(p[0]!, /^line \d+: YAML syntax/);
+  });
+
+  it('a domain file that does not exist: says so, and how to get one', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'duplex-missing-')), 'plant.yaml');
+    assert.throws(() => readDomainBytes(file), (e: Error) => {
+      assert.ok(e instanceof DomainFileError);
+      assert.equal(e.message, `the domain file ${file} does not exist. Check the path (--domain, or DUPLEX_DOMAIN); on a server joining a domain, copy the domain file and its secret from another server; for a new domain, write both with: duplex init --domain ${file} --servers <a>,<b>`);
+      return true;
+    });
+    assert.throws(() => loadDomain(file), /plant\.yaml does not exist\. Check the path/);
   });
 
   it('refuses two mains, duplicate names and a missing interface', () => {
