@@ -4,8 +4,9 @@
  * cli/args.ts; how a node is reached (its own endpoint, or a relay by a node of this machine)
  * is cli/reach.ts; the text is cli/format.ts.
  *
- * Exit codes: 0 done; 1 refused or failed (the message says why); 2 wrong usage or a bad
- * domain file; 3 no node answers (none running, or none within --timeout).
+ * Exit codes: one per cause, in every command (cli/exit.ts): 0 done; 1 refused or failed (the
+ * message says why); 2 wrong usage (a bad option, an unknown server, a domain file that does
+ * not exist or is not valid); 3 no node answers (none running, or none within --timeout).
  *
  * Only `run`, `init`, `domain check`, `domain finish` and `domain rollback` load the node or the
  * domain file's parser (yaml, zod) up front; every other command finds the node from the
@@ -17,6 +18,7 @@ import { resolve } from 'node:path';
 import { DOMAIN_FILE_CEILING_BYTES, ROLLBACK_WAIT_MS } from './defaults';
 import { readCapped } from './util/capped';
 import { COMMANDS, DEFAULT_INTERVAL_MS, EXIT, parseCommandLine, USAGE, usageOf, UsageError, type Spec } from './cli/args';
+import { errorLine, exitCodeOf } from './cli/exit';
 import { formatDomainStatus, formatDomainView, formatStatus } from './cli/format';
 import { anyDomainView, fullLocate, ownStatus, sendCommand, statusOf, warnInvalid, type Where } from './cli/reach';
 import { missingDomainFileSentence } from './domain/location';
@@ -209,7 +211,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
     back = rollbackText(file, n);
   } catch (e) {
     if (!(e instanceof RollbackError)) throw e;
-    process.stderr.write(`duplex: ${e.message}\n`);
+    process.stderr.write(errorLine(e.message));
     return EXIT.failed;
   }
   let current: string | null = null;
@@ -239,7 +241,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
   // The node takes the file once it has stopped changing (the settle time).
   while (now.sync.revision.n <= before.sync.revision.n && !(before.sync.state === 'error' && now.sync.state !== 'error')) {
     if (Date.now() > deadline) {
-      process.stderr.write(`duplex: ${server} has not taken the put-back file within ${ROLLBACK_WAIT_MS / 1000} s; revision ${now.sync.revision.n} stays in force${now.sync.message ? ` (${now.sync.message})` : ''}; see duplex status --domain ${domainFile} --server ${server}\n`);
+      process.stderr.write(errorLine(`${server} has not taken the put-back file within ${ROLLBACK_WAIT_MS / 1000} s; revision ${now.sync.revision.n} stays in force${now.sync.message ? ` (${now.sync.message})` : ''}; see duplex status --domain ${domainFile} --server ${server}`));
       return EXIT.failed;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -265,7 +267,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
   }
   const awayText = away.length ? `; ${away.join(', ')} ${away.length > 1 ? 'are' : 'is'} unreachable and get${away.length > 1 ? '' : 's'} it when back` : '';
   if (late.length) {
-    process.stderr.write(`duplex: revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}, but not yet on ${late.map((p) => `${p.server} (${p.sync ?? '?'})`).join(', ')}${awayText}; see duplex domain status --domain ${domainFile} --server ${server}\n`);
+    process.stderr.write(errorLine(`revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}, but not yet on ${late.map((p) => `${p.server} (${p.sync ?? '?'})`).join(', ')}${awayText}; see duplex domain status --domain ${domainFile} --server ${server}`));
     return EXIT.failed;
   }
   process.stdout.write(`ok: revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}${awayText}\n`);
@@ -315,20 +317,12 @@ if (require.main === module) {
     (code) => {
       process.exitCode = code;
     },
-    (e: Error) => {
-      if (e instanceof UsageError) {
-        process.stderr.write(`duplex: ${e.message}\n\n${e.command ? `${usageOf(e.command)}Run duplex --help for every command.\n` : USAGE}`);
-        process.exitCode = EXIT.usage;
-      } else if (e.name === 'DomainFileError') {
-        process.stderr.write(`duplex: ${e.message}\n`);
-        process.exitCode = EXIT.usage;
-      } else if (e instanceof NoNodeError) {
-        process.stderr.write(`duplex: ${e.message}\n`);
-        process.exitCode = EXIT.noNode;
-      } else {
-        process.stderr.write(`duplex: ${e.message}\n`);
-        process.exitCode = EXIT.failed;
-      }
+    (e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e);
+      process.stderr.write(e instanceof UsageError
+        ? `${errorLine(message)}\n${e.command ? `${usageOf(e.command)}Run duplex --help for every command.\n` : USAGE}`
+        : errorLine(message));
+      process.exitCode = exitCodeOf(e);
     },
   );
 }

@@ -54,15 +54,15 @@ describe('the CLI: usage errors and diag with no node running', () => {
   it('the same mistake exits 2 in every command, in words, with that command\'s usage', async () => {
     const d = ['--domain', c.file];
     const cases: [string[], RegExp, RegExp][] = [
-      [['status', ...d, '--server', 'a', '--bogus'], /^duplex: duplex status has no option --bogus$/m, /^Usage: duplex status --domain <file>/m],
-      [['activate', ...d, '--server', 'a', '--bogus'], /^duplex: duplex activate has no option --bogus$/m, /^Usage: duplex activate --domain <file> --server <name>/m],
-      [['domain', 'status', ...d, '--server', 'a', '--bogus'], /^duplex: duplex domain status has no option --bogus$/m, /^Usage: duplex domain status/m],
+      [['status', ...d, '--server', 'a', '--bogus'], /^duplex status has no option --bogus$/m, /^Usage: duplex status --domain <file>/m],
+      [['activate', ...d, '--server', 'a', '--bogus'], /^duplex activate has no option --bogus$/m, /^Usage: duplex activate --domain <file> --server <name>/m],
+      [['domain', 'status', ...d, '--server', 'a', '--bogus'], /^duplex domain status has no option --bogus$/m, /^Usage: duplex domain status/m],
       [['maintenance', 'on', ...d, '--server', 'a', '--timeout'], /^duplex: --timeout needs a value: --timeout <ms>$/m, /^Usage: duplex maintenance on\|off/m],
       [['status', ...d, '--server', 'a', '--timeout'], /^duplex: --timeout needs a value: --timeout <ms>$/m, /^Usage: duplex status/m],
       [['diag', ...d, '--server', 'a', '--timeout', 'soon'], /^duplex: --timeout must be a whole number of milliseconds \(at least 1\), got "soon"$/m, /^Usage: duplex diag/m],
       [['deactivate', ...d, '--server', 'a', '--timeout', 'soon'], /^duplex: --timeout must be a whole number of milliseconds \(at least 1\), got "soon"$/m, /^Usage: duplex deactivate/m],
-      [['deactivate', ...d], /^duplex: duplex deactivate needs --server <name> \(or set DUPLEX_SERVER\)$/m, /^Usage: duplex deactivate/m],
-      [['resume', ...d, '--server', 'a', 'now'], /^duplex: duplex resume takes no argument "now"$/m, /^Usage: duplex resume/m],
+      [['deactivate', ...d], /^duplex deactivate needs --server <name> \(or set DUPLEX_SERVER\)$/m, /^Usage: duplex deactivate/m],
+      [['resume', ...d, '--server', 'a', 'now'], /^duplex resume takes no argument "now"$/m, /^Usage: duplex resume/m],
       [['frobnicate', ...d], /^duplex: unknown command "frobnicate"$/m, /^Usage: duplex <command> \[options\]/m],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));
@@ -73,6 +73,7 @@ describe('the CLI: usage errors and diag with no node running', () => {
       assert.match(r.stderr, message, args.join(' '));
       assert.match(r.stderr, usage, args.join(' '));
       assert.doesNotMatch(r.stderr, /ERR_PARSE_ARGS|TypeError|at .*\.js:\d+/, args.join(' '));
+      assert.doesNotMatch(r.stderr, /duplex: duplex/, args.join(' '));
     });
   });
 
@@ -103,6 +104,24 @@ describe('the CLI: one message and one exit code per mistake, with no node runni
   after(async () => {
     await c.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a missing --domain says "duplex" once, exit 2', async () => {
+    for (const args of [['status', '--server', 'a'], ['activate', '--server', 'a'], ['run', '--server', 'a']]) {
+      const r = await runCli(args, noVars);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.split('\n')[0], `duplex ${args[0]} needs --domain <file> (or set DUPLEX_DOMAIN)`);
+      assert.doesNotMatch(r.stderr, /duplex: duplex/);
+    }
+  });
+
+  it('a server that is not in the domain file: the same line and exit 2 from run, status, activate, domain status and diag', async () => {
+    const d = ['--domain', c.file, '--server', 'zz'];
+    const all = await Promise.all([['run', ...d], ['status', ...d], ['activate', ...d], ['domain', 'status', ...d], ['diag', ...d, '--out', join(dir, 'zz.zip')]].map((args) => runCli(args, noVars)));
+    for (const r of all) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `duplex: server "zz" is not in ${c.file}; its servers are: a, b\n`);
+    }
   });
 
   it('a domain file that does not exist: says so and how to make one, exit 2, never "start it with duplex run"', async () => {
