@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as openZip } from 'yauzl';
@@ -131,6 +131,20 @@ describe('the CLI: one message and one exit code per mistake, with no node runni
     for (const args of [['status', ...d, '--server', 'a'], ['status', '--all', ...d], ['activate', ...d, '--server', 'a'], ['domain', 'status', ...d, '--server', 'a'], ['run', ...d, '--server', 'a'], ['domain', 'check', missing]]) {
       const r = await runCli(args, noVars);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, said, args.join(' '));
+    }
+  });
+
+  it('a YAML syntax error is one line with the file, the line and the column, exit 2 (domain check and run alike)', async () => {
+    const lines = readFileSync(c.file, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.startsWith('  - name: b'));
+    lines[at] = '- name: b';
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, lines.join('\n'), { mode: 0o644 });
+    const said = `duplex: ${file} line ${at + 1}, column 1: a mapping value is not allowed here (check the indentation; a value that holds ": " needs quotes)\n`;
+    for (const args of [['domain', 'check', file], ['run', '--domain', file, '--server', 'a']]) {
+      const r = await runCli(args, noVars);
+      assert.equal(r.code, 2, r.stderr);
       assert.equal(r.stderr, said, args.join(' '));
     }
   });
