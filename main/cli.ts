@@ -13,7 +13,7 @@
  * domain file's `stateDir` line and talks to it through the admin client alone (the parser is
  * loaded only to relay, or to say why no node answers).
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DOMAIN_FILE_CEILING_BYTES, ROLLBACK_WAIT_MS } from './defaults';
 import { readCapped } from './util/capped';
@@ -21,7 +21,7 @@ import { COMMANDS, DEFAULT_INTERVAL_MS, EXIT, parseCommandLine, USAGE, usageOf, 
 import { errorLine, exitCodeOf } from './cli/exit';
 import { formatDomainStatus, formatDomainView, formatStatus } from './cli/format';
 import { anyDomainView, fullLocate, ownStatus, sendCommand, statusOf, warnInvalid, type Where } from './cli/reach';
-import { missingDomainFileSentence } from './domain/location';
+import { domainPath, missingDomainFileSentence } from './domain/location';
 import { NoAnswerError, NoNodeError } from './node/admin-client';
 import type { Command, StatusView } from './ui/contract';
 import { VERSION } from './version';
@@ -104,6 +104,10 @@ async function main(argv: string[]): Promise<number> {
       out(quorumInForce(d.config.quorum, voters.length)
         ? `quorum: ${voters.length} voters (${voters.join(', ')}); a server takes over, and an Active keeps its runtime, only with ${Math.floor(voters.length / 2) + 1} of them\n`
         : `warning: ${noQuorumWarning(d.config.quorum, voters)}\n`);
+      const secretFile = domainPath(d, d.config.secretFile);
+      if (!existsSync(secretFile)) {
+        out(`warning: the domain secret ${secretFile} does not exist, and no node of this domain starts without it: copy it from another server of the domain (the same file, at the same path, on every server); a new domain gets one from duplex init\n`);
+      }
       return EXIT.ok;
     }
     case 'domain status': {

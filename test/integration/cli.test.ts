@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as openZip } from 'yauzl';
@@ -133,6 +133,18 @@ describe('the CLI: one message and one exit code per mistake, with no node runni
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr, said, args.join(' '));
     }
+  });
+
+  it('domain check says when the secret beside the domain file is missing (and not when it is there)', async () => {
+    const withSecret = await runCli(['domain', 'check', c.file], noVars);
+    assert.equal(withSecret.code, 0, withSecret.stderr);
+    assert.doesNotMatch(withSecret.stdout, /secret/);
+    const file = join(dir, 'plant.yaml');
+    copyFileSync(c.file, file);
+    const r = await runCli(['domain', 'check', file], noVars);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ok: .*plant\.yaml is a valid domain file/);
+    assert.ok(r.stdout.includes(`warning: the domain secret ${join(dir, 'duplex.secret')} does not exist, and no node of this domain starts without it: copy it from another server of the domain`), r.stdout);
   });
 
   it('a YAML syntax error is one line with the file, the line and the column, exit 2 (domain check and run alike)', async () => {
