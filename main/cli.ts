@@ -4,20 +4,24 @@
  * cli/args.ts; how a node is reached (its own endpoint, or a relay by a node of this machine)
  * is cli/reach.ts; the text is cli/format.ts.
  *
- * Exit codes: 0 done; 1 refused or failed (the message says why); 2 wrong usage or a bad
- * domain file; 3 no node answers (none running, or none within --timeout).
+ * Exit codes: one per cause, in every command (cli/exit.ts): 0 done; 1 refused or failed (the
+ * message says why); 2 wrong usage (a bad option, an unknown server, a domain file that does
+ * not exist or is not valid); 3 no node answers (none running, or none within --timeout).
  *
  * Only `run`, `init`, `domain check`, `domain finish` and `domain rollback` load the node or the
  * domain file's parser (yaml, zod) up front; every other command finds the node from the
  * domain file's `stateDir` line and talks to it through the admin client alone (the parser is
  * loaded only to relay, or to say why no node answers).
  */
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DOMAIN_FILE_CEILING_BYTES, ROLLBACK_WAIT_MS } from './defaults';
 import { readCapped } from './util/capped';
 import { COMMANDS, DEFAULT_INTERVAL_MS, EXIT, parseCommandLine, USAGE, usageOf, UsageError, type Spec } from './cli/args';
+import { errorLine, exitCodeOf } from './cli/exit';
 import { formatDomainStatus, formatDomainView, formatStatus } from './cli/format';
 import { anyDomainView, fullLocate, ownStatus, sendCommand, statusOf, warnInvalid, type Where } from './cli/reach';
+import { domainPath, missingDomainFileSentence } from './domain/location';
 import { NoAnswerError, NoNodeError } from './node/admin-client';
 import type { Command, StatusView } from './ui/contract';
 import { VERSION } from './version';
@@ -27,11 +31,27 @@ const specOf = (name: string): Spec => COMMANDS.find((s) => s.name === name)!;
 const out = (text: string) => process.stdout.write(text);
 const json = (x: unknown, pretty = true) => out(`${JSON.stringify(x, null, pretty ? 2 : undefined)}\n`);
 
+/**
+ * A domain file that is not there is wrong usage, said before a node is looked for (the node is
+ * found from the file). Not for `domain rollback`, which puts a deleted file back, nor `diag`,
+ * which collects what there is.
+ */
+async function needDomainFile(file: string): Promise<void> {
+  try {
+    statSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return; // the file's other troubles are said where it is read
+    const { DomainFileRefused } = await import('./domain/load');
+    throw new DomainFileRefused(resolve(file), missingDomainFileSentence(file));
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv, process.env);
   if (parsed.kind === 'version') return out(`${VERSION}\n`), EXIT.ok;
   if (parsed.kind === 'help') return out(parsed.text), EXIT.ok;
   const { spec, values: v, positionals, timeoutMs } = parsed;
+  if (spec.node && spec.name !== 'domain rollback' && spec.name !== 'diag') await needDomainFile(v.domain as string);
   // Required options are checked by the parser; these are the strings it let through.
   const str = (k: string) => v[k] as string;
   const where = (): Where => ({ domainFile: str('domain'), server: str('server'), via: v.via as string | undefined, timeoutMs });
@@ -84,6 +104,10 @@ async function main(argv: string[]): Promise<number> {
       out(quorumInForce(d.config.quorum, voters.length)
         ? `quorum: ${voters.length} voters (${voters.join(', ')}); a server takes over, and an Active keeps its runtime, only with ${Math.floor(voters.length / 2) + 1} of them\n`
         : `warning: ${noQuorumWarning(d.config.quorum, voters)}\n`);
+      const secretFile = domainPath(d, d.config.secretFile);
+      if (!existsSync(secretFile)) {
+        out(`warning: the domain secret ${secretFile} does not exist, and no node of this domain starts without it: copy it from another server of the domain (the same file, at the same path, on every server); a new domain gets one from duplex init\n`);
+      }
       return EXIT.ok;
     }
     case 'domain status': {
@@ -191,7 +215,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
     back = rollbackText(file, n);
   } catch (e) {
     if (!(e instanceof RollbackError)) throw e;
-    process.stderr.write(`duplex: ${e.message}\n`);
+    process.stderr.write(errorLine(e.message));
     return EXIT.failed;
   }
   let current: string | null = null;
@@ -221,7 +245,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
   // The node takes the file once it has stopped changing (the settle time).
   while (now.sync.revision.n <= before.sync.revision.n && !(before.sync.state === 'error' && now.sync.state !== 'error')) {
     if (Date.now() > deadline) {
-      process.stderr.write(`duplex: ${server} has not taken the put-back file within ${ROLLBACK_WAIT_MS / 1000} s; revision ${now.sync.revision.n} stays in force${now.sync.message ? ` (${now.sync.message})` : ''}; see duplex status --domain ${domainFile} --server ${server}\n`);
+      process.stderr.write(errorLine(`${server} has not taken the put-back file within ${ROLLBACK_WAIT_MS / 1000} s; revision ${now.sync.revision.n} stays in force${now.sync.message ? ` (${now.sync.message})` : ''}; see duplex status --domain ${domainFile} --server ${server}`));
       return EXIT.failed;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -247,7 +271,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
   }
   const awayText = away.length ? `; ${away.join(', ')} ${away.length > 1 ? 'are' : 'is'} unreachable and get${away.length > 1 ? '' : 's'} it when back` : '';
   if (late.length) {
-    process.stderr.write(`duplex: revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}, but not yet on ${late.map((p) => `${p.server} (${p.sync ?? '?'})`).join(', ')}${awayText}; see duplex domain status --domain ${domainFile} --server ${server}\n`);
+    process.stderr.write(errorLine(`revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}, but not yet on ${late.map((p) => `${p.server} (${p.sync ?? '?'})`).join(', ')}${awayText}; see duplex domain status --domain ${domainFile} --server ${server}`));
     return EXIT.failed;
   }
   process.stdout.write(`ok: revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}${awayText}\n`);
@@ -297,20 +321,12 @@ if (require.main === module) {
     (code) => {
       process.exitCode = code;
     },
-    (e: Error) => {
-      if (e instanceof UsageError) {
-        process.stderr.write(`duplex: ${e.message}\n\n${e.command ? `${usageOf(e.command)}Run duplex --help for every command.\n` : USAGE}`);
-        process.exitCode = EXIT.usage;
-      } else if (e.name === 'DomainFileError') {
-        process.stderr.write(`duplex: ${e.message}\n`);
-        process.exitCode = EXIT.usage;
-      } else if (e instanceof NoNodeError) {
-        process.stderr.write(`duplex: ${e.message}\n`);
-        process.exitCode = EXIT.noNode;
-      } else {
-        process.stderr.write(`duplex: ${e.message}\n`);
-        process.exitCode = EXIT.failed;
-      }
+    (e: unknown) => {
+      const message = e instanceof Error ? e.message : String(e);
+      process.stderr.write(e instanceof UsageError
+        ? `${errorLine(message)}\n${e.command ? `${usageOf(e.command)}Run duplex --help for every command.\n` : USAGE}`
+        : errorLine(message));
+      process.exitCode = exitCodeOf(e);
     },
   );
 }

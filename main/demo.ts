@@ -125,7 +125,7 @@ async function handle(line: string): Promise<void> {
     case 'freeze': {
       const a = arg ?? (await find('active'));
       if (!a) return void process.stdout.write('no Active right now\n');
-      if (!procs.has(a)) return void process.stdout.write(`${a} is not running; the servers are ${SERVERS.join(', ')}\n`);
+      if (!procs.has(a)) return void process.stdout.write(`${a} ${SERVERS.includes(a) ? 'is not running' : 'is not a server'}; the servers are ${SERVERS.join(', ')}\n`);
       procs.get(a)!.kill('SIGSTOP');
       frozen.delete(a);
       frozen.add(a);

@@ -7,9 +7,9 @@
  */
 import { parseArgs } from 'node:util';
 import { VERSION } from '../version';
+import { EXIT, EXIT_CAUSES } from './exit';
 
-/** Exit codes of every command. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, noNode: 3 } as const;
+export { EXIT };
 
 /** How long a node has to answer, unless --timeout says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 5_000;
@@ -20,6 +20,7 @@ export const DEFAULT_INTERVAL_MS = 1_000;
 export class UsageError extends Error {
   constructor(message: string, readonly command: Spec | null = null) {
     super(message);
+    this.name = 'UsageError';
   }
 }
 
@@ -162,7 +163,8 @@ export function usageOf(spec: Spec): string {
   ].join('\n');
 }
 
-const EXIT_TEXT = 'Exit codes: 0 done, 1 refused or failed, 2 wrong usage or bad domain file, 3 no node answers (not running, or not within --timeout).';
+/** The exit codes and their causes (cli/exit.ts), the same in every command. */
+const EXIT_TEXT = ['Exit codes (the same in every command):', ...Object.entries(EXIT).map(([k, code]) => `  ${code}  ${wrap(EXIT_CAUSES[k as keyof typeof EXIT], 5)}`)].join('\n');
 
 export const USAGE = `duplex ${VERSION} — hot-standby redundancy for plant servers
 

@@ -11,12 +11,12 @@ import { arch, hostname, platform, release } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ZipFile } from 'yazl';
-import { domainPath, quickLocate, type DomainLocation } from '../domain/location';
+import { domainPath, quickLocate, UnknownServerError, type DomainLocation } from '../domain/location';
 import { DEFAULT_SECRET_FILE, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
 import { readCapped } from '../util/capped';
 import { nodePaths } from '../node/paths';
 import { VERSION } from '../version';
-import { EXIT, UsageError } from './args';
+import { EXIT } from './args';
 import { domainViewOf, fullLocate, ownStatus } from './reach';
 
 export interface DiagOptions {
@@ -64,7 +64,7 @@ export async function writeDiag(o: DiagOptions, write: (line: string) => void): 
   const full = await fullLocate(o.domainFile);
   const domain: DomainLocation = quickLocate(o.domainFile) ?? full.domain;
   if (!full.problem && !full.domain.config.servers.some((s) => s.name === o.server)) {
-    throw new UsageError(`server "${o.server}" is not in ${full.domain.file}; its servers are: ${full.domain.config.servers.map((s) => s.name).join(', ')}`);
+    throw new UnknownServerError(o.server, full.domain.file, full.domain.config.servers.map((s) => s.name));
   }
   const secretFile = domainPath(domain, full.problem ? DEFAULT_SECRET_FILE : full.domain.config.secretFile);
   const paths = nodePaths(domain, o.server);

@@ -13,11 +13,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DEFAULT_TIMINGS } from '../defaults';
-import { quickLocate, type DomainLocation } from '../domain/location';
+import { quickLocate, UnknownServerError, type DomainLocation } from '../domain/location';
 import { askNode, NoAnswerError, NoNodeError, type AdminReply } from '../node/admin-client';
 import { nodePaths } from '../node/paths';
 import { MAX_DOMAIN_WAIT_MS, type Command, type CommandOutcome, type DomainView, type StatusView } from '../ui/contract';
-import { UsageError } from './args';
 
 /**
  * How long a command the node has taken may run: the node answers by itself after twice the
@@ -50,8 +49,8 @@ async function locate(domainFile: string): Promise<DomainLocation> {
 }
 
 /**
- * The servers of the domain file, in order; a server to `check` that is not among them is wrong
- * usage. null when the file is not valid (the warning says why; nothing is checked then).
+ * The servers of the domain file, in order; a server to `check` that is not among them is an
+ * UnknownServerError. null when the file is not valid (the warning says why; nothing is checked then).
  */
 async function serversOf(domainFile: string, ...check: (string | undefined)[]): Promise<string[] | null> {
   const full = await fullLocate(domainFile);
@@ -61,7 +60,7 @@ async function serversOf(domainFile: string, ...check: (string | undefined)[]): 
   }
   const names = full.domain.config.servers.map((s) => s.name);
   for (const s of check) {
-    if (s !== undefined && !names.includes(s)) throw new UsageError(`server "${s}" is not in ${full.domain.file}; its servers are: ${names.join(', ')}`);
+    if (s !== undefined && !names.includes(s)) throw new UnknownServerError(s, full.domain.file, names);
   }
   return names;
 }
@@ -190,10 +189,10 @@ async function relayedEntry(w: Where, relay: string): Promise<StatusView> {
   return entryOf(view, w.server, relay);
 }
 
-/** The target's entry of a relay's domain view; its error is exit 3. */
+/** The target's entry of a relay's domain view: a server it does not know is wrong usage, one it cannot reach is NoNodeError. */
 function entryOf(v: DomainView, server: string, relay: string): StatusView {
   const e = v.servers.find((s) => s.server === server);
-  if (!e) throw new UsageError(`server "${server}" is not in the domain file of the node of ${relay}; its servers are: ${v.servers.map((s) => s.server).join(', ')}`);
+  if (!e) throw new UnknownServerError(server, `the domain file of the node of ${relay}`, v.servers.map((s) => s.server));
   if (!e.status) throw new NoNodeError(`${server} cannot be reached from the node of ${relay}: ${e.error ?? 'no reason given'}`);
   return e.status;
 }

@@ -13,10 +13,10 @@
  */
 import { type Stats } from 'node:fs';
 import { resolve } from 'node:path';
-import { CST, isAlias, isCollection, isScalar, Lexer, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
+import { CST, isAlias, isCollection, isScalar, Lexer, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { domainSchema, type DomainConfig } from './schema';
 import { DEFAULT_STATE_DIR, DEFAULT_SYNC, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
-import { quickStateDir, type DomainLocation } from './location';
+import { missingDomainFileSentence, quickStateDir, type DomainLocation } from './location';
 import { checkEnd, END_LINE } from './end';
 import { domainFileProblem } from './access';
 import { readCapped } from '../util/capped';
@@ -77,6 +77,80 @@ export class DomainFileRefused extends DomainFileError {
   }
 }
 
+/**
+ * A domain file that is not YAML: one line with the file, the line and column of the first
+ * syntax error, and what is wrong in plain words (the errors after it often follow from it).
+ */
+export class DomainFileSyntaxError extends DomainFileError {
+  constructor(file: string, readonly line: number, readonly column: number, words: string) {
+    const problem = `line ${line}, column ${column}: ${words}`;
+    super(file, [problem]);
+    this.message = `${file} ${problem}`;
+  }
+}
+
+/** A YAML syntax error of the yaml package in plain words, with what to check. */
+export function yamlErrorWords(e: Pick<YAMLError, 'code' | 'message'>): string {
+  const m = e.message.split('\n')[0]!;
+  const indent = '(check the indentation)';
+  const notKeyValue = 'this line is not "key: value" (is the ":" after the key, or the space after the ":", missing? check the indentation)';
+  switch (e.code) {
+    case 'TAB_AS_INDENT':
+      return 'a tab indents this line; indent with spaces only';
+    case 'BAD_INDENT':
+      if (/^Flow sequence/.test(m)) return 'a [ list is not closed with ] on its line, or the line after it is not indented enough';
+      if (/^Flow mapping/.test(m)) return 'a { map is not closed with } on its line, or the line after it is not indented enough';
+      return `this line does not start in the same column as the others of its section ${indent}`;
+    case 'MISSING_CHAR': {
+      const quote = /^Missing closing (["'])/.exec(m)?.[1];
+      if (quote) return `the ${quote} that starts this value is never closed: add the closing ${quote} at the end of the value`;
+      if (/without - indicator/.test(m)) return `this line is indented as an item of a list but does not start with "- " ${indent}`;
+      if (/followed by map values/.test(m)) return notKeyValue;
+      if (/^Missing space after :/.test(m)) return 'a ":" needs a space after it';
+      return `${lowerFirst(m)} ${indent}`;
+    }
+    case 'BLOCK_AS_IMPLICIT_KEY':
+      return 'a mapping value is not allowed here (check the indentation; a value that holds ": " needs quotes)';
+    case 'MULTILINE_IMPLICIT_KEY':
+      return notKeyValue;
+    case 'UNEXPECTED_TOKEN':
+      return `unexpected text here (the YAML parser says: ${m}) ${indent}`;
+    case 'BAD_DQ_ESCAPE':
+      return 'a backslash in a "double-quoted" value starts an escape that YAML does not know: write \\\\ for one backslash, or put the value in single quotes (as for a Windows path)';
+    case 'BAD_SCALAR_START':
+      return `${lowerFirst(m).replace(/^plain value/, 'a value')}: put the value in quotes`;
+    case 'MULTIPLE_DOCS':
+      return 'a second YAML document starts here (a line "---" or "..."); a domain file is one document: remove that line';
+    case 'BLOCK_IN_FLOW':
+      return 'a block (a "- " item or a "key: value" line) inside [ ] or { }: write what is inside the brackets on one line, or leave the brackets out';
+    default:
+      return `${lowerFirst(m)} (a YAML syntax error)`;
+  }
+}
+
+const lowerFirst = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
+
+/**
+ * A document's syntax error as one line: the first error, at the first character past the
+ * indentation it points at; a quoted value that is never closed, at its opening quote (the
+ * parser reports where it gave up, often lines further on).
+ */
+function syntaxError(file: string, doc: Document, text: string, lc: LineCounter): DomainFileSyntaxError {
+  const first = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0])[0]!;
+  let at = Math.min(first.pos[0], text.length);
+  if (first.code === 'MISSING_CHAR' && /^Missing closing/.test(first.message)) {
+    visit(doc, {
+      Scalar(_key, node) {
+        if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && node.range?.[1] === first.pos[0]) return ((at = node.range[0]), visit.BREAK);
+        return undefined;
+      },
+    });
+  }
+  while (text[at] === ' ') at++;
+  const { line, col } = lc.linePos(at);
+  return new DomainFileSyntaxError(file, line, col, yamlErrorWords(first));
+}
+
 /** Bytes as people read them: 1 MB, 4 MB, 1.5 MB, 900 KB. */
 function sizeWords(bytes: number): string {
   return bytes >= 1024 ** 2 ? `${+(bytes / 1024 ** 2).toFixed(1)} MB` : `${+(bytes / 1024).toFixed(1)} KB`;
@@ -118,11 +192,9 @@ export function parseDomain(text: string, file: string): DomainConfig {
   let raw: unknown;
   try {
     doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
-    const syntax = [
-      ...doc.errors.map((e) => `line ${lc.linePos(e.pos[0]).line}: YAML syntax: ${e.message.split('\n')[0]}`),
-      ...duplicateKeys(doc, lc),
-    ];
-    if (syntax.length) throw new DomainFileError(file, listed(syntax));
+    if (doc.errors.length) throw syntaxError(file, doc, text, lc);
+    const duplicates = duplicateKeys(doc, lc);
+    if (duplicates.length) throw new DomainFileError(file, listed(duplicates));
     raw = toJS(doc, lc, file) ?? {};
   } catch (e) {
     if (e instanceof DomainFileError) throw e;
@@ -222,6 +294,7 @@ export function readDomainBytes(abs: string): { bytes: Buffer; stats: Stats } {
   try {
     read = readCapped(abs, DOMAIN_FILE_CEILING_BYTES);
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DomainFileRefused(abs, missingDomainFileSentence(abs));
     throw new DomainFileError(abs, [`cannot read the file: ${(e as Error).message}`]);
   }
   if ('tooLarge' in read) throw new DomainFileRefused(abs, tooLargeSentence(abs, read.tooLarge));

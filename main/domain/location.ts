@@ -13,6 +13,24 @@ export interface DomainLocation {
   config: { stateDir: string };
 }
 
+/**
+ * A server that is not in the domain file: the same sentence from every command that names one
+ * (`duplex run`, `status`, a command, `diag`); the CLI's exit code for wrong usage.
+ */
+export class UnknownServerError extends Error {
+  /** `where`: the domain file, or whose copy of it was asked. */
+  constructor(server: string, where: string, servers: readonly string[]) {
+    super(`server "${server}" is not in ${where}; its servers are: ${servers.join(', ')}`);
+    this.name = 'UnknownServerError';
+  }
+}
+
+/** Why a domain file that is not there cannot be used, and how to get one. */
+export function missingDomainFileSentence(file: string): string {
+  return `the domain file ${resolve(file)} does not exist. Check the path (--domain, or DUPLEX_DOMAIN); ` +
+    `on a server joining a domain, copy the domain file and its secret from another server; for a new domain, write both with: duplex init --domain ${file} --servers <a>,<b>`;
+}
+
 /** A path from the domain file, relative to the domain file's folder. */
 export function domainPath(domain: DomainLocation, p: string): string {
   return isAbsolute(p) ? p : resolve(dirname(domain.file), p);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ADMIN_PORT_BASE, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS } from '../defaults';
 import { domainChanges } from '../domain/changes';
 import { loadDomain, type Domain } from '../domain/load';
-import { domainPath } from '../domain/location';
+import { domainPath, UnknownServerError } from '../domain/location';
 import { loadSecret } from '../domain/secret';
 import { MetricsServer } from '../metrics/metrics';
 import { OpcuaThread } from '../opcua/thread';
@@ -62,7 +62,7 @@ export class DuplexNode {
     const domain = loadDomain(opts.domainFile);
     const decl = domain.config.servers.find((s) => s.name === opts.server);
     if (!decl) {
-      throw new Error(`server "${opts.server}" is not in ${domain.file}; its servers are: ${domain.config.servers.map((s) => s.name).join(', ')}`);
+      throw new UnknownServerError(opts.server, domain.file, domain.config.servers.map((s) => s.name));
     }
     const paths = nodePaths(domain, opts.server);
     mkdirSync(paths.logs, { recursive: true });

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { open as openZip } from 'yauzl';
 import type { DomainView, StatusView } from '../../main/ui/contract';
@@ -54,15 +54,15 @@ describe('the CLI: usage errors and diag with no node running', () => {
   it('the same mistake exits 2 in every command, in words, with that command\'s usage', async () => {
     const d = ['--domain', c.file];
     const cases: [string[], RegExp, RegExp][] = [
-      [['status', ...d, '--server', 'a', '--bogus'], /^duplex: duplex status has no option --bogus$/m, /^Usage: duplex status --domain <file>/m],
-      [['activate', ...d, '--server', 'a', '--bogus'], /^duplex: duplex activate has no option --bogus$/m, /^Usage: duplex activate --domain <file> --server <name>/m],
-      [['domain', 'status', ...d, '--server', 'a', '--bogus'], /^duplex: duplex domain status has no option --bogus$/m, /^Usage: duplex domain status/m],
+      [['status', ...d, '--server', 'a', '--bogus'], /^duplex status has no option --bogus$/m, /^Usage: duplex status --domain <file>/m],
+      [['activate', ...d, '--server', 'a', '--bogus'], /^duplex activate has no option --bogus$/m, /^Usage: duplex activate --domain <file> --server <name>/m],
+      [['domain', 'status', ...d, '--server', 'a', '--bogus'], /^duplex domain status has no option --bogus$/m, /^Usage: duplex domain status/m],
       [['maintenance', 'on', ...d, '--server', 'a', '--timeout'], /^duplex: --timeout needs a value: --timeout <ms>$/m, /^Usage: duplex maintenance on\|off/m],
       [['status', ...d, '--server', 'a', '--timeout'], /^duplex: --timeout needs a value: --timeout <ms>$/m, /^Usage: duplex status/m],
       [['diag', ...d, '--server', 'a', '--timeout', 'soon'], /^duplex: --timeout must be a whole number of milliseconds \(at least 1\), got "soon"$/m, /^Usage: duplex diag/m],
       [['deactivate', ...d, '--server', 'a', '--timeout', 'soon'], /^duplex: --timeout must be a whole number of milliseconds \(at least 1\), got "soon"$/m, /^Usage: duplex deactivate/m],
-      [['deactivate', ...d], /^duplex: duplex deactivate needs --server <name> \(or set DUPLEX_SERVER\)$/m, /^Usage: duplex deactivate/m],
-      [['resume', ...d, '--server', 'a', 'now'], /^duplex: duplex resume takes no argument "now"$/m, /^Usage: duplex resume/m],
+      [['deactivate', ...d], /^duplex deactivate needs --server <name> \(or set DUPLEX_SERVER\)$/m, /^Usage: duplex deactivate/m],
+      [['resume', ...d, '--server', 'a', 'now'], /^duplex resume takes no argument "now"$/m, /^Usage: duplex resume/m],
       [['frobnicate', ...d], /^duplex: unknown command "frobnicate"$/m, /^Usage: duplex <command> \[options\]/m],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));
@@ -73,6 +73,7 @@ describe('the CLI: usage errors and diag with no node running', () => {
       assert.match(r.stderr, message, args.join(' '));
       assert.match(r.stderr, usage, args.join(' '));
       assert.doesNotMatch(r.stderr, /ERR_PARSE_ARGS|TypeError|at .*\.js:\d+/, args.join(' '));
+      assert.doesNotMatch(r.stderr, /duplex: duplex/, args.join(' '));
     });
   });
 
@@ -92,6 +93,72 @@ describe('the CLI: usage errors and diag with no node running', () => {
     assert.ok(zip.has('domain/plant.yaml') && zip.has('README.txt') && zip.has('versions.txt'), [...zip.keys()].join(', '));
     assert.ok(!zip.has('status.json'));
     assert.match(zip.get('README.txt')!.toString(), /Not inside \(and why\):\n {2}logs\/: no log files in .*(\n {2}.*)*\n {2}status\.json: no Duplex node is running for server a/);
+  });
+});
+
+describe('the CLI: one message and one exit code per mistake, with no node running', () => {
+  const c = new Cluster(['a', 'b']);
+  const dir = tempDir('duplex-cli-');
+  /** No domain or server from this machine's environment. */
+  const noVars = { DUPLEX_DOMAIN: '', DUPLEX_SERVER: '' };
+  after(async () => {
+    await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a missing --domain says "duplex" once, exit 2', async () => {
+    for (const args of [['status', '--server', 'a'], ['activate', '--server', 'a'], ['run', '--server', 'a']]) {
+      const r = await runCli(args, noVars);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr.split('\n')[0], `duplex ${args[0]} needs --domain <file> (or set DUPLEX_DOMAIN)`);
+      assert.doesNotMatch(r.stderr, /duplex: duplex/);
+    }
+  });
+
+  it('a server that is not in the domain file: the same line and exit 2 from run, status, activate, domain status and diag', async () => {
+    const d = ['--domain', c.file, '--server', 'zz'];
+    const all = await Promise.all([['run', ...d], ['status', ...d], ['activate', ...d], ['domain', 'status', ...d], ['diag', ...d, '--out', join(dir, 'zz.zip')]].map((args) => runCli(args, noVars)));
+    for (const r of all) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `duplex: server "zz" is not in ${c.file}; its servers are: a, b\n`);
+    }
+  });
+
+  it('a domain file that does not exist: says so and how to make one, exit 2, never "start it with duplex run"', async () => {
+    const missing = join(dir, 'nonexistent.yaml');
+    const said = `duplex: the domain file ${missing} does not exist. Check the path (--domain, or DUPLEX_DOMAIN); on a server joining a domain, copy the domain file and its secret from another server; for a new domain, write both with: duplex init --domain ${missing} --servers <a>,<b>\n`;
+    const d = ['--domain', missing];
+    for (const args of [['status', ...d, '--server', 'a'], ['status', '--all', ...d], ['activate', ...d, '--server', 'a'], ['domain', 'status', ...d, '--server', 'a'], ['run', ...d, '--server', 'a'], ['domain', 'check', missing]]) {
+      const r = await runCli(args, noVars);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr, said, args.join(' '));
+    }
+  });
+
+  it('domain check says when the secret beside the domain file is missing (and not when it is there)', async () => {
+    const withSecret = await runCli(['domain', 'check', c.file], noVars);
+    assert.equal(withSecret.code, 0, withSecret.stderr);
+    assert.doesNotMatch(withSecret.stdout, /secret/);
+    const file = join(dir, 'plant.yaml');
+    copyFileSync(c.file, file);
+    const r = await runCli(['domain', 'check', file], noVars);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^ok: .*plant\.yaml is a valid domain file/);
+    assert.ok(r.stdout.includes(`warning: the domain secret ${join(dir, 'duplex.secret')} does not exist, and no node of this domain starts without it: copy it from another server of the domain`), r.stdout);
+  });
+
+  it('a YAML syntax error is one line with the file, the line and the column, exit 2 (domain check and run alike)', async () => {
+    const lines = readFileSync(c.file, 'utf8').split('\n');
+    const at = lines.findIndex((l) => l.startsWith('  - name: b'));
+    lines[at] = '- name: b';
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, lines.join('\n'), { mode: 0o644 });
+    const said = `duplex: ${file} line ${at + 1}, column 1: a mapping value is not allowed here (check the indentation; a value that holds ": " needs quotes)\n`;
+    for (const args of [['domain', 'check', file], ['run', '--domain', file, '--server', 'a']]) {
+      const r = await runCli(args, noVars);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, said, args.join(' '));
+    }
   });
 });
 

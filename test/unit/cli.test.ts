@@ -2,6 +2,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { COMMANDS, DEFAULT_TIMEOUT_MS, parseCommandLine, usageOf, UsageError, type Parsed } from '../../main/cli/args';
+import { errorLine, EXIT, exitCodeOf } from '../../main/cli/exit';
+import { DomainFileError, parseDomain } from '../../main/domain/load';
+import { UnknownServerError } from '../../main/domain/location';
+import { NoAnswerError, NoNodeError } from '../../main/node/admin-client';
 import { formatDomainView } from '../../main/cli/format';
 import type { DomainView } from '../../main/ui/contract';
 import { healthWords, runtimeWords } from '../../main/ui/words';
@@ -32,6 +36,16 @@ function command(argv: string[], env: NodeJS.ProcessEnv = {}): Extract<Parsed, {
 }
 
 const FULL = ['--domain', 'p.yaml', '--server', 'a'];
+
+/** The table of exit codes, as every --help shows it. */
+const EXIT_HELP = `Exit codes (the same in every command):
+  0  done
+  1  refused or failed: the node refused the command, or it could not be done (the message says why)
+  2  wrong usage: an unknown command or option, a missing or bad value, a server that is not in the
+     domain file, a domain file that does not exist or is not valid
+  3  no node answers: none runs for the server (nor one on this machine to relay), or none within
+     --timeout
+`;
 
 describe('the command line: the same mistake is the same usage error in every command', () => {
   it('an unknown option: every command names it in words and carries its own usage', () => {
@@ -111,12 +125,45 @@ describe('the command line: the same mistake is the same usage error in every co
       assert.ok(text.startsWith(`Usage: duplex ${spec.name}`), text);
       for (const o of Object.keys(spec.options ?? {})) assert.match(text, new RegExp(`--${o}\\b`), `${spec.name} --${o}`);
       if (spec.node) assert.match(text, /--timeout <ms>/);
-      assert.match(text, /Exit codes: 0 done, 1 refused or failed, 2 wrong usage or bad domain file, 3 no node answers/);
+      assert.ok(text.includes(EXIT_HELP), `${spec.name}: no table of exit codes`);
     }
     const all = parseCommandLine(['--help']);
     assert.equal(all.kind, 'help');
+    assert.ok((all as { text: string }).text.includes(EXIT_HELP), 'duplex --help: no table of exit codes');
     for (const spec of COMMANDS) assert.ok((all as { text: string }).text.includes(`  ${spec.name}`), spec.name);
     assert.equal(parseCommandLine(['--version']).kind, 'version');
+  });
+});
+
+describe('exit codes: one per cause, in every command', () => {
+  it('each kind of error has its code: usage 2 (bad option, unknown server, bad domain file), no node 3, anything else 1', () => {
+    const badFile = (() => {
+      try {
+        parseDomain('domain: plant\n', 'p.yaml');
+      } catch (e) {
+        return e;
+      }
+      return assert.fail('p.yaml was taken');
+    })();
+    assert.ok(badFile instanceof DomainFileError);
+    const cases: [unknown, number][] = [
+      [mistake(['status', '--server', 'a']), EXIT.usage],
+      [new UnknownServerError('zz', 'p.yaml', ['a', 'b']), EXIT.usage],
+      [badFile, EXIT.usage],
+      [new NoNodeError('none'), EXIT.noNode],
+      [new NoAnswerError('late', 1000), EXIT.noNode],
+      [new Error('refused'), EXIT.failed],
+      ['not even an Error', EXIT.failed],
+    ];
+    for (const [e, code] of cases) assert.equal(exitCodeOf(e), code, String((e as Error).message ?? e));
+    assert.deepEqual(EXIT, { ok: 0, failed: 1, usage: 2, noNode: 3 }, 'the codes scripts rely on');
+  });
+
+  it('an error is printed once with "duplex", never "duplex: duplex"', () => {
+    assert.equal(errorLine(mistake(['status', '--server', 'a']).message), 'duplex status needs --domain <file> (or set DUPLEX_DOMAIN)\n');
+    assert.equal(errorLine('--timeout needs a value: --timeout <ms>'), 'duplex: --timeout needs a value: --timeout <ms>\n');
+    assert.equal(errorLine('server "zz" is not in p.yaml; its servers are: a, b'), 'duplex: server "zz" is not in p.yaml; its servers are: a, b\n');
+    for (const spec of COMMANDS) assert.doesNotMatch(errorLine(mistake([...words(spec.name), '--no-such-option']).message), /duplex: duplex/, spec.name);
   });
 });
 

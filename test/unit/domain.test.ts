@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { rng } from '../sim/simulator';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DomainFileError, DomainFileUnfinished, loadDomain, parseDomain } from '../../main/domain/load';
+import { DomainFileError, DomainFileSyntaxError, DomainFileUnfinished, loadDomain, parseDomain, readDomainBytes } from '../../main/domain/load';
 import { domainFileText, finishDomainFile, initDomain } from '../../main/domain/init';
 import { END_LINE, insertBeforeEnd, withEndLine } from '../../main/domain/end';
 import { loadSecret } from '../../main/domain/secret';
@@ -52,9 +52,45 @@ describe('domain file', () => {
     assert.deepEqual(p, ['line 9: failbak: unknown field (check its spelling)']);
   });
 
-  it('reports YAML syntax errors with their line', () => {
-    const p = problems('domain: plant\nservers:\n  - name: a\n   role: main\n');
-    assert.match(p[0]!, /^line \d+: YAML syntax/);
+  it('a YAML syntax error is one line: the file, the line and column, what is wrong in plain words', () => {
+    /** The error of `text` (with its end line) as duplex prints it. */
+    const syntax = (text: string): string => {
+      try {
+        parseDomain(withEndLine(text), 'plant.yaml');
+      } catch (e) {
+        assert.ok(e instanceof DomainFileSyntaxError, `${(e as Error).message}`);
+        assert.equal(e.problems.length, 1);
+        assert.equal(e.message, `plant.yaml ${e.problems[0]}`);
+        return e.message;
+      }
+      assert.fail(`taken: ${text}`);
+    };
+    const cases: [string, string][] = [
+      // A key indented one space less than its section: at the key, not at the indentation.
+      ['domain: plant\nservers:\n  - name: a\n   role: main\n', 'plant.yaml line 4, column 4: this line is indented as an item of a list but does not start with "- " (check the indentation)'],
+      [GOOD.replace('  interface: 127.0.0.1', '  interface: 127.0.0.1: x'), 'plant.yaml line 8, column 14: a mapping value is not allowed here (check the indentation; a value that holds ": " needs quotes)'],
+      [GOOD.replace('  - name: b', '- name: b'), 'plant.yaml line 5, column 1: a mapping value is not allowed here (check the indentation; a value that holds ": " needs quotes)'],
+      [GOOD.replace('    role: backup', '\t  role: backup'), 'plant.yaml line 6, column 1: a tab indents this line; indent with spaces only'],
+      // Never closed: at its opening quote, not where the parser gave up (the end of the file).
+      [GOOD.replace('domain: plant', 'domain: "plant'), 'plant.yaml line 1, column 9: the " that starts this value is never closed: add the closing " at the end of the value'],
+      [`${GOOD}stateDir: "C:\\duplex\\state"\n`, 'plant.yaml line 9, column 14: a backslash in a "double-quoted" value starts an escape that YAML does not know: write \\\\ for one backslash, or put the value in single quotes (as for a Windows path)'],
+      [`${GOOD}failback:manual\n`, 'plant.yaml line 9, column 1: this line is not "key: value" (is the ":" after the key, or the space after the ":", missing? check the indentation)'],
+    ];
+    for (const [text, message] of cases) {
+      const said = syntax(text);
+      assert.equal(said, message, text);
+      assert.doesNotMatch(said, /\n/);
+    }
+  });
+
+  it('a domain file that does not exist: says so, and how to get one', () => {
+    const file = join(tempDir('duplex-missing-'), 'plant.yaml');
+    assert.throws(() => readDomainBytes(file), (e: Error) => {
+      assert.ok(e instanceof DomainFileError);
+      assert.equal(e.message, `the domain file ${file} does not exist. Check the path (--domain, or DUPLEX_DOMAIN); on a server joining a domain, copy the domain file and its secret from another server; for a new domain, write both with: duplex init --domain ${file} --servers <a>,<b>`);
+      return true;
+    });
+    assert.throws(() => loadDomain(file), /plant\.yaml does not exist\. Check the path/);
   });
 
   it('refuses two mains, duplicate names and a missing interface', () => {
