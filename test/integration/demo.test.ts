@@ -23,9 +23,9 @@ function timeOfDayAt(text: string, stamp: number): number {
 
 /**
  * When each server's runtime ran in active mode, as the demo's lines say: from a node's
- * `runtime: started … in active mode` to its `runtime: stopped …` (at the time that line gives,
- * when it gives one) or its guardian's `fence: killed …`. A runtime whose end is never printed
- * runs on (to: null).
+ * `runtime: started … in active mode` to its end — the guardian's `fence: killed …` and the
+ * node's `runtime: stopped …` (at the time that line gives, when it gives one), the later of
+ * the two when both are printed. A runtime whose end is never printed runs on (to: null).
  */
 function activeRuntimes(out: string): { server: string; from: number; to: number | null; line: string }[] {
   const runs: { server: string; from: number; to: number | null; line: string }[] = [];
@@ -40,8 +40,9 @@ function activeRuntimes(out: string): { server: string; from: number; to: number
     const ended = /\[(\w+)\] (?:runtime: stopped \S+ \(pid \d+, ([^)]*)\)|fence: killed )/.exec(line);
     if (!ended) continue;
     const at = /\bat (\d\d:\d\d:\d\d\.\d{3})\b/.exec(ended[2] ?? '');
-    const open = runs.find((r) => r.server === ended[1] && r.to === null);
-    if (open) open.to = at ? timeOfDayAt(at[1]!, stamp) : stamp;
+    const end = at ? timeOfDayAt(at[1]!, stamp) : stamp;
+    const run = runs.filter((r) => r.server === ended[1]).pop();
+    if (run) run.to = Math.max(run.to ?? -Infinity, end);
   }
   return runs;
 }
@@ -168,7 +169,7 @@ describe('the demo', () => {
         for (const y of runs.slice(i + 1)) {
           if (x.server === y.server) continue;
           const overlap = Math.max(x.from, y.from) < Math.min(x.to ?? Infinity, y.to ?? Infinity);
-          assert.ok(!overlap, `two runtimes in active mode at once, as printed:\n${x.line} (until ${x.to === null ? 'never printed' : new Date(x.to).toISOString()})\n${y.line}`);
+          assert.ok(!overlap, `two runtimes in active mode at once, as printed:\n${x.line} (until ${x.to === null ? 'no end printed' : new Date(x.to).toTimeString().slice(0, 8)})\n${y.line}`);
         }
       }
       process.stdout.write(`# the demo's takeovers: switch ${switchMs} ms, kill ${killMs} ms, freeze ${freezeMs} ms (runtime started)\n`);
