@@ -64,8 +64,10 @@ test.describe.serial('the status window tells the truth', () => {
   });
 
   test('a server gone with its guardian (nobody said what became of its runtime): unknown, with what was last heard and when', async ({ page }) => {
-    c.start('a');
-    await waitForRoles(c, { a: 'standby', b: 'active', c: 'inactive' }, 15_000);
+    const a = c.start('a');
+    await waitForRoles(c, { a: 'standby', b: 'active', c: 'inactive' }, 15_000).catch((e: Error) => {
+      throw new Error(`${e.message}; a's node said:\n${a.output.slice(-20).join('\n')}`);
+    });
     await page.goto(address('c'));
     await expect(cellOf(page, 'b', 'runtime')).toHaveText('running (active)');
     const crash = await c.crasher('b');
