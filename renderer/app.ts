@@ -5,7 +5,7 @@
  */
 import type { Command, DomainView, DuplexApi, StatusView } from '../main/ui/contract';
 import { headline } from '../main/ui/words.js';
-import { buttonStates, BUTTONS, clock, confirmText, quorumLine, rows, summary, targetStatus } from './view.js';
+import { buttonStates, BUTTONS, clock, confirmText, quorumLine, rows, summary, targetStatus, windowWords } from './view.js';
 import { connectWs } from './ws-api.js';
 
 declare global {
@@ -100,7 +100,7 @@ function render(s: StatusView): void {
   renderProbes();
   $('timeline').replaceChildren(...[...s.events].reverse().map((e) => {
     const li = document.createElement('li');
-    li.textContent = `${clock(e.at)}: ${e.from} → ${e.to} (epoch ${e.epoch}) — ${e.reason}`;
+    li.textContent = `${clock(e.at)}: ${e.from} → ${e.to} (epoch ${e.epoch}) — ${windowWords(e.reason)}`;
     return li;
   }));
   checkStale();
@@ -192,7 +192,7 @@ function confirmThen(cmd: Command, label: string): void {
     renderCommands();
     showError(null);
     api.command(cmd, target === last?.server ? undefined : target).then(
-      (r) => showError(r.ok ? null : `Refused: ${r.message}`),
+      (r) => showError(r.ok ? null : `Refused: ${windowWords(r.message)}`),
       (e: Error) => showError(`The command failed: ${e.message}`),
     ).finally(() => {
       busy = false;
@@ -237,13 +237,19 @@ function takeToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
-/** Whether the node takes the token: true, false (refused), or null (the node does not answer). */
-async function tokenWorks(token: string): Promise<boolean | null> {
+/**
+ * Whether the node takes the token: true, false (refused), or null (the node does not answer);
+ * with the status it answered, which the page shows at once: the first paint does not wait for
+ * the WebSocket (a headless browser's screenshot shows the servers, not "Connecting…").
+ */
+async function tokenWorks(token: string): Promise<{ ok: boolean | null; status: StatusView | null }> {
   try {
     const r = await fetch('/status', { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
-    return r.status === 401 ? false : r.ok ? true : null;
+    if (r.status === 401) return { ok: false, status: null };
+    if (!r.ok) return { ok: null, status: null };
+    return { ok: true, status: await (r.json() as Promise<StatusView>).catch(() => null) };
   } catch {
-    return null;
+    return { ok: null, status: null };
   }
 }
 
@@ -255,35 +261,37 @@ function askToken(why: string | null): void {
   form.onsubmit = (e) => {
     e.preventDefault();
     const token = ($('token') as HTMLInputElement).value.trim();
-    void tokenWorks(token).then((ok) => {
+    void tokenWorks(token).then(({ ok, status }) => {
       if (ok === false) return askToken('that token was refused: check admin.json of this server\'s node');
       sessionStorage.setItem(TOKEN_KEY, token);
       form.hidden = true;
       $('main').hidden = false;
-      connectBrowser(token);
+      connectBrowser(token, status);
     });
   };
   ($('token') as HTMLInputElement).focus();
 }
 
-function connectBrowser(token: string): void {
+function connectBrowser(token: string, first: StatusView | null): void {
   run(connectWs(token, (connected, why) => {
     linkWhy = connected ? null : why;
     if (connected && api) void api.getStatus().then(render, () => undefined);
     if (!last && !connected) banner('alarm', 'Cannot reach the Duplex node', `${why}; trying again every second`);
     checkStale();
   }));
+  if (first && !last) render(first);
 }
 
 async function start(): Promise<void> {
   if (window.duplex) return run(window.duplex);
   const token = takeToken();
   if (!token) return askToken(null);
-  if ((await tokenWorks(token)) === false) {
+  const { ok, status } = await tokenWorks(token);
+  if (ok === false) {
     sessionStorage.removeItem(TOKEN_KEY);
     return askToken('the token kept for this tab was refused (the node restarted with a new one?)');
   }
-  connectBrowser(token);
+  connectBrowser(token, status);
 }
 
 void start();

@@ -31,6 +31,41 @@ function ago(ms: number): string {
   return ms < 1000 ? `${ms} ms ago` : `${Math.round(ms / 1000)} s ago`;
 }
 
+/**
+ * The engine's and the node's words made the window's: they name the command line (`duplex
+ * maintenance off`, `--force`), the window has buttons and no flags.
+ */
+const WINDOW_WORDS: [RegExp, string][] = [
+  [/\. Use --force to do it anyway/g, '. Bring a Standby up first: the status window does not force it'],
+  [/\(duplex maintenance off to leave it\)/g, '(Maintenance off to leave it)'],
+  [/\(duplex maintenance off\)/g, '(Maintenance off)'],
+  [/duplex clear( --server \S+)?/g, 'Clear failures'],
+  [/\(duplex activate overrides\)/g, '(Activate overrides)'],
+  [/check with duplex status --all/g, 'check the servers above'],
+  [/duplex resume/g, 'Resume runtime'],
+];
+
+export function windowWords(text: string): string {
+  return WINDOW_WORDS.reduce((t, [re, words]) => t.replace(re, words), text);
+}
+
+type Peer = StatusView['peers'][number];
+
+/**
+ * A peer's runtime: as its heartbeats say while it is heard; once it is not, what is known —
+ * `fenced` (its guardian killed it and said so), `stopped` (its node stopped it and said so),
+ * else `unknown`, with what was last heard and when. Never `running` for a server not heard.
+ */
+export function peerRuntime(p: Peer): string {
+  if (p.runtimeEnded === 'fenced') return 'fenced';
+  if (p.runtimeEnded === 'stopped') return 'stopped';
+  const silent = p.role === 'unreachable' || p.role === 'unknown';
+  if (!p.runtime) return silent ? 'unknown' : '—';
+  if (silent) return `unknown (last heard: ${p.runtime.state}${p.lastHeardAt ? `, ${clock(p.lastHeardAt)}` : ''})`;
+  if (p.runtime.state === 'held') return 'held (Resume)';
+  return `${p.runtime.state}${p.runtime.mode !== 'stopped' ? ` (${p.runtime.mode})` : ''}`;
+}
+
 export function rows(s: StatusView): Row[] {
   const newest = Math.max(s.sync.revision.n, ...s.peers.map((p) => p.revision?.n ?? -1));
   const mine = s.sync.revision.hash.slice(0, 16);
@@ -63,8 +98,7 @@ export function rows(s: StatusView): Row[] {
       epoch: String(p.epoch),
       health: silent ? 'not heard'
         : `${healthWords(p.health ?? 255)}${p.eligible || p.role === 'inactive' || p.role === 'maintenance' ? '' : ', cannot take over'}${p.awareness > 0 ? `, local trouble (awareness ${p.awareness})` : ''}`,
-      runtime: !p.runtime ? '—' : silent ? `${p.runtime.state} (last heard)` : p.runtime.state === 'held' ? 'held (Resume)'
-        : `${p.runtime.state}${p.runtime.mode !== 'stopped' ? ` (${p.runtime.mode})` : ''}`,
+      runtime: peerRuntime(p),
       probes: p.probes,
       failures: p.failures === null ? '—' : String(p.failures),
       versions: p.versions ? `${p.versions.duplex}${p.versions.app ? ` / ${p.versions.app}` : ''}` : '—',
@@ -88,7 +122,7 @@ export function quorumLine(s: StatusView): { text: string; warn: boolean } {
 }
 
 export function summary(s: StatusView): string {
-  return `${s.server} is ${cap(s.role)}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''}: ${s.reason}${s.pending ? ` — ${s.pending}` : ''}`;
+  return windowWords(`${s.server} is ${cap(s.role)}${s.role === 'active' ? ` (epoch ${s.epoch})` : ''}: ${s.reason}${s.pending ? ` — ${s.pending}` : ''}`);
 }
 
 /** The buttons of the command bar: the command, its label, and the name of its verdict. */
@@ -116,7 +150,8 @@ export function targetStatus(target: string, own: StatusView, domain: DomainView
 export function buttonStates(target: { status: StatusView | null; why: string | null }, busy: boolean): { id: string; label: string; disabled: boolean; reason: string | null; hidden: boolean }[] {
   return BUTTONS.map((b) => {
     const s = target.status;
-    const reason = busy ? 'a command is being carried out' : s ? s.commands[b.verdict] : target.why;
+    const verdict = busy ? 'a command is being carried out' : s ? s.commands[b.verdict] : target.why;
+    const reason = verdict === null ? null : windowWords(verdict);
     // Clear failures appears once there is a failure count; Resume once a runtime is held.
     const hidden = (b.id === 'clear' && !(s && s.runtime.failures.count > 0)) || (b.id === 'resume' && !(s && s.runtime.held));
     return { id: b.id, label: b.label, disabled: reason !== null, reason, hidden };

@@ -111,8 +111,11 @@ export function formatDomainView(v: DomainView, at?: Date): string {
     notes.push(`  ${server}: NO ANSWER: ${error ?? 'no reason given'}`);
     const p = asker?.peers.find((x) => x.server === server);
     const heard = p ? `${p.role === 'unreachable' && p.lastRole ? `unreachable (was ${roleWord(p.lastRole)})` : roleWord(p.role)}` : 'no answer';
+    // A server not heard: its runtime is what its release said (fenced, stopped), else unknown, never what it last was.
+    const silent = !p || p.role === 'unreachable' || p.role === 'unknown';
+    const runtime = p?.runtimeEnded ?? (silent ? 'unknown' : p.runtime ? runtimeWords(p.runtime.mode, p.runtime.state) : '?');
     return [
-      server, `${heard} *`, p ? String(p.epoch) : '?', healthWords(p?.health ?? null), p?.runtime ? runtimeWords(p.runtime.mode, p.runtime.state) : '?',
+      server, `${heard} *`, p ? String(p.epoch) : '?', healthWords(p?.health ?? null), runtime,
       p?.revision ? String(p.revision.n) : '?', p?.failures != null ? String(p.failures) : '?', ...(quorumOn ? ['?'] : []),
     ];
   });

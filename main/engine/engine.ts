@@ -459,7 +459,7 @@ export class Engine {
       .map((s) => {
         const p = this.peers.get(s.name);
         if (!p) {
-          return { server: s.name, role: 'unknown', lastRole: null, epoch: 0, eligible: false, awareness: 0, lastHeardMs: null, health: null, info: null };
+          return { server: s.name, role: 'unknown', lastRole: null, epoch: 0, eligible: false, awareness: 0, lastHeardMs: null, health: null, info: null, ended: null };
         }
         return {
           server: s.name,
@@ -471,6 +471,7 @@ export class Engine {
           lastHeardMs: Math.round(now - p.lastHeard),
           health: p.hb.health ?? null,
           info: p.hb.info ?? null,
+          ended: p.hb.ended ?? null,
         };
       });
     return {
@@ -512,9 +513,10 @@ export class Engine {
    */
   lease(now: number): { notice: Heartbeat | null; standbyReady: boolean; quorumMs: number | null } {
     if (!ACTIVE_ROLES.has(this.role)) return { notice: null, standbyReady: false, quorumMs: null };
+    // Multicast only once the runtime is gone: by the guardian after it killed it (a clean stop says `stopped` instead).
     const notice: Heartbeat = {
       kind: 'heartbeat', from: this.cfg.self, role: 'inactive', epoch: this.epoch, maxEpoch: this.maxEpoch,
-      eligible: false, awareness: this.awareness,
+      eligible: false, awareness: this.awareness, ended: 'fenced',
     };
     // Without a Standby the notice still says the term is over; the others wait out the silence.
     const standby = this.liveStandby(now);

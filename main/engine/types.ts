@@ -140,6 +140,12 @@ export interface Heartbeat {
    * believe for a moment that they are the Standby).
    */
   released?: string;
+  /**
+   * Set in a release notice: how the sender's runtime ended before it was multicast — killed
+   * (`fenced`: by its guardian, or by its node when the guardian was gone) or stopped as its
+   * node stopped cleanly (`stopped`). An older node ignores it.
+   */
+  ended?: 'fenced' | 'stopped';
   /** The sender's boot id and the number of this heartbeat within it (quorum: what a voter's support names). */
   boot?: number;
   n?: number;
@@ -287,6 +293,8 @@ export interface PeerStatus {
   health: number | null;
   /** What the peer last said about itself (versions, revision, sync), null when never heard. */
   info: NodeInfo | null;
+  /** The last thing heard from the peer was its release: how its runtime ended (fenced, stopped); null otherwise. */
+  ended: 'fenced' | 'stopped' | null;
 }
 
 export interface EngineStatus {

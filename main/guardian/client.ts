@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Heartbeat } from '../engine/types';
 import type { LeaseHolder } from '../node/driver';
 import { killTree, type ProcessHost, type StartSpec, type Started } from '../runtime/host';
-import type { Logger } from '../util/logger';
+import { timeOfDay, type Logger } from '../util/logger';
 import { isAlive } from '../util/process';
 import { GUARDIAN_FILE, readLines, writeLine, type FromGuardian, type GuardianFile, type HeldProcess, type ReleaseRoute } from './protocol';
 
@@ -25,6 +25,8 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
   private readonly exits = new Map<number, { exited: Promise<string>; resolve: (how: string) => void }>();
   private seal: ((hb: Heartbeat) => Buffer) | null = null;
   private leaving = false;
+  /** The fence last logged (the guardian answers a fence asked again with the same one). */
+  private fenceLogged: number | null = null;
   /** The guardian killed the runtime: the node's Active term is over. */
   onFenced: (reason: string) => void = () => undefined;
   /** The guardian went away while the node runs: nothing can fence the runtime any more. */
@@ -39,6 +41,8 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
     /** Until when (performance.now()) the guardian holds that term's lease (quorum: the majority's support). */
     readonly termLeaseUntil: number,
     private readonly log: Logger,
+    /** A message from the guardian that comes this long after what it tells happened came while this node was frozen (or hung). */
+    private readonly lateMs: number,
   ) {
     for (const p of held) this.expectExit(p.pid);
   }
@@ -87,7 +91,7 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
         } else if (msg.t === 'welcome') {
           socket.off('error', reject);
           socket.on('error', () => undefined);
-          client = new GuardianClient(socket, msg.pid, msg.processes, msg.term, performance.now() + (msg.leaseLeftMs ?? 0), opts.log);
+          client = new GuardianClient(socket, msg.pid, msg.processes, msg.term, performance.now() + (msg.leaseLeftMs ?? 0), opts.log, Math.max(250, opts.leaseMs / 2));
           socket.on('close', () => client!.closed());
           resolve(client);
         }
@@ -188,16 +192,33 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
         return;
       }
       case 'exit':
-        this.exits.get(msg.pid)?.resolve(msg.how);
+        // An exit this node hears of only now says when it was: its stop is not news of the moment.
+        this.exits.get(msg.pid)?.resolve(msg.at !== undefined && this.late(msg.at) ? `${msg.how}, at ${this.when(msg.at)}` : msg.how);
         this.exits.delete(msg.pid);
         return;
-      case 'fenced':
-        this.log.warn('guardian', `the guardian killed the runtime: ${msg.reason}`);
+      case 'fenced': {
+        // One line per fence, with the time it was done (this node may hear of it much later).
+        if (msg.id === undefined || msg.id !== this.fenceLogged) {
+          this.fenceLogged = msg.id ?? null;
+          const what = msg.killed === undefined ? 'the guardian killed the runtime'
+            : msg.killed === null ? 'the guardian found no runtime process to kill' : `the guardian killed ${msg.killed}`;
+          this.log.warn('fence', `${what}${msg.at === undefined ? '' : ` at ${this.when(msg.at)}`}: ${msg.reason}`);
+        }
         this.onFenced(msg.reason);
         return;
+      }
       default:
         return;
     }
+  }
+
+  private late(at: number): boolean {
+    return Date.now() - at >= this.lateMs;
+  }
+
+  /** `HH:MM:SS.mmm`, and that this node was frozen then when it hears of it this late. */
+  private when(at: number): string {
+    return `${timeOfDay(at)}${this.late(at) ? ', while this node was frozen' : ''}`;
   }
 
   private closed(): void {

@@ -49,6 +49,11 @@ export class Guardian {
   private term: number | null = null;
   private standbyReady = false;
   private fencedWhy: string | null = null;
+  /** The last fence, as the node is told of it; null once the node has stepped down. */
+  private lastFence: { id: number; at: number; reason: string; killed: string | null } | null = null;
+  private fences = 0;
+  /** A fence under way: another one waits for it. */
+  private fencing: Promise<void> | null = null;
   private route: ReleaseRoute | null = null;
   private udp: UdpSocket | null = null;
   private leaving = false;
@@ -138,7 +143,7 @@ export class Guardian {
         this.host.start(msg.spec).then(
           (p) => {
             this.send({ t: 'started', id: msg.id, pid: p.pid });
-            void p.exited.then((how) => this.send({ t: 'exit', pid: p.pid, how }));
+            void p.exited.then((how) => this.send({ t: 'exit', pid: p.pid, how, at: Date.now() }));
           },
           (e: Error) => this.send({ t: 'start-failed', id: msg.id, message: e.message }),
         );
@@ -164,6 +169,7 @@ export class Guardian {
     if (notice === null && this.fencedWhy !== null) {
       this.log.info('guardian', 'the node has stepped down; the runtime may run in active mode again when it is Active');
       this.fencedWhy = null;
+      this.lastFence = null;
     }
     // One timer, moved on only when it fires: five renewals a second cost no timer churn.
     // A deadline moved earlier (the majority's support) needs the timer moved too.
@@ -227,11 +233,34 @@ export class Guardian {
   /**
    * Kills every runtime process at once, process group and all, waits until they are gone,
    * then multicasts the release (if the node was Active) and tells the node (if it is there).
+   * One fence is one log line and one `fenced` record: asked again while one is under way, or
+   * after one with nothing started since (the node's own request once it woke, a lease that ran
+   * out again on a renewal it sent before it knew), the guardian kills nothing and logs
+   * nothing; it answers with the fence it did (and multicasts a release it was given again).
    */
-  private async fence(reason: string, quiet = false): Promise<void> {
+  private fence(reason: string, quiet = false): Promise<void> {
+    const under = this.fencing;
+    if (under && !quiet) return under.then(() => this.fence(reason));
+    const run = this.kill(reason, quiet);
+    if (!quiet) {
+      this.fencing = run;
+      void run.finally(() => {
+        if (this.fencing === run) this.fencing = null;
+      });
+    }
+    return run;
+  }
+
+  private async kill(reason: string, quiet: boolean): Promise<void> {
     const procs = [...this.host.running.values()];
     const notice = this.notice;
     this.notice = null;
+    const done = this.lastFence;
+    if (!quiet && !procs.length && done !== null) {
+      if (notice) await this.release(notice, false);
+      this.send({ t: 'fenced', ...done });
+      return;
+    }
     if (!quiet) this.fencedWhy = reason;
     const t0 = performance.now();
     // The tree first (Windows: taskkill /T /F needs its root alive to find the rest).
@@ -245,12 +274,15 @@ export class Guardian {
     }));
     // The tree walk too (Windows): a guardian that ends next must not end before it.
     await Promise.race([Promise.all([...procs.map((p) => p.exited), ...kills]), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]);
+    const at = Date.now();
     const gone = procs.filter((p) => !this.host.running.has(p.pid));
-    const killed = procs.length ? `killed ${procs.map((p) => `${p.name} (pid ${p.pid}, ${p.mode})`).join(', ')} in ${Math.round(performance.now() - t0)} ms` : 'no runtime process was running';
+    const what = procs.length ? procs.map((p) => `${p.name} (pid ${p.pid}, ${p.mode})`).join(', ') : null;
+    const killed = what !== null ? `killed ${what} in ${Math.round(performance.now() - t0)} ms` : 'no runtime process was running';
     const stuck = procs.length - gone.length;
-    if (!quiet || procs.length) this.log.warn('fence', `${killed}${stuck ? `; ${stuck} did not exit within ${KILL_WAIT_MS} ms` : ''}: ${reason}`);
+    if (!quiet || procs.length) this.log.warn('fence', `${killed}${stuck ? `; ${stuck} did not exit within ${KILL_WAIT_MS} ms` : ''}: ${reason}`, at);
+    if (!quiet) this.lastFence = { id: ++this.fences, at, reason, killed: what };
     if (notice) await this.release(notice);
-    if (!quiet && this.client) this.send({ t: 'fenced', reason });
+    if (!quiet && this.lastFence) this.send({ t: 'fenced', ...this.lastFence });
   }
 
   private openRoute(route: ReleaseRoute): void {
@@ -270,7 +302,8 @@ export class Guardian {
     this.udp = udp;
   }
 
-  private release(notice: Buffer): Promise<void> {
+  /** Multicasts `notice`; `say`: log it (a release multicast again for a fence already logged is not). */
+  private release(notice: Buffer, say = true): Promise<void> {
     const route = this.route;
     const udp = this.udp;
     if (!route || !udp) {
@@ -280,7 +313,7 @@ export class Guardian {
     return new Promise((resolve) => {
       udp.send(notice, route.port, route.group, (err) => {
         if (err) this.log.warn('release', `could not multicast the release: ${err.message}; the Standby takes over after its failure timeout`);
-        else this.log.warn('release', `multicast the release of ${this.serverName}'s Active term to ${route.group}:${route.port}: the Standby may take over at once`);
+        else if (say) this.log.warn('release', `multicast the release of ${this.serverName}'s Active term to ${route.group}:${route.port}: the Standby may take over at once`);
         resolve();
       });
     });

@@ -47,8 +47,16 @@ export type FromGuardian =
   | { t: 'refused'; message: string }
   | { t: 'started'; id: number; pid: number }
   | { t: 'start-failed'; id: number; message: string }
-  | { t: 'exit'; pid: number; how: string }
-  | { t: 'fenced'; reason: string };
+  /** `at`: when it exited (ms since 1970); absent from an older guardian. */
+  | { t: 'exit'; pid: number; how: string; at?: number }
+  /**
+   * The guardian killed the runtime (or found none to kill). One fence, one `id`: asked again
+   * (the node's own request after it woke, a renewal from before it knew) while nothing has
+   * started since, the guardian answers with the same fence. `at`: when it was done (ms since
+   * 1970); `killed`: what it killed, null when no runtime process was running. All three are
+   * absent from an older guardian.
+   */
+  | { t: 'fenced'; reason: string; id?: number; at?: number; killed?: string | null };
 
 /** What the guardian writes in the node's folder once it listens. */
 export interface GuardianFile {

@@ -136,7 +136,7 @@ function asHeartbeat(v: unknown): Heartbeat | null {
   if (!isInt(o.epoch) || !isInt(o.maxEpoch) || !isInt(o.awareness) || typeof o.eligible !== 'boolean') return null;
   if (!optional(o.wantId, isInt) || !optional(o.wantFrom, isName) || !optional(o.grantTo, isName) || !optional(o.grantEpoch, isInt)) return null;
   if (!optional(o.refuseTo, isName) || !optional(o.refuseId, isInt) || !optional(o.refuseReason, (x): x is string => isStr(x, 300))) return null;
-  if (!optional(o.released, isName)) return null;
+  if (!optional(o.released, isName) || !optional(o.ended, (x): x is string => x === 'fenced' || x === 'stopped')) return null;
   if (!optional(o.boot, isInt) || !optional(o.n, isInt) || !optional(o.claim, isInt) || !optional(o.ack, isSupport)) return null;
   if (!optional(o.info, isInfo) || !optional(o.health, (x): x is number => isInt(x) && x <= 255)) return null;
   return o as unknown as Heartbeat;

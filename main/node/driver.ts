@@ -338,7 +338,7 @@ export class EngineDriver {
         break;
       }
       case 'fence':
-        log.error('fence', `killing the active runtime now: ${effect.reason}`);
+        // Logged once it is done, by the guardian's answer (with its time): one line per fence.
         this.ports.lease.fence(effect.reason);
         break;
       case 'hold':

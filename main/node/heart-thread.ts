@@ -208,7 +208,7 @@ export class HeartThread {
 
 async function run(port: MessagePort, data: StartData): Promise<void> {
   const post = (m: FromHeart) => port.postMessage(m);
-  const line = (level: Level) => (event: string, detail: string) => post({ t: 'log', level, event, detail, at: Date.now() });
+  const line = (level: Level) => (event: string, detail: string, atMs?: number) => post({ t: 'log', level, event, detail, at: atMs ?? Date.now() });
   const log: Logger = { info: line('info'), warn: line('warn'), error: line('error'), file: null };
   const { Heart: heartOf } = await import('./heart');
   let heart: Heart;

@@ -327,6 +327,7 @@ export class Heart {
     if (this.viewTimer) clearTimeout(this.viewTimer);
     // Once the runtime is stopped the guardian multicasts the release: the Standby takes over at once.
     const release = this.engine ? this.engine.lease(realClock.now()).notice : null;
+    if (release) release.ended = 'stopped';
     this.driver?.stop();
     if (this.runtime) await this.runtime.setMode('stopped');
     this.guardian?.bye(release);

@@ -47,9 +47,9 @@ export function createLogger(server: string, opts: { file?: string; console?: bo
     events(level, event, safe);
   };
   return {
-    info: (event, detail) => write('info', event, detail),
-    warn: (event, detail) => write('warn', event, detail),
-    error: (event, detail) => write('error', event, detail),
+    info: (event, detail, atMs) => write('info', event, detail, atMs),
+    warn: (event, detail, atMs) => write('warn', event, detail, atMs),
+    error: (event, detail, atMs) => write('error', event, detail, atMs),
     write,
     file: opts.file ?? null,
   };

@@ -115,6 +115,8 @@ function peerView(p: PeerStatus, address: string | null, links: LinkView[]): Pee
     progress: info?.pct ?? null,
     links: links.map((l) => ({ network: l.network, up: l.up, lastHeardMs: l.lastHeardMs })),
     runtime: info?.rt ? { mode: info.rt.mode, state: info.rt.state } : null,
+    runtimeEnded: p.ended,
+    lastHeardAt: p.lastHeardMs === null ? null : new Date(Date.now() - p.lastHeardMs).toISOString(),
     failures: info ? info.fails ?? (info.rt ? 0 : null) : null,
     probes: info?.rt ? (info.probes ?? []).map((x) => ({ name: x.name, ok: x.ok })) : null,
   };

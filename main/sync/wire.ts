@@ -45,12 +45,32 @@ export type Handler = (request: unknown, from: string) => Promise<Reply>;
 /**
  * Why a connection or request to the sync port was refused or failed: not-a-peer (an address
  * that is no server of the domain), full (too many connections), evicted (closed to make room:
- * it had not finished its handshake), handshake-timeout, tls (the handshake failed: another
- * secret, or not TLS at all), request-timeout, request-too-large, malformed (not a JSON
- * request), refused (answered with ok: false), failed (the handler failed), idle (an answer
- * nobody read), cut (the client went away before its answer was whole).
+ * it had not finished its handshake), handshake-timeout, secret (the handshake failed on the
+ * key: a peer with another domain secret), tls (the handshake failed otherwise: not TLS, or
+ * not this domain's), request-timeout, request-too-large, malformed (not a JSON request),
+ * refused (answered with ok: false), failed (the handler failed), idle (an answer nobody read),
+ * cut (the client went away before its answer was whole).
  */
-export type Refusal = 'not-a-peer' | 'full' | 'evicted' | 'handshake-timeout' | 'tls' | 'request-timeout' | 'request-too-large' | 'malformed' | 'refused' | 'failed' | 'idle' | 'cut';
+export type Refusal = 'not-a-peer' | 'full' | 'evicted' | 'handshake-timeout' | 'secret' | 'tls' | 'request-timeout' | 'request-too-large' | 'malformed' | 'refused' | 'failed' | 'idle' | 'cut';
+
+/** The errors of a connection that went away (closed, reset, a write to it after it had gone): no TLS failure. */
+const GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED']);
+
+/**
+ * What a handshake that did not finish says, as the refusal it is counted as: null when the
+ * client went away during it — a peer that gave up waiting (on a server that was frozen, say,
+ * which finds their connections only when it wakes) is no request and no fault. Only a
+ * handshake that failed on the key says that the secret may differ.
+ */
+export function handshakeFailure(err: Error & { code?: string; reason?: string; syscall?: string }): { reason: Refusal; why: string } | null {
+  if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return { reason: 'handshake-timeout', why: `no TLS handshake within ${SYNC_HANDSHAKE_TIMEOUT_MS / 1000} s; closed` };
+  if ((err.code !== undefined && GONE.has(err.code)) || err.syscall !== undefined) return null;
+  const detail = err.reason ?? err.message.split('\n')[0];
+  if (err.code === 'ERR_SSL_BINDER_DOES_NOT_VERIFY') {
+    return { reason: 'secret', why: `it failed the TLS handshake on the key (${detail}): a peer with another domain secret gets nothing. Is duplex.secret the same on every server?` };
+  }
+  return { reason: 'tls', why: `it failed the TLS handshake (${detail}): not TLS 1.3 with this domain's name and key (another program, another domain, or another Duplex version)` };
+}
 
 /** Counts a refusal by `reason`; `why` says what it means, `what` which connection or request (from outside). */
 type Note = (reason: Refusal, why: string, what: string) => void;
@@ -143,9 +163,8 @@ export class SyncServer {
       const what = `a connection from ${addressOf(socket)}`;
       socket.destroy(); // Node leaves a timed-out handshake open when this event has a listener
       // A connection closed during its handshake (by its client, or here to make room) is no request: nothing to say.
-      if (err.code === 'ECONNRESET') return;
-      if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') note('handshake-timeout', `no TLS handshake within ${SYNC_HANDSHAKE_TIMEOUT_MS / 1000} s; closed`, what);
-      else note('tls', `it failed the TLS handshake (${(err as { reason?: string }).reason ?? err.message.split('\n')[0]}); a peer with another domain secret gets nothing. Is duplex.secret the same on every server?`, what);
+      const failed = handshakeFailure(err);
+      if (failed) note(failed.reason, failed.why, what);
     });
     // A plain TCP server in front of TLS: what is refused never reaches the TLS layer.
     this.gate = createTcpServer((raw) => this.admit(raw, tls));

@@ -125,6 +125,13 @@ export interface PeerView {
   links: { network: string; up: boolean; lastHeardMs: number | null }[];
   /** Its runtime, as its heartbeats say (null: never heard, or a node before 0.3). */
   runtime: { mode: RuntimeMode; state: RuntimeState } | null;
+  /**
+   * The last thing heard from it was its release, multicast once its runtime was gone: killed
+   * by its guardian (`fenced`), or stopped as its node stopped cleanly (`stopped`); null otherwise.
+   */
+  runtimeEnded: 'fenced' | 'stopped' | null;
+  /** When it was last heard (ISO time), null when never. */
+  lastHeardAt: string | null;
   /** Its runtime crash loops counted (null: never heard, or a node before 0.3). */
   failures: number | null;
   /** Its probes (the first 8) and their verdicts, as its heartbeats say (null: never heard, or a node before 0.3). */

@@ -4,10 +4,18 @@
  * simulation pass their own.
  */
 export interface Logger {
-  info(event: string, detail: string): void;
-  warn(event: string, detail: string): void;
-  error(event: string, detail: string): void;
+  /** `atMs` (ms since 1970): when it happened, when that is not now (a logger may ignore it). */
+  info(event: string, detail: string, atMs?: number): void;
+  warn(event: string, detail: string, atMs?: number): void;
+  error(event: string, detail: string, atMs?: number): void;
   readonly file: string | null;
+}
+
+/** A moment (ms since 1970) as the log lines' time of day, on this computer's clock: `HH:MM:SS.mmm`. */
+export function timeOfDay(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${two(d.getMilliseconds(), 3)}`;
 }
 
 /** A logger that drops everything (tests that do not read the log). */

@@ -207,7 +207,7 @@ describe('the CLI without a node, and a second node for the same server', () => 
     assert.equal(j.role, 'active');
     assert.equal(typeof j.epoch, 'number');
     assert.ok(Array.isArray(j.peers));
-    assert.deepEqual(Object.keys((j.peers as object[])[0]!).sort(), ['address', 'awareness', 'eligible', 'epoch', 'failures', 'health', 'lastHeardMs', 'lastRole', 'links', 'probes', 'progress', 'revision', 'role', 'runtime', 'server', 'sync', 'versions']);
+    assert.deepEqual(Object.keys((j.peers as object[])[0]!).sort(), ['address', 'awareness', 'eligible', 'epoch', 'failures', 'health', 'lastHeardAt', 'lastHeardMs', 'lastRole', 'links', 'probes', 'progress', 'revision', 'role', 'runtime', 'runtimeEnded', 'server', 'sync', 'versions']);
     assert.deepEqual(Object.keys(j.commands as object).sort(), ['activate', 'clear', 'deactivate', 'maintenance-off', 'maintenance-on', 'report-failure', 'resume']);
     assert.deepEqual(Object.keys(j.runtime as object).sort(), ['failures', 'held', 'processes', 'reached', 'state', 'wanted']);
     assert.deepEqual(Object.keys(((j.peers as { links: object[] }[])[0]!.links)[0]!).sort(), ['lastHeardMs', 'network', 'up']);

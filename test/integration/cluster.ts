@@ -143,7 +143,13 @@ export class Cluster {
     return () => {
       this.kill(server, 'SIGSTOP');
       process.kill(guardian, 'SIGKILL');
-      for (const pid of runtimes) process.kill(-pid, 'SIGKILL');
+      for (const pid of runtimes) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // gone already: it dies with its guardian (a parent-death signal, or its PID namespace)
+        }
+      }
       this.kill(server, 'SIGKILL');
     };
   }

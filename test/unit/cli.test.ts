@@ -210,6 +210,17 @@ describe('duplex status --all: one table', () => {
     assert.match(text, /\n {2}b +unreachable \(was Standby\) \*/);
   });
 
+  it('a server not heard: its runtime is unknown, or fenced once its release said so; never what it last was', () => {
+    const off = { ...a.quorum, on: false, has: true, warning: 'two servers' };
+    const gone = { ...a.peers[0]!, role: 'unreachable' as const, lastRole: 'active' as const, runtime: { mode: 'active' as const, state: 'running' as const } };
+    const row = (peer: typeof gone & { runtimeEnded: 'fenced' | 'stopped' | null }) =>
+      formatDomainView({ domain: 'plant', from: 'a', servers: [{ server: 'a', status: view({ quorum: off, peers: [peer] }), error: null }, { server: 'b', status: null, error: 'refused' }] })
+        .split('\n').find((l) => l.startsWith('  b '))!;
+    assert.match(row({ ...gone, runtimeEnded: null }), /unreachable \(was Active\) \* +\d+ +\S+ \d+ +unknown /);
+    assert.match(row({ ...gone, runtimeEnded: 'fenced' }), / fenced /);
+    assert.doesNotMatch(row({ ...gone, runtimeEnded: null }), /running/);
+  });
+
   it('runtime in words: its mode and what it does, stopped, none', () => {
     assert.equal(runtimeWords('active', 'running'), 'active running');
     assert.equal(runtimeWords('standby', 'restarting'), 'standby restarting');

@@ -80,6 +80,20 @@ describe('codec', () => {
     }
   });
 
+  it('a release says how the runtime ended (fenced, stopped); another word is malformed', () => {
+    for (const ended of ['fenced', 'stopped'] as const) {
+      const release: Heartbeat = { ...msg, role: 'inactive', eligible: false, released: 'b', ended };
+      const d = decode(encode({ incarnation: 1, seq: 1, msg: release }, keys), keys);
+      assert.ok(d.ok);
+      assert.deepEqual(d.env.msg, release);
+    }
+    const body = Buffer.from(JSON.stringify({ ...msg, ended: 'vanished' }));
+    const head = Buffer.from(GOLDEN, 'hex').subarray(0, 22);
+    head.writeUInt16BE(body.length, 20);
+    const signed = Buffer.concat([head, body]);
+    assert.equal(drop(Buffer.concat([signed, createHmac('sha256', keys.macKey).update(signed).digest()])), 'malformed');
+  });
+
   it('refuses to encode a heartbeat over the datagram limit', () => {
     assert.throws(() => encode({ incarnation: 1, seq: 1, msg: { ...msg, refuseReason: 'x'.repeat(1300) } }, keys), /exceeds the 1200-byte/);
   });

@@ -953,7 +953,7 @@ describe('guardian: lease, fence and fast release', () => {
     const a = activeA();
     const lease = a.lease(1000);
     assert.equal(lease.standbyReady, true);
-    assert.deepEqual({ ...lease.notice, info: undefined }, { kind: 'heartbeat', from: 'a', role: 'inactive', epoch: 3, maxEpoch: 3, eligible: false, awareness: 0, released: 'b', info: undefined });
+    assert.deepEqual({ ...lease.notice, info: undefined }, { kind: 'heartbeat', from: 'a', role: 'inactive', epoch: 3, maxEpoch: 3, eligible: false, awareness: 0, released: 'b', ended: 'fenced', info: undefined });
     assert.equal(engine('a', ABC).lease(1000).notice, null);
     assert.deepEqual(standbyBehindA().lease(1000), { notice: null, standbyReady: false, quorumMs: null });
     const alone = engine('a', ABC);

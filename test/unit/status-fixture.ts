@@ -16,7 +16,7 @@ export function view(over: Partial<StatusView> = {}, peerRoles: Record<string, s
     restartNeeded: [],
     peers: Object.entries(peerRoles).map(([server, role]) => ({
       server, role: role as never, lastRole: role as never, epoch: 0, eligible: true, awareness: 0, lastHeardMs: 100, health: 255, address: '127.0.0.1',
-      versions: null, revision: null, sync: null, progress: null, links: [{ network: '127.0.0.1', up: true, lastHeardMs: 100 }], runtime: null, failures: null, probes: null,
+      versions: null, revision: null, sync: null, progress: null, links: [{ network: '127.0.0.1', up: true, lastHeardMs: 100 }], runtime: null, runtimeEnded: null, lastHeardAt: null, failures: null, probes: null,
     })),
     dropped: {} as never, refused: {}, events: [], pid: 1, version: '0.1.0',
     ...over,
