@@ -81,7 +81,7 @@ describe('the demo', () => {
       await seen(/\[a\] role: starting → active/, 'a to become Active');
       await seen(/\[b\] role: starting → standby/, 'b to become Standby');
       await seen(/\[stand-in runtime on a\] running in active mode/, 'the stand-in runtime on a');
-      assert.match(out, /Commands \(type and press Enter\)/);
+      await seen(/Commands \(type and press Enter\)/, 'the list of commands (printed once every server has its status window)');
       // This run's own folder: a second demo or a test run gets another one.
       const dir = /^Duplex demo in (.+) \(this run's own folder, removed when the demo quits\)$/m.exec(out)?.[1];
       assert.ok(dir && dir.startsWith(join(tmpdir(), 'duplex-demo-')) && dir !== join(tmpdir(), 'duplex-demo-'), out.slice(0, 300));

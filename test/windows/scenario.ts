@@ -72,7 +72,9 @@ test('failover with a .cmd onActivate hook and a runtime path with a space', { t
   clusters.push(c);
   const rt = writeRuntime(c.dir);
   // Both servers use the same runtime folder: what runs where is told by the hook's log and the status.
-  const runtime = { processes: [{ name: 'scada', command: rt.runtime, args: ['active'], standbyArgs: ['standby'], runOn: 'both', onActivate: [rt.takeover, '--now'] }] };
+  // The hook's bound is a minute: under Wine on a busy machine cmd.exe can take seconds to start,
+  // and a hook that runs out of time restarts the process, which this test would read as failure.
+  const runtime = { processes: [{ name: 'scada', command: rt.runtime, args: ['active'], standbyArgs: ['standby'], runOn: 'both', onActivate: [rt.takeover, '--now'], hookTimeoutMs: 60_000 }] };
   for (const s of c.servers) addRuntime(c, s, runtime);
   c.start('a');
   await waitForRoles(c, { a: 'active' }, 30_000);
@@ -89,7 +91,8 @@ test('failover with a .cmd onActivate hook and a runtime path with a space', { t
     const { runtime } = await c.status('b');
     return runtime.wanted === 'active' && runtime.reached && runtime.processes[0]!.mode === 'active' ? runtime.processes[0]! : undefined;
   });
-  assert.equal(promoted.pid, standby.pid, 'the hook promoted the running process; it was not restarted');
+  const hookLines = () => readFileSync(c.pathOf('b', 'duplex-state', 'b', 'logs', 'duplex.log'), 'utf8').split('\n').filter((l) => /hook|runtime:/.test(l)).join('\n');
+  assert.equal(promoted.pid, standby.pid, `the hook promoted the running process; it was not restarted. b's log:\n${hookLines()}`);
   assert.match(readFileSync(rt.log, 'utf8'), /^b active --now\s*$/m, 'takeover.cmd ran on b with its argument');
   // a's runtime, the program its .cmd started included, is gone: one runtime in active mode.
   const actives = () => holders(rt.children).filter((pid) => readFileSync(join(rt.children, String(pid)), 'utf8') === 'active' && isAlive(pid));
