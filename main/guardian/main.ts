@@ -6,18 +6,15 @@
  */
 import { join } from 'node:path';
 import { LOG_MAX_BYTES } from '../defaults';
-import { oneLine, type Logger } from '../util/logger';
+import { logTime, oneLine, type Logger } from '../util/logger';
 import { RotatingFile } from '../util/rotating-file';
 import { holdRuntimeTree } from '../runtime/hold';
 import { Guardian } from './guardian';
 
 function fileLogger(server: string, file: string): Logger {
   const out = new RotatingFile(file, LOG_MAX_BYTES);
-  const two = (n: number, w = 2) => String(n).padStart(w, '0');
   const line = (level: string) => (event: string, detail: string, atMs?: number) => {
-    const d = new Date(atMs ?? Date.now());
-    const time = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${two(d.getMilliseconds(), 3)}`;
-    out.write(`${time} ${level} [${server}] ${event}: ${oneLine(detail)}\n`);
+    out.write(`${logTime(atMs ?? Date.now())} ${level} [${server}] ${event}: ${oneLine(detail)}\n`);
   };
   return { info: line('info'), warn: line('warn'), error: line('error'), file };
 }

@@ -208,16 +208,17 @@ export class Heart {
     if (this.stopping) return;
     this.addresses.set(msg.from, from);
     const role = `${msg.role} ${msg.epoch} ${msg.eligible} ${msg.health}`;
-    if (this.peerRoles.get(msg.from) !== role) {
-      this.peerRoles.set(msg.from, role);
-      this.publish();
-    }
+    const roleChanged = this.peerRoles.get(msg.from) !== role;
+    if (roleChanged) this.peerRoles.set(msg.from, role);
     // Domain sync looks at a peer when what it says of itself (or where it says it from) changes.
     const advert = `${from} ${JSON.stringify(msg.info ?? null)}`;
-    if (this.adverts.get(msg.from) === advert) return;
-    this.adverts.set(msg.from, advert);
-    this.opts.out.peer(msg.from, from, msg.info);
-    this.publish(); // its versions, revision or sync state, in the view too
+    const advertChanged = this.adverts.get(msg.from) !== advert;
+    if (advertChanged) {
+      this.adverts.set(msg.from, advert);
+      this.opts.out.peer(msg.from, from, msg.info);
+    }
+    // Its role, or its versions, revision or sync state: in the view at once, built once.
+    if (roleChanged || advertChanged) this.publish();
   }
 
   // ------------------------------------------------------------ from the node's thread

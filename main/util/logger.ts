@@ -11,11 +11,18 @@ export interface Logger {
   readonly file: string | null;
 }
 
+const two = (n: number, w = 2) => String(n).padStart(w, '0');
+
 /** A moment (ms since 1970) as the log lines' time of day, on this computer's clock: `HH:MM:SS.mmm`. */
 export function timeOfDay(ms: number): string {
   const d = new Date(ms);
-  const two = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${two(d.getMilliseconds(), 3)}`;
+}
+
+/** A moment as a log line's time: `YYYY-MM-DD HH:MM:SS.mmm` on this computer's clock. */
+export function logTime(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${timeOfDay(ms)}`;
 }
 
 /** A logger that drops everything (tests that do not read the log). */
