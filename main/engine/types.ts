@@ -3,7 +3,6 @@
  * Pure data; no IO anywhere in engine/.
  */
 import type { Timings } from '../defaults';
-import type { Command as AnyCommand, QuorumView, RuntimeState } from '../ui/contract';
 
 /** Roles a server shows. `starting`, `activating` and `deactivating` are transitional. */
 export type Role =
@@ -16,6 +15,9 @@ export type Role =
   | 'deactivating'; // stopping the active runtime (handover or step-down) before anyone may take over
 
 export const ROLES: readonly Role[] = ['starting', 'active', 'standby', 'inactive', 'maintenance', 'activating', 'deactivating'];
+
+/** The roles in which a server holds an Active term (its runtime may run in active mode). */
+export const ACTIVE_ROLES: ReadonlySet<Role> = new Set<Role>(['active', 'deactivating']);
 
 /** How a server is declared in the domain file. A witness only votes: it is never Active or Standby and runs no runtime. */
 export type ServerKind = 'main' | 'backup' | 'inactive' | 'witness';
@@ -72,14 +74,17 @@ export interface RuntimeFailures {
   banned: boolean;
 }
 
-/** What survives a restart (written atomically by the node). */
+/**
+ * What survives a restart (written atomically by the node). The state file names two of these
+ * fields differently, as older versions wrote them (node/state-store.ts maps them).
+ */
 export interface PersistedState {
-  /** Highest epoch this server has held or seen. */
-  epoch: number;
+  /** Highest epoch this server has held or seen (the state file's `epoch`). */
+  maxEpoch: number;
   /** Maintenance switched on from the CLI or tray. */
   maintenance: boolean;
-  /** This server's last Active term (absent: never Active): a restarted node still names it, as before the restart. */
-  term?: number;
+  /** The epoch of this server's last Active term (absent: never Active; the state file's `term`): a restarted node still names it, as before the restart. */
+  epoch?: number;
   /** Runtime crash loops still counted (absent: none; state files of older versions have none). */
   failures?: RuntimeFailures;
   /**
@@ -189,16 +194,24 @@ export interface NodeInfo {
 /** Probes carried in a heartbeat at most (the datagram stays under one Ethernet MTU). */
 export const MAX_INFO_PROBES = 8;
 
-export type Message = Heartbeat;
-
 export type RuntimeMode = 'active' | 'standby' | 'stopped';
+
+/** A server's runtime in one word: every process running, starting, stopping, stopped, waiting to restart after a crash, held after a failover (waiting for Resume), or none declared. */
+export type RuntimeState = 'running' | 'starting' | 'stopping' | 'stopped' | 'restarting' | 'held' | 'none';
 
 export type PromotionCause = 'startup' | 'failover' | 'switchover' | 'failback' | 'manual';
 
 export type CommandName = 'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off' | 'report-failure' | 'clear';
 
-/** The engine's commands: the public vocabulary (ui/contract.ts) less `resume`, which the supervisor answers. */
-export type Command = Exclude<AnyCommand, { kind: 'resume' }>;
+/** The engine's commands (the node adds `resume`, which its supervisor answers: ui/contract.ts). */
+export type Command =
+  | { kind: 'activate' }
+  | { kind: 'deactivate' }
+  | { kind: 'maintenance'; on: boolean; force?: boolean }
+  /** The application asks for a switchover (E3's ReportFailure). */
+  | { kind: 'report-failure'; reason: string }
+  /** Forget this server's runtime crash loops and lift its ban from the Active role (Pacemaker's `crm_resource --cleanup`). */
+  | { kind: 'clear' };
 
 /** A command being carried out: its name and the id its caller waits on (0: nobody waits). */
 export interface Request {
@@ -268,9 +281,31 @@ export type FaultEffect =
   /** Another process runs as this server and this node has claimed nothing yet: it stops (fail-stop) with `reason`. */
   | { kind: 'yield'; reason: string };
 
+/**
+ * What the guardian holds for this node, renewed with every heartbeat sent (driver.ts): the
+ * release it multicasts if it has to kill this server's runtime (null unless this server holds
+ * an Active term), whether a Standby is ready to take over at once, and with quorum until when
+ * a majority supports the term, on the engine's clock (the guardian kills when it runs out;
+ * null: no quorum). An absolute time: the driver tells the guardian how much of it is left at
+ * the moment it renews, however long the write and the sends before took.
+ */
+export interface Lease {
+  notice: Heartbeat | null;
+  standbyReady: boolean;
+  quorumUntil: number | null;
+}
+
+/** Everything the caller needs after one input (raft's Ready): it never asks the engine again. */
 export interface Output {
-  send: Message[];
+  /** Heartbeats to multicast, after the persist effects are on disk. */
+  send: Heartbeat[];
+  /** In the order they happened. */
   effects: Effect[];
+  lease: Lease;
+  /** When the engine must be ticked next (the node sets one timer for it). */
+  wakeAt: number;
+  /** The engine's status, when this input produced effects (a role change, a command's answer…); absent otherwise. */
+  status?: EngineStatus;
 }
 
 export interface CommandResult extends Output {
@@ -322,5 +357,24 @@ export interface EngineStatus {
   peers: PeerStatus[];
 }
 
-/** Quorum as the engine sees it: the contract's view (ui/contract.ts), copied field by field into status. */
-export type QuorumStatus = QuorumView;
+/**
+ * Quorum: with 3 or more voters (every server not set to maintenance in the domain file, and
+ * every witness) a server takes over, and an Active keeps its runtime, only while a majority
+ * supports it.
+ */
+export interface QuorumStatus {
+  mode: QuorumMode;
+  on: boolean;
+  voters: string[];
+  majority: number;
+  /** The voters this server hears now, itself included. */
+  heard: string[];
+  /** This server hears a majority of the voters (true when quorum is not in force). */
+  has: boolean;
+  /** Whom this server supports, e.g. "a (term 4, acknowledged)"; null: nobody. */
+  supports: string | null;
+  /** The Active: how much longer the majority's support holds; null otherwise. */
+  leaseMs: number | null;
+  /** Without quorum: what a cut redundancy network does and how a witness prevents it. */
+  warning: string | null;
+}

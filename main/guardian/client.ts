@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Heartbeat } from '../engine/types';
-import type { LeaseHolder } from '../node/driver';
+import type { LeaseHolder } from '../node/ports';
 import { killTree, type ProcessHost, type StartSpec, type Started } from '../runtime/host';
 import { timeOfDay, type Logger } from '../util/logger';
 import { isAlive } from '../util/process';

@@ -9,7 +9,7 @@ import { decode, DROP_REASONS, encode, type DomainKeys, type DropReason } from '
 import { LinkTracker, type LinkView } from './links';
 import { ReplayGuard } from './replay';
 import type { Heartbeat } from '../engine/types';
-import type { HeartbeatTransport } from '../node/driver';
+import type { HeartbeatTransport } from '../node/ports';
 
 /** Drops that usually mean a misconfigured server: each is logged once per sending address. */
 const MISCONFIGURATION_HINTS: Partial<Record<DropReason, string>> = {

@@ -1,6 +1,6 @@
 /** This machine's clocks (the driver's Clock port): monotonic for decisions, wall time only for what people read. */
 import { performance } from 'node:perf_hooks';
-import type { Clock } from './driver';
+import type { Clock } from './ports';
 
 export const realClock: Clock = {
   now: () => performance.now(),

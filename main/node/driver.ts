@@ -10,74 +10,13 @@
  * asked to be ticked; a tick that comes so late that the process must have been frozen looks
  * at the link first. Commands are answered by request id.
  */
-import { commandName, type Engine } from '../engine/engine';
-import type { Command as EngineCommand, Effect, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation, Output, PersistedState, PromotionCause, RuntimeMode } from '../engine/types';
+import { frozenSince } from '../engine/awareness';
+import { commandName } from '../engine/commands';
+import type { Engine } from '../engine/engine';
+import type { Command as EngineCommand, Effect, EngineConfig, EngineStatus, Heartbeat, Lease, NodeInfo, Observation, Output, PromotionCause } from '../engine/types';
 import type { Command, CommandOutcome, CommandVerdicts, Role } from '../ui/contract';
 import type { Logger } from '../util/logger';
-
-/** A completion the driver waits on: a Promise, or the simulation's synchronous stand-in. */
-export interface Pending<T> {
-  then(onDone: (value: T) => void, onFailed: (err: Error) => void): unknown;
-}
-
-/** Time, on this server's own monotonic clock, and one-shot timers. */
-export interface Clock {
-  /** Monotonic milliseconds: wall-clock jumps never look like silence. */
-  now(): number;
-  /** Wall-clock milliseconds since 1970, only for the times people read (role events). */
-  wallMs(): number;
-  /** Calls `fn` at monotonic time `at` (or as soon as it can after); returns the cancel. */
-  setTimer(at: number, fn: () => void): () => void;
-}
-
-/** Sends heartbeats to the domain (the UDP multicast transport implements it). */
-export interface HeartbeatTransport {
-  /** Throws when the datagram cannot be handed to the network. */
-  send(msg: Heartbeat): void;
-  /** The card is back: join the multicast group again. */
-  rejoin(): void;
-}
-
-/** The local runtime (the supervisor implements it). `setMode` completes once the mode is reached. */
-export interface RuntimeControl {
-  setMode(mode: RuntimeMode): Pending<void>;
-  /** Keep the active runtime from starting until `resume()`. */
-  hold(reason: string): void;
-  dropHold(): void;
-  /** Lifts a hold; false when nothing was held. */
-  resume(): Pending<boolean>;
-  /** Why the active runtime is held, null when it is not. */
-  held(): string | null;
-}
-
-/** Where the engine's persisted state is kept (a file, or memory in the simulation). */
-export interface StateStore {
-  /** Throws when the state cannot be kept (the message names the file and the reason). */
-  write(state: PersistedState): void;
-}
-
-/**
- * The guardian's lease (main/guardian): renewed with every heartbeat sent. When renewals stop
- * (the node froze) or the node's connection closes (it died), the guardian kills the runtime
- * and multicasts `notice`.
- */
-export interface LeaseHolder {
-  /**
-   * `notice`: the release to multicast after a kill (null unless this server is Active);
-   * `standbyReady`: a Standby can take over at once; `quorumMs`: with quorum, how much longer a
-   * majority supports the Active term (the guardian kills when it runs out; null: no quorum).
-   */
-  renew(notice: Heartbeat | null, standbyReady: boolean, quorumMs: number | null): void;
-  /** Kill the active runtime now (not a graceful stop): the majority's support ran out. */
-  fence(reason: string): void;
-}
-
-/** Whether this server's own redundancy network card is there. */
-export interface LinkCheck {
-  up(): boolean;
-  /** What is checked (the card's address), for logs and the engine's reason. */
-  readonly detail: string;
-}
+import type { Clock, HeartbeatTransport, LeaseHolder, LinkCheck, RuntimeControl, StateStore } from './ports';
 
 export interface DriverPorts {
   clock: Clock;
@@ -130,6 +69,9 @@ export class EngineDriver {
   private readonly steps = new Set<(out: Output) => void>();
   /** Why the state cannot be written now; null while it can. */
   private storeError: string | null = null;
+  /** What the engine's last output said: the guardian's lease, and when to tick it next. */
+  private lastLease: Lease = { notice: null, standbyReady: false, quorumUntil: null };
+  private wakeAt = Infinity;
 
   constructor(private readonly engine: Engine, private readonly ports: DriverPorts, private readonly server: string) {}
 
@@ -240,6 +182,11 @@ export class EngineDriver {
     return () => this.steps.delete(listener);
   }
 
+  /** The guardian's lease as the engine's last output gave it (the release a clean stop multicasts). */
+  get lease(): Lease {
+    return this.lastLease;
+  }
+
   /** The own network card as last checked (checkLink). */
   get linkIsUp(): boolean {
     return this.linkUp;
@@ -294,14 +241,16 @@ export class EngineDriver {
     // died changes (a Standby became ready, or the Active role began or ended), or when
     // acknowledgements moved the majority's support on (the guardian kills at its end).
     const now = this.now();
-    const lease = this.engine.lease(now);
+    const lease = (this.lastLease = out.lease);
+    this.wakeAt = out.wakeAt;
     const kind = `${lease.notice !== null}/${lease.standbyReady}`;
-    const quorumUntil = lease.quorumMs === null ? -Infinity : now + lease.quorumMs;
+    const quorumMs = lease.quorumUntil === null ? null : Math.max(0, Math.floor(lease.quorumUntil - now));
+    const quorumUntil = quorumMs === null ? -Infinity : now + quorumMs;
     if (out.send.length || kind !== this.leaseKind || quorumUntil > this.quorumRenewedUntil + QUORUM_RENEW_STEP_MS) {
       this.leaseKind = kind;
       this.quorumRenewedUntil = quorumUntil;
       try {
-        this.ports.lease.renew(lease.notice, lease.standbyReady, lease.quorumMs);
+        this.ports.lease.renew(lease.notice, lease.standbyReady, quorumMs);
       } catch (e) {
         log.warn('guardian', `cannot renew the guardian's lease: ${(e as Error).message}`);
       }
@@ -409,7 +358,7 @@ export class EngineDriver {
    */
   private schedule(): void {
     if (this.stopped) return;
-    const at = this.engine.nextTickAt;
+    const at = this.wakeAt;
     if (this.cancelTimer && this.timerAt <= at) return;
     this.cancelTimer?.();
     this.timerAt = at;
@@ -422,7 +371,7 @@ export class EngineDriver {
     if (this.stopped) return;
     const now = this.now();
     // After a freeze, look at the link before the engine judges anything.
-    if (this.engine.wasFrozen(now)) this.checkLink();
+    if (frozenSince(now, this.wakeAt, this.engine.config.timings)) this.checkLink();
     this.apply(this.engine.tick(now));
   }
 }

@@ -130,7 +130,7 @@ export class Heart {
     const guardian = (this.guardian = await GuardianClient.open({ dir: this.paths.dir, server, leaseMs: leaseMs(cfg.timings), log: this.log }));
     const store = new FileStateStore(this.paths.state, this.log);
     const stored = store.read();
-    const term = await guardian.keepOrStopHeld(stored.epoch, stopTimeoutMs);
+    const term = await guardian.keepOrStopHeld(stored.maxEpoch, stopTimeoutMs);
     await stopLeftoverRuntimes(this.paths.dir, this.log, stopTimeoutMs, guardian.held.map((p) => p.pid));
     store.incarnation = Math.max(stored.incarnation + 1, Math.floor(Date.now() / 1000));
     const { incarnation: _, ...persisted } = stored;
@@ -177,7 +177,7 @@ export class Heart {
       this.opts.out.role(e);
     });
     this.driver.onStep((out) => {
-      if (out.effects.length) this.publish();
+      if (out.status) this.publish(out.status);
     });
     guardian.onFenced = (reason) => {
       this.opts.out.fenced(reason);
@@ -259,13 +259,12 @@ export class Heart {
 
   private publishInfo(): void {
     if (this.stopping || !this.driver) return;
-    this.driver.setInfo(nodeInfo(this.syncInfo, { supervisor: this.runtime.status(), failures: this.driver.status().failures.count, probes: this.probes }));
+    this.driver.setInfo(nodeInfo(this.syncInfo, { supervisor: this.runtime.status(), probes: this.probes }));
   }
 
-  /** Sends the view now (and again VIEW_MAX_MS later unless something happens first). */
-  private publish(): void {
-    if (!this.driver || this.stopping) return;
-    const engine = this.driver.status();
+  /** Sends the view now (and again VIEW_MAX_MS later unless something happens first); `engine`: the engine's status when the step that asks for it carried one. */
+  private publish(engine = this.driver?.status()): void {
+    if (!engine || this.stopping) return;
     const view: HeartView = {
       engine,
       commands: this.driver.verdicts(),
@@ -297,7 +296,7 @@ export class Heart {
    */
   private async guardianLost(why: string): Promise<void> {
     if (this.stopping) return;
-    const release = this.engine.lease(realClock.now()).notice;
+    const release = this.driver.lease.notice;
     this.driver.stop();
     const pids = this.runtime.status().processes.map((p) => p.pid).filter((p): p is number => p !== null);
     await Promise.all(pids.map((pid) => killTree(pid, 'SIGKILL')));
@@ -327,8 +326,8 @@ export class Heart {
     if (this.linkTimer) clearInterval(this.linkTimer);
     if (this.viewTimer) clearTimeout(this.viewTimer);
     // Once the runtime is stopped the guardian multicasts the release: the Standby takes over at once.
-    const release = this.engine ? this.engine.lease(realClock.now()).notice : null;
-    if (release) release.ended = 'stopped';
+    const held = this.driver?.lease.notice;
+    const release = held ? { ...held, ended: 'stopped' as const } : null;
     this.driver?.stop();
     if (this.runtime) await this.runtime.setMode('stopped');
     this.guardian?.bye(release);

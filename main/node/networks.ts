@@ -5,7 +5,7 @@
 import { networkSpecs, type DomainConfig } from '../domain/schema';
 import { linkFaults, type LinkView } from '../net/links';
 import type { Logger } from '../util/logger';
-import type { LinkCheck } from './driver';
+import type { LinkCheck } from './ports';
 import { localIPv4Addresses, prefixOf, resolveInterface } from './interfaces';
 
 export class Networks implements LinkCheck {

@@ -7,17 +7,34 @@
  * process: the reset time of the crash-loop count is stored as wall time (`resetAtWall`, ms
  * since 1970) and turned back into monotonic time when read. A wall clock that jumped while the
  * node was down can shorten the ban, or lengthen it to at most failureResetMs (the engine caps it).
+ *
+ * The file keeps the field names older versions wrote, and this file is the one place that
+ * maps them: the file's `epoch` is the engine's `maxEpoch` (the highest epoch held or seen),
+ * and the file's `term` is the engine's `epoch` (this server's last Active term). Renaming them
+ * in the file would make a downgraded node read every state as fresh.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { PersistedState, RuntimeFailures } from '../engine/types';
-import type { StateStore } from './driver';
+import type { StateStore } from './ports';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
 
 export interface StoredState extends PersistedState {
   /** Boot counter: grows with every start, so datagrams of an older boot are refused. */
   incarnation: number;
+}
+
+/** The state file as written (see the top of this file for its two older names). */
+interface StateFile {
+  /** The engine's `maxEpoch`. */
+  epoch: number;
+  maintenance: boolean;
+  incarnation: number;
+  failures?: StoredFailures;
+  promiseMs?: number;
+  /** The engine's `epoch` (this server's last Active term). */
+  term?: number;
 }
 
 /** How `failures` is written: the reset time as wall time. */
@@ -55,28 +72,28 @@ export class FileStateStore implements StateStore {
         continue;
       }
       try {
-        const s = JSON.parse(text) as Partial<StoredState> & { failures?: unknown };
+        const s = JSON.parse(text) as Partial<Omit<StateFile, 'failures'>> & { failures?: unknown };
         if (Number.isSafeInteger(s.epoch) && typeof s.maintenance === 'boolean' && Number.isSafeInteger(s.incarnation)) {
           if (file !== this.file) this.log.warn('state', `${this.file} was unreadable; using the previous version`);
           // Files written before crash loops were counted have no `failures`: none counted.
           const failures = readFailures(s.failures);
-          return { epoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation!, ...(failures ? { failures } : {}), ...(Number.isSafeInteger(s.promiseMs) && s.promiseMs! > 0 ? { promiseMs: s.promiseMs } : {}), ...(Number.isSafeInteger(s.term) && s.term! > 0 ? { term: s.term } : {}) };
+          return { maxEpoch: s.epoch!, maintenance: s.maintenance, incarnation: s.incarnation!, ...(failures ? { failures } : {}), ...(Number.isSafeInteger(s.promiseMs) && s.promiseMs! > 0 ? { promiseMs: s.promiseMs } : {}), ...(Number.isSafeInteger(s.term) && s.term! > 0 ? { epoch: s.term } : {}) };
         }
       } catch {
         // fall through to the previous version
       }
       this.log.warn('state', `${file} is damaged; ignoring it`);
     }
-    return { epoch: 0, maintenance: false, incarnation: 0 };
+    return { maxEpoch: 0, maintenance: false, incarnation: 0 };
   }
 
   /** Throws, naming the file, when the state cannot be written. */
   write(state: PersistedState): void {
-    const stored: Omit<StoredState, 'failures'> & { failures?: StoredFailures } = { epoch: state.epoch, maintenance: state.maintenance, incarnation: this.incarnation };
+    const stored: StateFile = { epoch: state.maxEpoch, maintenance: state.maintenance, incarnation: this.incarnation };
     const f = state.failures;
     if (f) stored.failures = { count: f.count, last: f.last, resetAtWall: toWall(f.resetAt), banned: f.banned };
     if (state.promiseMs) stored.promiseMs = state.promiseMs;
-    if (state.term) stored.term = state.term;
+    if (state.epoch) stored.term = state.epoch;
     try {
       writeFileAtomic(this.file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
     } catch (e) {
@@ -89,7 +106,7 @@ export class FileStateStore implements StateStore {
 
 /** The state kept in memory (the simulation; tests). `durable` is what a restart would read. */
 export class MemoryStateStore implements StateStore {
-  constructor(public durable: PersistedState = { epoch: 0, maintenance: false }) {}
+  constructor(public durable: PersistedState = { maxEpoch: 0, maintenance: false }) {}
 
   write(state: PersistedState): void {
     this.durable = { ...state };

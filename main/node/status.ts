@@ -133,10 +133,9 @@ export function runtimeState(s: RuntimeStatus): RuntimeState {
   return s.mode !== 'stopped' && s.processes.some((x) => x.state === 'running') ? 'running' : 'stopped';
 }
 
-/** What a node says about itself in its heartbeats: sync's part (versions, revision, sync state), and its runtime, crash loops and probe verdicts. */
-export function nodeInfo(base: NodeInfo, p: { supervisor: RuntimeStatus; failures: number; probes: ProbeStatus[] }): NodeInfo {
+/** What a node says about itself in its heartbeats: sync's part (versions, revision, sync state), its runtime and its probe verdicts (the engine adds its crash loops). */
+export function nodeInfo(base: NodeInfo, p: { supervisor: RuntimeStatus; probes: ProbeStatus[] }): NodeInfo {
   const info: NodeInfo = { ...base, rt: { mode: p.supervisor.mode, state: runtimeState(p.supervisor) } };
-  if (p.failures > 0) info.fails = p.failures;
   if (p.probes.length) info.probes = p.probes.slice(0, MAX_INFO_PROBES).map((x) => ({ name: x.name, ok: x.ok }));
   return info;
 }

@@ -20,7 +20,7 @@ export type { ProcessState, ProcessStatus };
 import type { RuntimeMode } from '../engine/types';
 import type { Logger } from '../util/logger';
 import { spawnProgram } from '../util/spawn';
-import type { RuntimeControl } from '../node/driver';
+import type { RuntimeControl } from '../node/ports';
 
 export interface RuntimeStatus {
   /** The mode the node asked for. */

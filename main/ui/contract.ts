@@ -3,35 +3,23 @@
  * `duplex status --json` and the admin API's `GET /status`) and the commands it takes
  * (`Command`, the same for the CLI, the admin API, the WebSocket and Electron's IPC).
  *
- * Self-contained on purpose: the view types are written out here, not derived from internal
+ * The words the engine owns (roles, runtime modes and states, sync states, the engine's
+ * commands, the quorum's status) are its own (engine/types.ts) and re-exported here: the core
+ * depends on nothing of the UI. The view types are written out here, not derived from internal
  * types, so an internal change cannot silently change the documented JSON (the status builder,
  * node/status.ts, copies field by field and stops compiling instead). The only runtime code is
  * the command parser and the table of calls that every transport of the contract dispatches by.
  */
+import type { Command as EngineCommand, QuorumStatus, Role, RuntimeMode, RuntimeState, SyncState } from '../engine/types';
 
-export type Role = 'starting' | 'active' | 'standby' | 'inactive' | 'maintenance' | 'activating' | 'deactivating';
-export type RuntimeMode = 'active' | 'standby' | 'stopped';
-export type SyncState = 'in-sync' | 'syncing' | 'conflict' | 'error';
-/** A server's runtime in one word: every process running, starting, stopping, stopped, waiting to restart after a crash, held after a failover (waiting for Resume), or none declared. */
-export type RuntimeState = 'running' | 'starting' | 'stopping' | 'stopped' | 'restarting' | 'held' | 'none';
+export type { Role, RuntimeMode, RuntimeState, SyncState };
 /** The commands a status window offers, by the name its verdict has in `StatusView.commands`. */
 export type CommandVerdicts = Record<'activate' | 'deactivate' | 'maintenance-on' | 'maintenance-off' | 'report-failure' | 'clear' | 'resume', string | null>;
 
 // ------------------------------------------------------------------ commands
 
-/** Every command a node takes: the engine's commands, plus `resume` (the supervisor's). */
-export type Command =
-  | { kind: 'activate' }
-  | { kind: 'deactivate' }
-  | { kind: 'maintenance'; on: boolean; force?: boolean }
-  /** The application asks for a switchover (E3's ReportFailure). */
-  | { kind: 'report-failure'; reason: string }
-  /** Start a runtime held after a failover (confirmResume). */
-  | { kind: 'resume' }
-  /** Forget this server's runtime crash loops and lift its ban from the Active role (Pacemaker's `crm_resource --cleanup`). */
-  | { kind: 'clear' };
-
-export type CommandKind = Command['kind'];
+/** Every command a node takes: the engine's commands, plus `resume` (the supervisor's: start a runtime held after a failover, confirmResume). */
+export type Command = EngineCommand | { kind: 'resume' };
 
 export interface CommandOutcome {
   ok: boolean;
@@ -158,27 +146,8 @@ export interface EventView {
 }
 
 /** `duplex status --json` and `GET /status`: the one view of a node that the CLI, the tray and the status window show. */
-/**
- * Quorum: with 3 or more voters (every server not set to maintenance in the domain file, and
- * every witness) a server takes over, and an Active keeps its runtime, only while a majority
- * supports it.
- */
-export interface QuorumView {
-  mode: 'auto' | 'off';
-  on: boolean;
-  voters: string[];
-  majority: number;
-  /** The voters this server hears now, itself included. */
-  heard: string[];
-  /** This server hears a majority of the voters (true when quorum is not in force). */
-  has: boolean;
-  /** Whom this server supports, e.g. "a (term 4, acknowledged)"; null: nobody. */
-  supports: string | null;
-  /** The Active: how much longer the majority's support holds; null otherwise. */
-  leaseMs: number | null;
-  /** Without quorum: what a cut redundancy network does and how a witness prevents it. */
-  warning: string | null;
-}
+/** Quorum as the engine sees it (engine/types.ts `QuorumStatus`). */
+export type QuorumView = QuorumStatus;
 
 export interface StatusView {
   server: string;

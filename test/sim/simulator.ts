@@ -11,7 +11,8 @@ import { DEFAULT_TIMINGS, leaseMs, MAX_AWARENESS, type Timings } from '../../mai
 import { Engine } from '../../main/engine/engine';
 import type { Command, EngineConfig, Heartbeat, NodeInfo, RuntimeMode, ServerKind } from '../../main/engine/types';
 import { ReplayGuard } from '../../main/net/replay';
-import { EngineDriver, type DriverPorts, type Pending, type RoleEvent } from '../../main/node/driver';
+import { EngineDriver, type DriverPorts, type RoleEvent } from '../../main/node/driver';
+import type { Pending } from '../../main/node/ports';
 import { MemoryStateStore } from '../../main/node/state-store';
 import type { Logger } from '../../main/util/logger';
 
@@ -439,7 +440,7 @@ export class Simulation {
     n.engine = engine;
     n.driver = driver;
     driver.onRoleChange((e) => this.onRole(n, e));
-    this.trace(`${n.name} boots (incarnation ${n.incarnation}, epoch ${n.store.durable.epoch}, maintenance ${n.store.durable.maintenance}, application ${n.app})`);
+    this.trace(`${n.name} boots (incarnation ${n.incarnation}, epoch ${n.store.durable.maxEpoch}, maintenance ${n.store.durable.maintenance}, application ${n.app})`);
     driver.setInfo(this.info(n));
     driver.checkLink();
     driver.start();
@@ -583,8 +584,8 @@ export class Simulation {
     // Persist before send: what a heartbeat announces must survive a crash right after it.
     // Recorded, not thrown: the driver catches what a transport throws.
     const kept = from.store.durable;
-    if (msg.maxEpoch > kept.epoch || msg.epoch > kept.epoch) {
-      this.broken ??= `${from.name} announced epoch ${Math.max(msg.epoch, msg.maxEpoch)} before persisting it (state kept: epoch ${kept.epoch})`;
+    if (msg.maxEpoch > kept.maxEpoch || msg.epoch > kept.maxEpoch) {
+      this.broken ??= `${from.name} announced epoch ${Math.max(msg.epoch, msg.maxEpoch)} before persisting it (state kept: epoch ${kept.maxEpoch})`;
     }
     if (msg.role === 'maintenance' && !kept.maintenance) this.broken ??= `${from.name} announced Maintenance before persisting it`;
     // A support promises no more than the promise on disk: a restart waits that one out.

@@ -66,7 +66,7 @@ describe('replay guard with two processes under one name', () => {
 
 /** Ticks `e` from `from` to `to`, observing `fact` every 100 ms; all outputs merged. */
 function observing(e: Engine, from: number, to: number, fact: Observation | null): Output {
-  const merged: Output = { send: [], effects: [] };
+  const merged: Output = { send: [], effects: [], lease: { notice: null, standbyReady: false, quorumUntil: null }, wakeAt: Infinity };
   for (let now = from; now <= to; now += TICK) {
     const outs = [e.tick(now)];
     if (fact && now % 100 === 0) outs.push(e.observe(fact, now));

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { duplexCompatible, nextEpoch } from '../../main/engine/engine';
+import { duplexCompatible } from '../../main/engine/compatibility';
+import { nextEpoch } from '../../main/engine/servers';
 import type { Engine } from '../../main/engine/engine';
 import type { NodeInfo } from '../../main/engine/types';
 import { effectsOf, engine, hb, roles, T, TICK, tickUntil } from './harness';
@@ -141,7 +142,7 @@ describe('failover', () => {
 
   it('local trouble (late ticks) stretches the failure timeout (Lifeguard awareness)', () => {
     const b = standbyBehindA();
-    const due = b.nextTickAt;
+    const due = b.tick(1000).wakeAt;
     assert.ok(due <= 1000 + T.heartbeatIntervalMs, `next tick asked for at ${due}`);
     b.tick(due + 200); // the timer fired 200 ms late: the event loop stalled
     assert.equal(b.status(due + 200).awareness, 1);
@@ -154,7 +155,7 @@ describe('failover', () => {
 
   it('awareness decays back after a quiet spell', () => {
     const b = standbyBehindA();
-    b.tick(b.nextTickAt + 200);
+    b.tick(b.tick(1000).wakeAt + 200);
     assert.equal(b.status(1300).awareness, 1);
     tickUntil(b, 1325, 1325 + 5100, TICK, (now) => (now % 100 === 0 ? [hb('a', 'active', 3)] : []));
     assert.equal(b.status(6400).awareness, 0);
@@ -194,7 +195,7 @@ describe('epochs', () => {
   });
 
   it('persisted epochs survive a restart: the next promotion is higher', () => {
-    const b = engine('b', ABC, { persisted: { epoch: 40 } });
+    const b = engine('b', ABC, { persisted: { maxEpoch: 40 } });
     tickUntil(b, 0, 2000);
     assert.equal(b.currentRole, 'active');
     assert.ok(b.currentEpoch > 40);
@@ -204,8 +205,8 @@ describe('epochs', () => {
     const a = engine('a', ABC);
     const promoted = tickUntil(a, 0, T.discoveryMs + TICK);
     assert.equal(a.currentRole, 'active');
-    assert.deepEqual(effectsOf(promoted, 'persist').at(-1)?.state, { epoch: 3, maintenance: false, term: 3 });
-    const again = engine('a', ABC, { persisted: { epoch: 9, term: 3 } });
+    assert.deepEqual(effectsOf(promoted, 'persist').at(-1)?.state, { maxEpoch: 3, maintenance: false, epoch: 3 });
+    const again = engine('a', ABC, { persisted: { maxEpoch: 9, epoch: 3 } });
     const out = tickUntil(again, 0, 400, TICK, (now) => (now % 100 === 0 ? [hb('b', 'active', 9)] : []));
     const first = roles(out)[0]!;
     assert.ok(first.kind === 'role' && first.to === 'standby' && first.epoch === 3, JSON.stringify(first));
@@ -215,7 +216,7 @@ describe('epochs', () => {
   it('a higher epoch heard from any peer is persisted', () => {
     const c = engine('c', ABC);
     const out = c.receive(hb('a', 'active', 9, { maxEpoch: 9 }), 10);
-    assert.deepEqual(effectsOf(out, 'persist'), [{ kind: 'persist', state: { epoch: 9, maintenance: false }, critical: true }]);
+    assert.deepEqual(effectsOf(out, 'persist'), [{ kind: 'persist', state: { maxEpoch: 9, maintenance: false }, critical: true }]);
   });
 });
 
@@ -441,9 +442,9 @@ describe('runtime crash loop: the ban (Pacemaker migration-threshold)', () => {
 
   it('the ban ends failureResetMs after the last crash loop: the server is Standby again', () => {
     const a = bannedA();
-    tickUntil(a, 1125, 1010 + RESET - TICK, TICK, bActive);
+    const last = tickUntil(a, 1125, 1010 + RESET - TICK, TICK, bActive);
     assert.equal(a.currentRole, 'inactive');
-    assert.ok(a.nextTickAt <= 1010 + RESET, 'the engine asks to be woken when the ban ends');
+    assert.ok(last.wakeAt <= 1010 + RESET, 'the engine asks to be woken when the ban ends');
     const out = a.tick(1010 + RESET);
     assert.equal(a.currentRole, 'standby');
     assert.equal(out.send.at(-1)!.eligible, true);
@@ -467,7 +468,7 @@ describe('runtime crash loop: the ban (Pacemaker migration-threshold)', () => {
 
   it('the ban survives a restart (persisted), capped at failureResetMs when the stored time is further away', () => {
     const failures = { count: 2, last: 'scada: 3 exits within 60 s', resetAt: 50_000, banned: true };
-    const a = engine('a', ABC, { failureResetMs: RESET, persisted: { epoch: 3, failures } }, 0);
+    const a = engine('a', ABC, { failureResetMs: RESET, persisted: { maxEpoch: 3, failures } }, 0);
     tickUntil(a, 0, RESET - TICK);
     assert.equal(a.currentRole, 'inactive', 'the main does not claim at start-up while banned');
     assert.equal(a.status(RESET - TICK).failures.resetInMs, TICK, 'capped at failureResetMs from the start');
@@ -951,14 +952,14 @@ describe('health: rated failover, isolation, reported failures', () => {
 describe('guardian: lease, fence and fast release', () => {
   it('the Active gives its guardian a release notice and says whether a Standby is ready; a follower gives none', () => {
     const a = activeA();
-    const lease = a.lease(1000);
+    const lease = a.tick(1000).lease;
     assert.equal(lease.standbyReady, true);
     assert.deepEqual({ ...lease.notice, info: undefined }, { kind: 'heartbeat', from: 'a', role: 'inactive', epoch: 3, maxEpoch: 3, eligible: false, awareness: 0, released: 'b', ended: 'fenced', info: undefined });
-    assert.equal(engine('a', ABC).lease(1000).notice, null);
-    assert.deepEqual(standbyBehindA().lease(1000), { notice: null, standbyReady: false, quorumMs: null });
+    assert.equal(engine('a', ABC).tick(0).lease.notice, null);
+    assert.deepEqual(standbyBehindA().tick(1000).lease, { notice: null, standbyReady: false, quorumUntil: null });
     const alone = engine('a', ABC);
     tickUntil(alone, 0, 1000);
-    assert.equal(alone.lease(1000).standbyReady, false);
+    assert.equal(alone.tick(1000).lease.standbyReady, false);
   });
 
   it('a Standby that receives the release takes over at once, as a failover with a higher epoch', () => {
@@ -988,7 +989,7 @@ describe('guardian: lease, fence and fast release', () => {
   it('an Active without a Standby leaves a notice that names nobody', () => {
     const alone = engine('a', ABC);
     tickUntil(alone, 0, 1000);
-    assert.equal(alone.lease(1000).notice?.released, undefined);
+    assert.equal(alone.tick(1000).lease.notice?.released, undefined);
   });
 
   it('an Inactive server next in line does not take over on a release', () => {
@@ -1006,7 +1007,7 @@ describe('guardian: lease, fence and fast release', () => {
     const role = roles(out)[0];
     assert.match(role?.kind === 'role' ? role.reason : '', /Active term 3 ended: the guardian killed the runtime \(lease ran out/);
     assert.deepEqual(effectsOf(out, 'runtime'), [{ kind: 'runtime', mode: 'standby' }]);
-    assert.equal(a.lease(1010).notice, null);
+    assert.equal(out.lease.notice, null);
     // b stays silent: a may fail over again only after the full failure timeout.
     tickUntil(a, 1020, 1010 + T.failureTimeoutMs - TICK);
     assert.equal(a.currentRole, 'standby');

@@ -25,7 +25,7 @@ export function engine(self: string, kinds: Record<string, ServerKind>, opts: { 
       ...(opts.confirmResume ? { confirmResume: true } : {}),
       ...(opts.failureResetMs ? { failureResetMs: opts.failureResetMs } : {}),
     },
-    { epoch: 0, maintenance: false, ...opts.persisted },
+    { maxEpoch: 0, maintenance: false, ...opts.persisted },
     now,
   );
 }
@@ -44,7 +44,7 @@ export function effectsOf<K extends Effect['kind']>(out: Output, kind: K): Extra
 
 /** Ticks from `from` to `to` every tick interval, returning all outputs merged. */
 export function tickUntil(e: Engine, from: number, to: number, step = TICK, feed?: (now: number) => Heartbeat[]): Output {
-  const merged: Output = { send: [], effects: [] };
+  const merged: Output = { send: [], effects: [], lease: { notice: null, standbyReady: false, quorumUntil: null }, wakeAt: Infinity };
   for (let now = from; now <= to; now += step) {
     for (const m of feed?.(now) ?? []) {
       const o = e.receive(m, now);
@@ -54,6 +54,8 @@ export function tickUntil(e: Engine, from: number, to: number, step = TICK, feed
     const o = e.tick(now);
     merged.send.push(...o.send);
     merged.effects.push(...o.effects);
+    merged.lease = o.lease; // the last output's
+    merged.wakeAt = o.wakeAt;
   }
   return merged;
 }

@@ -321,7 +321,7 @@ describe('quorum: the lease and the votes', () => {
   });
 
   it('after a restart a server supports no one until its forgotten promises have run out', () => {
-    const w = engine('w', MBW, { quorum: 'auto', boot: 2, persisted: { epoch: 3, promiseMs: 4 * F } });
+    const w = engine('w', MBW, { quorum: 'auto', boot: 2, persisted: { maxEpoch: 3, promiseMs: 4 * F } });
     const vote = (t: number) => [...w.receive({ kind: 'heartbeat', from: 'b', role: 'standby', epoch: 0, maxEpoch: 3, eligible: true, awareness: 0, boot: 1, n: t, claim: 4 }, t).send, ...w.tick(t).send];
     for (let t = 0; t < 4 * F; t += 50) for (const m of vote(t)) assert.equal(m.ack, undefined, `supported ${m.ack?.to} at ${t}`);
     const later = vote(4 * F + 10);
@@ -339,7 +339,7 @@ describe('quorum: the lease and the votes', () => {
   });
 
   it('a release heard while a restarted Standby still waits out its old promises is acted on as soon as they have run out', () => {
-    const b = engine('b', MBW, { quorum: 'auto', boot: 2, persisted: { epoch: 3, promiseMs: 1000 } });
+    const b = engine('b', MBW, { quorum: 'auto', boot: 2, persisted: { maxEpoch: 3, promiseMs: 1000 } });
     const fromA = (t: number, extra: Partial<Heartbeat>) => b.receive({ kind: 'heartbeat', from: 'a', role: 'active', epoch: 3, maxEpoch: 3, eligible: true, awareness: 0, boot: 1, n: t, ...extra }, t);
     for (let t = 0; t <= 400; t += 25) {
       if (t % 200 === 0) fromA(t, {});
