@@ -3,7 +3,7 @@
  * failed sends, lost heartbeats, a freeze) is slower to accuse others, because the silence it
  * sees may be its own fault. It owns the level, its decay, and what is known of freezes.
  */
-import { AWARENESS_DECAY_MS, MAX_AWARENESS, type Timings } from '../defaults';
+import { AWARENESS_DECAY_MS, MAX_AWARENESS, type Timings } from './timings';
 import type { Heartbeat } from './types';
 
 /** Whether a tick at `now`, asked for at `wakeAt`, comes so late that the process must have been frozen meanwhile. */

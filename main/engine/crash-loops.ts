@@ -3,7 +3,7 @@
  * counted until `failureResetMs` after the last one, or until `duplex clear`. A server that
  * handed the Active role over because of one is banned from it until then.
  */
-import { DEFAULT_FAILURE_RESET_MS } from '../defaults';
+import { DEFAULT_FAILURE_RESET_MS } from './timings';
 import type { RuntimeFailures } from './types';
 
 function seconds(ms: number): string {

@@ -13,8 +13,7 @@
  * (the domain file), peers (the live table), awareness, votes (quorum), switchover, crash
  * loops, faults, compatibility, and local (this server's own role and epochs).
  */
-import { leaseMs, type Timings } from '../defaults';
-import type { DomainConfig } from '../domain/schema';
+import { leaseMs, type Timings } from './timings';
 import { Awareness } from './awareness';
 import { apply, commandName, commandVerdicts } from './commands';
 import { Compatibility } from './compatibility';
@@ -31,21 +30,6 @@ import { Switchover } from './switchover';
 import { canPromote, endTerm, follow, persist, startHandover, votersHeard } from './transitions';
 import type { Command, CommandName, CommandResult, EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation, Output, PersistedState } from './types';
 import { Votes } from './votes';
-
-/** The engine's configuration from a domain file, for server `self` in boot `boot`. */
-export function engineConfigOf(cfg: DomainConfig, self: string, boot: number): EngineConfig {
-  return {
-    self,
-    servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
-    failback: cfg.failback,
-    quorum: cfg.quorum,
-    boot,
-    timings: cfg.timings,
-    rated: cfg.health,
-    confirmResume: cfg.runtime?.confirmResume ?? false,
-    failureResetMs: cfg.runtime?.failureResetMs,
-  };
-}
 
 export class Engine {
   private readonly c: Core;

@@ -3,7 +3,7 @@
  * guardian's lease, and `wakeAt`, the earliest of every part's next deadline (the node sets
  * exactly one timer for it).
  */
-import { leaseMs } from '../defaults';
+import { leaseMs } from './timings';
 import type { Core } from './core';
 import { mayServe, persist, silenceBase } from './transitions';
 import type { Heartbeat, Lease, NodeInfo } from './types';

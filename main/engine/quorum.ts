@@ -2,7 +2,7 @@
  * Quorum arithmetic (pure): who votes, how many make a majority, and until when a majority
  * supports an Active (Raft's leader lease). The engine keeps the state; this file only counts.
  */
-import { leaseMs, type Timings } from '../defaults';
+import { leaseMs, type Timings } from './timings';
 import type { QuorumMode, ServerDecl } from './types';
 
 /** Every server not set to maintenance in the domain file votes, witnesses included. */

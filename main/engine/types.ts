@@ -2,7 +2,7 @@
  * The engine's vocabulary: inputs, outputs and the one wire message.
  * Pure data; no IO anywhere in engine/.
  */
-import type { Timings } from '../defaults';
+import type { Timings } from './timings';
 
 /** Roles a server shows. `starting`, `activating` and `deactivating` are transitional. */
 export type Role =

@@ -4,7 +4,7 @@
  * every piece of that state; the arithmetic is quorum.ts's. The decisions that use it (claim,
  * promote, fence) are transitions.ts's.
  */
-import { leaseMs, MAX_AWARENESS, type Timings } from '../defaults';
+import { leaseMs, MAX_AWARENESS, type Timings } from './timings';
 import type { Peers } from './peers';
 import { majorityEnd, noQuorumWarning, supportEnd } from './quorum';
 import type { Servers } from './servers';

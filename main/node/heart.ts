@@ -11,7 +11,7 @@
  */
 import { leaseMs, LINK_CHECK_INTERVAL_MS, RUNTIME_STOP_TIMEOUT_MS } from '../defaults';
 import type { Domain } from '../domain/load';
-import { Engine, engineConfigOf } from '../engine/engine';
+import { Engine } from '../engine/engine';
 import type { DomainConfig } from '../domain/schema';
 import type { EngineConfig, EngineStatus, Heartbeat, NodeInfo, Observation } from '../engine/types';
 import { deriveKeys } from '../net/codec';
@@ -81,6 +81,21 @@ export interface HeartOptions {
 const VIEW_MAX_MS = 1_000;
 /** How long the heartbeat path waits for the runtime processes to be gone before it releases the term itself. */
 const GONE_WAIT_MS = 2_000;
+
+/** The engine's configuration from a domain file, for server `self` in boot `boot`. */
+function engineConfigOf(cfg: DomainConfig, self: string, boot: number): EngineConfig {
+  return {
+    self,
+    servers: cfg.servers.map((s) => ({ name: s.name, kind: s.role, maintenance: s.maintenance })),
+    failback: cfg.failback,
+    quorum: cfg.quorum,
+    boot,
+    timings: cfg.timings,
+    rated: cfg.health,
+    confirmResume: cfg.runtime?.confirmResume ?? false,
+    failureResetMs: cfg.runtime?.failureResetMs,
+  };
+}
 
 export class Heart {
   private engine!: Engine;

@@ -44,6 +44,26 @@ function cycles(all: string[]): string[][] {
   return found;
 }
 
+/** Every import of `file` that leaves `dir` (a relative path out of it, or any package or node: module). */
+function outside(file: string, dir: string): string[] {
+  return ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles
+    .map((f) => f.fileName)
+    .filter((n) => !n.startsWith('.') || !resolve(dirname(file), n).startsWith(dir + '/'));
+}
+
+/** What breaks the engine's rules: an import from outside main/engine/, a file above 450 lines, engine.ts above 600. */
+function engineProblems(dir: string): string[] {
+  return files(dir).flatMap((f) => {
+    const name = relative(dir, f);
+    const lines = readFileSync(f, 'utf8').split('\n').length;
+    const limit = name === 'engine.ts' ? 600 : 450;
+    return [
+      ...outside(f, dir).map((n) => `${name} imports ${n}, outside main/engine/`),
+      ...(lines > limit ? [`${name} has ${lines} lines (at most ${limit})`] : []),
+    ];
+  });
+}
+
 describe('module structure', () => {
   it('main/ has no import cycle', () => {
     const all = files(MAIN);
@@ -66,5 +86,26 @@ describe('module structure', () => {
   it('main/node/node.ts is composition only: at most 300 lines', () => {
     const lines = readFileSync(join(MAIN, 'node', 'node.ts'), 'utf8').split('\n').length;
     assert.ok(lines <= 300, `node.ts has ${lines} lines`);
+  });
+
+  it('the engine is pure and in parts: nothing in main/engine/ imports outside it, no file above 450 lines, engine.ts at most 600', () => {
+    assert.deepEqual(engineProblems(join(MAIN, 'engine')), []);
+  });
+
+  it('the engine check finds an import from outside the folder and a file too long', () => {
+    const dir = tempDir('duplex-engine-');
+    try {
+      writeFileSync(join(dir, 'a.ts'), "import { b } from './b';\nimport type { X } from '../ui/contract';\nimport { readFileSync } from 'node:fs';\nexport const a = b;\n");
+      writeFileSync(join(dir, 'b.ts'), 'export const b = 1;\n'.repeat(451));
+      assert.deepEqual(engineProblems(dir).sort(), ['a.ts imports ../ui/contract, outside main/engine/', 'a.ts imports node:fs, outside main/engine/', 'b.ts has 452 lines (at most 450)']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the adapters (net/, runtime/, guardian/) depend on the ports, not on the node\'s driver', () => {
+    const driver = join(MAIN, 'node', 'driver.ts');
+    const offenders = ['net', 'runtime', 'guardian'].flatMap((d) => files(join(MAIN, d))).filter((f) => edges(f).includes(driver));
+    assert.deepEqual(offenders.map((f) => relative(MAIN, f)), []);
   });
 });
