@@ -31,8 +31,6 @@ export type Command =
   /** Forget this server's runtime crash loops and lift its ban from the Active role (Pacemaker's `crm_resource --cleanup`). */
   | { kind: 'clear' };
 
-export type CommandKind = Command['kind'];
-
 export interface CommandOutcome {
   ok: boolean;
   message: string;
