@@ -27,8 +27,8 @@ export interface DomainLocation {
  * (`duplex run`, `status`, a command, `diag`); the CLI's exit code for wrong usage.
  */
 export class UnknownServerError extends Error {
-  /** `where`: the domain file, or whose copy of it was asked. */
-  constructor(server: string, where: string, servers: readonly string[]) {
+  /** `where`: the domain file, or whose copy of it was asked; `servers`: the servers it has. */
+  constructor(server: string, where: string, readonly servers: readonly string[]) {
     super(`server "${server}" is not in ${where}; its servers are: ${servers.join(', ')}`);
     this.name = 'UnknownServerError';
   }
