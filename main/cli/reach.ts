@@ -3,8 +3,9 @@
  * (`<stateDir>/<server>/admin.json`); on a plant only this machine's node has one here. So a
  * question or a command for server X goes to X's own node when it runs on this machine, and
  * otherwise to a node of this machine (--via, or any server of the domain whose node runs
- * here), which relays it to X's node over the domain's authenticated channel: `GET /domain`
- * for X's status, `POST /command` with `"server": X` for a command.
+ * here), which relays it to X's node over the domain's authenticated channel: `GET
+ * /domain?server=X` for X's status (the relay asks X alone; a node older than that parameter
+ * answers with every server's), `POST /command` with `"server": X` for a command.
  *
  * The domain file is read once per command, whatever is asked of it (cli/domain-file.ts).
  *
@@ -128,12 +129,22 @@ async function throughRelay<T>(w: Where, what: (relay: string) => Promise<T>): P
 /** Whether `server`'s own node is asked first: unless --via names another. */
 const asksDirect = (w: Where): boolean => w.via === undefined || w.via === w.server;
 
-/** `GET /domain` of the node of `asked`: every server of the domain with its status; null from a node too old to have it. */
-async function askDomain(file: DomainFile, asked: string, timeoutMs: number): Promise<DomainView | null> {
+/**
+ * `GET /domain` of the node of `asked`: every server of the domain with its status, or (`only`)
+ * that server's alone, asked of it only. null from a node too old to have the call; a node older
+ * than `server=` answers with every server's. A server the node's domain file does not have is
+ * an UnknownServerError.
+ */
+async function askDomain(file: DomainFile, asked: string, timeoutMs: number, only?: string): Promise<DomainView | null> {
   // The node waits for its peers a little less than we wait for it, so that its answer arrives in time.
   const peerWait = Math.min(MAX_DOMAIN_WAIT_MS, Math.max(100, timeoutMs - Math.min(1_000, Math.floor(timeoutMs / 4))));
-  const r = await direct(file, asked, 'GET', `/domain?timeoutMs=${peerWait}`, timeoutMs);
-  if (r.status === 404) return null;
+  const r = await direct(file, asked, 'GET', `/domain?timeoutMs=${peerWait}${only === undefined ? '' : `&server=${encodeURIComponent(only)}`}`, timeoutMs);
+  if (r.status === 404) {
+    // The node's 404 for a server it does not know lists its servers; an older node's 404 (no such call) does not.
+    const servers = (r.body as { servers?: unknown } | null)?.servers;
+    if (only !== undefined && Array.isArray(servers)) throw new UnknownServerError(only, `the domain file of the node of ${asked}`, servers.map(String));
+    return null;
+  }
   if (r.status !== 200) throw new Error(`the node of ${asked} answered GET /domain with ${r.status}: ${(r.body as { message?: string }).message ?? ''}`);
   return r.body as DomainView;
 }
@@ -173,16 +184,17 @@ export async function statusOf(w: Where): Promise<{ status: StatusView; relayedB
 }
 
 /**
- * The target's status as the relay fetched it, within the timeout. It also shows that the relay
- * knows the "server" field of a command (an older node would carry the command out itself).
+ * The target's status as the relay fetched it from the target alone, within the timeout. It also
+ * shows that the relay knows the "server" field of a command (an older node would carry the
+ * command out itself).
  */
 async function relayedEntry(w: Where, relay: string): Promise<StatusView> {
-  const view = await askDomain(w.file, relay, w.timeoutMs);
+  const view = await askDomain(w.file, relay, w.timeoutMs, w.server);
   if (!view) throw new Error(tooOld(relay));
   return entryOf(view, w.server, relay);
 }
 
-/** The target's entry of a relay's domain view: a server it does not know is wrong usage, one it cannot reach is NoNodeError. */
+/** The target's entry of a relay's domain view (its only one, or one of all from an older node): a server it does not know is wrong usage, one it cannot reach is NoNodeError. */
 function entryOf(v: DomainView, server: string, relay: string): StatusView {
   const e = v.servers.find((s) => s.server === server);
   if (!e) throw new UnknownServerError(server, `the domain file of the node of ${relay}`, v.servers.map((s) => s.server));
