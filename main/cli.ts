@@ -13,14 +13,14 @@
  * domain file's `stateDir` line and talks to it through the admin client alone (the parser is
  * loaded only to relay, or to say why no node answers).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DOMAIN_FILE_CEILING_BYTES, ROLLBACK_WAIT_MS } from './defaults';
-import { readCapped } from './util/capped';
+import { ROLLBACK_WAIT_MS } from './defaults';
 import { COMMANDS, DEFAULT_INTERVAL_MS, EXIT, parseCommandLine, USAGE, usageOf, UsageError, type Spec } from './cli/args';
 import { errorLine, exitCodeOf } from './cli/exit';
 import { formatDomainStatus, formatDomainView, formatStatus } from './cli/format';
-import { anyDomainView, fullLocate, ownStatus, sendCommand, statusOf, warnInvalid, type Where } from './cli/reach';
+import { DomainFile } from './cli/domain-file';
+import { anyDomainView, ownStatus, sendCommand, statusOf, warnInvalid, type Where } from './cli/reach';
 import { domainPath, missingDomainFileSentence } from './domain/location';
 import { NoAnswerError, NoNodeError } from './node/admin-client';
 import type { Command, StatusView } from './ui/contract';
@@ -34,16 +34,13 @@ const json = (x: unknown, pretty = true) => out(`${JSON.stringify(x, null, prett
 /**
  * A domain file that is not there is wrong usage, said before a node is looked for (the node is
  * found from the file). Not for `domain rollback`, which puts a deleted file back, nor `diag`,
- * which collects what there is.
+ * which collects what there is. This is the command's one read of the file.
  */
-async function needDomainFile(file: string): Promise<void> {
-  try {
-    statSync(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return; // the file's other troubles are said where it is read
-    const { DomainFileRefused } = await import('./domain/load');
-    throw new DomainFileRefused(resolve(file), missingDomainFileSentence(file));
-  }
+async function needDomainFile(file: DomainFile): Promise<void> {
+  // The file's other troubles are said where what it says is needed.
+  if (!file.missing()) return;
+  const { DomainFileRefused } = await import('./domain/load');
+  throw new DomainFileRefused(file.abs, missingDomainFileSentence(file.path));
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -51,10 +48,13 @@ async function main(argv: string[]): Promise<number> {
   if (parsed.kind === 'version') return out(`${VERSION}\n`), EXIT.ok;
   if (parsed.kind === 'help') return out(parsed.text), EXIT.ok;
   const { spec, values: v, positionals, timeoutMs } = parsed;
-  if (spec.node && spec.name !== 'domain rollback' && spec.name !== 'diag') await needDomainFile(v.domain as string);
   // Required options are checked by the parser; these are the strings it let through.
   const str = (k: string) => v[k] as string;
-  const where = (): Where => ({ domainFile: str('domain'), server: str('server'), via: v.via as string | undefined, timeoutMs });
+  // The domain file of a command that talks to a node, read once for the whole command.
+  let file: DomainFile | undefined;
+  const domainFile = () => (file ??= new DomainFile(str('domain')));
+  if (spec.node && spec.name !== 'domain rollback' && spec.name !== 'diag') await needDomainFile(domainFile());
+  const where = (): Where => ({ file: domainFile(), server: str('server'), via: v.via as string | undefined, timeoutMs });
   const fileArg = () => {
     const file = positionals[0] ?? (v.domain as string | undefined);
     if (!file) throw new UsageError(`duplex ${spec.name} needs the file: duplex ${spec.name} plant.yaml (or --domain, or DUPLEX_DOMAIN)`, spec);
@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(str('domain'), str('server'));
     case 'status':
-      if (v.all) return statusAll(str('domain'), (v.via ?? v.server) as string | undefined, timeoutMs, v.json === true, v.watch === true ? Number(v.interval ?? DEFAULT_INTERVAL_MS) : null);
+      if (v.all) return statusAll(domainFile(), (v.via ?? v.server) as string | undefined, timeoutMs, v.json === true, v.watch === true ? Number(v.interval ?? DEFAULT_INTERVAL_MS) : null);
       return statusOne(where(), v.json === true);
     case 'activate':
     case 'deactivate':
@@ -92,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
       return command(where(), { kind: 'report-failure', reason: str('reason') }, v.json === true);
     case 'diag': {
       const { writeDiag } = await import('./cli/diag');
-      return writeDiag({ domainFile: str('domain'), server: str('server'), timeoutMs, out: v.out as string | undefined }, (line) => out(`${line}\n`));
+      return writeDiag({ file: domainFile(), server: str('server'), timeoutMs, out: v.out as string | undefined }, (line) => out(`${line}\n`));
     }
     case 'domain check': {
       const { loadDomain } = await import('./domain/load');
@@ -116,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     case 'domain rollback':
-      return rollback(str('domain'), str('server'), positionals[0], timeoutMs);
+      return rollback(domainFile(), str('server'), positionals[0], timeoutMs);
     case 'domain finish': {
       const file = fileArg();
       const { finishDomainFile } = await import('./domain/init');
@@ -151,7 +151,7 @@ async function command(w: Where, cmd: Command, asJson: boolean): Promise<number>
 async function statusOne(w: Where, asJson: boolean): Promise<number> {
   const { status: s, relayedBy } = await statusOf(w);
   if (!relayedBy && s.sync.state === 'error') {
-    const { problem } = await fullLocate(w.domainFile);
+    const { problem } = await w.file.full();
     if (problem) warnInvalid(problem);
   }
   if (asJson) {
@@ -172,9 +172,9 @@ function rowsOf(text: string, columns: number): number {
  * `duplex status --all`: every server in one table; `--watch` asks again every `intervalMs`
  * and redraws in place on a terminal (else prints each table after the other) until Ctrl+C.
  */
-async function statusAll(domainFile: string, preferred: string | undefined, timeoutMs: number, asJson: boolean, intervalMs: number | null): Promise<number> {
+async function statusAll(file: DomainFile, preferred: string | undefined, timeoutMs: number, asJson: boolean, intervalMs: number | null): Promise<number> {
   const once = async () => {
-    const view = await anyDomainView(domainFile, preferred, timeoutMs);
+    const view = await anyDomainView(file, preferred, timeoutMs);
     return asJson ? `${JSON.stringify(view, null, intervalMs === null ? 2 : undefined)}\n` : formatDomainView(view, intervalMs === null ? undefined : new Date());
   };
   if (intervalMs === null) return out(await once()), EXIT.ok;
@@ -202,14 +202,14 @@ async function statusAll(domainFile: string, preferred: string | undefined, time
  * (atomically). The node takes it like any edit — a new, higher revision — and sends it to
  * the other servers; this waits until it is in force here and on every server that answers.
  */
-async function rollback(domainFile: string, server: string, nArg: string | undefined, timeoutMs: number): Promise<number> {
+async function rollback(domainFile: DomainFile, server: string, nArg: string | undefined, timeoutMs: number): Promise<number> {
   if (nArg === undefined || !/^\d+$/.test(nArg)) {
-    throw new UsageError(`duplex domain rollback needs the number of the revision to put back, e.g. duplex domain rollback 3 --domain ${domainFile} --server ${server}`, specOf('domain rollback'));
+    throw new UsageError(`duplex domain rollback needs the number of the revision to put back, e.g. duplex domain rollback 3 --domain ${domainFile.path} --server ${server}`, specOf('domain rollback'));
   }
   const n = Number(nArg);
   const { rollbackText, RollbackError } = await import('./sync/versions');
   const { writeFileAtomic } = await import('./util/atomic');
-  const file = resolve(domainFile);
+  const file = domainFile.abs;
   let back: { text: string; from: string; addedEndLine: boolean };
   try {
     back = rollbackText(file, n);
@@ -220,7 +220,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
   }
   let current: string | null = null;
   try {
-    const read = readCapped(file, DOMAIN_FILE_CEILING_BYTES);
+    const read = domainFile.read();
     if ('bytes' in read) current = read.bytes.toString('utf8');
   } catch {
     // missing: put back all the same
@@ -245,7 +245,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
   // The node takes the file once it has stopped changing (the settle time).
   while (now.sync.revision.n <= before.sync.revision.n && !(before.sync.state === 'error' && now.sync.state !== 'error')) {
     if (Date.now() > deadline) {
-      process.stderr.write(errorLine(`${server} has not taken the put-back file within ${ROLLBACK_WAIT_MS / 1000} s; revision ${now.sync.revision.n} stays in force${now.sync.message ? ` (${now.sync.message})` : ''}; see duplex status --domain ${domainFile} --server ${server}`));
+      process.stderr.write(errorLine(`${server} has not taken the put-back file within ${ROLLBACK_WAIT_MS / 1000} s; revision ${now.sync.revision.n} stays in force${now.sync.message ? ` (${now.sync.message})` : ''}; see duplex status --domain ${domainFile.path} --server ${server}`));
       return EXIT.failed;
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -271,7 +271,7 @@ async function rollback(domainFile: string, server: string, nArg: string | undef
   }
   const awayText = away.length ? `; ${away.join(', ')} ${away.length > 1 ? 'are' : 'is'} unreachable and get${away.length > 1 ? '' : 's'} it when back` : '';
   if (late.length) {
-    process.stderr.write(errorLine(`revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}, but not yet on ${late.map((p) => `${p.server} (${p.sync ?? '?'})`).join(', ')}${awayText}; see duplex domain status --domain ${domainFile} --server ${server}`));
+    process.stderr.write(errorLine(`revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}, but not yet on ${late.map((p) => `${p.server} (${p.sync ?? '?'})`).join(', ')}${awayText}; see duplex domain status --domain ${domainFile.path} --server ${server}`));
     return EXIT.failed;
   }
   process.stdout.write(`ok: revision ${n} is put back as revision ${rev.n}, in force on ${have.join(', ')}${awayText}\n`);

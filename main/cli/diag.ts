@@ -11,16 +11,18 @@ import { arch, hostname, platform, release } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ZipFile } from 'yazl';
-import { domainPath, quickLocate, UnknownServerError, type DomainLocation } from '../domain/location';
+import { domainPath, UnknownServerError } from '../domain/location';
 import { DEFAULT_SECRET_FILE, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
 import { readCapped } from '../util/capped';
 import { nodePaths } from '../node/paths';
 import { VERSION } from '../version';
 import { EXIT } from './args';
-import { domainViewOf, fullLocate, ownStatus } from './reach';
+import type { DomainFile } from './domain-file';
+import { domainViewOf, ownStatus } from './reach';
 
 export interface DiagOptions {
-  domainFile: string;
+  /** The domain file, read once (its copy in the archive is that read). */
+  file: DomainFile;
   server: string;
   timeoutMs: number;
   /** The archive's path; default duplex-diag-<server>-<time>.zip in the current folder. */
@@ -61,8 +63,8 @@ function filesUnder(dir: string, rel = ''): string[] {
 const NEVER = /(^|[\\/])(admin\.json|admin\.token|duplex\.secret)$|\.secret$/i;
 
 export async function writeDiag(o: DiagOptions, write: (line: string) => void): Promise<number> {
-  const full = await fullLocate(o.domainFile);
-  const domain: DomainLocation = quickLocate(o.domainFile) ?? full.domain;
+  const full = await o.file.full();
+  const domain = await o.file.location();
   if (!full.problem && !full.domain.config.servers.some((s) => s.name === o.server)) {
     throw new UnknownServerError(o.server, full.domain.file, full.domain.config.servers.map((s) => s.name));
   }
@@ -70,10 +72,10 @@ export async function writeDiag(o: DiagOptions, write: (line: string) => void): 
   const paths = nodePaths(domain, o.server);
   const entries: Entry[] = [];
   const missing: string[] = [];
-  const take = (name: string, file: string, what: string, maxBytes = Number.MAX_SAFE_INTEGER) => {
+  const take = (name: string, file: string, what: string, maxBytes = Number.MAX_SAFE_INTEGER, readFile = () => readCapped(file, maxBytes)) => {
     if (NEVER.test(file) || resolve(file) === resolve(secretFile)) return;
     try {
-      const read = readCapped(file, maxBytes);
+      const read = readFile();
       if ('bytes' in read) entries.push({ name, data: read.bytes, what });
       else missing.push(`${name}: ${file} is ${read.tooLarge} bytes, more than Duplex reads of such a file (${maxBytes}); not included`);
     } catch (e) {
@@ -85,28 +87,28 @@ export async function writeDiag(o: DiagOptions, write: (line: string) => void): 
   const logs = filesUnder(paths.logs);
   if (!logs.length) missing.push(`logs/: no log files in ${paths.logs}`);
   for (const f of logs) take(`logs/${f.split(/[\\/]/).join('/')}`, join(paths.logs, f), f.startsWith('runtime-') ? 'a runtime process\'s own output' : 'the node\'s log');
-  take(`domain/${basename(domain.file)}`, domain.file, 'the domain file as it is on this machine (the secret is a separate file and not included)', DOMAIN_FILE_CEILING_BYTES);
+  take(`domain/${basename(domain.file)}`, domain.file, 'the domain file as it is on this machine (the secret is a separate file and not included)', DOMAIN_FILE_CEILING_BYTES, o.file.read);
   take('node/state.json', paths.state, "the node's persisted state (epoch, maintenance)");
   take('node/revision.json', paths.revision, 'the domain revision in force on this server');
   if (full.problem) text('domain/problem.txt', `${full.problem.message}\n`, 'why the domain file is not valid');
 
   let answered = false;
   try {
-    text('status.json', await ownStatus(o.domainFile, o.server, o.timeoutMs), `the node's status (duplex status --json)`);
+    text('status.json', await ownStatus(o.file, o.server, o.timeoutMs), `the node's status (duplex status --json)`);
     answered = true;
   } catch (e) {
     missing.push(`status.json: ${(e as Error).message}`);
   }
   if (answered) {
     try {
-      text('domain-view.json', await domainViewOf(o.domainFile, o.server, o.timeoutMs), "every server's status as this node could fetch it (duplex status --all --json); an error says why one is missing");
+      text('domain-view.json', await domainViewOf(o.file, o.server, o.timeoutMs), "every server's status as this node could fetch it (duplex status --all --json); an error says why one is missing");
     } catch (e) {
       missing.push(`domain-view.json: ${(e as Error).message}`);
     }
   }
   text('versions.txt', [
     `duplex ${VERSION}`, `node ${process.versions.node}`, `platform ${platform()} ${release()} ${arch()}`,
-    `host ${hostname()}`, `written ${new Date().toISOString()}`, `command duplex diag --domain ${o.domainFile} --server ${o.server}`, '',
+    `host ${hostname()}`, `written ${new Date().toISOString()}`, `command duplex diag --domain ${o.file.path} --server ${o.server}`, '',
   ].join('\n'), 'versions of Duplex, Node and the system');
 
   // A secret's text is never in the archive, even if something wrote it where it should not be.

@@ -16,10 +16,9 @@ import { resolve } from 'node:path';
 import { CST, isAlias, isCollection, isScalar, Lexer, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { domainSchema, type DomainConfig } from './schema';
 import { DEFAULT_STATE_DIR, DEFAULT_SYNC, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
-import { missingDomainFileSentence, quickStateDir, type DomainLocation } from './location';
+import { missingDomainFileSentence, quickStateDir, readNow, type DomainFileRead, type DomainLocation } from './location';
 import { checkEnd, END_LINE } from './end';
 import { domainFileProblem } from './access';
-import { readCapped } from '../util/capped';
 
 /** Values that aliases may expand to in all (the yaml package's default, named): a domain file needs a few at most. */
 const MAX_ALIAS_COUNT = 100;
@@ -287,12 +286,12 @@ function toJS(doc: Document, lc: LineCounter, file: string): unknown {
 /**
  * The bytes of a domain file, read only when its size allows (sizeRefusal: never more than
  * DOMAIN_FILE_CEILING_BYTES into memory), with the stats of the file read. A file that
- * cannot be read, or is too large, is a DomainFileError.
+ * cannot be read, or is too large, is a DomainFileError. `readFile` reads it (by default now).
  */
-export function readDomainBytes(abs: string): { bytes: Buffer; stats: Stats } {
-  let read: ReturnType<typeof readCapped>;
+export function readDomainBytes(abs: string, readFile: DomainFileRead = readNow(abs)): { bytes: Buffer; stats: Stats } {
+  let read: ReturnType<DomainFileRead>;
   try {
-    read = readCapped(abs, DOMAIN_FILE_CEILING_BYTES);
+    read = readFile();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DomainFileRefused(abs, missingDomainFileSentence(abs));
     throw new DomainFileError(abs, [`cannot read the file: ${(e as Error).message}`]);
@@ -320,10 +319,10 @@ export function checkDomainFileAccess(abs: string, st?: Stats): void {
   if (problem) throw new DomainFileRefused(abs, problem);
 }
 
-/** Reads, checks (size, who may change it) and validates a domain file. */
-export function loadDomain(file: string): Domain {
+/** Reads, checks (size, who may change it) and validates a domain file; `read` gives its bytes (by default read now). */
+export function loadDomain(file: string, read?: DomainFileRead): Domain {
   const abs = resolve(file);
-  const { bytes, stats } = readDomainBytes(abs);
+  const { bytes, stats } = readDomainBytes(abs, read);
   checkDomainFileAccess(abs, stats);
   return { file: abs, config: parseDomain(bytes.toString('utf8'), abs) };
 }
@@ -333,17 +332,17 @@ export function loadDomain(file: string): Domain {
  * (the node keeps the last good revision and must stay reachable): the problems come back
  * beside a best-effort location.
  */
-export function locateDomain(file: string): { domain: Domain; problem: null } | { domain: DomainLocation; problem: DomainFileError } {
+export function locateDomain(file: string, read: DomainFileRead = readNow(file)): { domain: Domain; problem: null } | { domain: DomainLocation; problem: DomainFileError } {
   try {
-    return { domain: loadDomain(file), problem: null };
+    return { domain: loadDomain(file, read), problem: null };
   } catch (e) {
     if (!(e instanceof DomainFileError)) throw e;
     let stateDir = DEFAULT_STATE_DIR;
     try {
       // Only a file of a size that is read at all; the YAML parser only when the line alone does
       // not say, never on deep nesting, never expanding aliases (what made it fail may be a bomb).
-      const read = readCapped(resolve(file), DOMAIN_FILE_CEILING_BYTES);
-      const text = 'bytes' in read ? read.bytes.toString('utf8') : '';
+      const got = read();
+      const text = 'bytes' in got ? got.bytes.toString('utf8') : '';
       const quick = quickStateDir(text);
       const raw = quick !== undefined || flowNestingProblem(text) ? { stateDir: quick } : parseDocument(text).toJS({ maxAliasCount: 0 }) as { stateDir?: unknown } | null;
       if (typeof raw?.stateDir === 'string' && raw.stateDir) stateDir = raw.stateDir;

@@ -5,7 +5,16 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULT_STATE_DIR, DOMAIN_FILE_CEILING_BYTES } from '../defaults';
-import { readCapped } from '../util/capped';
+import { readCapped, type Capped } from '../util/capped';
+
+/**
+ * One read of a domain file (readCapped up to DOMAIN_FILE_CEILING_BYTES). Each use reads the file
+ * afresh by default; the CLI passes one that reads it once per command (cli/domain-file.ts).
+ */
+export type DomainFileRead = () => Capped;
+
+/** The domain file at `file`, read as it is now. */
+export const readNow = (file: string): DomainFileRead => () => readCapped(resolve(file), DOMAIN_FILE_CEILING_BYTES);
 
 /** What is needed to find a server's node from its domain file. */
 export interface DomainLocation {
@@ -18,8 +27,8 @@ export interface DomainLocation {
  * (`duplex run`, `status`, a command, `diag`); the CLI's exit code for wrong usage.
  */
 export class UnknownServerError extends Error {
-  /** `where`: the domain file, or whose copy of it was asked. */
-  constructor(server: string, where: string, servers: readonly string[]) {
+  /** `where`: the domain file, or whose copy of it was asked; `servers`: the servers it has. */
+  constructor(server: string, where: string, readonly servers: readonly string[]) {
     super(`server "${server}" is not in ${where}; its servers are: ${servers.join(', ')}`);
     this.name = 'UnknownServerError';
   }
@@ -63,14 +72,15 @@ export function quickStateDir(text: string): string | null | undefined {
 
 /**
  * The location of a domain file from its `stateDir` line; undefined when the file cannot be
- * read or `stateDir` is written in a way that needs the YAML parser (domain/load.ts).
+ * read or `stateDir` is written in a way that needs the YAML parser (domain/load.ts). `read`
+ * gives its bytes (by default read now).
  */
-export function quickLocate(file: string): DomainLocation | undefined {
+export function quickLocate(file: string, read: DomainFileRead = readNow(file)): DomainLocation | undefined {
   let text: string;
   try {
-    const read = readCapped(resolve(file), DOMAIN_FILE_CEILING_BYTES);
-    if (!('bytes' in read)) return undefined;
-    text = read.bytes.toString('utf8');
+    const got = read();
+    if (!('bytes' in got)) return undefined;
+    text = got.bytes.toString('utf8');
   } catch {
     return undefined;
   }

@@ -293,10 +293,6 @@ export function networkSpecs(d: { multicast: { interface?: string | undefined; i
 }
 
 export type DomainConfig = z.infer<typeof domainSchema>;
-export type ServerConfig = z.infer<typeof serverSchema>;
-export type RuntimeConfig = z.infer<typeof runtimeSchema>;
-export type ProcessConfig = z.infer<typeof processSchema>;
-export type SyncConfig = z.infer<typeof syncSchema>;
 export type ProbeConfig = z.infer<typeof probeSchema>;
 export type MetricsConfig = z.infer<typeof metricsSchema>;
 export type OpcuaServerConfig = z.infer<typeof opcuaServerSchema>;

@@ -5,6 +5,9 @@
  *
  *   GET  /status   → StatusView
  *   GET  /domain[?timeoutMs=N] → DomainView: every server's own status, asked by this node
+ *   GET  /domain?server=X[&timeoutMs=N] → DomainView with X's own status alone, asked of X only
+ *                  (400 not a server's name, 404 not a server of this node's domain file, with
+ *                  "servers": its servers). A node before this parameter ignores it: every server.
  *   POST /command  Command [+ "server": name] → CommandOutcome (200 done, 409 refused or failed,
  *                  400 not a command, 502 the other server's node could not be reached)
  *
@@ -24,17 +27,28 @@ import { ADMIN_DOOR } from '../defaults';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
 import { portHolder } from '../util/ports';
-import { CALLS, COMMAND_SHAPE, MAX_DOMAIN_WAIT_MS, type DuplexApi, type StatusView } from '../ui/contract';
+import { UnknownServerError } from '../domain/location';
+import { CALLS, COMMAND_SHAPE, isServerName, MAX_DOMAIN_WAIT_MS, type DomainView, type DuplexApi, type StatusView } from '../ui/contract';
 import { Pages, socketDoor, splitTarget } from '../ui/ui-server';
 import type { AdminEndpoint, AdminReply } from './admin-client';
 import { clientErrorStatus, type Refusals } from './doors';
+
+/** The contract, and what only the admin API serves (the CLI's relayed path): one server's own status, through this node. */
+export interface AdminApi extends DuplexApi {
+  /**
+   * The domain's view with `server`'s entry alone, asked of that server only (this node's own
+   * status for itself), within `timeoutMs` (default 2 s). UnknownServerError when the domain
+   * file in force has no such server.
+   */
+  getServer(server: string, timeoutMs?: number): Promise<DomainView>;
+}
 
 export interface AdminOptions {
   /** Where the endpoint (port, token, pid) is written. */
   endpointFile: string;
   /** Where the token is kept (readable by this user only) and used again after a restart. */
   tokenFile: string;
-  api: DuplexApi;
+  api: AdminApi;
   /** The port to listen on; 0: any free port. */
   port: number;
   log: Logger;
@@ -178,7 +192,7 @@ function readBody(req: IncomingMessage): Promise<Buffer | null> {
   });
 }
 
-async function answer(req: IncomingMessage, path: string, query: URLSearchParams, api: DuplexApi, json: JsonCache): Promise<AdminReply & { why?: string }> {
+async function answer(req: IncomingMessage, path: string, query: URLSearchParams, api: AdminApi, json: JsonCache): Promise<AdminReply & { why?: string }> {
   const method = req.method ?? 'GET';
   const raw = await readBody(req);
   if (raw === null) return { status: 413, body: { ok: false, message: `request body too large (at most ${ADMIN_DOOR.bodyBytes} bytes), or cut off` } };
@@ -195,7 +209,15 @@ async function answer(req: IncomingMessage, path: string, query: URLSearchParams
     const args = query.has('timeoutMs') ? [Number(query.get('timeoutMs'))] : [];
     const checked = CALLS.getDomain(args);
     if (!checked) return { status: 400, body: { ok: false, message: `timeoutMs must be a whole number of milliseconds, 1-${MAX_DOMAIN_WAIT_MS}` } };
-    return { status: 200, body: await api.getDomain(...checked) };
+    if (!query.has('server')) return { status: 200, body: await api.getDomain(...checked) };
+    const server = query.getAll('server');
+    if (server.length !== 1 || !isServerName(server[0])) return { status: 400, body: { ok: false, message: 'server must be one server\'s name (1-63 letters, digits, ".", "_" or "-", starting with a letter or digit)' } };
+    try {
+      return { status: 200, body: await api.getServer(server[0], ...checked) };
+    } catch (e) {
+      if (!(e instanceof UnknownServerError)) throw e;
+      return { status: 404, body: { ok: false, message: e.message, servers: e.servers } };
+    }
   }
   if (method === 'POST' && path === '/command') {
     const server = (body as { server?: unknown } | null)?.server;
@@ -204,5 +226,5 @@ async function answer(req: IncomingMessage, path: string, query: URLSearchParams
     const r = await api.command(...checked);
     return { status: r.ok ? 200 : r.unreachable ? 502 : 409, body: r, why: r.ok ? undefined : `command ${checked[0].kind} not carried out` };
   }
-  return { status: 404, body: { ok: false, message: `no such admin call: ${method} ${path} (there are GET /status, GET /domain and POST /command)` } };
+  return { status: 404, body: { ok: false, message: `no such admin call: ${method} ${path} (there are GET /status, GET /domain[?server=X] and POST /command)` } };
 }

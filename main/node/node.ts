@@ -17,9 +17,9 @@ import { OpcuaThread } from '../opcua/thread';
 import { loadProbeLibraries, ProbeRunner } from '../probes/runner';
 import { serviceLevel } from '../probes/score';
 import { DomainSync } from '../sync/sync';
-import type { Command, CommandOutcome, DuplexApi, StatusView } from '../ui/contract';
+import type { Command, CommandOutcome, StatusView } from '../ui/contract';
 import { VERSION } from '../version';
-import { AdminServer } from './admin-server';
+import { AdminServer, type AdminApi } from './admin-server';
 import { Refusals } from './doors';
 import type { RoleEvent } from './driver';
 import { HeartThread } from './heart-thread';
@@ -227,7 +227,7 @@ export class DuplexNode {
   }
 
   /** The contract (ui/contract.ts), served by the admin API and by Electron over IPC; commands for other servers are relayed. */
-  uiApi(): DuplexApi {
+  uiApi(): AdminApi {
     const local = { server: this.server, status: () => this.status(), command: (cmd: Command) => this.command(cmd) };
     const sync = this.sync!;
     sync.calls = servePeers(local, this.log);

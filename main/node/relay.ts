@@ -1,10 +1,11 @@
 /**
  * Control from any console: a node relays a command to another server's node, and asks every
- * server of the domain for its status, over the domain's authenticated channel (the sync
- * service: TLS with a key derived from the domain secret, so nobody without the secret gets
- * a handshake). The server that carries a relayed command out logs where it came from, and
- * it gets exactly the refusals a local command gets: it is the same command on that node.
+ * server of the domain, or one alone, for its status, over the domain's authenticated channel
+ * (the sync service: TLS with a key derived from the domain secret, so nobody without the
+ * secret gets a handshake). The server that carries a relayed command out logs where it came
+ * from, and it gets exactly the refusals a local command gets: it is the same command on that node.
  */
+import { UnknownServerError } from '../domain/location';
 import { parseCommand, type Command, type CommandOutcome, type DomainView, type StatusView } from '../ui/contract';
 import type { Logger } from '../util/logger';
 
@@ -68,19 +69,28 @@ export class Relay {
     }
   }
 
-  /** Every server's own status, asked at once; a server that does not answer within `timeoutMs` says why. */
-  async domain(domain: string, timeoutMs: number): Promise<DomainView> {
-    const servers = await Promise.all(this.servers().map(async (server) => {
-      if (server === this.local.server) return { server, status: this.local.status(), error: null };
-      try {
-        const answer = await this.call(server, { op: 'status' }, timeoutMs);
-        const status = answer.status as StatusView | undefined;
-        if (typeof status !== 'object' || status === null || status.server !== server) throw new Error('it answered something that is not its status');
-        return { server, status, error: null };
-      } catch (e) {
-        return { server, status: null, error: (e as Error).message };
-      }
-    }));
+  /**
+   * Every server's own status, asked at once; or, with `only`, that server's alone (no other is
+   * asked; one the domain file does not have is an UnknownServerError). A server that does not
+   * answer within `timeoutMs` says why.
+   */
+  async domain(domain: string, timeoutMs: number, only?: string): Promise<DomainView> {
+    const all = this.servers();
+    if (only !== undefined && !all.includes(only)) throw new UnknownServerError(only, `the domain file of ${this.local.server}`, all);
+    const servers = await Promise.all((only === undefined ? all : [only]).map((server) => this.statusOf(server, timeoutMs)));
     return { domain, from: this.local.server, servers };
+  }
+
+  /** `server`'s own status: this node's, or one call to its node; why not, when it does not answer within `timeoutMs`. */
+  private async statusOf(server: string, timeoutMs: number): Promise<DomainView['servers'][number]> {
+    if (server === this.local.server) return { server, status: this.local.status(), error: null };
+    try {
+      const answer = await this.call(server, { op: 'status' }, timeoutMs);
+      const status = answer.status as StatusView | undefined;
+      if (typeof status !== 'object' || status === null || status.server !== server) throw new Error('it answered something that is not its status');
+      return { server, status, error: null };
+    } catch (e) {
+      return { server, status: null, error: (e as Error).message };
+    }
   }
 }

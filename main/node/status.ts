@@ -8,7 +8,8 @@ import type { LinkView } from '../net/links';
 import type { ProbeStatus } from '../probes/score';
 import type { ProcessStatus, RuntimeStatus } from '../runtime/runtime';
 import type { SyncStatus } from '../sync/status';
-import type { Command, CommandOutcome, CommandVerdicts, DuplexApi, EventView, PeerView, ProbeView, ProcessView, RuntimeState, StatusView, SyncView } from '../ui/contract';
+import type { Command, CommandOutcome, CommandVerdicts, EventView, PeerView, ProbeView, ProcessView, RuntimeState, StatusView, SyncView } from '../ui/contract';
+import type { AdminApi } from './admin-server';
 import type { RoleEvent } from './driver';
 import { DOMAIN_VIEW_TIMEOUT_MS, type Relay } from './relay';
 
@@ -142,8 +143,8 @@ export function nodeInfo(base: NodeInfo, p: { supervisor: RuntimeStatus; probes:
 
 /**
  * The contract's calls on a node: its status, commands to its heartbeat path (or relayed to
- * another server), every server's status, and status pushed every second and at every role
- * change while the node runs.
+ * another server), every server's status (or one server's, for the admin API), and status
+ * pushed every second and at every role change while the node runs.
  */
 export function contractApi(n: {
   status: () => StatusView;
@@ -153,11 +154,12 @@ export function contractApi(n: {
   relay: Relay;
   domain: () => string;
   relayWaitMs: () => number;
-}): DuplexApi {
+}): AdminApi {
   return {
     getStatus: async () => n.status(),
     command: (cmd, server) => (server === undefined ? n.command(cmd) : n.relay.command(cmd, server, n.relayWaitMs())),
     getDomain: (timeoutMs) => n.relay.domain(n.domain(), timeoutMs ?? DOMAIN_VIEW_TIMEOUT_MS),
+    getServer: (server, timeoutMs) => n.relay.domain(n.domain(), timeoutMs ?? DOMAIN_VIEW_TIMEOUT_MS, server),
     onStatus: (listener) => {
       const push = () => {
         if (n.running()) listener(n.status());

@@ -7,7 +7,10 @@ import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
  * are those of the file that was opened, so they match the bytes even when the path is
  * replaced at the same moment. Throws what opening or reading throws (ENOENT…).
  */
-export function readCapped(file: string, maxBytes: number): { bytes: Buffer; stats: Stats } | { tooLarge: number; stats: Stats } {
+/** What readCapped gives: the bytes, or (above the limit) the size, with the stats of the file opened. */
+export type Capped = { bytes: Buffer; stats: Stats } | { tooLarge: number; stats: Stats };
+
+export function readCapped(file: string, maxBytes: number): Capped {
   const fd = openSync(file, 'r');
   try {
     const stats = fstatSync(fd);
