@@ -195,7 +195,7 @@ export interface StatusView {
   version: string;
 }
 
-/** Every server of the domain as its own node says (`duplex status --all`, `GET /domain`), fetched by one node over the domain's authenticated channel. */
+/** Every server of the domain as its own node says (`duplex status --all`, `GET /domain`), or only one (`GET /domain?server=X`: a command or status for X), fetched by one node over the domain's authenticated channel. */
 export interface DomainView {
   domain: string;
   /** The node that asked. */
