@@ -9,6 +9,7 @@
  */
 import { DEFAULT_TIMINGS, leaseMs, MAX_AWARENESS, type Timings } from '../../main/defaults';
 import { Engine } from '../../main/engine/engine';
+import { Lease } from '../../main/guardian/lease';
 import type { Command, EngineConfig, Heartbeat, NodeInfo, RuntimeMode, ServerKind } from '../../main/engine/types';
 import { ReplayGuard } from '../../main/net/replay';
 import { EngineDriver, type DriverPorts, type Pending, type RoleEvent } from '../../main/node/driver';
@@ -140,14 +141,14 @@ interface SimNode {
 }
 
 /**
- * The guardian (main/guardian), modelled: it outlives the node process (not the machine),
- * holds the lease the node renews with every heartbeat, and when the lease runs out or the
- * node dies with a Standby ready, kills the runtime at once and multicasts the release.
+ * The guardian (main/guardian), on the simulated clock: it outlives the node process (not the
+ * machine), holds the lease the node renews with every heartbeat (the guardian's own lease
+ * rule, main/guardian/lease.ts), and when the lease runs out or the node dies with a Standby
+ * ready, kills the runtime at once and multicasts the release.
  */
 interface SimGuardian {
-  renewedAt: number;
-  /** With quorum: when the majority's support runs out (renewals say), Infinity without. */
-  quorumUntil: number;
+  /** The lease and, with quorum, the majority's support (renewals say). */
+  lease: Lease;
   notice: Heartbeat | null;
   standbyReady: boolean;
   /** Killed the runtime; refuses active mode until the node renews as a non-Active. */
@@ -156,8 +157,8 @@ interface SimGuardian {
   orphaned: boolean;
 }
 
-function freshGuardian(): SimGuardian {
-  return { renewedAt: -Infinity, quorumUntil: Infinity, notice: null, standbyReady: false, fenced: false, orphaned: false };
+function freshGuardian(leaseMs: number): SimGuardian {
+  return { lease: new Lease(leaseMs), notice: null, standbyReady: false, fenced: false, orphaned: false };
 }
 
 /** The simulation's stand-in for a Promise: completed synchronously by a scheduled event. */
@@ -257,7 +258,7 @@ export class Simulation {
         name: s.name, driver: null, engine: null, store: new MemoryStateStore(), incarnation: 0, seq: 0,
         guard: new ReplayGuard(), pausedUntil: 0, dueTimers: [], buffered: [], linkUp: true, runtimeActive: false,
         runtimeFreeAt: 0, runtimeWanted: 'stopped', lastActiveDelivered: -Infinity, generation: 0,
-        guardian: freshGuardian(),
+        guardian: freshGuardian(this.lease),
         app: s.name === this.skewed ? 'B' : 'A',
         diskFullUntil: -Infinity,
       });
@@ -334,14 +335,14 @@ export class Simulation {
     }
     // Back within the lease: the guardian still runs the node's Active term, which it takes back.
     const g = n.guardian;
-    const keep = g.orphaned && !g.fenced && n.runtimeActive && g.notice !== null && this.now < this.deadline(g) ? g.notice.epoch : null;
+    const keep = g.orphaned && !g.fenced && n.runtimeActive && g.notice !== null && g.lease.leftMs(this.now) > 0 ? g.notice.epoch : null;
     if (keep !== null) g.orphaned = false;
     if (n.guardian.orphaned) {
       // Like stopLeftoverRuntimes: a runtime the guardian still holds is stopped before joining.
       if (n.runtimeActive) this.trace(`${n.name} stops the runtime left running under its guardian`);
       n.runtimeActive = false;
       n.runtimeWanted = 'stopped';
-      n.guardian = freshGuardian();
+      n.guardian = freshGuardian(this.lease);
     }
     n.incarnation += 1;
     n.seq = 0;
@@ -426,7 +427,7 @@ export class Simulation {
       },
     };
     if (keep !== null) {
-      if (engine.resumeTerm(keep, this.now, this.deadline(g) - this.now)) {
+      if (engine.resumeTerm(keep, this.now, g.lease.leftMs(this.now))) {
         this.stats.resumes += 1;
         this.trace(`${n.name} takes Active term ${keep} back: its guardian kept the runtime running`);
       } else {
@@ -501,26 +502,22 @@ export class Simulation {
   /** A lease renewal: the guardian fences if no other one comes within the lease (or the majority's support runs out first). */
   private renew(n: SimNode, notice: Heartbeat | null, standbyReady: boolean, quorumMs: number | null): void {
     const g = n.guardian;
-    g.renewedAt = this.now;
-    g.quorumUntil = quorumMs === null ? Infinity : this.now + quorumMs;
+    g.lease.renew(this.now, quorumMs);
     g.notice = notice ? structuredClone(notice) : null;
     g.standbyReady = standbyReady;
     if (!notice) g.fenced = false;
     this.scheduleLeaseCheck(n);
   }
 
-  private deadline(g: SimGuardian): number {
-    return Math.min(g.renewedAt + this.lease, g.quorumUntil);
-  }
-
   private scheduleLeaseCheck(n: SimNode): void {
     const g = n.guardian;
-    const renewedAt = g.renewedAt;
-    const at = this.deadline(g);
+    const renewedAt = g.lease.renewedAt;
     // The guardian's timer fires a little late too; the margin to the failure timeout covers it.
-    this.schedule(at + this.r() * 20, () => {
-      if (n.guardian !== g || g.renewedAt !== renewedAt || !(n.runtimeActive || g.notice)) return;
-      this.fence(n, at < renewedAt + this.lease ? "the majority's support ran out" : 'the lease ran out');
+    // A renewal since arms another check (the guardian's timer moves on).
+    this.schedule(g.lease.deadline() + this.r() * 20, () => {
+      if (n.guardian !== g || g.lease.renewedAt !== renewedAt || !(n.runtimeActive || g.notice)) return;
+      const expiry = g.lease.expiry(this.now);
+      if (expiry) this.fence(n, expiry.cause === 'quorum' ? "the majority's support ran out" : 'the lease ran out');
     });
   }
 
@@ -569,7 +566,7 @@ export class Simulation {
       n.buffered = [];
       return;
     }
-    n.guardian = freshGuardian();
+    n.guardian = freshGuardian(this.lease);
     n.runtimeActive = false; // the server went down with its runtime
     n.runtimeWanted = 'stopped';
     n.runtimeFreeAt = 0;
