@@ -9,7 +9,7 @@
  */
 import { DEFAULT_TIMINGS, leaseMs, MAX_AWARENESS, type Timings } from '../../main/defaults';
 import { Engine } from '../../main/engine/engine';
-import { Lease } from '../../main/guardian/lease';
+import { expiryReason, Lease } from '../../main/guardian/lease';
 import type { Command, EngineConfig, Heartbeat, NodeInfo, RuntimeMode, ServerKind } from '../../main/engine/types';
 import { ReplayGuard } from '../../main/net/replay';
 import { EngineDriver, type DriverPorts, type Pending, type RoleEvent } from '../../main/node/driver';
@@ -517,7 +517,7 @@ export class Simulation {
     this.schedule(g.lease.deadline() + this.r() * 20, () => {
       if (n.guardian !== g || g.lease.renewedAt !== renewedAt || !(n.runtimeActive || g.notice)) return;
       const expiry = g.lease.expiry(this.now);
-      if (expiry) this.fence(n, expiry.cause === 'quorum' ? "the majority's support ran out" : 'the lease ran out');
+      if (expiry) this.fence(n, expiryReason(expiry, g.lease.leaseMs, !g.orphaned), false, expiry.cause === 'quorum');
     });
   }
 
@@ -525,8 +525,9 @@ export class Simulation {
    * The guardian kills the runtime, which takes up to KILL_MAX_MS (SIGKILL, then waiting until the
    * processes are gone), then multicasts the release (if the node was Active) and tells the
    * node. `answer`: the node asked (a fence request), so it is told even when nothing ran.
+   * `quorum`: for the majority's support (the node's own request says so in its reason).
    */
-  private fence(n: SimNode, why: string, answer = false): void {
+  private fence(n: SimNode, why: string, answer = false, quorum = /majority/.test(why)): void {
     const g = n.guardian;
     if (g.fenced || (!n.runtimeActive && !g.notice)) {
       if (answer) this.onNode(n, () => n.driver?.observe({ kind: 'fenced', reason: why }));
@@ -536,7 +537,7 @@ export class Simulation {
     const notice = g.notice;
     g.notice = null;
     this.stats.fences += 1;
-    if (/majority/.test(why)) this.stats.quorumFences += 1;
+    if (quorum) this.stats.quorumFences += 1;
     this.schedule(this.now + this.r2() * KILL_MAX_MS, () => {
       if (n.guardian !== g) return; // the machine went down meanwhile, and the runtime with it
       n.runtimeActive = false;
