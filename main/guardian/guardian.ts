@@ -28,6 +28,7 @@ import type { RuntimeHold } from '../runtime/hold';
 import { LocalProcessHost, killTree } from '../runtime/host';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
+import { expiryReason, Lease } from './lease';
 import { GUARDIAN_FILE, guardianSocket, readLines, writeLine, type FromGuardian, type GuardianFile, type ReleaseRoute, type ToGuardian } from './protocol';
 
 /** How long the guardian waits for killed processes to be gone before it multicasts the release anyway. */
@@ -40,11 +41,9 @@ export class Guardian {
   private server: Server | null = null;
   private client: Socket | null = null;
   private serverName = '';
-  private leaseMs = 0;
+  /** The lease and the majority's support, on this process's clock (performance.now()). */
+  private readonly lease = new Lease(0);
   private leaseTimer: NodeJS.Timeout | null = null;
-  private renewedAt = 0;
-  /** When the majority's support runs out (quorum), on this process's clock; Infinity without quorum. */
-  private quorumUntil = Infinity;
   private notice: Buffer | null = null;
   private term: number | null = null;
   private standbyReady = false;
@@ -110,7 +109,7 @@ export class Guardian {
     const back = this.serverName !== '';
     this.client = socket;
     this.serverName = server;
-    this.leaseMs = leaseMs;
+    this.lease.leaseMs = leaseMs;
     this.leaving = false;
     const processes = [...this.host.running.values()].map((p) => ({ name: p.name, pid: p.pid, mode: p.mode }));
     this.log.info('guardian', back
@@ -118,7 +117,7 @@ export class Guardian {
       : `serving the node of ${server} (lease ${leaseMs} ms)`);
     // The lease is not renewed by a welcome: a node that comes back must renew it in time itself.
     const term = this.fencedWhy === null && this.notice !== null && this.leaseTimer !== null ? this.term : null;
-    const leaseLeftMs = term === null ? null : Math.max(0, Math.floor(this.deadline() - performance.now()));
+    const leaseLeftMs = term === null ? null : Math.floor(this.lease.leftMs(performance.now()));
     this.send({ t: 'welcome', pid: process.pid, processes, fenced: this.fencedWhy, term, leaseLeftMs });
   }
 
@@ -162,8 +161,7 @@ export class Guardian {
 
   /** A renewal: the lease runs for another `leaseMs` from now (and no longer than the majority's support). */
   private renewed(notice: Buffer | null, standbyReady: boolean, quorumMs: number | null): void {
-    this.renewedAt = performance.now();
-    this.quorumUntil = quorumMs === null ? Infinity : this.renewedAt + quorumMs;
+    this.lease.renew(performance.now(), quorumMs);
     this.notice = notice;
     this.standbyReady = standbyReady;
     if (notice === null && this.fencedWhy !== null) {
@@ -173,7 +171,7 @@ export class Guardian {
     }
     // One timer, moved on only when it fires: five renewals a second cost no timer churn.
     // A deadline moved earlier (the majority's support) needs the timer moved too.
-    if (this.leaseTimer && this.deadline() < this.timerAt) {
+    if (this.leaseTimer && this.lease.deadline() < this.timerAt) {
       clearTimeout(this.leaseTimer);
       this.leaseTimer = null;
     }
@@ -182,34 +180,23 @@ export class Guardian {
 
   private timerAt = Infinity;
 
-  /** When the runtime must be gone unless renewed: the lease, or the majority's support if that ends first. */
-  private deadline(): number {
-    return Math.min(this.renewedAt + this.leaseMs, this.quorumUntil);
-  }
-
   private armLease(): void {
     if (this.leaseTimer) return;
-    this.timerAt = this.deadline();
+    this.timerAt = this.lease.deadline();
     this.leaseTimer = setTimeout(() => this.leaseRanOut(), Math.max(0, Math.ceil(this.timerAt - performance.now())));
   }
 
   private leaseRanOut(): void {
     this.leaseTimer = null;
-    const now = performance.now();
-    if (this.deadline() > now) return this.armLease();
-    const late = Math.round(now - this.renewedAt);
+    const expiry = this.lease.expiry(performance.now());
+    if (!expiry) return this.armLease();
     const active = this.notice !== null || [...this.host.running.values()].some((p) => p.mode === 'active');
-    const quorum = this.quorumUntil < this.renewedAt + this.leaseMs;
     if (this.client) {
-      if (active) {
-        void this.fence(quorum
-          ? `the majority's support ran out ${Math.round(now - this.quorumUntil)} ms ago (the voters' acknowledgements stopped: cut off, or the node is frozen)`
-          : `the lease ran out: the node did not renew it for ${late} ms (frozen or hung)`);
-      }
+      if (active) void this.fence(expiryReason(expiry, this.lease.leaseMs, true));
       return;
     }
     // The node died and did not come back within its lease.
-    void this.fence(`the node did not come back within its lease (${this.leaseMs} ms)`).then(() => this.end());
+    void this.fence(expiryReason(expiry, this.lease.leaseMs, false)).then(() => this.end());
   }
 
   private nodeGone(): void {
@@ -226,7 +213,7 @@ export class Guardian {
       this.log.warn('guardian', 'the node died (its connection closed); no runtime process runs');
       this.end();
     } else {
-      this.log.warn('guardian', `the node died (its connection closed); keeping its runtime for the rest of the lease (${Math.max(0, Math.round(this.renewedAt + this.leaseMs - performance.now()))} ms) in case it comes back: no Standby is ready to take over`);
+      this.log.warn('guardian', `the node died (its connection closed); keeping its runtime for the rest of the lease (${Math.max(0, Math.round(this.lease.leaseEnd() - performance.now()))} ms) in case it comes back: no Standby is ready to take over`);
     }
   }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rng } from '../sim/simulator';
+import { rng } from '../sim/random';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DomainFileError, DomainFileSyntaxError, DomainFileUnfinished, loadDomain, parseDomain, readDomainBytes } from '../../main/domain/load';

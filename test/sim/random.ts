@@ -1,0 +1,15 @@
+/**
+ * The simulation's random numbers: a small seeded generator (mulberry32), so that one seed
+ * gives one run. Each draw moves the sequence on: whatever draws in another order replays
+ * another run from the same seed.
+ */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
