@@ -1,214 +1,20 @@
 /**
- * Quorum in the engine: several engines on a hand-driven network whose links can be cut one
- * way or both, ticked every 25 ms. Datagrams arrive 1 ms after they are sent.
+ * Quorum in one engine, its voters played by hand: claims, acknowledgements, leases, promises.
+ * Quorum across several engines on a network (partitions, one-way cuts, a witness, a slow kill)
+ * is in the scenario files, test/scenarios/quorum-*.txt.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { leaseMs } from '../../main/defaults';
 import type { Engine } from '../../main/engine/engine';
-import type { Effect, Heartbeat, ServerKind } from '../../main/engine/types';
+import type { Effect, Heartbeat } from '../../main/engine/types';
 import { engine, hb, T } from './harness';
 
 const F = T.failureTimeoutMs;
 
-class Net {
-  readonly engines = new Map<string, Engine>();
-  readonly effects: { at: number; server: string; effect: Effect }[] = [];
-  private readonly cut = new Set<string>();
-  private inFlight: { at: number; to: string; msg: Heartbeat }[] = [];
-  private fences: { at: number; server: string; reason: string }[] = [];
-  readonly down = new Set<string>();
-  now = 0;
-  /** How long the guardian takes to kill a runtime and say so. */
-  fenceMs = 1;
-
-  constructor(kinds: Record<string, ServerKind>, quorum: 'auto' | 'off' = 'auto') {
-    for (const name of Object.keys(kinds)) this.engines.set(name, engine(name, kinds, { quorum, boot: 1 }));
-  }
-
-  e(name: string): Engine {
-    return this.engines.get(name)!;
-  }
-
-  /** Cuts (or mends) the link between a and b, both ways unless `oneWay` (a → b only). */
-  setCut(a: string, b: string, on: boolean, oneWay = false): void {
-    for (const k of oneWay ? [`${a}>${b}`] : [`${a}>${b}`, `${b}>${a}`]) {
-      if (on) this.cut.add(k);
-      else this.cut.delete(k);
-    }
-  }
-
-  isolate(a: string, on: boolean): void {
-    for (const b of this.engines.keys()) if (b !== a) this.setCut(a, b, on);
-  }
-
-  private out(server: string, o: { send: Heartbeat[]; effects: Effect[] }): void {
-    for (const effect of o.effects) {
-      this.effects.push({ at: this.now, server, effect });
-      // The guardian: the runtime is dead `fenceMs` after the fence, and it says so.
-      if (effect.kind === 'fence') this.fences.push({ at: this.now + this.fenceMs, server, reason: effect.reason });
-    }
-    for (const msg of o.send) {
-      for (const to of this.engines.keys()) {
-        if (to !== server && !this.cut.has(`${server}>${to}`)) this.inFlight.push({ at: this.now + 1, to, msg: structuredClone(msg) });
-      }
-    }
-  }
-
-  /** Runs until `to`: deliveries as they fall due, ticks every 25 ms. */
-  run(to: number): void {
-    while (this.now < to) {
-      this.now += 1;
-      const due = this.inFlight.filter((d) => d.at <= this.now);
-      this.inFlight = this.inFlight.filter((d) => d.at > this.now);
-      for (const d of due) if (!this.down.has(d.to)) this.out(d.to, this.e(d.to).receive(d.msg, this.now));
-      const fenced = this.fences.filter((f) => f.at <= this.now);
-      this.fences = this.fences.filter((f) => f.at > this.now);
-      for (const f of fenced) this.out(f.server, this.e(f.server).observe({ kind: 'fenced', reason: f.reason }, this.now));
-      if (this.now % 25 === 0) for (const [name, e] of this.engines) if (!this.down.has(name)) this.out(name, e.tick(this.now));
-    }
-  }
-
-  roles(): string {
-    return [...this.engines].map(([n, e]) => `${n}=${e.currentRole}`).join(' ');
-  }
-
-  /** Role changes after `from`, as "server:from→to". */
-  changes(from: number): string[] {
-    return this.effects.filter((x) => x.at > from && x.effect.kind === 'role').map((x) => {
-      const r = x.effect as Extract<Effect, { kind: 'role' }>;
-      return `${x.server}:${r.from}→${r.to}`;
-    });
-  }
-
-  when(server: string, pred: (e: Effect) => boolean, after = 0): number | null {
-    return this.effects.find((x) => x.server === server && x.at > after && pred(x.effect))?.at ?? null;
-  }
-}
-
 const MBW = { a: 'main', b: 'backup', w: 'witness' } as const;
 
-/** a Active, b Standby, w a witness, settled. */
-function settled(kinds: Record<string, ServerKind> = MBW): Net {
-  const net = new Net(kinds);
-  net.run(3000);
-  assert.equal(net.e('a').currentRole, 'active', net.roles());
-  assert.equal(net.e('b').currentRole, 'standby', net.roles());
-  return net;
-}
-
-describe('quorum: voters and witnesses', () => {
-  it('a witness votes but is never Active or Standby, and the main becomes Active only with its vote', () => {
-    const net = settled();
-    const w = net.e('w');
-    assert.equal(w.currentRole, 'inactive');
-    const q = net.e('a').status(net.now).quorum;
-    assert.deepEqual({ on: q.on, voters: q.voters, majority: q.majority, has: q.has }, { on: true, voters: ['a', 'b', 'w'], majority: 2, has: true });
-    assert.match(q.supports!, /^a \(term/);
-    assert.ok(q.leaseMs! > 0 && q.leaseMs! <= leaseMs(T), `lease ${q.leaseMs}`);
-    assert.match(w.status(net.now).quorum.supports!, /^a \(term \d+, acknowledged\)/);
-    // The witness's role and reason say what it is.
-    assert.match(w.status(net.now).reason, /declared "witness"/);
-  });
-
-  it('two voters: no quorum, and status says what a cut network does and that a witness prevents it', () => {
-    const net = new Net({ a: 'main', b: 'backup' });
-    net.run(2000);
-    const q = net.e('a').status(net.now).quorum;
-    assert.equal(q.on, false);
-    assert.match(q.warning!, /a cut redundancy network gives two Actives until it heals.*witness/);
-    const off = new Net({ a: 'main', b: 'backup', c: 'backup' }, 'off');
-    off.run(2000);
-    assert.match(off.e('a').status(off.now).quorum.warning!, /quorum is off in the domain file/);
-  });
-
-  it('without quorum, a cut network gives two Actives (today\'s behaviour, which the warning names)', () => {
-    const net = new Net({ a: 'main', b: 'backup' });
-    net.run(2000);
-    net.setCut('a', 'b', true);
-    net.run(4000);
-    assert.equal(net.e('a').currentRole, 'active');
-    assert.equal(net.e('b').currentRole, 'active');
-  });
-});
-
-describe('quorum: partitions', () => {
-  it('the Active cut off from all fences its runtime before the majority side takes over', () => {
-    const net = settled();
-    const cutAt = net.now;
-    net.isolate('a', true);
-    net.run(cutAt + 3000);
-    const fenced = net.when('a', (e) => e.kind === 'fence', cutAt);
-    const promoted = net.when('b', (e) => e.kind === 'role' && e.to === 'active', cutAt);
-    assert.ok(fenced !== null && promoted !== null, net.changes(cutAt).join(', '));
-    // The lease ends the margin before the others can declare it dead.
-    assert.ok(fenced <= cutAt + leaseMs(T), `fenced ${fenced - cutAt} ms after the cut`);
-    // The margin between the lease and the failure timeout (less a tick of this test's clock).
-    assert.ok(promoted - fenced >= F - leaseMs(T) - 25, `only ${promoted - fenced} ms between the fence and the takeover`);
-    // Within the failure timeout, a vote's round trip and a tick.
-    assert.ok(promoted <= cutAt + F + 100, `b promoted ${promoted - cutAt} ms after the cut`);
-    assert.equal(net.e('a').currentRole, 'standby');
-    const [fencing, stepDown] = net.effects.filter((x) => x.server === 'a' && x.at > cutAt && x.effect.kind === 'role').map((x) => x.effect as Extract<Effect, { kind: 'role' }>);
-    assert.equal(fencing!.to, 'deactivating');
-    assert.match(fencing!.reason, /^lost the majority's support: b, w acknowledged none of its recent heartbeats \(2 of 3 voters needed, itself included\): killing the runtime$/);
-    assert.match(stepDown!.reason, /^Active term \d+ ended: lost the majority's support: .*; the guardian killed the runtime; /);
-    // The minority side never promotes, however long the cut lasts.
-    net.run(cutAt + 20_000);
-    assert.equal(net.e('a').currentRole, 'standby');
-    assert.equal(net.e('a').status(net.now).quorum.has, false);
-    // Healed: one Active, the old one Standby.
-    net.isolate('a', false);
-    net.run(net.now + 3000);
-    assert.equal(net.e('b').currentRole, 'active');
-    assert.equal(net.e('a').currentRole, 'standby');
-  });
-
-  it('the Active↔Standby link cut while both reach the witness: no role change', () => {
-    const net = settled();
-    const cutAt = net.now;
-    net.setCut('a', 'b', true);
-    net.run(cutAt + 10_000);
-    assert.deepEqual(net.changes(cutAt), []);
-    assert.equal(net.e('a').currentRole, 'active');
-    // The Standby says why it does not take over.
-    assert.match(net.e('b').status(net.now).reason, /asking the voters/);
-  });
-
-  it('the witness down on its own: no role change', () => {
-    const net = settled();
-    const at = net.now;
-    net.down.add('w');
-    net.run(at + 10_000);
-    assert.deepEqual(net.changes(at), []);
-  });
-
-  it('links cut one way: the Active hears nobody but is heard: it fences, and only then does anyone take over', () => {
-    const net = settled();
-    const at = net.now;
-    net.setCut('b', 'a', true, true);
-    net.setCut('w', 'a', true, true);
-    net.run(at + 5000);
-    const fenced = net.when('a', (e) => e.kind === 'fence', at);
-    assert.ok(fenced !== null, net.changes(at).join(', '));
-    const promoted = net.when('b', (e) => e.kind === 'role' && e.to === 'active', at);
-    if (promoted !== null) assert.ok(promoted > fenced, `b promoted at ${promoted}, a fenced at ${fenced}`);
-  });
-
-  it('an Active that lost its lease holds the term until the guardian confirms the kill: no voter it still reaches votes before', () => {
-    const net = settled();
-    net.fenceMs = 500; // a slow kill
-    const at = net.now;
-    net.setCut('a', 'b', true); // b hears no Active and asks the voters
-    net.setCut('w', 'a', true, true); // w still hears a, but a no longer hears w: a's lease runs out
-    net.run(at + 5000);
-    const fenced = net.when('a', (e) => e.kind === 'fence', at);
-    const ended = net.when('a', (e) => e.kind === 'role' && e.from === 'deactivating', at);
-    const promoted = net.when('b', (e) => e.kind === 'role' && e.to === 'active', at);
-    assert.ok(fenced !== null && ended !== null && promoted !== null, net.changes(at).join(', '));
-    assert.ok(ended >= fenced + 500, 'the term ended only once the kill was confirmed');
-    assert.ok(promoted > ended, `b promoted at ${promoted}, before a's runtime was confirmed dead at ${ended}`);
-  });
-
+describe('quorum: claims', () => {
   it('supports given to an earlier claim never count for a later one with the same epoch', () => {
     const a = engine('a', MBW, { quorum: 'auto', boot: 7 });
     const { claim } = firstClaim(a);
@@ -224,32 +30,6 @@ describe('quorum: partitions', () => {
     assert.notEqual(a.currentRole, 'active');
     a.receive(vote(again.n!), 2000 + F + 1);
     assert.equal(a.currentRole, 'active');
-  });
-
-  it('quorum coming into force on a running Active (a witness added) keeps its runtime while the acknowledgements come in', () => {
-    const net = new Net({ a: 'main', b: 'backup' });
-    net.run(3000);
-    assert.equal(net.e('a').currentRole, 'active');
-    const at = net.now;
-    const kinds = { a: 'main', b: 'backup', w: 'witness' } as const;
-    const cfg = (self: string) => ({ self, servers: Object.entries(kinds).map(([name, kind]) => ({ name, kind, maintenance: false })), failback: 'manual' as const, quorum: 'auto' as const, boot: 1, timings: T });
-    net.engines.set('w', engine('w', kinds, { quorum: 'auto', boot: 1 }, net.now));
-    for (const s of ['a', 'b']) net.e(s).reconfigure(cfg(s), net.now);
-    net.run(at + 5000);
-    assert.equal(net.when('a', (e) => e.kind === 'fence', at), null);
-    assert.deepEqual(net.changes(at).filter((c) => !c.startsWith('w:')), [], 'a and b keep their roles');
-    assert.equal(net.e('a').status(net.now).quorum.on, true);
-  });
-
-  it('a server alone is in the minority: it never promotes, and activate says why', () => {
-    const net = settled();
-    const at = net.now;
-    net.isolate('b', true);
-    net.run(at + 5000);
-    assert.equal(net.e('b').currentRole, 'standby');
-    const r = net.e('b').command({ kind: 'activate' }, net.now);
-    assert.equal(r.accepted, false);
-    assert.match(r.message, /hears 1 of 3 voters \(b\); 2 are needed: a server in the minority never becomes Active/);
   });
 });
 
