@@ -91,7 +91,7 @@ test('failover with a .cmd onActivate hook and a runtime path with a space', { t
     const { runtime } = await c.status('b');
     return runtime.wanted === 'active' && runtime.reached && runtime.processes[0]!.mode === 'active' ? runtime.processes[0]! : undefined;
   });
-  const hookLines = () => readFileSync(c.pathOf('b', 'duplex-state', 'b', 'logs', 'duplex.log'), 'utf8').split('\n').filter((l) => /hook|runtime:/.test(l)).join('\n');
+  const hookLines = () => readFileSync(c.pathOf('b', 'duplex-state', 'b', 'logs', 'duplex.log'), 'utf8').split('\n').filter((l) => /hook|runtime:|role:|guardian|fence/.test(l)).join('\n');
   assert.equal(promoted.pid, standby.pid, `the hook promoted the running process; it was not restarted. b's log:\n${hookLines()}`);
   assert.match(readFileSync(rt.log, 'utf8'), /^b active --now\s*$/m, 'takeover.cmd ran on b with its argument');
   // a's runtime, the program its .cmd started included, is gone: one runtime in active mode.
