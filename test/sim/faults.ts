@@ -5,9 +5,8 @@
  * chaosMs, so that the heal can settle.
  */
 import type { Command, NodeInfo } from '../../main/engine/types';
-import type { SimClock } from './clock';
 import type { Invariants, SimStats } from './invariants';
-import type { SimNetwork } from './network';
+import type { SimBase, SimNetwork } from './network';
 import type { SimNode } from './standins';
 
 export interface Faults {
@@ -73,12 +72,7 @@ export const MAJORITY: Faults = {
 };
 
 /** What the fault schedule uses of the simulation. */
-export interface FaultHost {
-  readonly opts: { faults: Faults };
-  readonly clock: SimClock;
-  readonly r: () => number;
-  readonly r2: () => number;
-  readonly nodes: SimNode[];
+export interface FaultHost extends SimBase {
   readonly chaosMs: number;
   /** Version skew: this server runs application version 'B' instead of 'A' until `skewUntil`. */
   readonly skewed: string | null;

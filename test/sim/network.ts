@@ -12,13 +12,17 @@ import type { SimNode } from './standins';
 /** Loss after the heal: a working LAN. */
 export const HEALED_LOSS = 0.005;
 
-/** What the network uses of the simulation. */
-export interface NetworkHost {
+/** What every part of the simulation uses of it: the faults drawn, the clock, the two random streams, the nodes. */
+export interface SimBase {
   readonly opts: { faults: Faults };
   readonly clock: SimClock;
   readonly r: () => number;
   readonly r2: () => number;
   readonly nodes: SimNode[];
+}
+
+/** What the network uses of the simulation. */
+export interface NetworkHost extends SimBase {
   /** When the network healed (Infinity before). */
   readonly healedAt: number;
   trace(line: string): void;
