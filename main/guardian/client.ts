@@ -12,6 +12,7 @@ import type { LeaseHolder } from '../node/ports';
 import { killTree, type ProcessHost, type StartSpec, type Started } from '../runtime/host';
 import { timeOfDay, type Logger } from '../util/logger';
 import { isAlive } from '../util/process';
+import type { VipPlan, VipResult } from '../vip/holder';
 import { GUARDIAN_FILE, readLines, writeLine, type FromGuardian, type GuardianFile, type HeldProcess, type ReleaseRoute } from './protocol';
 
 /** How long a new guardian may take to start listening. */
@@ -22,6 +23,7 @@ export class GuardianError extends Error {}
 export class GuardianClient implements ProcessHost, LeaseHolder {
   private nextId = 1;
   private readonly starts = new Map<number, { resolve: (s: Started) => void; reject: (e: Error) => void }>();
+  private readonly vipCalls = new Map<number, (r: VipResult) => void>();
   private readonly exits = new Map<number, { exited: Promise<string>; resolve: (how: string) => void }>();
   private seal: ((hb: Heartbeat) => Buffer) | null = null;
   private leaving = false;
@@ -127,6 +129,24 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
     });
   }
 
+  /** The virtual IP the domain file asks for on this server (null: none). */
+  setVip(plan: VipPlan | null): void {
+    writeLine(this.socket, { t: 'vip', plan });
+  }
+
+  /** Has the guardian add (`on`) or remove the virtual IP; resolves with how it went. */
+  holdVip(on: boolean): Promise<VipResult> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      if (this.socket.destroyed) {
+        resolve({ ok: false, message: 'the guardian is gone' });
+        return;
+      }
+      this.vipCalls.set(id, resolve);
+      writeLine(this.socket, { t: 'vip-hold', id, on });
+    });
+  }
+
   signal(pid: number, signal: NodeJS.Signals): void {
     writeLine(this.socket, { t: 'signal', pid, signal });
   }
@@ -196,6 +216,12 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
         this.exits.get(msg.pid)?.resolve(msg.at !== undefined && this.late(msg.at) ? `${msg.how}, at ${this.when(msg.at)}` : msg.how);
         this.exits.delete(msg.pid);
         return;
+      case 'vip-done': {
+        const call = this.vipCalls.get(msg.id);
+        this.vipCalls.delete(msg.id);
+        call?.({ ok: msg.ok, message: msg.message });
+        return;
+      }
       case 'fenced': {
         // One line per fence, with the time it was done (this node may hear of it much later).
         if (msg.id === undefined || msg.id !== this.fenceLogged) {
@@ -224,6 +250,8 @@ export class GuardianClient implements ProcessHost, LeaseHolder {
   private closed(): void {
     for (const s of this.starts.values()) s.reject(new Error('the guardian is gone'));
     this.starts.clear();
+    for (const call of this.vipCalls.values()) call({ ok: false, message: 'the guardian is gone' });
+    this.vipCalls.clear();
     const pids = [...this.exits.keys()];
     if (this.leaving) return;
     // Nothing could fence them any more: they go now, and the node stops (it cannot guard a runtime).

@@ -28,6 +28,8 @@ import type { RuntimeHold } from '../runtime/hold';
 import { LocalProcessHost, killTree } from '../runtime/host';
 import { writeFileAtomic } from '../util/atomic';
 import type { Logger } from '../util/logger';
+import { VipHolder, type VipResult } from '../vip/holder';
+import { isVipPlan } from '../vip/plan';
 import { expiryReason, Lease } from './lease';
 import { GUARDIAN_FILE, guardianSocket, readLines, writeLine, type FromGuardian, type GuardianFile, type ReleaseRoute, type ToGuardian } from './protocol';
 
@@ -57,6 +59,8 @@ export class Guardian {
   private udp: UdpSocket | null = null;
   private leaving = false;
   private ended = false;
+  /** The virtual IP: removed with every kill of the runtime, before the release. */
+  private readonly vip = new VipHolder();
 
   /** `hold`: how the runtime processes die with this guardian (hold.ts); set up on the main thread, before any spawn. */
   constructor(private readonly dir: string, private readonly log: Logger, private readonly onEnd: () => void, hold: RuntimeHold) {
@@ -150,6 +154,12 @@ export class Guardian {
       case 'signal':
         if (Number.isSafeInteger(msg.pid) && msg.pid > 1) this.host.signal(msg.pid, msg.signal);
         return;
+      case 'vip':
+        if (msg.plan === null || isVipPlan(msg.plan)) void this.vip.configure(msg.plan).then((r) => r && this.sayVip(r));
+        return;
+      case 'vip-hold':
+        void this.holdVip(msg.id, msg.on);
+        return;
       case 'bye':
         this.leaving = true;
         this.notice = msg.notice === null ? null : Buffer.from(msg.notice, 'base64');
@@ -157,6 +167,22 @@ export class Guardian {
       case 'hello':
         return;
     }
+  }
+
+  /** Adds or removes the virtual IP for the node; never adds it while the runtime is fenced. */
+  private async holdVip(id: number, on: boolean): Promise<void> {
+    if (on && this.fencedWhy !== null) {
+      this.send({ t: 'vip-done', id, ok: false, message: `not adding the virtual IP: the guardian killed this server's runtime (${this.fencedWhy})` });
+      return;
+    }
+    const r = on ? await this.vip.add() : await this.vip.remove();
+    this.sayVip(r);
+    this.send({ t: 'vip-done', id, ok: r.ok, message: r.message });
+  }
+
+  private sayVip(r: VipResult): void {
+    if (r.ok) this.log.info('vip', r.message);
+    else this.log.error('vip', `${r.message}; clients may reach the wrong server (or none) until this is fixed`);
   }
 
   /** A renewal: the lease runs for another `leaseMs` from now (and no longer than the majority's support). */
@@ -259,8 +285,12 @@ export class Guardian {
         // gone, as it should be
       }
     }));
+    // The virtual IP goes at the same time: clients must not reach this server once the release is out.
+    const vip = this.vip.remove();
     // The tree walk too (Windows): a guardian that ends next must not end before it.
     await Promise.race([Promise.all([...procs.map((p) => p.exited), ...kills]), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]);
+    const vipGone = await vip;
+    if (vipGone.message.startsWith('removed') || !vipGone.ok) this.sayVip(vipGone);
     const at = Date.now();
     const gone = procs.filter((p) => !this.host.running.has(p.pid));
     const what = procs.length ? procs.map((p) => `${p.name} (pid ${p.pid}, ${p.mode})`).join(', ') : null;
@@ -316,10 +346,11 @@ export class Guardian {
     this.ended = true;
     if (this.leaseTimer) clearTimeout(this.leaseTimer);
     const kills = [...this.host.running.values()].map((p) => killTree(p.pid, 'SIGKILL'));
+    const vip = this.vip.remove().then((r) => (r.message.startsWith('removed') || !r.ok) && this.sayVip(r));
     rmSync(join(this.dir, GUARDIAN_FILE), { force: true });
     this.udp?.close();
     this.server?.close();
     this.log.info('guardian', 'ended');
-    void Promise.race([Promise.all([...kills, this.host.settled()]), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]).then(() => this.onEnd());
+    void Promise.race([Promise.all([...kills, vip, this.host.settled()]), new Promise((r) => setTimeout(r, KILL_WAIT_MS))]).then(() => this.onEnd());
   }
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { ProcessMode } from '../runtime/plan';
 import type { StartSpec } from '../runtime/host';
+import type { VipPlan } from '../vip/holder';
 
 /** Where the multicast release goes: the domain's group and port, out of the redundancy card. */
 export interface ReleaseRoute {
@@ -33,7 +34,11 @@ export type ToGuardian =
   | { t: 'start'; id: number; spec: StartSpec }
   | { t: 'signal'; pid: number; signal: NodeJS.Signals }
   /** The node stops cleanly: its runtime is stopped; the guardian multicasts `notice` (if any) and ends once the node has gone. */
-  | { t: 'bye'; notice: string | null };
+  | { t: 'bye'; notice: string | null }
+  /** The virtual IP the domain file asks for on this server (null: none). The guardian removes it whenever it kills the runtime. */
+  | { t: 'vip'; plan: VipPlan | null }
+  /** Add (`on`) or remove the virtual IP; answered by `vip-done` with the same id. */
+  | { t: 'vip-hold'; id: number; on: boolean };
 
 export interface HeldProcess {
   name: string;
@@ -56,7 +61,9 @@ export type FromGuardian =
    * 1970); `killed`: what it killed, null when no runtime process was running. All three are
    * absent from an older guardian.
    */
-  | { t: 'fenced'; reason: string; id?: number; at?: number; killed?: string | null };
+  | { t: 'fenced'; reason: string; id?: number; at?: number; killed?: string | null }
+  /** How adding or removing the virtual IP went (`vip-hold` request `id`). */
+  | { t: 'vip-done'; id: number; ok: boolean; message: string };
 
 /** What the guardian writes in the node's folder once it listens. */
 export interface GuardianFile {

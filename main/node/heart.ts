@@ -32,6 +32,8 @@ import { nodePaths, type NodePaths } from './paths';
 import { processSpecs } from './specs';
 import { FileStateStore } from './state-store';
 import { nodeInfo } from './status';
+import { addressRight, vipPlanFor, VipRuntime, type VipState } from '../vip/follow';
+import type { VipPlan } from '../vip/holder';
 
 /** What the heartbeat path shows of itself; the node adds the doors' parts (status.ts). */
 export interface HeartView {
@@ -46,6 +48,8 @@ export interface HeartView {
   events: RoleEvent[];
   /** The address each peer's heartbeats come from. */
   addresses: [string, string][];
+  /** The virtual IP on this server (null: none in the domain file). */
+  vip: VipState | null;
 }
 
 /** Where the heartbeat path reports to (the node's thread, through messages). */
@@ -102,6 +106,8 @@ export class Heart {
   private driver!: EngineDriver;
   private transport!: MulticastTransport;
   private runtime!: Supervisor;
+  /** The runtime as the driver moves it: the supervisor, with the virtual IP following its active mode. */
+  private vip!: VipRuntime;
   private guardian: GuardianClient | null = null;
   private networks!: Networks;
   private config: DomainConfig;
@@ -176,15 +182,21 @@ export class Heart {
     });
     guardian.setRoute({ group: cfg.multicast.group, port: cfg.multicast.port, iface: address, ttl: cfg.multicast.ttl }, (hb) => this.transport.seal(hb));
 
+    this.vip = this.vipRuntime(guardian);
     this.engine = new Engine(this.engineConfig(), persisted, realClock.now());
+    const back = term !== null && this.engine.resumeTerm(term, realClock.now(), guardian.termLeaseUntil - realClock.now());
     if (term !== null) {
       this.runtime.adopt(guardian.heldProcesses());
-      const back = this.engine.resumeTerm(term, realClock.now(), guardian.termLeaseUntil - realClock.now());
       if (!back) guardian.fence(`cannot take Active term ${term} back now (${this.engine.status(realClock.now()).reason}): killing the runtime the guardian kept`);
-      void this.runtime.setMode(back ? 'active' : 'stopped');
+      void this.vip.setMode(back ? 'active' : 'stopped');
+    }
+    // A virtual IP left on this machine (a crash, a power cut) goes unless this server took its term back.
+    if (!back && this.vip.vip?.card) {
+      const r = await guardian.holdVip(false);
+      if (r.message.startsWith('removed')) this.log.warn('vip', `found the virtual IP left on this machine by an earlier run and ${r.message}: this server is not Active`);
     }
     this.driver = new EngineDriver(this.engine, {
-      clock: realClock, transport: this.transport, runtime: this.runtime, store, link: networks, log: this.log, lease: guardian,
+      clock: realClock, transport: this.transport, runtime: this.vip, store, link: networks, log: this.log, lease: guardian,
       onFatal: (message) => this.opts.out.fatal(message),
     }, server);
     this.driver.onRoleChange((e) => {
@@ -195,6 +207,7 @@ export class Heart {
       if (out.status) this.publish(out.status);
     });
     guardian.onFenced = (reason) => {
+      this.vip.lost(); // the guardian removed it with the runtime
       this.opts.out.fenced(reason);
       this.driver.observe({ kind: 'fenced', reason });
     };
@@ -262,6 +275,27 @@ export class Heart {
       this.addresses.delete(s.name);
     }
     this.driver.reconfigure(this.engineConfig());
+    const plan = this.vipPlan();
+    this.guardian?.setVip(typeof plan === 'object' ? plan : null);
+    this.vip.replan(plan, next.config.virtualIp?.address ?? null);
+  }
+
+  /** The virtual IP this server takes from the domain file (null: none), or why no card here can. */
+  private vipPlan(): VipPlan | string | null {
+    const cfg = this.config;
+    return vipPlanFor(cfg.virtualIp, cfg.servers.find((s) => s.name === this.opts.server)?.virtualIpInterface);
+  }
+
+  private vipRuntime(guardian: GuardianClient): VipRuntime {
+    const plan = this.vipPlan();
+    if (typeof plan === 'string') this.log.error('vip', `${plan}; this server will not hold it when Active`);
+    else if (plan) {
+      this.log.info('vip', `the virtual IP ${plan.vip.address}/${plan.vip.prefix} goes on ${plan.card} while this server is Active`);
+      const right = addressRight();
+      if (right) this.log.error('vip', right);
+    }
+    guardian.setVip(typeof plan === 'object' ? plan : null);
+    return new VipRuntime(this.runtime, guardian, plan, this.config.virtualIp?.address ?? null, this.log);
   }
 
   async command(cmd: Command): Promise<CommandOutcome> {
@@ -289,6 +323,7 @@ export class Heart {
       linkFaults: this.networks.current(),
       events: this.driver.events(),
       addresses: [...this.addresses],
+      vip: this.vip.vip ? { ...this.vip.vip } : null,
     };
     if (this.viewTimer) clearTimeout(this.viewTimer);
     this.viewTimer = setTimeout(() => this.publish(), VIEW_MAX_MS);
@@ -344,7 +379,7 @@ export class Heart {
     const held = this.driver?.lease.notice;
     const release = held ? { ...held, ended: 'stopped' as const } : null;
     this.driver?.stop();
-    if (this.runtime) await this.runtime.setMode('stopped');
+    if (this.vip) await new Promise<void>((resolve) => this.vip.setMode('stopped').then(resolve, () => resolve()));
     this.guardian?.bye(release);
     if (this.transport) await this.transport.close();
   }

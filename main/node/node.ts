@@ -213,6 +213,7 @@ export class DuplexNode {
       linkFaults: h.linkFaults,
       events: h.events,
       refused: this.refusals.totals(),
+      vip: h.vip,
     });
     return this.view;
   }

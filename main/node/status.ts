@@ -36,6 +36,7 @@ export interface NodeParts {
   events: RoleEvent[];
   /** What the doors refused, by door and code. */
   refused: Record<string, Record<string, number>>;
+  vip: { address: string; card: string | null; held: boolean; error: string | null } | null;
 }
 
 export function statusView(p: NodeParts): StatusView {
@@ -67,6 +68,7 @@ export function statusView(p: NodeParts): StatusView {
     sync: syncView(p.sync),
     opcua: p.opcua ? { endpoint: p.opcua.endpoint, serviceLevel: p.opcua.serviceLevel } : null,
     metrics: p.metrics ? { url: p.metrics.url } : null,
+    vip: p.vip ? { address: p.vip.address, card: p.vip.card, held: p.vip.held, error: p.vip.error } : null,
     restartNeeded: [...p.restartNeeded],
     peers: e.peers.map((peer) => peerView(peer, p.addresses.get(peer.server) ?? null, p.links.find((l) => l.server === peer.server)?.links ?? [])),
     dropped: { ...p.dropped },

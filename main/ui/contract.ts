@@ -182,6 +182,12 @@ export interface StatusView {
   opcua: { endpoint: string; serviceLevel: number } | null;
   /** This node's Prometheus metrics (`GET <url>`; 127.0.0.1 unless `metrics.address` says otherwise); null when the domain file has no `metrics`. */
   metrics: { url: string } | null;
+  /**
+   * The virtual IP on this server (null: none in the domain file): its address, the card that
+   * takes it here (null when none can), whether this server holds it now, and the last failure
+   * to choose a card, add or remove it, with the command that failed (null: none).
+   */
+  vip: { address: string; card: string | null; held: boolean; error: string | null } | null;
   restartNeeded: string[];
   peers: PeerView[];
   dropped: Record<string, number>;

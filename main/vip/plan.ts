@@ -138,3 +138,11 @@ export function cardsOf(interfaces: NodeJS.Dict<{ address: string; cidr: string 
   }
   return out;
 }
+
+/** A plan as it arrives over the guardian's socket: checked before any command line is built from it. */
+export function isVipPlan(x: unknown): x is { vip: Vip; card: string } {
+  if (typeof x !== 'object' || x === null) return false;
+  const p = x as { vip?: { address?: unknown; prefix?: unknown }; card?: unknown };
+  return typeof p.card === 'string' && p.card.length > 0 && p.card.length <= 64 && !/[\x00-\x1f]/.test(p.card) &&
+    typeof p.vip?.address === 'string' && isIPv4(p.vip.address) && Number.isInteger(p.vip.prefix) && (p.vip.prefix as number) >= 8 && (p.vip.prefix as number) <= 30;
+}

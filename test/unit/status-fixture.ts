@@ -13,6 +13,7 @@ export function view(over: Partial<StatusView> = {}, peerRoles: Record<string, s
     sync: { file: '/plant/plant.yaml', revision: { n: 1, t: 0, by: '', hash: 'f'.repeat(64) }, state: 'in-sync', message: null, progress: null, conflicts: [], appVersion: '', port: 47801 },
     opcua: null,
     metrics: null,
+    vip: null,
     restartNeeded: [],
     peers: Object.entries(peerRoles).map(([server, role]) => ({
       server, role: role as never, lastRole: role as never, epoch: 0, eligible: true, awareness: 0, lastHeardMs: 100, health: 255, address: '127.0.0.1',

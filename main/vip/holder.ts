@@ -1,0 +1,103 @@
+/**
+ * Holding the virtual IP on this machine: adds it (and announces it), removes it, and knows
+ * whether it holds it. The guardian owns one (it removes the VIP whenever it kills the
+ * runtime, before the release); the command lines come from plan.ts, run without a shell by
+ * `run`, which a test replaces.
+ */
+import { execFile } from 'node:child_process';
+import { networkInterfaces } from 'node:os';
+import { cardsOf, commandsFor, heldOn, type Argv, type Vip, type VipCommands } from './plan';
+
+/** What the domain file asks for on this server: the VIP and the card that takes it. */
+export interface VipPlan {
+  vip: Vip;
+  card: string;
+}
+
+/** How one command went: ok, or what failed in words a technician reads (the command line and its error). */
+export interface VipResult {
+  ok: boolean;
+  message: string;
+}
+
+/** Runs one command line; resolves with its failure in words, or null when it worked. */
+export type CommandRunner = (argv: Argv) => Promise<string | null>;
+
+/** How long one ip/arping/netsh call may take before it counts as failed. */
+export const VIP_COMMAND_TIMEOUT_MS = 5_000;
+
+/** The real runner: execFile, no shell, bounded. */
+export const runCommand: CommandRunner = (argv) => new Promise((resolve) => {
+  execFile(argv[0]!, argv.slice(1), { timeout: VIP_COMMAND_TIMEOUT_MS, windowsHide: true }, (err, _out, stderr) => {
+    if (!err) return resolve(null);
+    const why = String(stderr).trim().split('\n').pop() || err.message;
+    resolve(`${argv.join(' ')} failed: ${why}`);
+  });
+});
+
+/** The card holding the VIP on this machine now (null: none), by os.networkInterfaces(). */
+export function vipOnMachine(vip: Vip): string | null {
+  return heldOn(vip, cardsOf(networkInterfaces()));
+}
+
+export class VipHolder {
+  private plan: VipPlan | null = null;
+  private commands: VipCommands | null = null;
+  private holding = false;
+
+  constructor(private readonly run: CommandRunner = runCommand, private readonly onMachine: (vip: Vip) => string | null = vipOnMachine, private readonly platform: NodeJS.Platform = process.platform) {}
+
+  /** The VIP as the domain file asks for it now (null: none). A VIP held under another plan is removed first. */
+  async configure(plan: VipPlan | null): Promise<VipResult | null> {
+    const same = plan && this.plan && plan.vip.address === this.plan.vip.address && plan.vip.prefix === this.plan.vip.prefix && plan.card === this.plan.card;
+    if (same) return null;
+    const wasHeld = this.holding;
+    const removed = this.plan ? await this.remove() : null;
+    this.plan = plan;
+    this.commands = plan ? commandsFor(this.platform, plan.vip, plan.card) : null;
+    if (wasHeld && plan) return this.add();
+    return removed;
+  }
+
+  get held(): boolean {
+    return this.holding;
+  }
+
+  /** The address this holder is about, `10.20.0.100/24 on eth0` (null: none configured). */
+  get describe(): string | null {
+    return this.plan ? `${this.plan.vip.address}/${this.plan.vip.prefix} on ${this.plan.card}` : null;
+  }
+
+  /** Adds the VIP and announces it. Already on the card (a restart of the node, a second call): announced again only. */
+  async add(): Promise<VipResult> {
+    const { plan, commands } = this;
+    if (!plan || !commands) return { ok: true, message: 'no virtual IP configured' };
+    if (this.onMachine(plan.vip) === null) {
+      const failed = await this.run(commands.add);
+      if (failed) return { ok: false, message: failed };
+    }
+    this.holding = true;
+    if (commands.announce) {
+      const failed = await this.run(commands.announce);
+      if (failed) return { ok: true, message: `added ${this.describe}, but the announcement failed (clients' ARP caches update when they next ask): ${failed}` };
+    }
+    return { ok: true, message: `added ${this.describe} and announced it` };
+  }
+
+  /** Removes the VIP when it is on this machine (whoever left it there). */
+  async remove(): Promise<VipResult> {
+    const { plan, commands } = this;
+    if (!plan || !commands) return { ok: true, message: 'no virtual IP configured' };
+    const on = this.onMachine(plan.vip);
+    if (on === null) {
+      this.holding = false;
+      return { ok: true, message: `${plan.vip.address} is not on this machine` };
+    }
+    // Wherever it is: removed from the card that has it (a card renamed since, a hand-made copy).
+    const del = on === plan.card ? commands.del : commandsFor(this.platform, plan.vip, on).del;
+    const failed = await this.run(del);
+    if (failed && this.onMachine(plan.vip) !== null) return { ok: false, message: failed };
+    this.holding = false;
+    return { ok: true, message: `removed ${plan.vip.address}/${plan.vip.prefix} from ${on}` };
+  }
+}

@@ -1,0 +1,85 @@
+/** The VIP holder with a fake machine: what it runs to add, announce and remove the address, and what it says when a command fails. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { VipHolder, type VipPlan } from '../../main/vip/holder';
+import type { Argv, Vip } from '../../main/vip/plan';
+
+const PLAN: VipPlan = { vip: { address: '10.20.0.100', prefix: 24 }, card: 'eth0' };
+
+/** A machine whose VIP is on `on` (null: nowhere); `fail`: the command that fails, and how. */
+function machine(on: string | null = null, fail: { cmd: string; why: string } | null = null) {
+  const ran: string[] = [];
+  const m = {
+    on,
+    ran,
+    run: async (argv: Argv) => {
+      const line = argv.join(' ');
+      ran.push(line);
+      if (fail && line.startsWith(fail.cmd)) return `${line} failed: ${fail.why}`;
+      if (argv[0] === 'ip' && argv[2] === 'add') m.on = argv[5]!;
+      if (argv[0] === 'ip' && argv[2] === 'del') m.on = null;
+      return null;
+    },
+    where: (_vip: Vip) => m.on,
+  };
+  return m;
+}
+
+describe('virtual IP holder', () => {
+  it('adds and announces the VIP, then removes it', async () => {
+    const m = machine();
+    const h = new VipHolder(m.run, m.where, 'linux');
+    await h.configure(PLAN);
+    assert.deepEqual(await h.add(), { ok: true, message: 'added 10.20.0.100/24 on eth0 and announced it' });
+    assert.equal(h.held, true);
+    assert.deepEqual(await h.remove(), { ok: true, message: 'removed 10.20.0.100/24 from eth0' });
+    assert.equal(h.held, false);
+    assert.deepEqual(m.ran, ['ip address add 10.20.0.100/24 dev eth0 label eth0:dx', 'arping -q -U -c 3 -w 1 -I eth0 10.20.0.100', 'ip address del 10.20.0.100/24 dev eth0']);
+  });
+
+  it('a VIP already on the card is announced again, not added twice; one left by an earlier run is removed', async () => {
+    const m = machine('eth0');
+    const h = new VipHolder(m.run, m.where, 'linux');
+    await h.configure(PLAN);
+    await h.add();
+    assert.deepEqual(m.ran, ['arping -q -U -c 3 -w 1 -I eth0 10.20.0.100']);
+    const left = machine('eth1');
+    const fresh = new VipHolder(left.run, left.where, 'linux');
+    await fresh.configure(PLAN);
+    assert.equal((await fresh.remove()).message, 'removed 10.20.0.100/24 from eth1');
+    assert.deepEqual(left.ran, ['ip address del 10.20.0.100/24 dev eth1']);
+  });
+
+  it('a failure names the command and why; a failed announcement still holds the VIP', async () => {
+    const m = machine(null, { cmd: 'ip address add', why: 'RTNETLINK answers: Operation not permitted' });
+    const h = new VipHolder(m.run, m.where, 'linux');
+    await h.configure(PLAN);
+    assert.deepEqual(await h.add(), { ok: false, message: 'ip address add 10.20.0.100/24 dev eth0 label eth0:dx failed: RTNETLINK answers: Operation not permitted' });
+    assert.equal(h.held, false);
+    const a = machine(null, { cmd: 'arping', why: 'arping: socket: Operation not permitted' });
+    const ha = new VipHolder(a.run, a.where, 'linux');
+    await ha.configure(PLAN);
+    const r = await ha.add();
+    assert.equal(r.ok, true);
+    assert.match(r.message, /announcement failed .*arping: socket: Operation not permitted/);
+    assert.equal(ha.held, true);
+  });
+
+  it('a new plan moves a held VIP: removed from the old address, added at the new one', async () => {
+    const m = machine();
+    const h = new VipHolder(m.run, m.where, 'linux');
+    await h.configure(PLAN);
+    await h.add();
+    m.ran.length = 0;
+    await h.configure({ vip: { address: '10.20.0.101', prefix: 24 }, card: 'eth0' });
+    assert.deepEqual(m.ran, ['ip address del 10.20.0.100/24 dev eth0', 'ip address add 10.20.0.101/24 dev eth0 label eth0:dx', 'arping -q -U -c 3 -w 1 -I eth0 10.20.0.101']);
+  });
+
+  it('Windows: netsh adds it (Windows announces it), and deletes it', async () => {
+    const m = machine();
+    const h = new VipHolder(async (argv) => { m.ran.push(argv.join(' ')); return null; }, () => null, 'win32');
+    await h.configure({ vip: PLAN.vip, card: 'Plant LAN' });
+    await h.add();
+    assert.deepEqual(m.ran, ['netsh interface ipv4 add address name=Plant LAN address=10.20.0.100 mask=255.255.255.0 skipassource=true']);
+  });
+});
