@@ -6,6 +6,7 @@ import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_FAILURE_RESET_MS, DEFAULT_HEALTH, DEFAULT_METRICS, DEFAULT_MULTICAST, DEFAULT_OPCUA_SERVER, DEFAULT_PROBE, DEFAULT_SYNC, DEFAULT_SECRET_FILE, DEFAULT_STATE_DIR, DEFAULT_TIMINGS, DOMAIN_FILE_CEILING_BYTES, RUNTIME_HOOK_TIMEOUT_MS, RUNTIME_STOP_TIMEOUT_MS, validateTimings } from '../defaults';
 import { NAME_PATTERN } from '../ui/contract';
+import { inSubnet, parseVip, type Vip } from '../vip/plan';
 
 const name = (what: string) =>
   z.string({ error: `expected the ${what} as text` }).regex(NAME_PATTERN, { error: `${what} must be 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit` });
@@ -19,6 +20,12 @@ const interfaceSpec = (error: string) => z.string().refine((v) => {
   return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= 32);
 }, { error });
 const multicastInterface = interfaceSpec('multicast.interface must be an IPv4 address (192.168.10.11) or a network in CIDR form (192.168.10.0/24)');
+
+/** A Linux card name (eth0) or a Windows interface alias ("Plant LAN"): 1-64 characters, no control characters. */
+const cardName = (what: string) => {
+  const error = `${what} must be a card name like eth0 or a Windows interface alias like "Plant LAN": 1-64 characters, no control characters`;
+  return z.string({ error }).min(1, { error }).max(64, { error }).refine((v) => !/\p{Cc}/u.test(v), { error });
+};
 
 const ms = (def: number) => z.number({ error: 'expected a number of milliseconds' }).int({ error: 'expected whole milliseconds' }).positive({ error: 'must be above 0' }).default(def);
 
@@ -35,6 +42,8 @@ export const serverSchema = z.strictObject({
   /** The port of this server's status window and admin API (127.0.0.1 only); default ADMIN_PORT_BASE + the server's place in the list; 0: any free port. */
   adminPort: z.number({ error: 'adminPort must be a port number' }).int({ error: 'adminPort must be a whole number' })
     .min(0, { error: 'adminPort must be 0-65535 (0: any free port)' }).max(65535, { error: 'adminPort must be 0-65535 (0: any free port)' }).optional(),
+  /** The card of this server that takes the virtual IP (overrides virtualIp.interface for it). */
+  virtualIpInterface: cardName('virtualIpInterface').optional(),
 });
 
 export const timingsSchema = z.strictObject({
@@ -229,6 +238,18 @@ export const metricsSchema = z.strictObject({
   basicAuthFile: z.string().min(1, { error: 'metrics.basicAuthFile must name a file' }).optional(),
 }).refine((m) => m.bearerTokenFile === undefined || m.basicAuthFile === undefined, { error: 'metrics: set bearerTokenFile or basicAuthFile, not both', path: ['basicAuthFile'] });
 
+const VIP_FORM = 'virtualIp.address must be an IPv4 address with its prefix length, like 10.20.0.100/24';
+
+export const virtualIpSchema = z.strictObject({
+  /** The address and the prefix length of its subnet, `10.20.0.100/24` (vip/plan.ts parseVip says what is wrong). */
+  address: z.string({ error: VIP_FORM }).superRefine((v, ctx) => {
+    const vip = parseVip(v);
+    if (typeof vip === 'string') ctx.addIssue({ code: 'custom', message: vip });
+  }),
+  /** The card that takes it on every server (a server's virtualIpInterface overrides it); default: the one card with an address in its subnet. */
+  interface: cardName('virtualIp.interface').optional(),
+}, { error: 'virtualIp must be a section with address (like 10.20.0.100/24) and optionally interface' });
+
 export const domainSchema = z.strictObject({
   domain: name('domain name'),
   servers: z.array(serverSchema).min(1, { error: 'servers must list at least one server' }),
@@ -246,6 +267,8 @@ export const domainSchema = z.strictObject({
   opcuaServer: opcuaServerSchema.optional(),
   /** Serve Prometheus metrics (off when absent). */
   metrics: metricsSchema.optional(),
+  /** An address that moves with the Active role (off when absent). */
+  virtualIp: virtualIpSchema.optional(),
   sync: syncSchema.prefault({}),
   /** Servers whose application version differs from the Active's never become Active or Standby. `files`: a hash of the synced project files. */
   appVersion: z.string().max(100, { error: 'appVersion must be at most 100 characters' }).default(''),
@@ -282,7 +305,59 @@ export const domainSchema = z.strictObject({
   if (counts.size > 1) {
     ctx.addIssue({ code: 'custom', path: ['servers'], message: `every server needs the same number of networks (found ${[...counts].sort().join(' and ')}): give each the same number of addresses, or use multicast.interfaces` });
   }
+  if (d.virtualIp) for (const problem of virtualIpProblems(d)) ctx.addIssue({ code: 'custom', ...problem });
 });
+
+/** What the virtual IP's checks read of a domain file. */
+interface VipDomain {
+  multicast: { interface?: string | undefined; interfaces?: string[] | undefined };
+  servers: { name: string; role: string; address?: string | undefined; addresses?: string[] | undefined; virtualIpInterface?: string | undefined }[];
+  virtualIp?: { address: string; interface?: string | undefined } | undefined;
+}
+
+/**
+ * What makes the virtual IP unusable, found from the file alone: it is a server's own address,
+ * or a server that may be Active (main, backup) has no card in its subnet that the file knows
+ * of and no card named for it. A server without declared addresses is judged by
+ * multicast.interface(s) only when every entry is a CIDR block (an address alone does not tell
+ * the subnet). Witness and inactive servers never hold it.
+ */
+function virtualIpProblems(d: VipDomain): { path: (string | number)[]; message: string }[] {
+  const vip = d.virtualIp && parseVip(d.virtualIp.address);
+  if (!vip || typeof vip === 'string') return []; // no section, or its address is reported already
+  const text = `${vip.address}/${vip.prefix}`;
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  for (const s of d.servers) {
+    const own = s.addresses ?? (s.address ? [s.address] : []);
+    if (own.includes(vip.address)) {
+      problems.push({ path: ['virtualIp', 'address'], message: `virtualIp.address ${vip.address} is the address of server ${s.name}; the virtual IP must be a free address in that subnet` });
+    }
+  }
+  d.servers.forEach((s, i) => {
+    if (s.role !== 'main' && s.role !== 'backup') return;
+    if (s.virtualIpInterface !== undefined || d.virtualIp?.interface !== undefined) return;
+    const own = s.addresses ?? (s.address ? [s.address] : []);
+    const fix = `no card of ${s.name} can take the virtual IP; give it an address in that subnet or set virtualIpInterface`;
+    if (own.length) {
+      if (!own.some((a) => inSubnet(vip, a))) {
+        problems.push({ path: ['servers', i, s.addresses ? 'addresses' : 'address'], message: `server ${s.name} has no address in ${text}'s subnet (its addresses: ${own.join(', ')}): ${fix}` });
+      }
+      return;
+    }
+    const specs = d.multicast.interfaces ?? (d.multicast.interface ? [d.multicast.interface] : []);
+    if (specs.length && specs.every((spec) => spec.includes('/') && !overlaps(vip, spec))) {
+      const field = d.multicast.interfaces ? 'multicast.interfaces' : 'multicast.interface';
+      problems.push({ path: ['servers', i], message: `server ${s.name} has no address in ${text}'s subnet (its card is chosen by ${field}: ${specs.join(', ')}): ${fix}` });
+    }
+  });
+  return problems;
+}
+
+/** Whether the CIDR block `spec` (`192.168.10.0/24`) and the VIP's subnet share addresses. */
+function overlaps(vip: Vip, spec: string): boolean {
+  const [address, bits] = spec.split('/');
+  return inSubnet({ address: address!, prefix: Math.min(vip.prefix, Number(bits)) }, vip.address);
+}
 
 /**
  * What names server `s`'s card on each network, in order: its `addresses`, its `address`, or
