@@ -31,5 +31,6 @@ export function domainChanges(before: DomainConfig, after: DomainConfig, server:
   if (before.quorum !== after.quorum) live.push('quorum');
   if (!same(before.sync, after.sync)) live.push('sync');
   if (before.appVersion !== after.appVersion) live.push('appVersion');
+  if (!same(before.virtualIp, after.virtualIp)) live.push('virtualIp');
   return { restart, live };
 }

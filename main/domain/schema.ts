@@ -337,7 +337,7 @@ function virtualIpProblems(d: VipDomain): { path: (string | number)[]; message: 
     if (s.role !== 'main' && s.role !== 'backup') return;
     if (s.virtualIpInterface !== undefined || d.virtualIp?.interface !== undefined) return;
     const own = s.addresses ?? (s.address ? [s.address] : []);
-    const fix = `no card of ${s.name} can take the virtual IP; give it an address in that subnet or set virtualIpInterface`;
+    const fix = `none of the cards the domain file lists for ${s.name} is on that subnet; name the card that takes the virtual IP with virtualIp.interface (every server) or virtualIpInterface (this server)`;
     if (own.length) {
       if (!own.some((a) => inSubnet(vip, a))) {
         problems.push({ path: ['servers', i, s.addresses ? 'addresses' : 'address'], message: `server ${s.name} has no address in ${text}'s subnet (its addresses: ${own.join(', ')}): ${fix}` });

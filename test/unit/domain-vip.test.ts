@@ -36,7 +36,7 @@ function problems(text: string): string[] {
   assert.fail('expected the domain file to be refused');
 }
 
-const NO_SUBNET_B = "server b has no address in 10.20.0.100/24's subnet (its addresses: 192.168.5.12): no card of b can take the virtual IP; give it an address in that subnet or set virtualIpInterface";
+const NO_SUBNET_B = "server b has no address in 10.20.0.100/24's subnet (its addresses: 192.168.5.12): none of the cards the domain file lists for b is on that subnet; name the card that takes the virtual IP with virtualIp.interface (every server) or virtualIpInterface (this server)";
 
 describe('domain file: virtualIp', () => {
   it('absent: no virtual IP', () => {
@@ -86,8 +86,8 @@ virtualIp:
     // the main too, and with addresses: none of them in the subnet
     const both = BASE.replace('address: 10.20.0.11', 'addresses: [192.168.5.11, 172.16.0.11]').replace('address: 10.20.0.12', 'addresses: [192.168.5.12, 172.16.0.12]');
     assert.deepEqual(problems(both), [
-      "line 5: servers[0].addresses: server a has no address in 10.20.0.100/24's subnet (its addresses: 192.168.5.11, 172.16.0.11): no card of a can take the virtual IP; give it an address in that subnet or set virtualIpInterface",
-      "line 8: servers[1].addresses: server b has no address in 10.20.0.100/24's subnet (its addresses: 192.168.5.12, 172.16.0.12): no card of b can take the virtual IP; give it an address in that subnet or set virtualIpInterface",
+      "line 5: servers[0].addresses: server a has no address in 10.20.0.100/24's subnet (its addresses: 192.168.5.11, 172.16.0.11): none of the cards the domain file lists for a is on that subnet; name the card that takes the virtual IP with virtualIp.interface (every server) or virtualIpInterface (this server)",
+      "line 8: servers[1].addresses: server b has no address in 10.20.0.100/24's subnet (its addresses: 192.168.5.12, 172.16.0.12): none of the cards the domain file lists for b is on that subnet; name the card that takes the virtual IP with virtualIp.interface (every server) or virtualIpInterface (this server)",
     ]);
     // one of several in the subnet is enough
     parsed(both.replace('172.16.0.11', '10.20.0.11').replace('192.168.5.12', '10.20.0.12'));
@@ -100,7 +100,7 @@ virtualIp:
     const text = BASE.replace('virtualIp:', '  - name: c\n    role: inactive\n    address: 192.168.5.13\n  - name: w\n    role: witness\n    address: 192.168.5.14\nvirtualIp:');
     assert.deepEqual(parsed(text).servers.map((s) => s.role), ['main', 'backup', 'inactive', 'witness']);
     assert.deepEqual(problems(text.replace('role: inactive', 'role: backup')),
-      ["line 11: servers[2].address: server c has no address in 10.20.0.100/24's subnet (its addresses: 192.168.5.13): no card of c can take the virtual IP; give it an address in that subnet or set virtualIpInterface"]);
+      ["line 11: servers[2].address: server c has no address in 10.20.0.100/24's subnet (its addresses: 192.168.5.13): none of the cards the domain file lists for c is on that subnet; name the card that takes the virtual IP with virtualIp.interface (every server) or virtualIpInterface (this server)"]);
   });
 
   it('servers without addresses: judged by multicast.interface only when it is a CIDR block', () => {
@@ -116,8 +116,8 @@ virtualIp:
   address: 10.20.0.100/24
 `;
     assert.deepEqual(problems(shared('192.168.5.0/24')), [
-      "line 3: servers[0]: server a has no address in 10.20.0.100/24's subnet (its card is chosen by multicast.interface: 192.168.5.0/24): no card of a can take the virtual IP; give it an address in that subnet or set virtualIpInterface",
-      "line 5: servers[1]: server b has no address in 10.20.0.100/24's subnet (its card is chosen by multicast.interface: 192.168.5.0/24): no card of b can take the virtual IP; give it an address in that subnet or set virtualIpInterface",
+      "line 3: servers[0]: server a has no address in 10.20.0.100/24's subnet (its card is chosen by multicast.interface: 192.168.5.0/24): none of the cards the domain file lists for a is on that subnet; name the card that takes the virtual IP with virtualIp.interface (every server) or virtualIpInterface (this server)",
+      "line 5: servers[1]: server b has no address in 10.20.0.100/24's subnet (its card is chosen by multicast.interface: 192.168.5.0/24): none of the cards the domain file lists for b is on that subnet; name the card that takes the virtual IP with virtualIp.interface (every server) or virtualIpInterface (this server)",
     ]);
     parsed(shared('10.20.0.0/24'));
     parsed(shared('10.0.0.0/8')); // a wider block holding the VIP's subnet
