@@ -66,6 +66,7 @@ export class Guardian {
   constructor(private readonly dir: string, private readonly log: Logger, private readonly onEnd: () => void, hold: RuntimeHold) {
     this.socketPath = guardianSocket(dir);
     this.host = new LocalProcessHost(hold);
+    this.vip.onAnnounceFailed = (message) => this.log.warn('vip', message);
     if (hold.wholeTree) log.info('guardian', `runtime processes: ${hold.detail}`);
     else log.warn('guardian', `runtime processes: ${hold.detail}`);
   }

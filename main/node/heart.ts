@@ -183,6 +183,7 @@ export class Heart {
     guardian.setRoute({ group: cfg.multicast.group, port: cfg.multicast.port, iface: address, ttl: cfg.multicast.ttl }, (hb) => this.transport.seal(hb));
 
     this.vip = this.vipRuntime(guardian);
+    this.vip.onChange = () => this.publish();
     this.engine = new Engine(this.engineConfig(), persisted, realClock.now());
     const back = term !== null && this.engine.resumeTerm(term, realClock.now(), guardian.termLeaseUntil - realClock.now());
     if (term !== null) {

@@ -60,6 +60,9 @@ const promise = <T>(p: Pending<T>): Promise<T> => new Promise((resolve, reject) 
 export class VipRuntime implements RuntimeControl {
   private state: VipState | null = null;
 
+  /** Told when what status shows of the VIP changed. */
+  onChange: () => void = () => undefined;
+
   constructor(private readonly runtime: RuntimeControl, private readonly owner: VipOwner, plan: VipPlan | string | null, address: string | null, private readonly log: Logger) {
     this.replan(plan, address);
   }
@@ -74,6 +77,7 @@ export class VipRuntime implements RuntimeControl {
   /** The guardian killed the runtime and removed the VIP with it. */
   lost(): void {
     if (this.state) this.state.held = false;
+    this.onChange();
   }
 
   /** What status shows (null: no virtual IP configured). */
@@ -116,6 +120,7 @@ export class VipRuntime implements RuntimeControl {
     const r = await this.owner.holdVip(on);
     s.held = on && r.ok;
     s.error = r.ok ? null : r.message;
+    this.onChange();
     if (!r.ok) this.log.error('vip', `${on ? 'could not add' : 'could not remove'} ${s.address} on ${s.card}: ${r.message}`);
   }
 }

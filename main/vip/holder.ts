@@ -35,17 +35,32 @@ export const runCommand: CommandRunner = (argv) => new Promise((resolve) => {
   });
 });
 
-/** The card holding the VIP on this machine now (null: none), by os.networkInterfaces(). */
-export function vipOnMachine(vip: Vip): string | null {
-  return heldOn(vip, cardsOf(networkInterfaces()));
+/**
+ * The card holding the VIP on this machine now (null: none). Linux asks the kernel (`ip
+ * address show to`), which lists an address on a card whose link is down too: a cut cable
+ * must not hide a VIP that has to go (os.networkInterfaces() leaves such cards out). Windows
+ * reads os.networkInterfaces().
+ */
+export function vipOnMachine(vip: Vip): Promise<string | null> {
+  if (process.platform === 'win32') return Promise.resolve(heldOn(vip, cardsOf(networkInterfaces())));
+  return new Promise((resolve) => {
+    execFile('ip', ['-o', '-4', 'address', 'show', 'to', `${vip.address}/32`], { timeout: VIP_COMMAND_TIMEOUT_MS }, (err, out) => {
+      if (err) return resolve(heldOn(vip, cardsOf(networkInterfaces())));
+      resolve(/^\d+:\s+(\S+)/m.exec(out)?.[1] ?? null);
+    });
+  });
 }
 
 export class VipHolder {
   private plan: VipPlan | null = null;
   private commands: VipCommands | null = null;
   private holding = false;
+  /** The announcement under way (tests wait for it). */
+  announcing: Promise<unknown> = Promise.resolve();
+  /** Told when an announcement failed (the guardian logs it). */
+  onAnnounceFailed: (message: string) => void = () => undefined;
 
-  constructor(private readonly run: CommandRunner = runCommand, private readonly onMachine: (vip: Vip) => string | null = vipOnMachine, private readonly platform: NodeJS.Platform = process.platform) {}
+  constructor(private readonly run: CommandRunner = runCommand, private readonly onMachine: (vip: Vip) => Promise<string | null> = vipOnMachine, private readonly platform: NodeJS.Platform = process.platform) {}
 
   /** The VIP as the domain file asks for it now (null: none). A VIP held under another plan is removed first. */
   async configure(plan: VipPlan | null): Promise<VipResult | null> {
@@ -72,23 +87,24 @@ export class VipHolder {
   async add(): Promise<VipResult> {
     const { plan, commands } = this;
     if (!plan || !commands) return { ok: true, message: 'no virtual IP configured' };
-    if (this.onMachine(plan.vip) === null) {
+    if ((await this.onMachine(plan.vip)) === null) {
       const failed = await this.run(commands.add);
       if (failed) return { ok: false, message: failed };
     }
     this.holding = true;
+    // The announcement takes a second (its frames go out 1 s apart): it goes on in the background.
     if (commands.announce) {
-      const failed = await this.run(commands.announce);
-      if (failed) return { ok: true, message: `added ${this.describe}, but the announcement failed (clients' ARP caches update when they next ask): ${failed}` };
+      const announce = commands.announce;
+      this.announcing = this.run(announce).then((failed) => failed && this.onAnnounceFailed(`added ${this.describe}, but the announcement failed (clients' ARP caches update when they next ask): ${failed}`));
     }
-    return { ok: true, message: `added ${this.describe} and announced it` };
+    return { ok: true, message: `added ${this.describe}${commands.announce ? ', announcing it' : ''}` };
   }
 
   /** Removes the VIP when it is on this machine (whoever left it there). */
   async remove(): Promise<VipResult> {
     const { plan, commands } = this;
     if (!plan || !commands) return { ok: true, message: 'no virtual IP configured' };
-    const on = this.onMachine(plan.vip);
+    const on = await this.onMachine(plan.vip);
     if (on === null) {
       this.holding = false;
       return { ok: true, message: `${plan.vip.address} is not on this machine` };
@@ -96,7 +112,7 @@ export class VipHolder {
     // Wherever it is: removed from the card that has it (a card renamed since, a hand-made copy).
     const del = on === plan.card ? commands.del : commandsFor(this.platform, plan.vip, on).del;
     const failed = await this.run(del);
-    if (failed && this.onMachine(plan.vip) !== null) return { ok: false, message: failed };
+    if (failed && (await this.onMachine(plan.vip)) !== null) return { ok: false, message: failed };
     this.holding = false;
     return { ok: true, message: `removed ${plan.vip.address}/${plan.vip.prefix} from ${on}` };
   }

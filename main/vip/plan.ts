@@ -86,13 +86,13 @@ export interface VipCommands {
 /**
  * Linux: iproute2 adds and removes the address (CAP_NET_ADMIN); iputils' arping sends
  * unsolicited ARP (-U) so every neighbour's cache points at this card at once, three times a
- * few ms apart against a lost frame. The label marks it in `ip address` as Duplex's.
+ * second apart against a lost frame. The label marks it in `ip address` as Duplex's.
  */
 export function linuxCommands(vip: Vip, card: string): VipCommands {
   const cidr = `${vip.address}/${vip.prefix}`;
   return {
     add: ['ip', 'address', 'add', cidr, 'dev', card, 'label', labelOf(card)],
-    announce: ['arping', '-q', '-U', '-c', '3', '-w', '1', '-I', card, vip.address],
+    announce: ['arping', '-q', '-U', '-c', '2', '-w', '2', '-I', card, vip.address],
     del: ['ip', 'address', 'del', cidr, 'dev', card],
   };
 }

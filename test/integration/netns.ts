@@ -72,10 +72,13 @@ export class NsDomain {
   readonly file = join(this.dir, 'plant.yaml');
   readonly ledger = join(this.dir, 'ledger');
   private readonly procs = new Map<string, ChildProcess>();
+  /** Namespaces of hosts without a node (addHost). */
+  private readonly extraHosts: string[] = [];
   /** The bridge namespace of each network. */
   private readonly bridges: string[];
 
-  constructor(readonly tag: string, readonly hosts: Record<string, HostDecl>, group: string) {
+  /** `extra`: more of the domain file (a virtualIp section); `runtimeArgs`: more arguments for the runtime stand-in. */
+  constructor(readonly tag: string, readonly hosts: Record<string, HostDecl>, group: string, opts: { extra?: string; runtimeArgs?: string[] } = {}) {
     const networks = Object.values(hosts)[0]!.addresses.length;
     this.bridges = Array.from({ length: networks }, (_, k) => `${tag}-br${k === 0 ? '' : k + 1}`);
     this.bridges.forEach((br, k) => {
@@ -98,7 +101,8 @@ ${servers}
 multicast: { group: ${group}, port: ${port} }
 runtime:
   processes:
-    - { name: scada, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(VICTIM)}, --ledger, ${JSON.stringify(this.ledger)}] }
+    - { name: scada, command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(VICTIM)}, --ledger, ${JSON.stringify(this.ledger)}${(opts.runtimeArgs ?? []).map((x) => `, ${JSON.stringify(x)}`).join('')}] }
+${opts.extra ?? ''}
 ${END_LINE}
 `, { mode: 0o644 }); // only its owner may change it: the node refuses a domain file others can change
   }
@@ -134,6 +138,24 @@ ${END_LINE}
     for (const h of Object.keys(this.hosts)) this.start(h);
   }
 
+  /** Sends `signal` to server `h`'s node process (`ip netns exec` has become it). */
+  signal(h: string, signal: NodeJS.Signals): void {
+    this.procs.get(h)?.kill(signal);
+  }
+
+  /** Joins namespace `ns` (made here) to the first network at `address`, as a host without a node (an observer). */
+  addHost(name: string, address: string): string {
+    const ns = this.ns(name);
+    ip('netns', 'add', ns);
+    ip('-n', this.bridges[0]!, 'link', 'add', `v-${name}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ip('-n', this.bridges[0]!, 'link', 'set', `v-${name}`, 'master', 'br0', 'up');
+    ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    this.extraHosts.push(ns);
+    return ns;
+  }
+
   /** Stops server `h`'s node (SIGTERM, then SIGKILL); its guardian stops the runtime. */
   async stop(h: string): Promise<void> {
     const p = this.procs.get(h);
@@ -145,7 +167,7 @@ ${END_LINE}
   async close(): Promise<void> {
     await Promise.all(Object.keys(this.hosts).map((h) => this.stop(h)));
     await sleep(500);
-    unbridge([...this.bridges, ...Object.keys(this.hosts).map((h) => this.ns(h))]);
+    unbridge([...this.bridges, ...Object.keys(this.hosts).map((h) => this.ns(h)), ...this.extraHosts]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 

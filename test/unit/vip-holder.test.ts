@@ -20,7 +20,7 @@ function machine(on: string | null = null, fail: { cmd: string; why: string } | 
       if (argv[0] === 'ip' && argv[2] === 'del') m.on = null;
       return null;
     },
-    where: (_vip: Vip) => m.on,
+    where: async (_vip: Vip) => m.on,
   };
   return m;
 }
@@ -30,11 +30,12 @@ describe('virtual IP holder', () => {
     const m = machine();
     const h = new VipHolder(m.run, m.where, 'linux');
     await h.configure(PLAN);
-    assert.deepEqual(await h.add(), { ok: true, message: 'added 10.20.0.100/24 on eth0 and announced it' });
+    assert.deepEqual(await h.add(), { ok: true, message: 'added 10.20.0.100/24 on eth0, announcing it' });
+    await h.announcing;
     assert.equal(h.held, true);
     assert.deepEqual(await h.remove(), { ok: true, message: 'removed 10.20.0.100/24 from eth0' });
     assert.equal(h.held, false);
-    assert.deepEqual(m.ran, ['ip address add 10.20.0.100/24 dev eth0 label eth0:dx', 'arping -q -U -c 3 -w 1 -I eth0 10.20.0.100', 'ip address del 10.20.0.100/24 dev eth0']);
+    assert.deepEqual(m.ran, ['ip address add 10.20.0.100/24 dev eth0 label eth0:dx', 'arping -q -U -c 2 -w 2 -I eth0 10.20.0.100', 'ip address del 10.20.0.100/24 dev eth0']);
   });
 
   it('a VIP already on the card is announced again, not added twice; one left by an earlier run is removed', async () => {
@@ -42,7 +43,8 @@ describe('virtual IP holder', () => {
     const h = new VipHolder(m.run, m.where, 'linux');
     await h.configure(PLAN);
     await h.add();
-    assert.deepEqual(m.ran, ['arping -q -U -c 3 -w 1 -I eth0 10.20.0.100']);
+    await h.announcing;
+    assert.deepEqual(m.ran, ['arping -q -U -c 2 -w 2 -I eth0 10.20.0.100']);
     const left = machine('eth1');
     const fresh = new VipHolder(left.run, left.where, 'linux');
     await fresh.configure(PLAN);
@@ -59,9 +61,12 @@ describe('virtual IP holder', () => {
     const a = machine(null, { cmd: 'arping', why: 'arping: socket: Operation not permitted' });
     const ha = new VipHolder(a.run, a.where, 'linux');
     await ha.configure(PLAN);
+    let said = '';
+    ha.onAnnounceFailed = (message) => (said = message);
     const r = await ha.add();
+    await ha.announcing;
     assert.equal(r.ok, true);
-    assert.match(r.message, /announcement failed .*arping: socket: Operation not permitted/);
+    assert.match(said, /announcement failed .*arping: socket: Operation not permitted/);
     assert.equal(ha.held, true);
   });
 
@@ -72,12 +77,13 @@ describe('virtual IP holder', () => {
     await h.add();
     m.ran.length = 0;
     await h.configure({ vip: { address: '10.20.0.101', prefix: 24 }, card: 'eth0' });
-    assert.deepEqual(m.ran, ['ip address del 10.20.0.100/24 dev eth0', 'ip address add 10.20.0.101/24 dev eth0 label eth0:dx', 'arping -q -U -c 3 -w 1 -I eth0 10.20.0.101']);
+    await h.announcing;
+    assert.deepEqual(m.ran, ['ip address del 10.20.0.100/24 dev eth0', 'ip address add 10.20.0.101/24 dev eth0 label eth0:dx', 'arping -q -U -c 2 -w 2 -I eth0 10.20.0.101']);
   });
 
   it('Windows: netsh adds it (Windows announces it), and deletes it', async () => {
     const m = machine();
-    const h = new VipHolder(async (argv) => { m.ran.push(argv.join(' ')); return null; }, () => null, 'win32');
+    const h = new VipHolder(async (argv) => { m.ran.push(argv.join(' ')); return null; }, async () => null, 'win32');
     await h.configure({ vip: PLAN.vip, card: 'Plant LAN' });
     await h.add();
     assert.deepEqual(m.ran, ['netsh interface ipv4 add address name=Plant LAN address=10.20.0.100 mask=255.255.255.0 skipassource=true']);

@@ -64,7 +64,7 @@ describe('virtual IP: the command lines', () => {
   it('Linux: ip address add with a label, unsolicited ARP, ip address del', () => {
     assert.deepEqual(commandsFor('linux', VIP, 'eth0'), {
       add: ['ip', 'address', 'add', '10.20.0.100/24', 'dev', 'eth0', 'label', 'eth0:dx'],
-      announce: ['arping', '-q', '-U', '-c', '3', '-w', '1', '-I', 'eth0', '10.20.0.100'],
+      announce: ['arping', '-q', '-U', '-c', '2', '-w', '2', '-I', 'eth0', '10.20.0.100'],
       del: ['ip', 'address', 'del', '10.20.0.100/24', 'dev', 'eth0'],
     });
     assert.equal(commandsFor('linux', VIP, 'enp0s31f6long').add[7], 'enp0s31f6lon:dx', 'a label is at most 15 characters');
