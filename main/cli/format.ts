@@ -51,6 +51,15 @@ function formatQuorum(s: StatusView): string {
   return `  quorum: ${q.has ? 'yes' : 'NO'}, hears ${q.heard.length} of ${q.voters.length} voters (${q.heard.join(', ')}; ${q.majority} needed)${q.supports ? `, supports ${q.supports}` : ''}${lease}`;
 }
 
+/** The virtual IP as this server has it: held here or not, on which card, and the last failure with the command that failed. */
+function formatVip(s: StatusView): string[] {
+  const v = s.vip;
+  if (!v) return [];
+  if (v.card === null) return [`  vip ${v.address}: NO CARD here can take it: ${v.error ?? 'see the log'}`];
+  const where = v.held ? `held here on ${v.card}` : `not held here (it goes on ${v.card} when ${s.server} is Active)`;
+  return [`  vip ${v.address}: ${where}${v.error ? `; FAILED: ${v.error}` : ''}`];
+}
+
 /** `duplex status`: one node's view, its peers as it hears them. */
 export function formatStatus(s: StatusView): string {
   const lines = [
@@ -65,6 +74,7 @@ export function formatStatus(s: StatusView): string {
     ...(s.runtime.failures.count ? [formatFailures(s)] : []),
     `  health: ${healthWords(s.health.score)}${s.health.failing ? ` (${s.health.failing})` : ''}`,
     formatQuorum(s),
+    ...formatVip(s),
     `  domain: revision ${s.sync.revision.n} (${s.sync.revision.hash.slice(0, 12)}), ${s.sync.state}${s.sync.progress !== null ? ` ${s.sync.progress}%` : ''}${s.sync.message ? `: ${s.sync.message}` : ''}`,
     ...(s.restartNeeded.length ? [`  restart needed for: ${s.restartNeeded.join(', ')}`] : []),
     '',

@@ -121,6 +121,12 @@ export class MetricsServer {
     this.total('duplex_runtime_restarts_total', 'Restarts of each supervised runtime process since this node started.', ['process'], (s, put) => {
       for (const p of s.runtime.processes) put(p.restarts, { process: p.name });
     });
+    this.gauge('duplex_vip_held', 'Whether this server holds the virtual IP now: 1 held, 0 not (absent: no virtual IP in the domain file).', ['address'], (s, put) => {
+      if (s.vip) put(s.vip.held ? 1 : 0, { address: s.vip.address });
+    });
+    this.gauge('duplex_vip_failed', 'Whether the last attempt to add or remove the virtual IP here failed (1; see duplex status and the log), or no card here can take it.', ['address'], (s, put) => {
+      if (s.vip) put(s.vip.error !== null || s.vip.card === null ? 1 : 0, { address: s.vip.address });
+    });
     this.gauge('duplex_runtime_crash_loops', "Runtime crash loops counted on this server (Pacemaker's fail-count; duplex clear resets it).", [], (s, put) => put(s.runtime.failures.count));
     this.failovers = this.counter('duplex_failovers_total', 'Times this server became Active by a failover (the Active was lost) since its node started.');
     this.switchovers = this.counter('duplex_switchovers_total', 'Times this server became Active by a graceful handover (a switchover, or a failback to the main) since its node started.');

@@ -71,7 +71,7 @@ export class VipRuntime implements RuntimeControl {
   replan(plan: VipPlan | string | null, address: string | null): void {
     const held = this.state?.held ?? false;
     const card = typeof plan === 'object' && plan ? plan.card : null;
-    this.state = address === null ? null : { address, card, held: held && card !== null, error: typeof plan === 'string' ? plan : null };
+    this.state = address === null ? null : { address, card, held: held && card !== null, error: typeof plan === 'string' ? plan : card !== null ? addressRight() : null };
   }
 
   /** The guardian killed the runtime and removed the VIP with it. */

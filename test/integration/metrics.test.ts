@@ -194,7 +194,8 @@ describe('the strict parser of the text format', () => {
 
 describe('Prometheus metrics of three real nodes', () => {
   const c = new Cluster(['a', 'b', 'c'], {
-    extra: 'metrics: { port: 0, address: 127.0.0.1 }\nprobes: [{ name: system, kind: system }]',
+    // A virtual IP that no card of loopback can take: its metrics are served (held 0, failed 1).
+    extra: 'metrics: { port: 0, address: 127.0.0.1 }\nprobes: [{ name: system, kind: system }]\nvirtualIp: { address: 127.0.0.200/8 }',
     runtime: { processes: [{ name: 'scada', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] }] },
   });
   const urls = new Map<string, string>();
@@ -265,6 +266,10 @@ describe('Prometheus metrics of three real nodes', () => {
       }
       assert.deepEqual(m.family('duplex_runtime_restarts_total').samples.map((s) => [s.labels.process, s.value]), after.runtime.processes.map((p) => [p.name, p.restarts]));
       assert.equal(m.value('duplex_runtime_crash_loops'), after.runtime.failures.count);
+      assert.deepEqual(after.vip, { address: '127.0.0.200/8', card: null, held: false, error: after.vip?.error ?? null });
+      assert.match(after.vip?.error ?? '', /cannot take the virtual IP 127.0.0.200\/8: no card here has an address in/);
+      assert.equal(m.value('duplex_vip_held', { address: '127.0.0.200/8' }), 0);
+      assert.equal(m.value('duplex_vip_failed', { address: '127.0.0.200/8' }), 1);
       for (const counted of ['duplex_failovers_total', 'duplex_switchovers_total', 'duplex_fences_total']) assert.equal(m.value(counted), 0, `${server}: ${counted}`);
     }
   });

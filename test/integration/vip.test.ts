@@ -208,4 +208,22 @@ describe('the virtual IP follows the Active, in network namespaces', { skip }, (
     assert.deepEqual(order, ['a', 'none', 'b'], 'a dropped it before b took it');
     assert.deepEqual(await holders(d), ['b']);
   });
+
+  it('the Active frozen (SIGSTOP): its guardian removes the VIP when the lease runs out, before a takes it', async () => {
+    const monitor = new Monitor(d);
+    await monitor.ready();
+    const since = Date.now();
+    d.signal('b', 'SIGSTOP');
+    try {
+      await waitFor('the observer reaches a', 15_000, async () => observer.first('a', since) ?? undefined, 20);
+      await sleep(500);
+    } finally {
+      d.signal('b', 'SIGCONT');
+    }
+    const { doubles, order } = await monitor.stop(['b']);
+    assert.deepEqual(doubles, [], `the VIP was on two servers at once\n${vipLines(d, 'a')}\n${vipLines(d, 'b')}`);
+    assert.deepEqual(order, ['b', 'none', 'a'], 'b\'s guardian removed it before a took it');
+    await d.waitRoles({ a: 'active', b: 'standby' }, 15_000);
+    assert.deepEqual(await holders(d), ['a']);
+  });
 });
