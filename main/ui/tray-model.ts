@@ -69,7 +69,7 @@ export function trayModel(s: StatusView, opts: { startAtLogon: boolean; service?
   return {
     icon,
     trouble,
-    tooltip: `Duplex · ${s.server} · ${cap(s.role)} · ${s.domain}${opts.service ? ' (service)' : ''}`,
+    tooltip: `Duplex · ${s.server} · ${cap(s.role)}${s.vip?.held ? ` · holds ${s.vip.address}` : ''} · ${s.domain}${opts.service ? ' (service)' : ''}`,
     menu,
     quitWarning,
   };

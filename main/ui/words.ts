@@ -67,6 +67,8 @@ export function headline(s: StatusView): Headline {
     return alarm('Plant runtime not running: no Active server', `no server is Active${away.length ? `; not heard: ${away.join(', ')}` : ''}${standby ? `; ${standby} should take over` : ''}`);
   }
   if (s.runtime.held) return alarm('Runtime held: Resume', `${s.runtime.held}; check the plant, then Resume`);
+  // Clients reach the plant through the virtual IP: a failure to take or drop it is an alarm.
+  if (s.vip && (s.vip.error !== null || s.vip.card === null)) return alarm('Virtual IP problem', `${s.server}: ${s.vip.error ?? 'no card here can take it'}`);
   if (s.sync.state === 'conflict') return warning('Sync conflict', s.sync.message ?? 'review the conflict copy beside the domain file');
   if (s.sync.state === 'error') return warning('Domain file problem', s.sync.message ?? 'see the log');
   if (!s.linkUp) return warning('Redundancy network card down', `${s.server} has lost its own network interface; it will not take over`);

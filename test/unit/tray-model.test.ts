@@ -26,6 +26,11 @@ describe('tray model', () => {
       assert.equal(m.icon, icon, role);
     }
     assert.equal(trayModel(view({ server: 'srv1', role: 'standby' }, { b: 'active' }), { startAtLogon: true }).tooltip, 'Duplex · srv1 · Standby · plant');
+    const vip = { address: '10.20.0.100/24', card: 'eth0', held: true, error: null };
+    assert.equal(trayModel(view({ vip }), { startAtLogon: true }).tooltip, 'Duplex · a · Active · holds 10.20.0.100/24 · plant');
+    const failed = trayModel(view({ vip: { ...vip, held: false, error: 'ip address add 10.20.0.100/24 dev eth0 label eth0:dx failed: RTNETLINK answers: Operation not permitted' } }), { startAtLogon: true });
+    assert.equal(failed.icon, 'trouble');
+    assert.equal(failed.trouble, 'Virtual IP problem (a: ip address add 10.20.0.100/24 dev eth0 label eth0:dx failed: RTNETLINK answers: Operation not permitted)');
   });
 
   it('trouble: the headline of the status window, for no Standby (seen from any server), no Active, sync conflict or error, incompatible, held runtime, card down, no quorum', () => {

@@ -19,6 +19,7 @@ import { LocalProcessHost, killTree, pidFileName } from '../../main/runtime/host
 import { descendantsOf, isAlive, windowsProcesses } from '../../main/util/process';
 import { spawnProgram } from '../../main/util/spawn';
 import { VERSION } from '../../main/version';
+import { runCommand, VipHolder } from '../../main/vip/holder';
 import { Cluster, sleep, waitFor, waitForRoles } from '../integration/cluster';
 
 if (process.platform !== 'win32') {
@@ -210,4 +211,21 @@ test('duplex.cmd, the installed command, runs the bundled program as Node with t
   assert.match(none.out, /no Duplex node is running for server x/);
   const bad = await duplex(['maintenance', 'sideways', '--domain', c.file, '--server', 'x']);
   assert.equal(bad.code, 2);
+});
+
+// Wine's netsh is a stub: it exits 0 and changes nothing. What runs here is the Windows path up
+// to the program: Node for Windows finds netsh and runs the command lines the plan built (an
+// alias with a space, the mask, skipassource). That the address is added is on paper.
+test('the virtual IP: netsh runs the add and delete command lines under Windows', async () => {
+  let on: string | null = null;
+  const h = new VipHolder(runCommand, async () => on, 'win32');
+  await h.configure({ vip: { address: '10.20.0.100', prefix: 24 }, card: 'Plant LAN' });
+  assert.deepEqual(await h.add(), { ok: true, message: 'added 10.20.0.100/24 on Plant LAN' });
+  on = 'Plant LAN';
+  assert.deepEqual(await h.remove(), { ok: true, message: 'removed 10.20.0.100/24 from Plant LAN' });
+  const missing = new VipHolder(async (argv) => runCommand(['netsh-missing', ...argv.slice(1)]), async () => null, 'win32');
+  await missing.configure({ vip: { address: '10.20.0.100', prefix: 24 }, card: 'Plant LAN' });
+  const r = await missing.add();
+  assert.equal(r.ok, false);
+  assert.match(r.message, /^netsh-missing interface ipv4 add address name=Plant LAN address=10.20.0.100 mask=255.255.255.0 skipassource=true failed: /);
 });
