@@ -9,20 +9,22 @@ const { spawnSync } = require('node:child_process');
 
 /**
  * `tests`: the test files (paths under out/test/ starting so) that need the program, `:ui` the
- * browser tests, `:windows` the Windows scenario; `root`: needed only as root (the tests that
- * use it skip otherwise).
+ * browser tests, `:windows` the Windows scenario, `:bench:vip` the virtual IP bench (bench/vip.ts,
+ * which checks its programs here too); `root`: needed only as root (the tests that use it skip
+ * otherwise).
  */
 const TOOLS = [
   { program: 'ping', pkg: 'iputils-ping', why: 'the ping witness probe', tests: ['integration/health'], root: false },
   { program: 'chromium', pkg: 'chromium', why: 'the browser tests of the status window', tests: [':ui'], root: false },
   { program: 'wine', pkg: 'wine64', why: 'the Windows scenario under Wine', tests: [':windows', 'integration/clone'], root: false },
   { program: 'git', pkg: 'git', why: 'cloning this repository into a folder of its own (the fresh-clone test)', tests: ['integration/clone'], root: false },
-  { program: 'ip', pkg: 'iproute2', why: 'network namespaces (partitions, quorum, the virtual IP)', tests: ['integration/netns', 'integration/quorum', 'integration/vip'], root: true },
+  { program: 'ip', pkg: 'iproute2', why: 'network namespaces (partitions, quorum, the virtual IP and its bench)', tests: ['integration/netns', 'integration/quorum', 'integration/vip', ':bench:vip'], root: true },
   { program: 'nft', pkg: 'nftables', why: 'cut links and loss between namespaces', tests: ['integration/netns', 'integration/quorum', 'integration/vip'], root: true },
-  { program: 'arping', pkg: 'iputils-arping', why: 'the virtual IP\'s announcement (unsolicited ARP)', tests: ['integration/vip'], root: true },
   { program: 'setpriv', pkg: 'util-linux', why: 'the runtime held in a PID namespace of its own (setpriv, unshare, setsid)', tests: ['integration/runtime-tree', 'integration/runtime.test'], root: false },
   { program: 'unshare', pkg: 'util-linux', why: 'the runtime held in a PID namespace of its own', tests: ['integration/runtime-tree', 'integration/runtime.test'], root: false },
   { program: 'chattr', pkg: 'e2fsprogs', why: 'the read-only folder test of domain sync', tests: ['integration/sync.test'], root: true },
+  { program: 'keepalived', pkg: 'keepalived', why: "keepalived's half of the virtual IP bench (VRRP)", tests: [':bench:vip'], root: true },
+  { program: 'arping', pkg: 'iputils-arping', why: 'the virtual IP\'s announcement (unsolicited ARP), and who answers ARP for it in its bench', tests: ['integration/vip', ':bench:vip'], root: true },
 ];
 
 /** Whether `program` is an executable file on PATH; Chromium is where the browser tests look for it. */

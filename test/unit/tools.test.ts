@@ -40,6 +40,9 @@ describe('the programs the tests need', () => {
     assert.deepEqual(programs(tools.missingTools({ ...it, root: false })), ['ping']);
     assert.deepEqual(programs(tools.missingTools({ ...it, root: true })), ['ping', 'ip', 'nft', 'chattr']);
     assert.deepEqual(programs(tools.missingTools({ files: [], ui: true, windows: true, root: false, env: none })), ['chromium', 'wine']);
+    const vip = { files: [':bench:vip'], ui: false, windows: false, env: none };
+    assert.deepEqual(programs(tools.missingTools({ ...vip, root: true })), ['ip', 'keepalived', 'arping']);
+    assert.deepEqual(programs(tools.missingTools({ ...vip, root: false })), []);
   });
 
   it('a program on PATH (Chromium at $CHROMIUM) is not missing', () => {
