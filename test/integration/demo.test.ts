@@ -89,7 +89,9 @@ describe('the demo', () => {
       const logOf = (server: string, name: string) => readFileSync(join(dir, 'duplex-state', server, 'logs', name), 'utf8');
       // Each server's status window, served for a browser with the admin token in the address.
       await seen(/status window of c: http:\/\/127\.0\.0\.1:\d+\/#token=[0-9a-f]{64}/, "c's status window address");
-      const page = /status window of a: (http:\/\/127\.0\.0\.1:\d+\/)#token=/.exec(out)![1]!;
+      const pageLine = /status window of a: (http:\/\/127\.0\.0\.1:\d+\/)#token=/.exec(out);
+      assert.ok(pageLine, `no status window address for a; what the demo printed about the pages:\n${out.split('\n').filter((l) => /status window|no status window|ports/.test(l)).join('\n')}`);
+      const page = pageLine[1]!;
       const html = await (await fetch(page)).text();
       assert.match(html, /<title>Duplex status<\/title>/);
       assert.equal((await fetch(`${page}app.js`)).status, 200);
