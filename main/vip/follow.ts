@@ -10,7 +10,7 @@ import type { RuntimeMode } from '../engine/types';
 import type { Pending, RuntimeControl } from '../node/ports';
 import type { Logger } from '../util/logger';
 import type { VipPlan, VipResult } from './holder';
-import { cardsOf, chooseCard, parseVip } from './plan';
+import { cardOf, cardsOf, chooseCard, parseVip } from './plan';
 
 /** The guardian's side of it (guardian/client.ts). */
 export interface VipOwner {
@@ -35,7 +35,7 @@ export function vipPlanFor(section: { address: string; interface?: string | unde
   if (typeof vip === 'string') return vip;
   const card = chooseCard(vip, cards, serverInterface ?? section.interface);
   if (typeof card === 'string') return `cannot take the virtual IP ${section.address}: ${card}`;
-  return { vip, card: card.name.replace(/:[^:]*$/, '') };
+  return { vip, card: cardOf(card.name) };
 }
 
 /**

@@ -5,6 +5,7 @@
  * every line. Like runtime/plan.ts: a decision table split off the IO.
  */
 import { isIPv4 } from 'node:net';
+import { ipv4ToInt as toInt } from '../net/links';
 
 /** A virtual IPv4 address with the prefix length of its subnet: `10.20.0.100/24`. */
 export interface Vip {
@@ -19,10 +20,6 @@ export interface Card {
   /** `10.20.0.11/24`. */
   cidr: string | null;
   internal: boolean;
-}
-
-function toInt(ip: string): number {
-  return ip.split('.').reduce((n, part) => ((n << 8) | Number(part)) >>> 0, 0);
 }
 
 function maskOf(prefix: number): number {
@@ -127,7 +124,12 @@ export function commandsFor(platform: NodeJS.Platform, vip: Vip, card: string): 
  */
 export function heldOn(vip: Vip, cards: readonly Card[]): string | null {
   const name = cards.find((c) => c.address === vip.address)?.name;
-  return name === undefined ? null : name.replace(/:[^:]*$/, '');
+  return name === undefined ? null : cardOf(name);
+}
+
+/** The card an interface name stands for: Linux lists a labelled address under its label (`eth0:dx` is on `eth0`). */
+export function cardOf(name: string): string {
+  return name.replace(/:[^:]*$/, '');
 }
 
 /** os.networkInterfaces() as a list of cards. */
