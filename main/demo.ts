@@ -279,23 +279,26 @@ async function printPages(): Promise<void> {
     try {
       const url = await waitForPage(d, s);
       say(`  status window of ${s}: ${url}`);
-    } catch {
-      say(`  ${s} has no status window yet`);
+    } catch (e) {
+      say(`  ${s} has no status window yet: ${(e as Error).message}`);
     }
   }
 }
 
+/** A node that has just started (on a busy machine, several seconds) may not answer yet: asks until PAGE_WAIT_MS. */
+const PAGE_WAIT_MS = 30_000;
 async function waitForPage(d: ReturnType<typeof loadDomain>, server: string): Promise<string> {
-  for (let i = 0; i < 50; i++) {
+  const until = Date.now() + PAGE_WAIT_MS;
+  for (;;) {
     try {
       const ep = readEndpoint(nodePaths(d, server).admin);
       await askNode(d, server, 'GET', '/status', undefined, 1_000);
       return pageUrl(ep);
-    } catch {
+    } catch (e) {
+      if (Date.now() >= until) throw new Error(`no answer to GET /status within ${PAGE_WAIT_MS / 1000} s (last: ${(e as Error).message})`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new Error('no page');
 }
 
 /** Stops every node (a frozen one is continued first), then removes the demo's folder. */
