@@ -1,5 +1,5 @@
 /**
- * npm run bench:vip [-- --trials 10]
+ * npm run bench:vip [-- --trials 10] [-- --only duplex|keepalived]
  *
  * How fast a virtual IP (VIP) moves when its holder dies, and what a client on the same LAN
  * sees (root, iproute2, keepalived, arping). Three servers (s1, s2, s3) and an observer (obs)
@@ -17,23 +17,29 @@
  * VIP (arping): with two holders, two MACs answer. Missing programs are installed as `npm test`
  * installs its own (test/tools.js, `:bench:vip`).
  * Faults: the node-process crash (SIGKILL of the system's own processes on the holder, the
- * responder stays) and the machine crash (every process of the holder's namespace at once; its
- * kernel, card and addresses stay, as a namespace has no kernel of its own to stop).
+ * responder stays) and the machine crash (every process of the holder's namespace at once, and
+ * its card down without the VIP: a namespace has no kernel of its own to stop, and a dead
+ * machine answers no ARP).
  *
- * Systems: keepalived (Debian's package, VRRPv3, multicast) with advert_int 1 and 0.1. Duplex's
- * VIP comes with issue 24; it plugs in as one more VipSystem.
+ * Systems: keepalived (Debian's package, VRRPv3, multicast) with advert_int 1 and 0.1, and
+ * Duplex at its default timings (three voters: s1 main, s2 and s3 backups).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { sleep } from '../test/integration/cluster';
+import { CLI, sleep } from '../test/integration/cluster';
+import { END_LINE } from '../main/domain/end';
+import { newSecretText } from '../main/domain/secret';
+import type { StatusView } from '../main/ui/contract';
 import { bridge, unbridge } from '../test/integration/netns';
 import { tempDir } from '../test/fixtures/temp';
 import { percentile } from './stats';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '10' } } });
+const { values } = parseArgs({ options: { trials: { type: 'string', default: '10' }, only: { type: 'string' } } });
 const TRIALS = Number(values.trials);
+/** `--only duplex` (or keepalived): only the systems whose label contains it. */
+const ONLY = values.only?.toLowerCase();
 
 const SUBNET = '10.99.0';
 const VIP = `${SUBNET}.100`;
@@ -60,7 +66,7 @@ const now = () => Number(process.hrtime.bigint()) / 1e6;
 type Fault = 'node-process crash' | 'machine crash';
 
 /**
- * What the bench needs of a system that moves the VIP: keepalived here, Duplex with issue 24.
+ * What the bench needs of a system that moves the VIP: keepalived and Duplex.
  * Who holds the VIP is not asked of the system: the lab watches the servers' cards, as a
  * client's LAN sees it (the kernel answers ARP for an address on its card, whatever the system
  * believes).
@@ -261,6 +267,22 @@ export class Lab {
     this.probe!.stdin!.write(on ? 'on\n' : 'off\n');
   }
 
+  /**
+   * The machine crash's other half: h's card goes down and loses the VIP, as a machine that
+   * died answers nothing, ARP included, and a rebooted one comes up without the VIP (a
+   * namespace has no kernel of its own to stop: left alone, its card would go on answering ARP
+   * for the VIP and hold it).
+   */
+  powerOff(h: string): void {
+    execFileSync('ip', ['-n', this.ns(h), 'link', 'set', 'eth0', 'down']);
+    spawnSync('ip', ['-n', this.ns(h), 'address', 'del', `${VIP}/24`, 'dev', 'eth0'], { stdio: 'ignore' }); // not there: nothing to do
+  }
+
+  async powerOn(h: string): Promise<void> {
+    execFileSync('ip', ['-n', this.ns(h), 'link', 'set', 'eth0', 'up']);
+    await until(`${this.ns(h)} eth0 up`, 10_000, () => (/state UP/.test(execFileSync('ip', ['-n', this.ns(h), '-o', 'link', 'show', 'eth0'], { encoding: 'utf8' })) ? true : undefined), 50);
+  }
+
   /** Every live process in h's namespace but the lab's own watchers (zombies left out). */
   pidsIn(h: string): number[] {
     return execFileSync('ip', ['netns', 'pids', this.ns(h)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number).filter((p) => !this.watchers.has(p) && procStat(p)?.state !== 'Z');
@@ -430,6 +452,92 @@ vrrp_instance VIP {
   }
 }
 
+/**
+ * Duplex at its default timings: `duplex run` in each server's namespace, one domain file for
+ * the three (s1 main, s2 and s3 backups: three voters, quorum), a runtime stand-in that does
+ * nothing but run, and `virtualIp` in the domain file. The node-process crash kills the node
+ * (`ip netns exec` has become it); its guardian stays, as on a real server.
+ */
+class Duplex implements VipSystem {
+  readonly label = 'Duplex, default timings';
+  /** Its announcement (arping -U -c 2 -w 2: two gratuitous ARPs, 1 s apart), and 1 s more. */
+  readonly quietMs = 2_000;
+  private lab!: Lab;
+  private readonly procs = new Map<string, ChildProcess>();
+
+  private get file(): string {
+    return join(this.lab.dir, 'plant.yaml');
+  }
+
+  config(): string {
+    const role = (i: number) => (i === 0 ? 'main' : 'backup');
+    return `domain: plant
+servers:
+${SERVERS.map((h, i) => `  - { name: ${h.name}, role: ${role(i)}, address: ${h.address} }`).join('\n')}
+multicast: { group: 239.255.99.1, port: 25999 }
+runtime:
+  processes:
+    - { name: scada, command: ${JSON.stringify(process.execPath)}, args: ["-e", "setInterval(() => {}, 1 << 30)"] }
+virtualIp: { address: ${VIP}/24 }
+`;
+  }
+
+  describe(): string {
+    return `${this.label}: the domain file (timings at their defaults):\n${this.config()}`;
+  }
+
+  private status(h: string): StatusView | null {
+    try {
+      return JSON.parse(execFileSync('ip', ['netns', 'exec', this.lab.ns(h), process.execPath, CLI, 'status', '--domain', this.file, '--server', h, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as StatusView;
+    } catch {
+      return null;
+    }
+  }
+
+  private run(h: string): void {
+    this.procs.set(h, this.lab.spawnIn(h, process.execPath, [CLI, 'run', '--domain', this.file, '--server', h], `duplex-${h}`));
+  }
+
+  /**
+   * Until h has had a role (Active, Standby, or Inactive next in line) for 3.5 s: with quorum a node restarted a moment
+   * ago supports nobody, itself included, until the promises of its previous run are over (at
+   * most 3.2 s), and that is not the move being measured (bench:failover waits so too).
+   */
+  private async settled(h: string): Promise<void> {
+    await until(`${h} settled`, 30_000, () => {
+      const st = this.status(h);
+      return st && ['active', 'standby', 'inactive'].includes(st.role) && st.roleForMs >= 3_500 ? true : undefined;
+    }, 200).catch((e: Error) => {
+      throw new Error(`${e.message}:\n${this.lab.logTail(`duplex-${h}`)}`);
+    });
+  }
+
+  async start(lab: Lab): Promise<void> {
+    this.lab = lab;
+    writeFileSync(join(lab.dir, 'duplex.secret'), newSecretText(), { mode: 0o600 });
+    writeFileSync(this.file, `${this.config()}${END_LINE}\n`, { mode: 0o644 });
+    for (const s of SERVERS) this.run(s.name);
+    for (const s of SERVERS) await this.settled(s.name);
+  }
+
+  nodePids(h: string): number[] {
+    const p = this.procs.get(h);
+    return p?.pid && p.exitCode === null && p.signalCode === null ? [p.pid] : [];
+  }
+
+  async restart(h: string): Promise<void> {
+    const p = this.procs.get(h);
+    if (p && p.exitCode === null && p.signalCode === null) await new Promise((r) => p.once('exit', r));
+    this.run(h);
+    await this.settled(h);
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+    await until('Duplex to stop', 10_000, () => ([...this.procs.values()].every((p) => p.exitCode !== null || p.signalCode !== null) ? true : undefined), 50).catch(() => undefined);
+  }
+}
+
 interface Trial {
   old: string;
   /** The first server other than the old holder to have the VIP on its card. */
@@ -453,6 +561,7 @@ async function trial(lab: Lab, sys: VipSystem, fault: Fault): Promise<Trial> {
   if (!pids.length) throw new Error(`${sys.label}: no process to kill on ${old}`);
   const t0 = now();
   crash(pids);
+  if (fault === 'machine crash') lab.powerOff(old);
   const result = () => {
     const gained = lab.addrEvents.find((e) => e.t >= t0 && e.holds && e.h !== old);
     const next = gained?.h ?? null;
@@ -473,8 +582,11 @@ async function trial(lab: Lab, sys: VipSystem, fault: Fault): Promise<Trial> {
   for (let i = 0; i + 1 < times.length; i++) if (lab.holdersAt(times[i]!).length >= 2) twoMs += times[i + 1]! - times[i]!;
   const twoAtEnd = lab.holdersAt(tEnd).length >= 2;
   const arpAnswersAtEnd = lab.arpAnswers().length;
-  // Bring the old holder back: its responder (a machine crash killed it), then the system.
-  if (fault === 'machine crash') await lab.startResponder(old);
+  // Bring the old holder back: its card and its responder (a machine crash killed it), then the system.
+  if (fault === 'machine crash') {
+    await lab.powerOn(old);
+    await lab.startResponder(old);
+  }
   await sys.restart(old);
   return { old, ...result(), twoMs, twoAtEnd, arpAnswersAtEnd };
 }
@@ -493,8 +605,8 @@ function report(label: string, trials: Trial[]): void {
     `ARP answered by 2+ MACs at trial end ${trials.filter((t) => t.arpAnswersAtEnd >= 2).length}/${trials.length}   (n=${trials.length}; old → new holder: ${count(trials.map((t) => `${t.old}→${t.next ?? 'none'}`))}; TCP answered by ${count(trials.map((t) => t.tcpTo))})\n`);
 }
 
-/** The systems side by side; Duplex's VipSystem joins them with issue 24. */
-const SYSTEMS: (() => VipSystem)[] = [() => new Keepalived(1), () => new Keepalived(0.1)];
+/** The systems side by side, in the same run, on the same kind of bridge. */
+const SYSTEMS: (() => VipSystem)[] = [() => new Duplex(), () => new Keepalived(1), () => new Keepalived(0.1)];
 const FAULTS: Fault[] = ['node-process crash', 'machine crash'];
 
 let current: Lab | null = null;
@@ -520,6 +632,7 @@ async function main(): Promise<void> {
   const tag = `vb${process.pid % 10000}`;
   for (const make of SYSTEMS) {
     const sys = make();
+    if (ONLY && !sys.label.toLowerCase().includes(ONLY)) continue;
     const lab = new Lab(tag);
     current = lab;
     try {

@@ -1,5 +1,5 @@
 /**
- * The virtual IP follows the runtime's active mode, on the node's side: added when the runtime
+ * The virtual IP follows the runtime's active mode, on the node's side: added before the runtime
  * is asked for active mode (unless it is held for a technician), removed before any other mode
  * is reached (so a switchover's grant, which waits for that mode, comes after the removal).
  * The guardian adds and removes it, and removes it by itself whenever it kills the runtime.
@@ -85,12 +85,15 @@ export class VipRuntime implements RuntimeControl {
     return this.state;
   }
 
+  /**
+   * Active mode: the VIP first, then the runtime (one `ip address add`, about 10 ms): a runtime
+   * that listens on the VIP itself finds it on the card, and the announcement goes out before
+   * the runtime's start competes with it. A VIP that cannot be added does not keep the runtime
+   * from starting (status says why). Any other mode: the VIP goes first.
+   */
   setMode(mode: RuntimeMode): Pending<void> {
-    if (mode === 'active') {
-      const vip = this.runtime.held() ? Promise.resolve() : this.move(true);
-      return Promise.all([promise(this.runtime.setMode('active')), vip]).then(() => undefined);
-    }
-    return this.move(false).then(() => promise(this.runtime.setMode(mode)));
+    const vip = mode !== 'active' ? this.move(false) : this.runtime.held() ? Promise.resolve() : this.move(true);
+    return vip.then(() => promise(this.runtime.setMode(mode)));
   }
 
   hold(reason: string): void {

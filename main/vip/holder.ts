@@ -83,14 +83,16 @@ export class VipHolder {
     return this.plan ? `${this.plan.vip.address}/${this.plan.vip.prefix} on ${this.plan.card}` : null;
   }
 
-  /** Adds the VIP and announces it. Already on the card (a restart of the node, a second call): announced again only. */
+  /**
+   * Adds the VIP and announces it. The add is tried at once, the machine asked only when it
+   * fails: the question is a second command, and a failover waits for this one. Already on
+   * the machine (a restart of the node, a second call): the add fails, and it is announced again.
+   */
   async add(): Promise<VipResult> {
     const { plan, commands } = this;
     if (!plan || !commands) return { ok: true, message: 'no virtual IP configured' };
-    if ((await this.onMachine(plan.vip)) === null) {
-      const failed = await this.run(commands.add);
-      if (failed) return { ok: false, message: failed };
-    }
+    const failed = await this.run(commands.add);
+    if (failed && (await this.onMachine(plan.vip)) === null) return { ok: false, message: failed };
     this.holding = true;
     // The announcement takes a second (its frames go out 1 s apart): it goes on in the background.
     if (commands.announce) {
@@ -100,20 +102,29 @@ export class VipHolder {
     return { ok: true, message: `added ${this.describe}${commands.announce ? ', announcing it' : ''}` };
   }
 
-  /** Removes the VIP when it is on this machine (whoever left it there). */
+  /**
+   * Removes the VIP when it is on this machine (whoever left it there). One this holder added
+   * is removed from its card at once (a fence waits for it); otherwise, or when that fails, the
+   * machine is asked where it is, and it is removed from there (a card renamed since, a
+   * hand-made copy, a leftover of an earlier run).
+   */
   async remove(): Promise<VipResult> {
-    const { plan, commands } = this;
-    if (!plan || !commands) return { ok: true, message: 'no virtual IP configured' };
+    const { plan } = this;
+    if (!plan) return { ok: true, message: 'no virtual IP configured' };
+    const del = (card: string) => this.run(commandsFor(this.platform, plan.vip, card).del);
+    const removed = (card: string): VipResult => {
+      this.holding = false;
+      return { ok: true, message: `removed ${plan.vip.address}/${plan.vip.prefix} from ${card}` };
+    };
+    const first = this.holding ? await del(plan.card) : null;
+    if (this.holding && !first) return removed(plan.card);
     const on = await this.onMachine(plan.vip);
     if (on === null) {
       this.holding = false;
       return { ok: true, message: `${plan.vip.address} is not on this machine` };
     }
-    // Wherever it is: removed from the card that has it (a card renamed since, a hand-made copy).
-    const del = on === plan.card ? commands.del : commandsFor(this.platform, plan.vip, on).del;
-    const failed = await this.run(del);
+    const failed = this.holding && on === plan.card ? first : await del(on);
     if (failed && (await this.onMachine(plan.vip)) !== null) return { ok: false, message: failed };
-    this.holding = false;
-    return { ok: true, message: `removed ${plan.vip.address}/${plan.vip.prefix} from ${on}` };
+    return removed(on);
   }
 }

@@ -6,21 +6,35 @@ import type { Argv, Vip } from '../../main/vip/plan';
 
 const PLAN: VipPlan = { vip: { address: '10.20.0.100', prefix: 24 }, card: 'eth0' };
 
-/** A machine whose VIP is on `on` (null: nowhere); `fail`: the command that fails, and how. */
+/**
+ * A machine whose VIP is on `on` (null: nowhere), failing as iproute2 does (an address already
+ * there, or not there); `fail`: a command that fails besides, and how. `asked` counts the
+ * questions of where the VIP is.
+ */
 function machine(on: string | null = null, fail: { cmd: string; why: string } | null = null) {
   const ran: string[] = [];
   const m = {
     on,
     ran,
+    asked: 0,
     run: async (argv: Argv) => {
       const line = argv.join(' ');
       ran.push(line);
       if (fail && line.startsWith(fail.cmd)) return `${line} failed: ${fail.why}`;
-      if (argv[0] === 'ip' && argv[2] === 'add') m.on = argv[5]!;
-      if (argv[0] === 'ip' && argv[2] === 'del') m.on = null;
+      if (argv[0] === 'ip' && argv[2] === 'add') {
+        if (m.on !== null) return `${line} failed: RTNETLINK answers: File exists`;
+        m.on = argv[5]!;
+      }
+      if (argv[0] === 'ip' && argv[2] === 'del') {
+        if (m.on !== argv[5]) return `${line} failed: RTNETLINK answers: Cannot assign requested address`;
+        m.on = null;
+      }
       return null;
     },
-    where: async (_vip: Vip) => m.on,
+    where: async (_vip: Vip) => {
+      m.asked += 1;
+      return m.on;
+    },
   };
   return m;
 }
@@ -42,14 +56,39 @@ describe('virtual IP holder', () => {
     const m = machine('eth0');
     const h = new VipHolder(m.run, m.where, 'linux');
     await h.configure(PLAN);
-    await h.add();
+    assert.equal((await h.add()).ok, true);
     await h.announcing;
-    assert.deepEqual(m.ran, ['arping -q -U -c 2 -w 2 -I eth0 10.20.0.100']);
+    assert.deepEqual(m.ran, ['ip address add 10.20.0.100/24 dev eth0 label eth0:dx', 'arping -q -U -c 2 -w 2 -I eth0 10.20.0.100']);
+    assert.equal(h.held, true);
     const left = machine('eth1');
     const fresh = new VipHolder(left.run, left.where, 'linux');
     await fresh.configure(PLAN);
     assert.equal((await fresh.remove()).message, 'removed 10.20.0.100/24 from eth1');
     assert.deepEqual(left.ran, ['ip address del 10.20.0.100/24 dev eth1']);
+  });
+
+  it('adding and removing its own VIP asks nothing of the machine (a failover waits for them); a VIP moved by hand is found and removed', async () => {
+    const m = machine();
+    const h = new VipHolder(m.run, m.where, 'linux');
+    await h.configure(PLAN);
+    await h.add();
+    assert.equal((await h.remove()).message, 'removed 10.20.0.100/24 from eth0');
+    assert.equal(m.asked, 0);
+    await h.add();
+    m.on = 'eth1'; // someone moved it
+    assert.equal((await h.remove()).message, 'removed 10.20.0.100/24 from eth1');
+    assert.equal(m.on, null);
+    assert.equal(h.held, false);
+  });
+
+  it('a removal that fails leaves it held and says which command failed and why', async () => {
+    const m = machine(null, { cmd: 'ip address del', why: 'RTNETLINK answers: Operation not permitted' });
+    const h = new VipHolder(m.run, m.where, 'linux');
+    await h.configure(PLAN);
+    await h.add();
+    assert.deepEqual(await h.remove(), { ok: false, message: 'ip address del 10.20.0.100/24 dev eth0 failed: RTNETLINK answers: Operation not permitted' });
+    assert.equal(m.on, 'eth0');
+    assert.equal(h.held, true);
   });
 
   it('a failure names the command and why; a failed announcement still holds the VIP', async () => {
