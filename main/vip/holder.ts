@@ -62,16 +62,31 @@ export class VipHolder {
 
   constructor(private readonly run: CommandRunner = runCommand, private readonly onMachine: (vip: Vip) => Promise<string | null> = vipOnMachine, private readonly platform: NodeJS.Platform = process.platform) {}
 
+  /**
+   * One change at a time, in the order asked: a fence's removal that comes while an add is
+   * still running waits for it, and then removes what it added. Run side by side, the removal
+   * could find nothing yet, the release go out, and the add land after it: the VIP on two
+   * servers.
+   */
+  private queue: Promise<unknown> = Promise.resolve();
+  private inTurn<T>(change: () => Promise<T>): Promise<T> {
+    const turn = this.queue.then(change);
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
   /** The VIP as the domain file asks for it now (null: none). A VIP held under another plan is removed first. */
-  async configure(plan: VipPlan | null): Promise<VipResult | null> {
-    const same = plan && this.plan && plan.vip.address === this.plan.vip.address && plan.vip.prefix === this.plan.vip.prefix && plan.card === this.plan.card;
-    if (same) return null;
-    const wasHeld = this.holding;
-    const removed = this.plan ? await this.remove() : null;
-    this.plan = plan;
-    this.commands = plan ? commandsFor(this.platform, plan.vip, plan.card) : null;
-    if (wasHeld && plan) return this.add();
-    return removed;
+  configure(plan: VipPlan | null): Promise<VipResult | null> {
+    return this.inTurn(async () => {
+      const same = plan && this.plan && plan.vip.address === this.plan.vip.address && plan.vip.prefix === this.plan.vip.prefix && plan.card === this.plan.card;
+      if (same) return null;
+      const wasHeld = this.holding;
+      const removed = this.plan ? await this.removeNow() : null;
+      this.plan = plan;
+      this.commands = plan ? commandsFor(this.platform, plan.vip, plan.card) : null;
+      if (wasHeld && plan) return this.addNow();
+      return removed;
+    });
   }
 
   get held(): boolean {
@@ -88,7 +103,11 @@ export class VipHolder {
    * fails: the question is a second command, and a failover waits for this one. Already on
    * the machine (a restart of the node, a second call): the add fails, and it is announced again.
    */
-  async add(): Promise<VipResult> {
+  add(): Promise<VipResult> {
+    return this.inTurn(() => this.addNow());
+  }
+
+  private async addNow(): Promise<VipResult> {
     const { plan, commands } = this;
     if (!plan || !commands) return { ok: true, message: 'no virtual IP configured' };
     const failed = await this.run(commands.add);
@@ -108,7 +127,11 @@ export class VipHolder {
    * machine is asked where it is, and it is removed from there (a card renamed since, a
    * hand-made copy, a leftover of an earlier run).
    */
-  async remove(): Promise<VipResult> {
+  remove(): Promise<VipResult> {
+    return this.inTurn(() => this.removeNow());
+  }
+
+  private async removeNow(): Promise<VipResult> {
     const { plan } = this;
     if (!plan) return { ok: true, message: 'no virtual IP configured' };
     const del = (card: string) => this.run(commandsFor(this.platform, plan.vip, card).del);

@@ -81,6 +81,26 @@ describe('virtual IP holder', () => {
     assert.equal(h.held, false);
   });
 
+  it('a removal asked for while an add is still running waits for it, then removes the VIP: it is never left behind a fence', async () => {
+    const m = machine();
+    let finishAdd = () => undefined as void;
+    const slow = async (argv: Argv) => {
+      if (argv[2] === 'add') await new Promise<void>((r) => (finishAdd = r));
+      return m.run(argv);
+    };
+    const h = new VipHolder(slow, m.where, 'linux');
+    await h.configure(PLAN);
+    const adding = h.add();
+    const removing = h.remove();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(m.ran, [], 'the removal did not run beside the add');
+    finishAdd();
+    assert.equal((await adding).ok, true);
+    assert.equal((await removing).message, 'removed 10.20.0.100/24 from eth0');
+    assert.equal(m.on, null);
+    assert.equal(h.held, false);
+  });
+
   it('a removal that fails leaves it held and says which command failed and why', async () => {
     const m = machine(null, { cmd: 'ip address del', why: 'RTNETLINK answers: Operation not permitted' });
     const h = new VipHolder(m.run, m.where, 'linux');
