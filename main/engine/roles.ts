@@ -205,7 +205,10 @@ function follower(c: Core, now: number): void {
     const refusal = c.peers.live(now).find((p) => p.hb.refuseTo === self && p.hb.refuseId === a.wantId);
     if (refusal) return failActivation(c, now, activeNow, `${refusal.name} refused: ${refusal.hb.refuseReason ?? 'no reason given'}`);
     if (activeNow && activeNow.name !== a.from && activeNow.hb.role === 'active') return failActivation(c, now, activeNow, `${activeNow.name} became Active instead`);
-    if (activeNow && now - a.since >= t.handoverTimeoutMs) return failActivation(c, now, activeNow, `${a.from} did not hand over within ${t.handoverTimeoutMs} ms`);
+    if (now - a.since >= t.handoverTimeoutMs && (activeNow || !c.awareness.justResumed(now))) {
+      // Unheard as well: the request ends here, else the Active would hand over whenever it next heard it (a healed cut, minutes later).
+      return failActivation(c, now, activeNow, `${a.from} did not hand over within ${t.handoverTimeoutMs} ms${activeNow ? '' : ` (${a.from} is not heard)`}`);
+    }
   } else {
     follow(c, now, activeNow);
   }

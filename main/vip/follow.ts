@@ -14,7 +14,7 @@ import { cardOf, cardsOf, chooseCard, parseVip } from './plan';
 
 /** The guardian's side of it (guardian/client.ts). */
 export interface VipOwner {
-  holdVip(on: boolean): Promise<VipResult>;
+  holdVip(on: boolean): Pending<VipResult>;
 }
 
 /** What status shows of the virtual IP on this server. */
@@ -54,7 +54,50 @@ export function addressRight(): string | null {
   return 'this node runs without root or CAP_NET_ADMIN: it cannot add or remove the virtual IP (run the service as root, or give node the capability: setcap cap_net_admin+ep)';
 }
 
-const promise = <T>(p: Pending<T>): Promise<T> => new Promise((resolve, reject) => p.then(resolve, reject));
+/**
+ * A completion that calls back as soon as it is settled, without waiting for a microtask: on
+ * the node a Promise settles it, and in the simulation (test/sim) the simulated clock does, so
+ * that the simulation runs this very code.
+ */
+class Completion<T> implements Pending<T> {
+  private result: { ok: true; value: T } | { ok: false; err: Error } | null = null;
+  private readonly waiting: [(value: T) => void, (err: Error) => void][] = [];
+
+  then(onDone: (value: T) => void, onFailed: (err: Error) => void): void {
+    if (!this.result) this.waiting.push([onDone, onFailed]);
+    else if (this.result.ok) onDone(this.result.value);
+    else onFailed(this.result.err);
+  }
+
+  settle(result: { ok: true; value: T } | { ok: false; err: Error }): void {
+    if (this.result) return;
+    this.result = result;
+    for (const [onDone, onFailed] of this.waiting.splice(0)) {
+      if (result.ok) onDone(result.value);
+      else onFailed(result.err);
+    }
+  }
+}
+
+/** `first`, then `next` with its value; fails when either fails. */
+function after<T, U>(first: Pending<T>, next: (value: T) => Pending<U>): Pending<U> {
+  const out = new Completion<U>();
+  const failed = (err: Error) => out.settle({ ok: false, err });
+  first.then((value) => {
+    try {
+      next(value).then((u) => out.settle({ ok: true, value: u }), failed);
+    } catch (e) {
+      failed(e as Error);
+    }
+  }, failed);
+  return out;
+}
+
+function settled<T>(value: T): Pending<T> {
+  const out = new Completion<T>();
+  out.settle({ ok: true, value });
+  return out;
+}
 
 /** The runtime control the driver sees: the supervisor, with the virtual IP following its active mode. */
 export class VipRuntime implements RuntimeControl {
@@ -63,7 +106,8 @@ export class VipRuntime implements RuntimeControl {
   /** Told when what status shows of the VIP changed. */
   onChange: () => void = () => undefined;
 
-  constructor(private readonly runtime: RuntimeControl, private readonly owner: VipOwner, plan: VipPlan | string | null, address: string | null, private readonly log: Logger) {
+  /** `right`: whether this process may change addresses (the simulation has no process to ask). */
+  constructor(private readonly runtime: RuntimeControl, private readonly owner: VipOwner, plan: VipPlan | string | null, address: string | null, private readonly log: Logger, private readonly right: () => string | null = addressRight) {
     this.replan(plan, address);
   }
 
@@ -71,7 +115,7 @@ export class VipRuntime implements RuntimeControl {
   replan(plan: VipPlan | string | null, address: string | null): void {
     const held = this.state?.held ?? false;
     const card = typeof plan === 'object' && plan ? plan.card : null;
-    this.state = address === null ? null : { address, card, held: held && card !== null, error: typeof plan === 'string' ? plan : card !== null ? addressRight() : null };
+    this.state = address === null ? null : { address, card, held: held && card !== null, error: typeof plan === 'string' ? plan : card !== null ? this.right() : null };
   }
 
   /** The guardian killed the runtime and removed the VIP with it. */
@@ -92,8 +136,40 @@ export class VipRuntime implements RuntimeControl {
    * from starting (status says why). Any other mode: the VIP goes first.
    */
   setMode(mode: RuntimeMode): Pending<void> {
-    const vip = mode !== 'active' ? this.move(false) : this.runtime.held() ? Promise.resolve() : this.move(true);
-    return vip.then(() => promise(this.runtime.setMode(mode)));
+    const done = new Completion<void>();
+    this.latest = done;
+    /** A newer mode was asked meanwhile: this one completes with it (the supervisor converges to the newest mode so too). */
+    const superseded = () => {
+      if (this.latest === done) return false;
+      this.latest.then(() => done.settle({ ok: true, value: undefined }), (err) => done.settle({ ok: false, err }));
+      return true;
+    };
+    this.inTurn(() => {
+      if (superseded()) return settled(undefined);
+      const vip = mode !== 'active' ? this.move(false) : this.runtime.held() ? settled(undefined) : this.move(true);
+      return after(vip, () => {
+        if (!superseded()) this.runtime.setMode(mode).then(() => done.settle({ ok: true, value: undefined }), (err) => done.settle({ ok: false, err }));
+        return settled(undefined);
+      });
+    });
+    return done;
+  }
+
+  /**
+   * The VIP's changes one after the other, each mode asked of the runtime in the order the
+   * driver asked, and only the newest: a stop asked while the VIP is still being added for
+   * active mode waits for the add, then removes the VIP, and the runtime is never asked for
+   * active mode after it (a node that froze during the add wakes, steps down, and must not
+   * start its runtime as Active when the add's answer is read).
+   */
+  private turn: Pending<void> = settled(undefined);
+  private latest: Completion<void> = new Completion<void>();
+  private inTurn(step: () => Pending<void>): Pending<void> {
+    const mine = after(this.turn, step);
+    const next = new Completion<void>();
+    mine.then(() => next.settle({ ok: true, value: undefined }), () => next.settle({ ok: true, value: undefined }));
+    this.turn = next;
+    return mine;
   }
 
   hold(reason: string): void {
@@ -105,10 +181,7 @@ export class VipRuntime implements RuntimeControl {
   }
 
   resume(): Pending<boolean> {
-    return promise(this.runtime.resume()).then(async (resumed) => {
-      if (resumed) await this.move(true);
-      return resumed;
-    });
+    return after(this.runtime.resume(), (resumed) => (resumed ? after(this.inTurn(() => this.move(true)), () => settled(true)) : settled(false)));
   }
 
   held(): string | null {
@@ -116,14 +189,16 @@ export class VipRuntime implements RuntimeControl {
   }
 
   /** Asks the guardian to add or remove the VIP; a failure is logged with the command and kept for status. */
-  private async move(on: boolean): Promise<void> {
+  private move(on: boolean): Pending<void> {
     const s = this.state;
-    if (!s || s.card === null) return;
-    if (!on && !s.held && s.error === null) return; // nothing here to remove
-    const r = await this.owner.holdVip(on);
-    s.held = on && r.ok;
-    s.error = r.ok ? null : r.message;
-    this.onChange();
-    if (!r.ok) this.log.error('vip', `${on ? 'could not add' : 'could not remove'} ${s.address} on ${s.card}: ${r.message}`);
+    if (!s || s.card === null) return settled(undefined);
+    if (!on && !s.held && s.error === null) return settled(undefined); // nothing here to remove
+    return after(this.owner.holdVip(on), (r) => {
+      s.held = on && r.ok;
+      s.error = r.ok ? null : r.message;
+      this.onChange();
+      if (!r.ok) this.log.error('vip', `${on ? 'could not add' : 'could not remove'} ${s.address} on ${s.card}: ${r.message}`);
+      return settled(undefined);
+    });
   }
 }

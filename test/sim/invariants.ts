@@ -9,13 +9,13 @@ import type { RoleEvent } from '../../main/node/driver';
 import type { SimClock } from './clock';
 import type { Faults } from './faults';
 import type { SimNetwork } from './network';
-import type { SimNode } from './standins';
+import { VIP_COMMAND_MAX_MS, type SimNode } from './standins';
 
 export class Violation extends Error {}
 
 /** What a run exercised: the sweeps assert enough of each happened for the invariants to mean something. */
 export function newStats() {
-  return { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, unkeptVotes: 0, unkeptRestarts: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0, quorumFences: 0 };
+  return { promotions: 0, failovers: 0, switchovers: 0, commands: 0, events: 0, incompatible: 0, diskFailures: 0, unkeptVotes: 0, unkeptRestarts: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0, quorumFences: 0, vipAdds: 0 };
 }
 
 export type SimStats = ReturnType<typeof newStats>;
@@ -167,6 +167,9 @@ export class Invariants {
     if (sim.quorumOn) {
       const running = sim.nodes.filter((n) => n.runtimeActive);
       if (running.length > 1) this.fail(`runtimes active at once on ${running.map((n) => n.name).join(' and ')} with quorum on`);
+      // The virtual IP is fenced like the runtime: never on two servers' cards.
+      const holders = sim.nodes.filter((n) => n.vipHeld);
+      if (holders.length > 1) this.fail(`the virtual IP on ${holders.map((n) => n.name).join(' and ')} at once with quorum on`);
       this.checkMajoritySide();
     }
     // Versions: a server that finds itself incompatible with the Active is neither Active nor
@@ -204,6 +207,8 @@ export class Invariants {
       // Counted whether or not the node process is up: a runtime outliving its node counts.
       const running = sim.nodes.filter((n) => n.runtimeActive);
       if (running.length > 1) this.fail(`runtimes active at once on ${running.map((n) => n.name).join(' and ')}${settled ? ' after the network healed' : ' on a connected network'}`);
+      const holders = sim.nodes.filter((n) => n.vipHeld);
+      if (holders.length > 1) this.fail(`the virtual IP on ${holders.map((n) => n.name).join(' and ')} at once${settled ? ' after the network healed' : ' on a connected network'}`);
       // A frozen Active still believes it is Active (its runtime is fenced): roles are judged awake.
       const roleActive = sim.nodes.filter((n) => n.engine?.currentRole === 'active' && now >= n.pausedUntil);
       if (roleActive.length > 1) this.fail(`${roleActive.map((n) => n.name).join(' and ')} are both Active${settled ? ' after the network healed' : ' on a connected network'}`);
@@ -248,7 +253,10 @@ export class Invariants {
     const active = sim.nodes.filter((n) => n.engine?.currentRole === 'active' || (handingOver && n.engine?.currentRole === 'deactivating'));
     const roles = sim.nodes.map((n) => `${n.name}=${n.engine?.currentRole ?? 'down'}`).join(' ');
     if (eligible.length > 0 && (active.length > 1 || (active.length === 0 && !handingOver))) this.fail(`${active.length} Actives ${sim.healMs} ms after the network healed (${roles})`);
-    if (active.length === 1 && active[0]!.engine!.currentRole === 'active' && !active[0]!.runtimeActive) this.fail(`${active[0]!.name} is Active but its runtime is not running`);
+    // The runtime is asked for active mode once the VIP is added (one command, up to VIP_COMMAND_MAX_MS): an Active of the last few ms may not have asked yet.
+    const asked = active.length === 1 && active[0]!.engine!.status(this.now).roleForMs > VIP_COMMAND_MAX_MS;
+    if (asked && active[0]!.engine!.currentRole === 'active' && !active[0]!.runtimeActive) this.fail(`${active[0]!.name} is Active but its runtime is not running`);
+    if (asked && active[0]!.engine!.currentRole === 'active' && !active[0]!.vipHeld) this.fail(`${active[0]!.name} is Active but does not hold the virtual IP`);
     const standby = sim.nodes.filter((n) => n.engine?.currentRole === 'standby');
     // A server that became Standby within a heartbeat (and the network's delay) has not been heard as one yet.
     const news = t.heartbeatIntervalMs + sim.opts.faults.delayMaxMs;

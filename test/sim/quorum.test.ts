@@ -10,11 +10,13 @@ import { MAJORITY, QUORUM, sweep } from './simulator';
 const SEEDS = Number(process.env.SIM_SEEDS ?? 2000);
 
 describe('deterministic simulation with quorum', () => {
-  it(`quorum: never two active runtimes in partitions of every shape, with loss, pauses, crashes and commands (${Math.ceil(SEEDS / 2)} seeds)`, () => {
+  it(`quorum: never two active runtimes, nor the virtual IP on two servers, in partitions of every shape, with loss, pauses, crashes and commands (${Math.ceil(SEEDS / 2)} seeds)`, () => {
     const { failures, totals } = sweep(QUORUM, Math.ceil(SEEDS / 2), 200_001);
     // Cut-off Actives must actually have lost the majority's support and been fenced for it.
     assert.ok(totals.quorumFences > SEEDS / 8, `too few fences for lost quorum exercised: ${totals.quorumFences}`);
     assert.ok(totals.failovers > SEEDS / 4, `too few failovers exercised: ${totals.failovers}`);
+    // The virtual IP moved with the runtime (never on two servers is checked at every step).
+    assert.ok(totals.vipAdds > SEEDS / 2, `too few virtual IP moves exercised: ${totals.vipAdds}`);
     // Voters whose disk was full went on voting (within the promise kept on disk), and restarted meanwhile.
     assert.ok(totals.diskFailures > SEEDS / 20, `too few failed state writes exercised: ${totals.diskFailures}`);
     assert.ok(totals.unkeptVotes > SEEDS / 20, `too few votes given by voters that could not write exercised: ${totals.unkeptVotes}`);

@@ -18,6 +18,7 @@ import { ReplayGuard } from '../../main/net/replay';
 import { EngineDriver, type DriverPorts } from '../../main/node/driver';
 import { MemoryStateStore } from '../../main/node/state-store';
 import type { Logger } from '../../main/util/logger';
+import { VipRuntime } from '../../main/vip/follow';
 import { SimClock } from './clock';
 import { FaultSchedule, type Faults } from './faults';
 import { Invariants, newStats } from './invariants';
@@ -27,6 +28,9 @@ import { freshGuardian, SimPending, StandIns, type SimNode } from './standins';
 
 export { CHAOS, CONNECTED, MAJORITY, QUORUM, type Faults } from './faults';
 export { Violation } from './invariants';
+
+/** The simulated domains' virtual IP. */
+const SIM_VIP = { vip: { address: '10.20.0.100', prefix: 24 }, card: 'eth0' };
 
 export interface SimOptions {
   seed: number;
@@ -40,6 +44,8 @@ export class Simulation {
   readonly r: () => number;
   /** Draws for what was added later (crash-loop bans), so that older runs keep their random sequence. */
   readonly r2: () => number;
+  /** Draws for the virtual IP (issue 24), likewise. */
+  readonly r3: () => number;
   readonly clock = new SimClock();
   readonly nodes: SimNode[] = [];
   readonly cfgBase: Omit<EngineConfig, 'self'>;
@@ -68,6 +74,7 @@ export class Simulation {
   constructor(readonly opts: SimOptions) {
     this.r = rng(opts.seed);
     this.r2 = rng(opts.seed ^ 0x5bd1e995);
+    this.r3 = rng(opts.seed ^ 0x27d4eb2f);
     this.failureResetMs = 3_000 + Math.floor(this.r2() * 57_000);
     this.allCrashLoop = opts.faults.commands && this.r2() < 0.15;
     this.chaosMs = opts.chaosMs ?? 30_000;
@@ -105,7 +112,7 @@ export class Simulation {
         runtimeFreeAt: 0, runtimeWanted: 'stopped', lastActiveDelivered: -Infinity, generation: 0,
         guardian: freshGuardian(this.lease),
         app: s.name === this.skewed ? 'B' : 'A',
-        diskFullUntil: -Infinity,
+        diskFullUntil: -Infinity, vipHeld: false,
       });
     }
   }
@@ -165,6 +172,18 @@ export class Simulation {
       this.trace(`${n.name} ${level === 'info' ? '' : `${level} `}${event}: ${detail}`);
     };
     const log: Logger = { info: say('info'), warn: say('warn'), error: say('error'), file: null };
+    // Every simulated domain has a virtual IP: the node's own VipRuntime moves it with the runtime.
+    const runtime = new VipRuntime({
+      setMode: (mode) => this.standIns.setMode(n, mode),
+      hold: () => undefined,
+      dropHold: () => undefined,
+      resume: () => {
+        const p = new SimPending<boolean>();
+        this.clock.schedule(this.now, () => p.complete(false));
+        return p;
+      },
+      held: () => null,
+    }, { holdVip: (on) => this.standIns.holdVip(n, on) }, SIM_VIP, `${SIM_VIP.vip.address}/${SIM_VIP.vip.prefix}`, log, () => null);
     const ports: DriverPorts = {
       clock: {
         now: () => this.now,
@@ -184,17 +203,7 @@ export class Simulation {
         },
       },
       transport: { send: (msg) => this.broadcast(n, msg), rejoin: () => undefined },
-      runtime: {
-        setMode: (mode) => this.standIns.setMode(n, mode),
-        hold: () => undefined,
-        dropHold: () => undefined,
-        resume: () => {
-          const p = new SimPending<boolean>();
-          this.clock.schedule(this.now, () => p.complete(false));
-          return p;
-        },
-        held: () => null,
-      },
+      runtime,
       store: {
         write: (state) => {
           this.faults.writeState(n);
@@ -219,10 +228,12 @@ export class Simulation {
       if (engine.resumeTerm(keep, this.now, n.guardian.lease.leftMs(this.now))) {
         this.stats.resumes += 1;
         this.trace(`${n.name} takes Active term ${keep} back: its guardian kept the runtime running`);
+        runtime.setMode('active').then(() => undefined, () => undefined); // as heart.ts does: the VIP is held (and announced) again
       } else {
-        this.trace(`${n.name} cannot take Active term ${keep} back; stops the runtime its guardian kept`);
+        this.trace(`${n.name} cannot take Active term ${keep} back; stops the runtime its guardian kept, and removes the virtual IP`);
         n.runtimeActive = false;
         n.runtimeWanted = 'stopped';
+        n.vipHeld = false;
       }
     }
     const driver = new EngineDriver(engine, ports, n.name);
@@ -256,6 +267,7 @@ export class Simulation {
     }
     n.guardian = freshGuardian(this.lease);
     n.runtimeActive = false; // the server went down with its runtime
+    n.vipHeld = false; // and its addresses (a machine that boots again has only its own)
     n.runtimeWanted = 'stopped';
     n.runtimeFreeAt = 0;
     n.pausedUntil = 0;
@@ -314,7 +326,7 @@ export class Simulation {
 /** Runs `count` seeds from `first`: the invariants broken, and what the runs exercised. */
 export function sweep(faults: Faults, count: number, first: number) {
   const failures: string[] = [];
-  const totals = { promotions: 0, failovers: 0, switchovers: 0, commands: 0, incompatible: 0, diskFailures: 0, unkeptVotes: 0, unkeptRestarts: 0, fences: 0, releases: 0, resumes: 0, crashLoopHandovers: 0, quorumFences: 0 };
+  const totals = newStats();
   for (let seed = first; seed < first + count; seed++) {
     const sim = new Simulation({ seed, faults });
     try {

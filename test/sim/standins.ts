@@ -1,7 +1,8 @@
 /**
  * The simulated servers, and the stand-ins for what runs beside the node's EngineDriver: the
  * runtime (modelled on the supervisor) and the guardian (main/guardian), which runs the
- * guardian's own lease rule (main/guardian/lease.ts) on the simulated clock.
+ * guardian's own lease rule (main/guardian/lease.ts) on the simulated clock and holds the
+ * virtual IP (modelled on main/vip/holder.ts; the node's side, main/vip/follow.ts, runs as is).
  */
 import type { Engine } from '../../main/engine/engine';
 import type { Heartbeat, RuntimeMode } from '../../main/engine/types';
@@ -9,6 +10,7 @@ import { expiryReason, Lease } from '../../main/guardian/lease';
 import type { ReplayGuard } from '../../main/net/replay';
 import type { EngineDriver } from '../../main/node/driver';
 import type { Pending } from '../../main/node/ports';
+import type { VipResult } from '../../main/vip/holder';
 import type { MemoryStateStore } from '../../main/node/state-store';
 import type { SimClock } from './clock';
 import type { SimStats } from './invariants';
@@ -39,6 +41,8 @@ export interface SimNode {
   guardian: SimGuardian;
   /** Its disk is full until then: every write fails. */
   diskFullUntil: number;
+  /** The virtual IP is on this server's card (from the moment an add completes until a removal does). */
+  vipHeld: boolean;
 }
 
 /**
@@ -56,10 +60,14 @@ export interface SimGuardian {
   fenced: boolean;
   /** The node process is gone (the guardian waits for the lease, then fences). */
   orphaned: boolean;
+  /** Its virtual IP changes run one at a time, in order (main/vip/holder.ts): the last one asked ends then. */
+  vipFreeAt: number;
+  /** The fence under way ends then (its kill, its VIP removal and its release done); -Infinity: none. */
+  fenceDoneAt: number;
 }
 
 export function freshGuardian(leaseMs: number): SimGuardian {
-  return { lease: new Lease(leaseMs), notice: null, standbyReady: false, fenced: false, orphaned: false };
+  return { lease: new Lease(leaseMs), notice: null, standbyReady: false, fenced: false, orphaned: false, vipFreeAt: 0, fenceDoneAt: -Infinity };
 }
 
 /** The simulation's stand-in for a Promise: completed synchronously by a scheduled event. */
@@ -80,11 +88,16 @@ export class SimPending<T> implements Pending<T> {
  */
 const KILL_MAX_MS = 150;
 
+/** The longest one `ip address add|del` takes in the simulation (about 7 ms on an idle machine, 30 under load). */
+export const VIP_COMMAND_MAX_MS = 30;
+
 /** What the stand-ins use of the simulation. */
 export interface StandInHost {
   readonly clock: SimClock;
   readonly r: () => number;
   readonly r2: () => number;
+  /** Draws for the virtual IP. */
+  readonly r3: () => number;
   readonly stats: SimStats;
   trace(line: string): void;
   /** Runs `fn` on node `n` now, or after its pause if it is frozen. */
@@ -120,6 +133,35 @@ export class StandIns {
     return done;
   }
 
+  /**
+   * The guardian's side of the virtual IP: each change is one command, run after the ones
+   * asked before it; an add is refused while the runtime is fenced (until the node steps down).
+   */
+  holdVip(n: SimNode, on: boolean): Pending<VipResult> {
+    const sim = this.sim;
+    const g = n.guardian;
+    const done = new SimPending<VipResult>();
+    const answer = (r: VipResult) => sim.onNode(n, () => done.complete(r));
+    if (on && g.fenced) {
+      sim.clock.schedule(sim.clock.now, () => answer({ ok: false, message: 'not adding the virtual IP: the guardian killed the runtime' }));
+      return done;
+    }
+    sim.clock.schedule(this.vipTurn(g), () => {
+      if (n.guardian !== g) return; // the machine went down meanwhile, and the VIP with it
+      if (on) sim.stats.vipAdds += 1;
+      n.vipHeld = on;
+      sim.trace(`${n.name}'s guardian ${on ? 'added' : 'removed'} the virtual IP`);
+      answer({ ok: true, message: on ? 'added' : 'removed' });
+    });
+    return done;
+  }
+
+  /** When a VIP change asked for now ends: after the ones before it, one command later. */
+  private vipTurn(g: SimGuardian): number {
+    g.vipFreeAt = Math.max(this.sim.clock.now, g.vipFreeAt) + this.sim.r3() * VIP_COMMAND_MAX_MS;
+    return g.vipFreeAt;
+  }
+
   /** A lease renewal: the guardian fences if no other one comes within the lease (or the majority's support runs out first). */
   renew(n: SimNode, notice: Heartbeat | null, standbyReady: boolean, quorumMs: number | null): void {
     const g = n.guardian;
@@ -153,7 +195,8 @@ export class StandIns {
     const sim = this.sim;
     const g = n.guardian;
     if (g.fenced || (!n.runtimeActive && !g.notice)) {
-      if (answer) sim.onNode(n, () => n.driver?.observe({ kind: 'fenced', reason: why }));
+      // Asked while a fence is under way, the guardian answers once it is done (guardian.ts fence()).
+      if (answer) sim.clock.schedule(Math.max(sim.clock.now, g.fenceDoneAt), () => sim.onNode(n, () => n.driver?.observe({ kind: 'fenced', reason: why })));
       return;
     }
     g.fenced = true;
@@ -161,10 +204,23 @@ export class StandIns {
     g.notice = null;
     sim.stats.fences += 1;
     if (quorum) sim.stats.quorumFences += 1;
-    sim.clock.schedule(sim.clock.now + sim.r2() * KILL_MAX_MS, () => {
+    // The kill and the VIP's removal (in turn after any change under way) run side by side; the release waits for both.
+    const killedAt = sim.clock.now + sim.r2() * KILL_MAX_MS;
+    const vipGoneAt = this.vipTurn(g);
+    g.fenceDoneAt = Math.max(killedAt, vipGoneAt);
+    sim.clock.schedule(vipGoneAt, () => {
+      if (n.guardian !== g) return;
+      if (n.vipHeld) sim.trace(`${n.name}'s guardian removed the virtual IP: ${why}`);
+      n.vipHeld = false;
+    });
+    sim.clock.schedule(killedAt, () => {
       if (n.guardian !== g) return; // the machine went down meanwhile, and the runtime with it
       n.runtimeActive = false;
-      sim.trace(`${n.name}'s guardian killed the runtime: ${why}${notice ? `; releases Active term ${notice.epoch}` : ''}`);
+      sim.trace(`${n.name}'s guardian killed the runtime: ${why}`);
+    });
+    sim.clock.schedule(Math.max(killedAt, vipGoneAt), () => {
+      if (n.guardian !== g) return;
+      if (notice) sim.trace(`${n.name}'s guardian releases Active term ${notice.epoch}`);
       if (notice) sim.broadcast(n, notice);
       sim.onNode(n, () => n.driver?.observe({ kind: 'fenced', reason: why }));
     });
@@ -192,6 +248,8 @@ export class StandIns {
       n.runtimeWanted = 'stopped';
       n.guardian = freshGuardian(leaseMs);
     }
+    // At start-up a node removes a VIP left on its card, unless it takes its Active term back (heart.ts).
+    if (keep === null) n.vipHeld = false;
     return keep;
   }
 }

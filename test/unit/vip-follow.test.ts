@@ -59,6 +59,23 @@ describe('the virtual IP beside the runtime', () => {
     assert.equal(vr.vip?.held, false);
   });
 
+  it('a stop asked while the VIP is still being added waits for the add, removes the VIP, and the runtime is never asked for active mode after it', async () => {
+    const { vr, did } = world();
+    const active = vr.setMode('active');
+    const stopped = vr.setMode('stopped');
+    await Promise.all([active, stopped]);
+    assert.deepEqual(did, ['vip add', 'vip add done', 'vip remove', 'vip remove done', 'runtime stopped']);
+    assert.equal(vr.vip?.held, false);
+  });
+
+  it('modes asked one after the other, each after the last completed, all reach the runtime in order', async () => {
+    const { vr, did } = world();
+    await vr.setMode('standby');
+    await vr.setMode('active');
+    await vr.setMode('stopped');
+    assert.deepEqual(did, ['runtime standby', 'vip add', 'vip add done', 'runtime active', 'vip remove', 'vip remove done', 'runtime stopped']);
+  });
+
   it('a VIP that cannot be added does not keep the runtime from starting; status and the log say which command failed', async () => {
     const { vr, did, errors } = world({ vipFails: 'ip address add 10.20.0.100/24 dev eth0 label eth0:dx failed: RTNETLINK answers: Operation not permitted' });
     await vr.setMode('active');
