@@ -19,6 +19,8 @@ import { ROLLBACK_WAIT_MS } from './defaults';
 import { COMMANDS, DEFAULT_INTERVAL_MS, EXIT, parseCommandLine, USAGE, usageOf, UsageError, type Spec } from './cli/args';
 import { errorLine, exitCodeOf } from './cli/exit';
 import { formatDomainStatus, formatDomainView, formatStatus } from './cli/format';
+import { probeVip, vipVerdict } from './vip/check';
+import { parseVip } from './vip/plan';
 import { DomainFile } from './cli/domain-file';
 import { anyDomainView, ownStatus, sendCommand, statusOf, warnInvalid, type Where } from './cli/reach';
 import { domainPath, missingDomainFileSentence } from './domain/location';
@@ -159,6 +161,9 @@ async function statusOne(w: Where, asJson: boolean): Promise<number> {
     if (relayedBy) process.stderr.write(`(status of ${w.server} as relayed by the node of ${relayedBy})\n`);
   } else {
     out(`${relayedBy ? `(status of ${w.server} as relayed by the node of ${relayedBy})\n` : ''}${formatStatus(s)}`);
+    // Asked of this server's own node (not relayed): the VIP is checked from this machine.
+    const vip = s.vip && s.vip.card !== null ? parseVip(s.vip.address) : null;
+    if (!relayedBy && vip && typeof vip !== 'string') out(`  vip check: ${vipVerdict(await probeVip(vip, s.vip!.card!), s.vip!.card!)}\n`);
   }
   return EXIT.ok;
 }

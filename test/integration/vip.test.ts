@@ -39,6 +39,16 @@ function vipLines(d: NsDomain, h: string): string {
   }
 }
 
+/** `duplex status` (text) of server h, run in its namespace. */
+function statusText(d: NsDomain, h: string): string {
+  return execFileSync('ip', ['netns', 'exec', d.ns(h), process.execPath, CLI, 'status', '--domain', d.file, '--server', h], { encoding: 'utf8' });
+}
+
+/** The MAC of server h's card. */
+function macOf(d: NsDomain, h: string): string {
+  return /link\/ether (\S+)/.exec(execFileSync('ip', ['-n', d.ns(h), '-o', 'link', 'show', 'eth0'], { encoding: 'utf8' }))![1]!;
+}
+
 /** Which server namespaces hold the VIP now (one `ip` call each, in parallel). */
 function holders(d: NsDomain): Promise<string[]> {
   return Promise.all(SERVERS.map((h) => new Promise<string | null>((resolve) => {
@@ -154,6 +164,9 @@ describe('the virtual IP follows the Active, in network namespaces', { skip }, (
     const vip = d.status('a').vip;
     assert.deepEqual(vip, { address: `${VIP}/24`, card: 'eth0', held: true, error: null });
     assert.equal(d.status('b').vip?.held, false);
+    // duplex status checks the VIP from the server it runs on: a answers alone; b sees a's card answer.
+    assert.match(statusText(d, 'a'), /^ {2}vip check: answers from this server \(on eth0\) only: clients reach this server$/m);
+    assert.match(statusText(d, 'b'), new RegExp(`^  vip check: answered by ${macOf(d, 'a')} on eth0's network, not by this server$`, 'm'));
   });
 
   it('SIGKILL of the Active\'s node: its guardian removes the VIP; the observer reaches b, and never a after b answered', async () => {
@@ -178,6 +191,8 @@ describe('the virtual IP follows the Active, in network namespaces', { skip }, (
     await d.waitRoles({ a: 'standby', b: 'active' }, 20_000);
     await d.stop('c');
     ip('-n', d.ns('c'), 'address', 'add', `${VIP}/24`, 'dev', 'eth0'); // as a crash would leave it
+    // The holder's status check sees the second holder before c's node starts and removes it.
+    assert.match(statusText(d, 'b'), new RegExp(`^  vip check: ALSO ANSWERED by ${macOf(d, 'c')}: another machine holds it too`, 'm'));
     d.start('c');
     await waitFor('c removes the VIP left on its card', 15_000, async () => ((await holders(d)).includes('c') ? undefined : true), 50);
     assert.deepEqual(await holders(d), ['b']);
