@@ -138,6 +138,7 @@ export class VipRuntime implements RuntimeControl {
   setMode(mode: RuntimeMode): Pending<void> {
     const done = new Completion<void>();
     this.latest = done;
+    this.wanted = mode;
     /** A newer mode was asked meanwhile: this one completes with it (the supervisor converges to the newest mode so too). */
     const superseded = () => {
       if (this.latest === done) return false;
@@ -164,6 +165,8 @@ export class VipRuntime implements RuntimeControl {
    */
   private turn: Pending<void> = settled(undefined);
   private latest: Completion<void> = new Completion<void>();
+  /** The newest mode the driver asked for. */
+  private wanted: RuntimeMode = 'stopped';
   private inTurn(step: () => Pending<void>): Pending<void> {
     const mine = after(this.turn, step);
     const next = new Completion<void>();
@@ -180,8 +183,18 @@ export class VipRuntime implements RuntimeControl {
     this.runtime.dropHold();
   }
 
+  /**
+   * A technician lifts the hold: the VIP first, in turn, then the runtime, as for active mode;
+   * only while active mode is still the newest asked (a node that stepped down meanwhile gets
+   * no VIP, and a step-down after it removes it in its own turn).
+   */
   resume(): Pending<boolean> {
-    return after(this.runtime.resume(), (resumed) => (resumed ? after(this.inTurn(() => this.move(true)), () => settled(true)) : settled(false)));
+    let resumed: Pending<boolean> = settled(false);
+    const asked = this.inTurn(() => after(this.wanted === 'active' && this.runtime.held() !== null ? this.move(true) : settled(undefined), () => {
+      resumed = this.runtime.resume();
+      return settled(undefined);
+    }));
+    return after(asked, () => resumed);
   }
 
   held(): string | null {

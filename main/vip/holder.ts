@@ -82,6 +82,8 @@ export class VipHolder {
       if (same) return null;
       const wasHeld = this.holding;
       const removed = this.plan ? await this.removeNow() : null;
+      // Not removed: the old plan stays, so that the next removal (a fence's, a stop's) tries it again.
+      if (removed && !removed.ok) return removed;
       this.plan = plan;
       this.commands = plan ? commandsFor(this.platform, plan.vip, plan.card) : null;
       if (wasHeld && plan) return this.addNow();

@@ -84,13 +84,33 @@ describe('the virtual IP beside the runtime', () => {
     assert.deepEqual(errors, ['could not add 10.20.0.100/24 on eth0: ip address add 10.20.0.100/24 dev eth0 label eth0:dx failed: RTNETLINK answers: Operation not permitted']);
   });
 
-  it('a runtime held for a technician gets no VIP until Resume; then the VIP comes with it', async () => {
+  it('a runtime held for a technician gets no VIP until Resume; then the VIP comes first, then the runtime', async () => {
     const { vr, did } = world({ held: 'crash loop' });
     await vr.setMode('active');
     assert.deepEqual(did, ['runtime active']);
     assert.equal(vr.vip?.held, false);
     assert.equal(await vr.resume(), true);
-    assert.deepEqual(did, ['runtime active', 'runtime resumed', 'vip add', 'vip add done']);
+    assert.deepEqual(did, ['runtime active', 'vip add', 'vip add done', 'runtime resumed']);
     assert.equal(vr.vip?.held, true);
+  });
+
+  it('a Resume whose node steps down meanwhile leaves no VIP behind', async () => {
+    const { vr, did } = world({ held: 'crash loop' });
+    await vr.setMode('active');
+    const resumed = vr.resume();
+    const standby = vr.setMode('standby');
+    await Promise.all([resumed, standby]);
+    assert.equal(vr.vip?.held, false, did.join(', '));
+    // Asked before the step-down, in turn: added, then removed before the runtime leaves active mode.
+    assert.deepEqual(did, ['runtime active', 'vip add', 'vip add done', 'runtime resumed', 'vip remove', 'vip remove done', 'runtime standby']);
+  });
+
+  it('a Resume asked after the node stepped down adds no VIP', async () => {
+    const { vr, did } = world({ held: 'crash loop' });
+    await vr.setMode('active');
+    await vr.setMode('standby');
+    await vr.resume();
+    assert.equal(vr.vip?.held, false);
+    assert.ok(!did.includes('vip add'), did.join(', '));
   });
 });

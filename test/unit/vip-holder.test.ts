@@ -101,6 +101,18 @@ describe('virtual IP holder', () => {
     assert.equal(h.held, false);
   });
 
+  it('a new plan whose removal of the old VIP fails keeps the old plan, so that a fence still removes the old VIP', async () => {
+    const m = machine();
+    let denied = true;
+    const h = new VipHolder(async (argv) => (denied && argv[2] === 'del' ? `${argv.join(' ')} failed: RTNETLINK answers: Operation not permitted` : m.run(argv)), m.where, 'linux');
+    await h.configure(PLAN);
+    await h.add();
+    assert.equal((await h.configure(null))?.ok, false);
+    denied = false;
+    assert.equal((await h.remove()).message, 'removed 10.20.0.100/24 from eth0');
+    assert.equal(m.on, null);
+  });
+
   it('a removal that fails leaves it held and says which command failed and why', async () => {
     const m = machine(null, { cmd: 'ip address del', why: 'RTNETLINK answers: Operation not permitted' });
     const h = new VipHolder(m.run, m.where, 'linux');
