@@ -30,9 +30,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLI, sleep } from '../test/integration/cluster';
 import { END_LINE } from '../main/domain/end';
+import { arpingReplies } from '../main/vip/check';
 import { newSecretText } from '../main/domain/secret';
 import type { StatusView } from '../main/ui/contract';
-import { bridge, unbridge } from '../test/integration/netns';
+import { bridge, macOf, unbridge, waitCardUp } from '../test/integration/netns';
 import { tempDir } from '../test/fixtures/temp';
 import { percentile } from './stats';
 
@@ -180,10 +181,8 @@ export class Lab {
 
   async open(): Promise<void> {
     bridge(`${this.tag}-br`, Object.fromEntries([...SERVERS, OBSERVER].map((h) => [h.name, h.address])), (h) => this.ns(h));
-    for (const h of [...SERVERS, OBSERVER]) {
-      await until(`${this.ns(h.name)} eth0 up`, 10_000, () => (/state UP/.test(execFileSync('ip', ['-n', this.ns(h.name), '-o', 'link', 'show', 'eth0'], { encoding: 'utf8' })) ? true : undefined), 50);
-    }
-    for (const s of this.servers) s.mac = /link\/ether (\S+)/.exec(execFileSync('ip', ['-n', this.ns(s.name), '-o', 'link', 'show', 'eth0'], { encoding: 'utf8' }))![1]!;
+    for (const h of [...SERVERS, OBSERVER]) waitCardUp(this.ns(h.name), 'eth0');
+    for (const s of this.servers) s.mac = macOf(this.ns(s.name));
     writeFileSync(join(this.dir, 'responder.js'), RESPONDER);
     writeFileSync(join(this.dir, 'probe.js'), PROBE);
     for (const s of SERVERS) this.watchAddresses(s.name);
@@ -278,9 +277,9 @@ export class Lab {
     spawnSync('ip', ['-n', this.ns(h), 'address', 'del', `${VIP}/24`, 'dev', 'eth0'], { stdio: 'ignore' }); // not there: nothing to do
   }
 
-  async powerOn(h: string): Promise<void> {
+  powerOn(h: string): void {
     execFileSync('ip', ['-n', this.ns(h), 'link', 'set', 'eth0', 'up']);
-    await until(`${this.ns(h)} eth0 up`, 10_000, () => (/state UP/.test(execFileSync('ip', ['-n', this.ns(h), '-o', 'link', 'show', 'eth0'], { encoding: 'utf8' })) ? true : undefined), 50);
+    waitCardUp(this.ns(h), 'eth0');
   }
 
   /** Every live process in h's namespace but the lab's own watchers (zombies left out). */
@@ -296,7 +295,7 @@ export class Lab {
     } catch (e) {
       out = String((e as { stdout?: string }).stdout ?? ''); // exit 1: fewer replies than asked for
     }
-    return [...new Set([...out.matchAll(/reply from \S+ \[([0-9a-f:]+)\]/gi)].map((m) => m[1]!.toLowerCase()))];
+    return arpingReplies(out);
   }
 
   /**
@@ -584,7 +583,7 @@ async function trial(lab: Lab, sys: VipSystem, fault: Fault): Promise<Trial> {
   const arpAnswersAtEnd = lab.arpAnswers().length;
   // Bring the old holder back: its card and its responder (a machine crash killed it), then the system.
   if (fault === 'machine crash') {
-    await lab.powerOn(old);
+    lab.powerOn(old);
     await lab.startResponder(old);
   }
   await sys.restart(old);

@@ -27,6 +27,11 @@ export function vipVerdict(p: VipProbe, card: string): string {
   return `NO machine answers for it on ${card}'s network: clients reach nobody (is an Active up, and does it hold it?)`;
 }
 
+/** The distinct MACs in arping's replies (`Unicast reply from 10.20.0.100 [52:54:00:12:34:56]  0.7ms`), lower case. */
+export function arpingReplies(out: string): string[] {
+  return [...new Set([...out.matchAll(/reply from \S+ \[([0-9a-f:]+)\]/gi)].map((m) => m[1]!.toLowerCase()))];
+}
+
 /** How long arping asks (-w), in seconds. */
 const ASK_SECONDS = 1;
 
@@ -36,7 +41,7 @@ export async function probeVip(vip: Vip, card: string): Promise<VipProbe> {
   if (process.platform === 'win32') return { here, answers: null, failed: 'not on Windows (ping the VIP from another machine, then arp -a there shows which MAC answers)' };
   return new Promise((resolve) => {
     execFile('arping', ['-b', '-c', '2', '-w', String(ASK_SECONDS), '-I', card, vip.address], { timeout: (ASK_SECONDS + 2) * 1000 }, (err, out, stderr) => {
-      const answers = [...new Set([...String(out).matchAll(/reply from \S+ \[([0-9a-f:]+)\]/gi)].map((m) => m[1]!.toLowerCase()))];
+      const answers = arpingReplies(String(out));
       // arping exits 1 when fewer replies came than asked for: that is an answer too.
       const code = (err as { code?: unknown } | null)?.code;
       if (err && code !== 1) return resolve({ here, answers: null, failed: `arping ${code === 'ENOENT' ? 'is not installed (apt-get install iputils-arping)' : `failed: ${String(stderr).trim().split('\n').pop() || err.message}`}` });

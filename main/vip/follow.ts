@@ -69,6 +69,11 @@ class Completion<T> implements Pending<T> {
     else onFailed(this.result.err);
   }
 
+  /** Settles as `p` does. */
+  follow(p: Pending<T>): void {
+    p.then((value) => this.settle({ ok: true, value }), (err) => this.settle({ ok: false, err }));
+  }
+
   settle(result: { ok: true; value: T } | { ok: false; err: Error }): void {
     if (this.result) return;
     this.result = result;
@@ -85,7 +90,7 @@ function after<T, U>(first: Pending<T>, next: (value: T) => Pending<U>): Pending
   const failed = (err: Error) => out.settle({ ok: false, err });
   first.then((value) => {
     try {
-      next(value).then((u) => out.settle({ ok: true, value: u }), failed);
+      out.follow(next(value));
     } catch (e) {
       failed(e as Error);
     }
@@ -142,14 +147,14 @@ export class VipRuntime implements RuntimeControl {
     /** A newer mode was asked meanwhile: this one completes with it (the supervisor converges to the newest mode so too). */
     const superseded = () => {
       if (this.latest === done) return false;
-      this.latest.then(() => done.settle({ ok: true, value: undefined }), (err) => done.settle({ ok: false, err }));
+      done.follow(this.latest);
       return true;
     };
     this.inTurn(() => {
       if (superseded()) return settled(undefined);
       const vip = mode !== 'active' ? this.move(false) : this.runtime.held() ? settled(undefined) : this.move(true);
       return after(vip, () => {
-        if (!superseded()) this.runtime.setMode(mode).then(() => done.settle({ ok: true, value: undefined }), (err) => done.settle({ ok: false, err }));
+        if (!superseded()) done.follow(this.runtime.setMode(mode));
         return settled(undefined);
       });
     });

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { networkInterfaces } from 'node:os';
-import { cardsOf, commandsFor, heldOn, type Argv, type Vip, type VipCommands } from './plan';
+import { cardsOf, commandsFor, heldOn, type Argv, type Vip } from './plan';
 
 /** What the domain file asks for on this server: the VIP and the card that takes it. */
 export interface VipPlan {
@@ -53,7 +53,6 @@ export function vipOnMachine(vip: Vip): Promise<string | null> {
 
 export class VipHolder {
   private plan: VipPlan | null = null;
-  private commands: VipCommands | null = null;
   private holding = false;
   /** The announcement under way (tests wait for it). */
   announcing: Promise<unknown> = Promise.resolve();
@@ -85,7 +84,6 @@ export class VipHolder {
       // Not removed: the old plan stays, so that the next removal (a fence's, a stop's) tries it again.
       if (removed && !removed.ok) return removed;
       this.plan = plan;
-      this.commands = plan ? commandsFor(this.platform, plan.vip, plan.card) : null;
       if (wasHeld && plan) return this.addNow();
       return removed;
     });
@@ -110,8 +108,9 @@ export class VipHolder {
   }
 
   private async addNow(): Promise<VipResult> {
-    const { plan, commands } = this;
-    if (!plan || !commands) return { ok: true, message: 'no virtual IP configured' };
+    const { plan } = this;
+    if (!plan) return { ok: true, message: 'no virtual IP configured' };
+    const commands = commandsFor(this.platform, plan.vip, plan.card);
     const failed = await this.run(commands.add);
     if (failed && (await this.onMachine(plan.vip)) === null) return { ok: false, message: failed };
     this.holding = true;

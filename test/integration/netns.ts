@@ -45,6 +45,28 @@ export function bridge<H extends string>(br: string, hosts: Record<H, string>, n
   }
 }
 
+/** Card `card` of namespace `ns`'s link line (`ip -o link show`). */
+function linkOf(ns: string, card: string): string {
+  return execFileSync('ip', ['-n', ns, '-o', 'link', 'show', card], { encoding: 'utf8' });
+}
+
+/**
+ * Waits until card `card` of namespace `ns` is running (operstate UP): a card that is not yet is
+ * left out of os.networkInterfaces(), and a node refuses to start without its card.
+ */
+export function waitCardUp(ns: string, card: string, timeoutMs = 10_000): void {
+  const until = Date.now() + timeoutMs;
+  while (!/state UP/.test(linkOf(ns, card))) {
+    if (Date.now() > until) throw new Error(`${ns}: ${card} did not come up within ${timeoutMs / 1000} s`);
+    execFileSync('sleep', ['0.05']);
+  }
+}
+
+/** The MAC address of card `card` in namespace `ns`. */
+export function macOf(ns: string, card = 'eth0'): string {
+  return /link\/ether (\S+)/.exec(linkOf(ns, card))![1]!;
+}
+
 export function unbridge(namespaces: string[]): void {
   for (const n of namespaces) {
     try {
@@ -111,20 +133,9 @@ ${END_LINE}
     return `${this.tag}-${h}`;
   }
 
-  /**
-   * Waits until every host's cards are running (operstate UP): a card that is not yet is left
-   * out of os.networkInterfaces(), and a node refuses to start without its card.
-   */
+  /** Waits until every host's cards are running (waitCardUp). */
   private waitCards(networks: number): void {
-    const until = Date.now() + 10_000;
-    for (const h of Object.keys(this.hosts)) {
-      for (let k = 0; k < networks; k++) {
-        while (!/state UP/.test(execFileSync('ip', ['-n', this.ns(h), '-o', 'link', 'show', `eth${k}`], { encoding: 'utf8' }))) {
-          if (Date.now() > until) throw new Error(`${this.ns(h)}: eth${k} did not come up within 10 s`);
-          execFileSync('sleep', ['0.05']);
-        }
-      }
-    }
+    for (const h of Object.keys(this.hosts)) for (let k = 0; k < networks; k++) waitCardUp(this.ns(h), `eth${k}`);
   }
 
   /** Starts server `h`'s node; what it writes to stderr (a failed start) goes to `<dir>/<h>.err`. */

@@ -11,7 +11,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, sleep, waitFor } from './cluster';
-import { canRunNetns, ip, NsDomain } from './netns';
+import { canRunNetns, ip, macOf, NsDomain } from './netns';
 
 const VIP = '10.231.84.100';
 const PORT = '7777';
@@ -42,11 +42,6 @@ function vipLines(d: NsDomain, h: string): string {
 /** `duplex status` (text) of server h, run in its namespace. */
 function statusText(d: NsDomain, h: string): string {
   return execFileSync('ip', ['netns', 'exec', d.ns(h), process.execPath, CLI, 'status', '--domain', d.file, '--server', h], { encoding: 'utf8' });
-}
-
-/** The MAC of server h's card. */
-function macOf(d: NsDomain, h: string): string {
-  return /link\/ether (\S+)/.exec(execFileSync('ip', ['-n', d.ns(h), '-o', 'link', 'show', 'eth0'], { encoding: 'utf8' }))![1]!;
 }
 
 /** Which server namespaces hold the VIP now (one `ip` call each, in parallel). */
@@ -166,7 +161,7 @@ describe('the virtual IP follows the Active, in network namespaces', { skip }, (
     assert.equal(d.status('b').vip?.held, false);
     // duplex status checks the VIP from the server it runs on: a answers alone; b sees a's card answer.
     assert.match(statusText(d, 'a'), /^ {2}vip check: answers from this server \(on eth0\) only: clients reach this server$/m);
-    assert.match(statusText(d, 'b'), new RegExp(`^  vip check: answered by ${macOf(d, 'a')} on eth0's network, not by this server$`, 'm'));
+    assert.match(statusText(d, 'b'), new RegExp(`^  vip check: answered by ${macOf(d.ns('a'))} on eth0's network, not by this server$`, 'm'));
   });
 
   it('SIGKILL of the Active\'s node: its guardian removes the VIP; the observer reaches b, and never a after b answered', async () => {
@@ -192,7 +187,7 @@ describe('the virtual IP follows the Active, in network namespaces', { skip }, (
     await d.stop('c');
     ip('-n', d.ns('c'), 'address', 'add', `${VIP}/24`, 'dev', 'eth0'); // as a crash would leave it
     // The holder's status check sees the second holder before c's node starts and removes it.
-    assert.match(statusText(d, 'b'), new RegExp(`^  vip check: ALSO ANSWERED by ${macOf(d, 'c')}: another machine holds it too`, 'm'));
+    assert.match(statusText(d, 'b'), new RegExp(`^  vip check: ALSO ANSWERED by ${macOf(d.ns('c'))}: another machine holds it too`, 'm'));
     d.start('c');
     await waitFor('c removes the VIP left on its card', 15_000, async () => ((await holders(d)).includes('c') ? undefined : true), 50);
     assert.deepEqual(await holders(d), ['b']);

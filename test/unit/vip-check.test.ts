@@ -1,7 +1,7 @@
 /** `duplex status`'s check of the virtual IP from this server: the verdict for what the kernel and the LAN said. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { vipVerdict } from '../../main/vip/check';
+import { arpingReplies, vipVerdict } from '../../main/vip/check';
 
 describe('the virtual IP check in duplex status', () => {
   it('the holder: only it answers, or another machine answers too', () => {
@@ -17,5 +17,11 @@ describe('the virtual IP check in duplex status', () => {
 
   it('a check that could not ask says why', () => {
     assert.equal(vipVerdict({ here: null, answers: null, failed: 'arping is not installed (apt-get install iputils-arping)' }, 'eth0'), 'cannot ask who answers for it: arping is not installed (apt-get install iputils-arping)');
+  });
+
+  it("arping's replies: each MAC once, lower case; none when nobody answered", () => {
+    const out = 'ARPING 10.20.0.100 from 10.20.0.12 eth0\nUnicast reply from 10.20.0.100 [52:54:00:AB:00:01]  0.611ms\nUnicast reply from 10.20.0.100 [52:54:00:ab:00:01]  0.580ms\nUnicast reply from 10.20.0.100 [52:54:00:ab:00:03]  0.702ms\nSent 2 probes (2 broadcast(s))\nReceived 3 response(s)\n';
+    assert.deepEqual(arpingReplies(out), ['52:54:00:ab:00:01', '52:54:00:ab:00:03']);
+    assert.deepEqual(arpingReplies('ARPING 10.20.0.100 from 10.20.0.12 eth0\nSent 2 probes (2 broadcast(s))\nReceived 0 response(s)\n'), []);
   });
 });
