@@ -23,8 +23,15 @@ describe('quorum in network namespaces: three servers, and two servers with a wi
   before(async () => {
     three = new NsDomain(`dq${tag}`, { a: { role: 'main', addresses: ['10.231.81.1'] }, b: { role: 'backup', addresses: ['10.231.81.2'] }, c: { role: 'inactive', addresses: ['10.231.81.3'] } }, '239.255.81.1');
     witness = new NsDomain(`dw${tag}`, { a: { role: 'main', addresses: ['10.231.82.1'] }, b: { role: 'backup', addresses: ['10.231.82.2'] }, w: { role: 'witness', addresses: ['10.231.82.3'] } }, '239.255.82.1');
-    three.startAll();
-    witness.startAll();
+    // The main and the third voter first (a majority), b once a is Active: started all at once on
+    // a busy machine, b's discovery could run out before a's node was up, and b rightly became
+    // Active (a clean-clone run, 2026-12-08); the tests below start from a Active, b Standby.
+    for (const d of [three, witness]) {
+      d.start('a');
+      d.start(third(d));
+    }
+    await both((d) => d.waitRoles({ a: 'active' }, 15_000));
+    for (const d of [three, witness]) d.start('b');
     await both((d) => d.waitRoles({ a: 'active', b: 'standby', [third(d)]: 'inactive' }, 15_000));
   });
 
